@@ -1,0 +1,40 @@
+# jqb: libqb IPC in Java.
+#   make          native peers, the jar and its runtime libraries, bin/jqb
+#   make test     installs what is missing (Debian libqb-dev, gcc, ...), builds, runs every test incl. interop
+#   make demo     builds, then runs jqb and native libqb against each other and prints what happened
+#   make bench    JMH benchmarks (see benchmarks/README.md)
+
+MVN      ?= mvn
+MVNFLAGS ?= -B -q
+JAR      := target/jqb.jar
+
+.PHONY: all deps native jar test demo bench clean
+
+all: native jar
+
+deps:
+	@bash .ci/deps.sh
+
+native: deps
+	$(MAKE) -C native
+
+jar: deps
+	$(MVN) $(MVNFLAGS) -DskipTests package dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=target/lib
+	@chmod +x bin/jqb
+
+test: native
+	$(MVN) -B verify dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/lib
+	@chmod +x bin/jqb
+
+demo: all
+	@bash bin/demo
+
+bench: all
+	$(MVN) $(MVNFLAGS) -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/test.cp \
+		-Dmdep.includeScope=test
+	java -cp target/test-classes:target/classes:$$(cat target/test.cp) org.openjdk.jmh.Main $(JMH_ARGS)
+
+clean:
+	$(MAKE) -C native clean
+	$(MVN) $(MVNFLAGS) clean

@@ -1,0 +1,10 @@
+package io.jqb;
+
+/** A message is larger than the connection's agreed buffer size: {@code EMSGSIZE}. Nothing was sent. */
+public class MessageTooLargeException extends IpcException {
+    private static final long serialVersionUID = 1L;
+
+    public MessageTooLargeException(String operation, String detail) {
+        super(operation, Errno.EMSGSIZE, detail);
+    }
+}

@@ -1,0 +1,453 @@
+package io.jqb;
+
+import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.server.ConnectionResponse;
+import io.jqb.internal.server.HandshakeReader;
+import io.jqb.internal.server.ServerChannel;
+import io.jqb.internal.server.ShmDirectory;
+import io.jqb.internal.server.ShmServerChannel;
+import io.jqb.internal.setup.Credentials;
+import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.wire.ChunkDescriptor;
+import io.jqb.internal.wire.ConnectionRequestDescriptor;
+import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An IPC service that native libqb clients (and jqb clients) connect to ({@code qb_ipcs_service_t}).
+ *
+ * <pre>{@code
+ * Service s = Service.create("echo", 0, TransportType.SHM, handler);
+ * s.run();           // binds the abstract socket "echo" and serves on a built-in loop thread
+ * ...
+ * s.close();         // disconnects everyone, removes every file
+ * }</pre>
+ *
+ * <p>To run inside an existing loop, call {@link #setPollHandlers} before {@link #run()}; callbacks then run on that
+ * loop's thread.</p>
+ */
+public final class Service implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Service.class);
+    private static final AtomicLong CONNECTION_IDS = new AtomicLong();
+    /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
+    private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;
+
+    private final String name;
+    private final int serviceId;
+    private final TransportType type;
+    private final ServiceHandler handler;
+    private final List<Connection> connections = new CopyOnWriteArrayList<>();
+    /** Sockets still in the handshake (loop thread only). */
+    private final java.util.Map<Integer, HandshakeReader> handshakes = new java.util.HashMap<>();
+    private final AtomicInteger active = new AtomicInteger();
+    private final AtomicInteger closedCount = new AtomicInteger();
+    private final AtomicInteger refs = new AtomicInteger(1);
+    private final int pid = Posix.C.getpid();
+    private volatile PollHandlers poll;
+    private EventLoop ownLoop;
+    private volatile Object context;
+    private volatile RateLimit rateLimit = RateLimit.NORMAL;
+    private volatile int enforcedBufferSize;
+    private volatile Thread loopThread;
+    private int listenFd = -1;
+    private volatile boolean running;
+    private volatile boolean destroyed;
+
+    private Service(String name, int serviceId, TransportType type, ServiceHandler handler) {
+        this.name = name;
+        this.serviceId = serviceId;
+        this.type = type;
+        this.handler = handler;
+    }
+
+    /**
+     * Creates a service ({@code qb_ipcs_create}); nothing is bound until {@link #run()}.
+     *
+     * @param name the socket name clients connect to
+     * @param serviceId an application-defined id ({@link #serviceId()})
+     * @param type the transport offered to clients
+     * @param handler the callbacks
+     */
+    public static Service create(String name, int serviceId, TransportType type, ServiceHandler handler) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(handler, "handler");
+        if (name.isEmpty() || name.indexOf('/') >= 0) {
+            throw new IllegalArgumentException("name=" + name + " (must be non-empty, without '/')");
+        }
+        if (type == TransportType.SOCKET) {
+            throw new UnsupportedOperationException("transport=SOCKET is not supported yet");
+        }
+        return new Service(name, serviceId, type, handler);
+    }
+
+    /** Runs the service on {@code handlers} instead of a built-in loop ({@code qb_ipcs_poll_handlers_set}). */
+    public void setPollHandlers(PollHandlers handlers) {
+        if (running) {
+            throw new IllegalStateException("service " + name + " is already running");
+        }
+        this.poll = Objects.requireNonNull(handlers, "handlers");
+    }
+
+    /**
+     * Binds the listening socket and starts serving ({@code qb_ipcs_run}). Without poll handlers, starts a built-in
+     * {@link EventLoop} thread named {@code jqb-<name>}.
+     *
+     * @throws IpcException e.g. EADDRINUSE when another server has the name
+     */
+    public synchronized void run() throws IpcException {
+        if (running || destroyed) {
+            throw new IllegalStateException("service " + name + (destroyed ? " is destroyed" : " is running"));
+        }
+        if (poll == null) {
+            ownLoop = new EventLoop("jqb-" + name);
+            poll = ownLoop;
+        }
+        try (UnixSocket.Address addr = UnixSocket.abstractAddress(name)) {
+            listenFd = UnixSocket.listen(addr);
+            poll.dispatchAdd(Priority.MED, listenFd, PollHandlers.POLLIN, this::onListenerReady);
+        } catch (IpcException e) {
+            Posix.closeQuietly(listenFd);
+            listenFd = -1;
+            if (ownLoop != null) {
+                ownLoop.close();
+                ownLoop = null;
+                poll = null;
+            }
+            throw e;
+        }
+        running = true;
+        if (ownLoop != null) {
+            ownLoop.start();
+        }
+        LOG.debug("service {} listening (pid {})", name, pid);
+    }
+
+    void enterLoop() {
+        if (loopThread != Thread.currentThread()) {
+            loopThread = Thread.currentThread();
+        }
+    }
+
+    private void onListenerReady(int fd, int revents) {
+        enterLoop();
+        for (;;) {
+            int cfd = UnixSocket.accept(fd);
+            if (cfd < 0) {
+                if (-cfd != Errno.EAGAIN && -cfd != Errno.EINTR) {
+                    LOG.warn("accept on service {}: {}", name, Errno.name(cfd));
+                }
+                return;
+            }
+            startHandshake(cfd);
+        }
+    }
+
+    private void startHandshake(int cfd) {
+        HandshakeReader reader = new HandshakeReader(cfd);
+        try {
+            Posix.setIntOption(cfd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
+            poll.dispatchAdd(rateLimit.priority(), cfd, PollHandlers.POLLIN, (f, ev) -> onHandshakeReady(reader, f));
+            handshakes.put(cfd, reader);
+        } catch (IpcException e) {
+            LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
+            reader.close();
+            Posix.closeQuietly(cfd);
+        }
+    }
+
+    private void onHandshakeReady(HandshakeReader reader, int cfd) {
+        enterLoop();
+        HandshakeReader.Status st = reader.read();
+        if (st == HandshakeReader.Status.INCOMPLETE) {
+            return;
+        }
+        poll.dispatchDel(cfd);
+        handshakes.remove(cfd);
+        try {
+            if (st == HandshakeReader.Status.CLOSED
+                    || reader.id() != ConnectionRequestDescriptor.MSG_AUTHENTICATE) {
+                // libqb closes silently on anything but an AUTHENTICATE request.
+                LOG.debug("service {}: handshake dropped ({})", name,
+                        st == HandshakeReader.Status.CLOSED ? "closed" : "id=" + reader.id());
+                UnixSocket.shutdownAndClose(cfd);
+                return;
+            }
+            Posix.setIntOption(cfd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 0, "setsockopt(SO_PASSCRED)");
+            Credentials cred = reader.credentials();
+            if (cred == null) {
+                refuse(cfd, -Errno.EINVAL, "no SCM_CREDENTIALS");
+                return;
+            }
+            establish(cfd, cred, reader.maxMsgSize());
+        } catch (IpcException e) {
+            LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
+            UnixSocket.shutdownAndClose(cfd);
+        } finally {
+            reader.close();
+        }
+    }
+
+    private void refuse(int cfd, int error, String why) {
+        LOG.debug("service {}: refusing connection: {} ({})", name, Errno.name(error), why);
+        try {
+            ConnectionResponse.send(cfd, error, 0, 0, 0, null, null, null);
+        } catch (IpcException e) {
+            LOG.debug("service {}: refusal not delivered: {}", name, e.getMessage());
+        }
+        UnixSocket.shutdownAndClose(cfd);
+    }
+
+    private void establish(int cfd, Credentials cred, long requested) throws IpcException {
+        long size = Math.max(requested, enforcedBufferSize);
+        if (size > MAX_BUFFER_SIZE) {
+            refuse(cfd, -Errno.EINVAL, "max_msg_size=" + size + " exceeds " + MAX_BUFFER_SIZE);
+            return;
+        }
+        Connection c = new Connection(this, CONNECTION_IDS.incrementAndGet(), cred.pid(), cred.uid(), cred.gid());
+        String dir;
+        try {
+            dir = ShmDirectory.create(pid, cred.pid(), cfd, cred.uid(), cred.gid());
+        } catch (IpcException e) {
+            refuse(cfd, -e.errno(), e.getMessage());
+            return;
+        }
+        c.setDirectory(dir);
+        int rc;
+        try {
+            rc = handler.accept(c, cred.uid(), cred.gid());
+        } catch (RuntimeException e) {
+            LOG.error("accept handler failed", e);
+            rc = -Errno.EACCES;
+        }
+        if (rc != 0) {
+            refuse(cfd, rc, "accept callback");
+            ShmDirectory.remove(dir);
+            callDestroyed(c);
+            return;
+        }
+        ShmDirectory.chown(dir, c.authUid(), c.authGid());
+        ServerChannel ch;
+        try {
+            ch = ShmServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(), c.owner);
+        } catch (IpcException e) {
+            refuse(cfd, -e.errno(), e.getMessage());
+            ShmDirectory.remove(dir);
+            callDestroyed(c);
+            return;
+        }
+        RateLimit rl = rateLimit;
+        c.establish(ch, (int) size, rl);
+        connections.add(c);
+        active.incrementAndGet();
+        try {
+            ConnectionResponse.send(cfd, 0, ch.connectionType(), (int) size, c.id(), ch.requestPath(),
+                    ch.responsePath(), ch.eventPath());
+            c.markEstablished();
+            poll.dispatchAdd(c.priority(), cfd, rl.flowControl() == 0 ? PollHandlers.POLLIN : 0, c.fdHandler());
+        } catch (IpcException e) {
+            LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
+            c.markEstablished();
+            c.teardown();
+            return;
+        }
+        try {
+            handler.created(c);
+        } catch (RuntimeException e) {
+            LOG.error("created handler failed on {}", c, e);
+        }
+    }
+
+    private void callDestroyed(Connection c) {
+        try {
+            handler.destroyed(c);
+        } catch (RuntimeException e) {
+            LOG.error("destroyed handler failed on {}", c, e);
+        }
+    }
+
+    void connectionClosed(Connection c, boolean wasActive) {
+        if (wasActive) {
+            active.decrementAndGet();
+        }
+        closedCount.incrementAndGet();
+    }
+
+    void destroyConnection(Connection c) {
+        callDestroyed(c);
+        ServerChannel ch = c.channel();
+        if (ch != null) {
+            ch.destroy();
+        }
+        ShmDirectory.remove(c.directory());
+        connections.remove(c);
+    }
+
+    ServiceHandler handler() {
+        return handler;
+    }
+
+    PollHandlers pollHandlers() {
+        return poll;
+    }
+
+    // ------------------------------------------------------------------------------------------- public API
+
+    /**
+     * Sets the rate limit of every connection ({@code qb_ipcs_request_rate_limit}): loop priority and the
+     * flow-control flag clients check before sending. Thread-safe; takes effect immediately.
+     */
+    public void requestRateLimit(RateLimit limit) {
+        rateLimit = Objects.requireNonNull(limit, "limit");
+        for (Connection c : connections) {
+            c.applyRateLimit(limit);
+        }
+    }
+
+    /** @return the current rate limit */
+    public RateLimit rateLimit() {
+        return rateLimit;
+    }
+
+    /**
+     * Sets the smallest buffer size a connection gets, whatever the client asks for
+     * ({@code qb_ipcs_enforce_buffer_size}).
+     */
+    public void enforceBufferSize(int bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("bytes=" + bytes);
+        }
+        this.enforcedBufferSize = bytes;
+    }
+
+    /** @return the enforced minimum buffer size (0 = none) */
+    public int enforcedBufferSize() {
+        return enforcedBufferSize;
+    }
+
+    /**
+     * Service statistics ({@code qb_ipcs_stats_get}).
+     *
+     * @param clearAfterRead reset the closed-connection count after reading
+     */
+    public ServiceStats stats(boolean clearAfterRead) {
+        ServiceStats s = new ServiceStats(active.get(), closedCount.get());
+        if (clearAfterRead) {
+            closedCount.set(0);
+        }
+        return s;
+    }
+
+    /**
+     * A snapshot of the service's connections ({@code qb_ipcs_connection_first_get/next_get}). The snapshot holds no
+     * references: {@link Connection#ref()} any you keep beyond the current loop callback.
+     */
+    public List<Connection> connections() {
+        return new ArrayList<>(connections);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** @return the id given to {@link #create} ({@code qb_ipcs_service_id_get}) */
+    public int serviceId() {
+        return serviceId;
+    }
+
+    public TransportType transportType() {
+        return type;
+    }
+
+    public void setContext(Object context) {
+        this.context = context;
+    }
+
+    public Object context() {
+        return context;
+    }
+
+    /** @return true between {@link #run()} and {@link #destroy()} */
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Takes a reference on the service ({@code qb_ipcs_ref}). */
+    public void ref() {
+        refs.incrementAndGet();
+    }
+
+    /** Gives a reference back ({@code qb_ipcs_unref}); the last one destroys the service. */
+    public void unref() {
+        if (refs.decrementAndGet() == 0) {
+            destroyNow();
+        }
+    }
+
+    /**
+     * Disconnects every client, withdraws the listening socket and removes every file ({@code qb_ipcs_destroy}).
+     * With the built-in loop, safe from any thread; it returns when everything is gone and the loop thread has
+     * ended. With your own poll handlers, call it from your loop's thread.
+     */
+    public void destroy() {
+        unref();
+    }
+
+    @Override
+    public void close() {
+        destroy();
+    }
+
+    private void destroyNow() {
+        if (destroyed) {
+            return;
+        }
+        destroyed = true;
+        EventLoop own = ownLoop;
+        if (own != null && running && !own.inLoop()) {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            own.jobAdd(Priority.HIGH, () -> {
+                teardownAll();
+                done.complete(null);
+            });
+            try {
+                done.get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.warn("service {}: loop did not finish teardown: {}", name, e.toString());
+            }
+        } else {
+            teardownAll();
+        }
+        if (own != null) {
+            own.close();
+        }
+    }
+
+    private void teardownAll() {
+        for (Connection c : connections) {
+            c.teardown();
+        }
+        for (var e : handshakes.entrySet()) {
+            poll.dispatchDel(e.getKey());
+            UnixSocket.shutdownAndClose(e.getKey());
+            e.getValue().close();
+        }
+        handshakes.clear();
+        if (listenFd >= 0) {
+            poll.dispatchDel(listenFd);
+            UnixSocket.shutdownAndClose(listenFd);
+            listenFd = -1;
+        }
+        running = false;
+        LOG.debug("service {} destroyed", name);
+    }
+}

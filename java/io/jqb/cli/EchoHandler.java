@@ -1,0 +1,80 @@
+package io.jqb.cli;
+
+import io.jqb.Connection;
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.ServiceHandler;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The echo contract every jqb example, test and benchmark shares.
+ * <ul>
+ * <li>id 1 (ECHO): response {1, 24+n, 0} + the n request payload bytes;</li>
+ * <li>id 2 (EVENT): response {2, 24, 0}, then an event {2, 24+n, 0} + the payload;</li>
+ * <li>any other id: response {id, 24, -EINVAL}.</li>
+ * </ul>
+ * Allocation-free: one scratch header and one array of views, used on the loop thread only.
+ */
+public class EchoHandler implements ServiceHandler {
+    public static final int ECHO = 1;
+    public static final int EVENT = 2;
+    private static final Logger LOG = LoggerFactory.getLogger(EchoHandler.class);
+    private static final long RETRY_NANOS = 5_000_000_000L;
+
+    private final ByteBuffer header = ByteBuffer.allocateDirect(24).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer[] parts = new ByteBuffer[2];
+
+    @Override
+    public int message(Connection c, ByteBuffer request) {
+        final int pos = request.position();
+        final int id = request.getInt(pos);
+        final int n = request.remaining() - 16;
+        request.position(pos + 16);
+        try {
+            switch (id) {
+                case ECHO:
+                    respond(c, false, ECHO, 24 + n, 0, request);
+                    break;
+                case EVENT:
+                    respond(c, false, EVENT, 24, 0, null);
+                    respond(c, true, EVENT, 24 + n, 0, request);
+                    break;
+                default:
+                    respond(c, false, id, 24, -Errno.EINVAL, null);
+                    break;
+            }
+        } catch (IpcException e) {
+            LOG.debug("echo to {} failed: {}", c, e.getMessage());
+            return -e.errno();
+        }
+        return 0;
+    }
+
+    private void respond(Connection c, boolean event, int id, int size, int error, ByteBuffer payload)
+            throws IpcException {
+        header.clear();
+        header.putInt(0, id).putInt(4, 0).putInt(8, size).putInt(12, 0).putInt(16, error).putInt(20, 0);
+        parts[0] = header;
+        parts[1] = payload;
+        long deadline = 0;
+        for (;;) {
+            int rc = payload == null
+                    ? (event ? c.sendEvent(header) : c.sendResponse(header))
+                    : (event ? c.sendEvent(parts) : c.sendResponse(parts));
+            if (rc != Errno.WOULD_BLOCK) {
+                return;
+            }
+            // The client pipelines faster than it reads: give it a moment rather than drop its answer.
+            long now = System.nanoTime();
+            if (deadline == 0) {
+                deadline = now + RETRY_NANOS;
+            } else if (now - deadline > 0) {
+                throw new IpcException(event ? "event_send" : "response_send", Errno.EAGAIN, "client not reading");
+            }
+            Thread.yield();
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package io.jqb.cli;
+
+import java.util.Arrays;
+
+/** {@code bin/jqb}: the command-line front end. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help")) {
+            usage();
+            System.exit(args.length == 0 ? 2 : 0);
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        int rc;
+        switch (args[0]) {
+            case "echo-server":
+                rc = EchoServerCommand.run(rest);
+                break;
+            default:
+                System.err.println("jqb: unknown command '" + args[0] + "'");
+                usage();
+                rc = 2;
+        }
+        System.exit(rc);
+    }
+
+    static void usage() {
+        System.err.println(String.join("\n",
+                "usage: jqb <command> [options]",
+                "  echo-server --service NAME [--transport shm|socket|native] [--max-msg-size BYTES]",
+                "      serve the echo contract; prints 'ready' when clients can connect; SIGTERM/SIGINT stops it"));
+    }
+}

@@ -1,0 +1,117 @@
+package io.jqb.internal.posix;
+
+import io.jqb.IpcException;
+import net.openhft.chronicle.core.Memory;
+import net.openhft.chronicle.core.OS;
+
+/**
+ * Thin checked wrappers over {@link LibC}: each failure becomes an {@link IpcException} naming the operation and
+ * the errno. Also the native-memory accessor every other class uses.
+ */
+public final class Posix {
+    /** libc, bound once. */
+    public static final LibC C = LibC.INSTANCE;
+    /** Raw native memory access (chronicle-core's). */
+    public static final Memory MEM = OS.memory();
+    private static final jnr.ffi.Runtime RUNTIME = jnr.ffi.Runtime.getSystemRuntime();
+
+    private Posix() {
+    }
+
+    /** @return errno of this thread's last libc call */
+    public static int errno() {
+        return RUNTIME.getLastError();
+    }
+
+    /** Throws an {@link IpcException} for the current errno when {@code rc < 0}; returns rc otherwise. */
+    public static int check(int rc, String op) throws IpcException {
+        if (rc < 0) {
+            throw IpcException.of(op, errno(), null);
+        }
+        return rc;
+    }
+
+    /** @see #check(int, String) */
+    public static long check(long rc, String op) throws IpcException {
+        if (rc < 0) {
+            throw IpcException.of(op, errno(), null);
+        }
+        return rc;
+    }
+
+    /** Allocates {@code size} zeroed bytes of native memory; free with {@link #free}. */
+    public static long allocate(long size) {
+        long a = MEM.allocate(size);
+        MEM.setMemory(a, size, (byte) 0);
+        return a;
+    }
+
+    public static void free(long address, long size) {
+        if (address != 0) {
+            MEM.freeMemory(address, size);
+        }
+    }
+
+    /** Copies {@code len} bytes of native memory at {@code address} into {@code dst}. */
+    public static void readBytes(long address, byte[] dst, int off, int len) {
+        com.kenai.jffi.MemoryIO.getInstance().getByteArray(address, dst, off, len);
+    }
+
+    /** Closes an fd, ignoring errors (used on cleanup paths). */
+    public static void closeQuietly(int fd) {
+        if (fd >= 0) {
+            C.close(fd);
+        }
+    }
+
+    public static void setNonBlocking(int fd) throws IpcException {
+        int fl = check(C.fcntl(fd, LibC.F_GETFL, 0), "fcntl(F_GETFL)");
+        check(C.fcntl(fd, LibC.F_SETFL, fl | LibC.O_NONBLOCK), "fcntl(F_SETFL)");
+    }
+
+    /** setsockopt with an int value. */
+    public static void setIntOption(int fd, int level, int name, int value, String op) throws IpcException {
+        long v = MEM.allocate(4);
+        try {
+            MEM.writeInt(v, value);
+            check(C.setsockopt(fd, level, name, v, 4), op);
+        } finally {
+            MEM.freeMemory(v, 4);
+        }
+    }
+
+    /** getsockopt with an int value. */
+    public static int getIntOption(int fd, int level, int name, String op) throws IpcException {
+        long v = MEM.allocate(8);
+        try {
+            MEM.writeInt(v, 0);
+            MEM.writeInt(v + 4, 4);
+            check(C.getsockopt(fd, level, name, v, v + 4), op);
+            return MEM.readInt(v);
+        } finally {
+            MEM.freeMemory(v, 8);
+        }
+    }
+
+    /**
+     * Polls one fd.
+     *
+     * @return the revents, 0 on timeout
+     */
+    public static int pollOne(int fd, int events, int timeoutMs) throws IpcException {
+        long p = MEM.allocate(8);
+        try {
+            MEM.writeInt(p, fd);
+            MEM.writeShort(p + 4, (short) events);
+            MEM.writeShort(p + 6, (short) 0);
+            int rc;
+            do {
+                rc = C.poll(p, 1, timeoutMs);
+            } while (rc < 0 && errno() == io.jqb.Errno.EINTR);
+            check(rc, "poll");
+            return rc == 0 ? 0 : MEM.readShort(p + 6) & 0xffff;
+        } finally {
+            MEM.freeMemory(p, 8);
+        }
+    }
+}

@@ -1,0 +1,135 @@
+package io.jqb.internal.ring;
+
+import static io.jqb.internal.wire.SemaphoreDescriptor.ONE_WAITER;
+import static io.jqb.internal.wire.SemaphoreDescriptor.SEM_VALUE_MAX;
+
+import io.jqb.Errno;
+import io.jqb.internal.posix.Futex;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.wire.SemaphoreDescriptor;
+import net.openhft.chronicle.bytes.PointerBytesStore;
+
+/**
+ * A glibc-compatible process-shared POSIX semaphore living in a ring header (see {@link SemaphoreDescriptor}).
+ * Native peers use {@code sem_post}/{@code sem_timedwait} on the same 32 bytes; this class follows glibc's
+ * protocol so that either side can post or wait: post is a CAS on the 64-bit word plus a shared FUTEX_WAKE when the
+ * waiter count is non-zero; wait registers as a waiter before sleeping on the low 32 bits.
+ *
+ * <p>Waiting needs a small native scratch area (a timespec); callers serialise waits on one instance (each ring has a
+ * single consumer). Posting is thread-safe.</p>
+ */
+public final class SharedSemaphore {
+    private final PointerBytesStore mem;
+    private final long offset;
+    private final long futexAddress;
+    private final long timespec;
+
+    /**
+     * @param mem the mapped header
+     * @param offset offset of the sem_t within {@code mem}
+     * @param address native address of the sem_t
+     * @param timespec 16 bytes of native scratch memory owned by the caller
+     */
+    SharedSemaphore(PointerBytesStore mem, long offset, long address, long timespec) {
+        this.mem = mem;
+        this.offset = offset;
+        this.futexAddress = address + SemaphoreDescriptor.DATA_OFFSET;
+        this.timespec = timespec;
+    }
+
+    /** Writes the state {@code sem_init(sem, 1, 0)} leaves. */
+    void init() {
+        for (int i = 0; i < SemaphoreDescriptor.LENGTH; i += 8) {
+            mem.writeLong(offset + i, 0L);
+        }
+        mem.writeInt(offset + SemaphoreDescriptor.PRIVATE_OFFSET, SemaphoreDescriptor.SHARED);
+        mem.writeVolatileLong(offset + SemaphoreDescriptor.DATA_OFFSET, 0L);
+    }
+
+    /** @return the current value (queued chunks); never negative */
+    public int value() {
+        int v = (int) mem.readVolatileLong(offset);
+        return v < 0 ? SEM_VALUE_MAX : v;
+    }
+
+    /** @return true when a native or Java waiter is registered */
+    public boolean hasWaiters() {
+        return (mem.readVolatileLong(offset) >>> 32) != 0;
+    }
+
+    /**
+     * {@code sem_post}.
+     *
+     * @return 0, or -EOVERFLOW when the value is at its maximum (a hostile peer inflated it)
+     */
+    public int post() {
+        long d;
+        do {
+            d = mem.readVolatileLong(offset);
+            if ((int) d == SEM_VALUE_MAX || (int) d < 0) {
+                return -75; // EOVERFLOW
+            }
+        } while (!mem.compareAndSwapLong(offset, d, d + 1));
+        if ((d >>> 32) != 0) {
+            Futex.wake(futexAddress, 1);
+        }
+        return 0;
+    }
+
+    /** {@code sem_trywait}: takes one token if there is one. */
+    public boolean tryWait() {
+        long d;
+        do {
+            d = mem.readVolatileLong(offset);
+            if ((int) d <= 0) {
+                return false;
+            }
+        } while (!mem.compareAndSwapLong(offset, d, d - 1));
+        return true;
+    }
+
+    /**
+     * {@code sem_timedwait} with a relative timeout.
+     *
+     * @param timeoutNanos 0 = try once, negative = forever
+     * @return 0 when a token was taken, {@link Errno#WOULD_BLOCK} for a failed try, {@link Errno#TIMED_OUT}
+     */
+    public int await(long timeoutNanos) {
+        if (tryWait()) {
+            return 0;
+        }
+        if (timeoutNanos == 0) {
+            return Errno.WOULD_BLOCK;
+        }
+        long deadline = timeoutNanos > 0 ? System.nanoTime() + timeoutNanos : 0;
+        addWaiters(ONE_WAITER);
+        for (;;) {
+            long d = mem.readVolatileLong(offset);
+            if ((int) d != 0) {
+                if (mem.compareAndSwapLong(offset, d, d - 1 - ONE_WAITER)) {
+                    return 0;
+                }
+                continue;
+            }
+            long ts = 0;
+            if (timeoutNanos > 0) {
+                long remaining = deadline - System.nanoTime();
+                if (remaining <= 0) {
+                    addWaiters(-ONE_WAITER);
+                    return Errno.TIMED_OUT;
+                }
+                Posix.MEM.writeLong(timespec, remaining / 1_000_000_000L);
+                Posix.MEM.writeLong(timespec + 8, remaining % 1_000_000_000L);
+                ts = timespec;
+            }
+            Futex.waitRelative(futexAddress, 0, ts);
+        }
+    }
+
+    private void addWaiters(long delta) {
+        long d;
+        do {
+            d = mem.readVolatileLong(offset);
+        } while (!mem.compareAndSwapLong(offset, d, d + delta));
+    }
+}

@@ -1,0 +1,473 @@
+package io.jqb.internal.ring;
+
+import static io.jqb.internal.wire.ChunkDescriptor.MAGIC_ALLOCATED;
+import static io.jqb.internal.wire.ChunkDescriptor.MAGIC_COMMITTED;
+import static io.jqb.internal.wire.ChunkDescriptor.MAGIC_DEAD;
+import static io.jqb.internal.wire.ChunkDescriptor.MARGIN_BYTES;
+import static io.jqb.internal.wire.RingHeaderDescriptor.READ_PT_OFFSET;
+import static io.jqb.internal.wire.RingHeaderDescriptor.REF_COUNT_OFFSET;
+import static io.jqb.internal.wire.RingHeaderDescriptor.USER_DATA_OFFSET;
+import static io.jqb.internal.wire.RingHeaderDescriptor.WRITE_PT_OFFSET;
+
+import com.kenai.jffi.MemoryIO;
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.wire.ChunkDescriptor;
+import io.jqb.internal.wire.RingHeaderDescriptor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import net.openhft.chronicle.bytes.BytesStore;
+import net.openhft.chronicle.bytes.PointerBytesStore;
+
+/**
+ * One libqb shared-memory ring: a header file and a data file, both mapped with libc and accessed through
+ * chronicle-bytes. The data file is mapped twice back to back (as libqb does), so every chunk payload is contiguous
+ * in memory even when it wraps.
+ *
+ * <p>A ring has at most one writer and one reader at a time; callers serialise writers (and readers) themselves.
+ * Every index and length read from shared memory is validated before use: a hostile peer can make an operation
+ * fail with {@code -EBADMSG}, never make it touch memory outside the mapping.</p>
+ */
+public final class ShmRing {
+    private static final MemoryIO MEMORY_IO = MemoryIO.getInstance();
+
+    private final String headerPath;
+    private final String dataPath;
+    private final long headerAddress;
+    private final long headerMapLength;
+    private final long dataAddress;
+    private final int dataBytes;
+    private final int words;
+    private final PointerBytesStore header;
+    private final PointerBytesStore data;
+    private final ByteBuffer dataView;
+    private final SharedSemaphore semaphore;
+    private final long scratch;
+    private boolean closed;
+    /** Word index of the chunk being written (between claim and commit); writers are serialised. */
+    private int claimed;
+    /** Word index of the chunk validated by the last peek; readers are serialised. */
+    private int peeked;
+
+    private ShmRing(String headerPath, String dataPath, long headerAddress, long headerMapLength, long dataAddress,
+            int dataBytes) {
+        this.headerPath = headerPath;
+        this.dataPath = dataPath;
+        this.headerAddress = headerAddress;
+        this.headerMapLength = headerMapLength;
+        this.dataAddress = dataAddress;
+        this.dataBytes = dataBytes;
+        this.words = dataBytes >>> 2;
+        this.header = pointer(headerAddress, headerMapLength);
+        this.data = pointer(dataAddress, 2L * dataBytes);
+        this.dataView = MEMORY_IO.newDirectByteBuffer(dataAddress, 2 * dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        this.scratch = Posix.allocate(16);
+        this.semaphore = new SharedSemaphore(header, RingHeaderDescriptor.SEMAPHORE_OFFSET,
+                headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch);
+    }
+
+    private static PointerBytesStore pointer(long address, long length) {
+        PointerBytesStore p = BytesStore.nativePointer();
+        p.set(address, length);
+        p.singleThreadedCheckDisabled(true);
+        return p;
+    }
+
+    /**
+     * Creates {@code <base>-header} and {@code <base>-data} (O_EXCL, mode 0600) and initialises them as a libqb
+     * server does: pointers 0, ref_count 1, process-shared semaphore at 0, flow-control flag 0.
+     *
+     * @param base absolute base path, e.g. {@code /dev/shm/qb-1-2-3-abcdef/qb-request-echo}
+     * @param maxMsgSize the agreed buffer size
+     * @param uid owner to give both files (the client's, or what auth_set chose); -1 keeps ours
+     * @param gid group to give both files; -1 keeps ours
+     * @param mode file mode (0600 unless auth_set chose another)
+     */
+    public static ShmRing create(String base, int maxMsgSize, int uid, int gid, int mode) throws IpcException {
+        String hdrPath = base + "-header";
+        String dataPath = base + "-data";
+        long dataSize = ChunkDescriptor.dataFileSize(maxMsgSize);
+        if (dataSize * 2 > Integer.MAX_VALUE) {
+            throw new IpcException("ring create(" + base + ")", Errno.EINVAL, "max_msg_size=" + maxMsgSize);
+        }
+        long hdr = 0;
+        long dat = 0;
+        boolean ok = false;
+        try {
+            hdr = mapNewFile(hdrPath, RingHeaderDescriptor.FILE_LENGTH, false, uid, gid, mode);
+            dat = mapNewFile(dataPath, dataSize, true, uid, gid, mode);
+            ShmRing r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.FILE_LENGTH, dat, (int) dataSize);
+            r.initHeader();
+            ok = true;
+            return r;
+        } finally {
+            if (!ok) {
+                if (dat != 0) {
+                    Posix.C.munmap(dat, 2 * dataSize);
+                }
+                if (hdr != 0) {
+                    Posix.C.munmap(hdr, RingHeaderDescriptor.FILE_LENGTH);
+                }
+                Posix.C.unlink(dataPath);
+                Posix.C.unlink(hdrPath);
+            }
+        }
+    }
+
+    /**
+     * Opens a ring a server created, as a libqb client does: maps the header, then the data file named in it, checks
+     * the geometry against the agreed size and increments ref_count.
+     */
+    public static ShmRing open(String base, int maxMsgSize) throws IpcException {
+        String hdrPath = base + "-header";
+        String op = "ring open(" + base + ")";
+        long expectData = ChunkDescriptor.dataFileSize(maxMsgSize);
+        long hdr = mapExisting(hdrPath, RingHeaderDescriptor.STRUCT_LENGTH, false);
+        long dat = 0;
+        try {
+            int w = Posix.MEM.readInt(hdr + RingHeaderDescriptor.WORD_SIZE_OFFSET);
+            if ((long) w * 4 != expectData) {
+                throw new IpcException(op, Errno.EBADMSG, "word_size=" + w + " expected=" + expectData / 4);
+            }
+            String dataPath = readPath(hdr + RingHeaderDescriptor.DATA_PATH_OFFSET);
+            if (dataPath == null || !dataPath.startsWith("/")) {
+                throw new IpcException(op, Errno.EBADMSG, "data_path is not an absolute NUL-terminated path");
+            }
+            dat = mapExisting(dataPath, expectData, true);
+            ShmRing r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.STRUCT_LENGTH, dat, (int) expectData);
+            r.header.addAndGetInt(REF_COUNT_OFFSET, 1);
+            return r;
+        } catch (IpcException | RuntimeException e) {
+            Posix.C.munmap(hdr, RingHeaderDescriptor.STRUCT_LENGTH);
+            if (dat != 0) {
+                Posix.C.munmap(dat, 2 * expectData);
+            }
+            throw e;
+        }
+    }
+
+    private static long mapNewFile(String path, long size, boolean twice, int uid, int gid, int mode)
+            throws IpcException {
+        int fd = Posix.C.open(path, LibC.O_RDWR | LibC.O_CREAT | LibC.O_EXCL | LibC.O_TRUNC | LibC.O_CLOEXEC
+                | LibC.O_NOFOLLOW, 0600);
+        Posix.check(fd, "open(" + path + ")");
+        try {
+            Posix.check(Posix.C.ftruncate(fd, size), "ftruncate(" + path + ")");
+            int rc = Posix.C.posix_fallocate(fd, 0, size);
+            if (rc != 0) {
+                throw IpcException.of("posix_fallocate(" + path + ")", rc, null);
+            }
+            // Through the fd, never the path: a peer that owns the directory cannot redirect these to another file.
+            if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
+                throw IpcException.of("fchown(" + path + ")", Posix.errno(), null);
+            }
+            Posix.check(Posix.C.fchmod(fd, mode), "fchmod(" + path + ")");
+            return map(fd, size, twice, path);
+        } finally {
+            Posix.C.close(fd);
+        }
+    }
+
+    private static long mapExisting(String path, long size, boolean twice) throws IpcException {
+        long actual;
+        try {
+            actual = Files.size(Path.of(path));
+        } catch (java.io.IOException e) {
+            throw new IpcException("stat(" + path + ")", Errno.ENOENT, e.toString());
+        }
+        if (actual < size) {
+            throw new IpcException("ring open(" + path + ")", Errno.EBADMSG, "file_size=" + actual + " need=" + size);
+        }
+        int fd = Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0);
+        Posix.check(fd, "open(" + path + ")");
+        try {
+            return map(fd, size, twice, path);
+        } finally {
+            Posix.C.close(fd);
+        }
+    }
+
+    private static long map(int fd, long size, boolean twice, String path) throws IpcException {
+        int rw = LibC.PROT_READ | LibC.PROT_WRITE;
+        if (!twice) {
+            long a = Posix.C.mmap(0, size, rw, LibC.MAP_SHARED, fd, 0);
+            Posix.check(a == -1 ? -1 : 0, "mmap(" + path + ")");
+            return a;
+        }
+        long region = Posix.C.mmap(0, 2 * size, LibC.PROT_NONE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
+        Posix.check(region == -1 ? -1 : 0, "mmap(reserve " + path + ")");
+        long a = Posix.C.mmap(region, size, rw, LibC.MAP_SHARED | LibC.MAP_FIXED, fd, 0);
+        long b = a == -1 ? -1 : Posix.C.mmap(region + size, size, rw, LibC.MAP_SHARED | LibC.MAP_FIXED, fd, 0);
+        if (a == -1 || b == -1) {
+            int e = Posix.errno();
+            Posix.C.munmap(region, 2 * size);
+            throw IpcException.of("mmap(" + path + ")", e, null);
+        }
+        return region;
+    }
+
+    private static String readPath(long address) {
+        byte[] b = new byte[RingHeaderDescriptor.PATH_LENGTH];
+        Posix.readBytes(address, b, 0, b.length);
+        for (int i = 0; i < b.length; i++) {
+            if (b[i] == 0) {
+                return new String(b, 0, i, StandardCharsets.UTF_8);
+            }
+        }
+        return null;
+    }
+
+    private void initHeader() throws IpcException {
+        header.writeInt(WRITE_PT_OFFSET, 0);
+        header.writeInt(READ_PT_OFFSET, 0);
+        header.writeInt(RingHeaderDescriptor.WORD_SIZE_OFFSET, words);
+        writePath(RingHeaderDescriptor.HDR_PATH_OFFSET, headerPath);
+        writePath(RingHeaderDescriptor.DATA_PATH_OFFSET, dataPath);
+        semaphore.init();
+        header.writeInt(USER_DATA_OFFSET, 0);
+        // Self-test of the double mapping, as libqb does: word W lands on word 0.
+        data.writeInt((long) words * 4, 5);
+        if (data.readInt(0) != 5) {
+            throw new IpcException("ring create(" + headerPath + ")", Errno.EIO, "double mapping self-test failed");
+        }
+        header.writeVolatileInt(REF_COUNT_OFFSET, 1);
+    }
+
+    private void writePath(int off, String path) throws IpcException {
+        byte[] b = path.getBytes(StandardCharsets.UTF_8);
+        if (b.length >= RingHeaderDescriptor.PATH_LENGTH) {
+            throw new IpcException("ring create", Errno.ENAMETOOLONG, path);
+        }
+        header.write(off, b, 0, b.length);
+        header.writeByte(off + b.length, (byte) 0);
+    }
+
+    // ------------------------------------------------------------------------------------------- writer
+
+    /** Largest payload this ring accepts. */
+    public int maxPayload() {
+        return dataBytes - ChunkDescriptor.DATA_SLACK;
+    }
+
+    /**
+     * Free bytes for a new chunk, or -1 when the shared pointers are corrupt.
+     */
+    private long freeBytes() {
+        final int w = header.readVolatileInt(WRITE_PT_OFFSET);
+        final int r = header.readVolatileInt(READ_PT_OFFSET);
+        final int n = words;
+        if (w < 0 || w >= n || r < 0 || r >= n) {
+            return -1;
+        }
+        long free;
+        if (w > r) {
+            free = (long) r - w + n - 1;
+        } else if (w < r) {
+            free = (long) r - w - 1;
+        } else {
+            free = semaphore.value() > 0 ? 0 : n;
+        }
+        return free * 4;
+    }
+
+    /**
+     * Starts a chunk of {@code length} bytes: checks space and marks it allocated.
+     *
+     * @return the byte offset of the payload in the double mapping, {@link Errno#WOULD_BLOCK} when full,
+     *         {@code -EBADMSG} when the shared pointers are corrupt
+     */
+    private long claim(int length) {
+        long free = freeBytes();
+        if (free < 0) {
+            return -Errno.EBADMSG;
+        }
+        if (free < (long) length + MARGIN_BYTES) {
+            return Errno.WOULD_BLOCK;
+        }
+        final int w = header.readVolatileInt(WRITE_PT_OFFSET);
+        final int n = words;
+        if (w < 0 || w >= n) {
+            return -Errno.EBADMSG;
+        }
+        claimed = w;
+        data.writeInt(4L * w, 0);
+        data.writeOrderedInt(4L * ((w + 1) % n), MAGIC_ALLOCATED);
+        return 4L * ((w + 2) % n);
+    }
+
+    private void commit(int length) {
+        final int w = claimed;
+        final int n = words;
+        data.writeInt(4L * w, length);
+        header.writeOrderedInt(WRITE_PT_OFFSET, (int) ((w + (long) ChunkDescriptor.chunkWords(length)) % n));
+        data.writeOrderedInt(4L * ((w + 1) % n), MAGIC_COMMITTED);
+        semaphore.post();
+    }
+
+    /**
+     * Writes one chunk holding {@code src}'s remaining bytes (position unchanged) and posts the semaphore.
+     *
+     * @return the length written, {@link Errno#WOULD_BLOCK}, or -EBADMSG (corrupt ring)
+     */
+    public int write(ByteBuffer src) {
+        final int len = src.remaining();
+        long off = claim(len);
+        if (off < 0) {
+            return (int) off;
+        }
+        dataView.put((int) off, src, src.position(), len);
+        commit(len);
+        return len;
+    }
+
+    /** Writes the concatenation of {@code srcs} as one chunk; see {@link #write(ByteBuffer)}. */
+    public int write(ByteBuffer[] srcs) {
+        long total = 0;
+        for (ByteBuffer b : srcs) {
+            total += b.remaining();
+        }
+        if (total > Integer.MAX_VALUE) {
+            return -Errno.EMSGSIZE;
+        }
+        final int len = (int) total;
+        long off = claim(len);
+        if (off < 0) {
+            return (int) off;
+        }
+        int pos = (int) off;
+        for (ByteBuffer b : srcs) {
+            int n = b.remaining();
+            dataView.put(pos, b, b.position(), n);
+            pos += n;
+        }
+        commit(len);
+        return len;
+    }
+
+    /** Writes {@code len} bytes of {@code src} from {@code srcOffset} as one chunk. */
+    public int write(byte[] src, int srcOffset, int len) {
+        long off = claim(len);
+        if (off < 0) {
+            return (int) off;
+        }
+        data.write(off, src, srcOffset, len);
+        commit(len);
+        return len;
+    }
+
+    // ------------------------------------------------------------------------------------------- reader
+
+    /**
+     * Validates the oldest chunk after the caller took a semaphore token.
+     *
+     * @return the chunk's payload length (≥ 0), or -EBADMSG when the chunk or pointers are corrupt or not committed
+     */
+    public int peekLength() {
+        final int n = words;
+        final int p = header.readVolatileInt(READ_PT_OFFSET);
+        final int w = header.readVolatileInt(WRITE_PT_OFFSET);
+        if (p < 0 || p >= n || w < 0 || w >= n) {
+            return -Errno.EBADMSG;
+        }
+        if (data.readVolatileInt(4L * ((p + 1) % n)) != MAGIC_COMMITTED) {
+            return -Errno.EBADMSG;
+        }
+        final int len = data.readInt(4L * p);
+        if (len < 0 || len > maxPayload()) {
+            return -Errno.EBADMSG;
+        }
+        int used = w - p;
+        if (used <= 0) {
+            used += n;
+        }
+        if (ChunkDescriptor.chunkWords(len) > used) {
+            return -Errno.EBADMSG;
+        }
+        peeked = p;
+        return len;
+    }
+
+    /** Byte offset (in {@link #view()}) of the oldest chunk's payload; valid after {@link #peekLength()} ≥ 0. */
+    public int payloadOffset() {
+        return 4 * ((peeked + 2) % words);
+    }
+
+    /** Releases the oldest chunk of {@code length} bytes (validated by {@link #peekLength()}). */
+    public void reclaim(int length) {
+        final int n = words;
+        final int p = peeked;
+        data.writeInt(4L * p, 0);
+        data.writeOrderedInt(4L * ((p + 1) % n), MAGIC_DEAD);
+        header.writeOrderedInt(READ_PT_OFFSET, (int) ((p + (long) ChunkDescriptor.chunkWords(length)) % n));
+    }
+
+    /** A little-endian direct view of the double-mapped data area; use absolute indexes only. */
+    public ByteBuffer view() {
+        return dataView;
+    }
+
+    public SharedSemaphore semaphore() {
+        return semaphore;
+    }
+
+    /** The flow-control flag (request ring user data). */
+    public int flowControl() {
+        return header.readVolatileInt(USER_DATA_OFFSET);
+    }
+
+    public void setFlowControl(int value) {
+        header.writeVolatileInt(USER_DATA_OFFSET, value);
+    }
+
+    public int refCount() {
+        return header.readVolatileInt(REF_COUNT_OFFSET);
+    }
+
+    /** Forces ref_count (client force-close marks it -1). */
+    public void setRefCount(int value) {
+        header.writeVolatileInt(REF_COUNT_OFFSET, value);
+    }
+
+    public void decrementRefCount() {
+        header.addAndGetInt(REF_COUNT_OFFSET, -1);
+    }
+
+    public String headerPath() {
+        return headerPath;
+    }
+
+    public String dataPath() {
+        return dataPath;
+    }
+
+    /** Data area size in bytes (4·W). */
+    public int dataBytes() {
+        return dataBytes;
+    }
+
+    /**
+     * Unmaps the ring and, when {@code unlink}, removes its two files (data first). Idempotent.
+     */
+    public void close(boolean unlink) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Posix.C.munmap(dataAddress, 2L * dataBytes);
+        Posix.C.munmap(headerAddress, headerMapLength);
+        Posix.free(scratch, 16);
+        if (unlink) {
+            Posix.C.unlink(dataPath);
+            Posix.C.unlink(headerPath);
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+}

@@ -1,0 +1,47 @@
+package io.jqb.internal.server;
+
+import io.jqb.IpcException;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import java.nio.charset.StandardCharsets;
+
+/** Builds and sends the 12328-byte connection response. */
+public final class ConnectionResponse {
+    private ConnectionResponse() {
+    }
+
+    /**
+     * Sends a response: zeroed, then filled. A refusal passes {@code error} non-zero and everything else zero/null.
+     */
+    public static void send(int fd, int error, int type, int maxMsgSize, long connection, String request,
+            String response, String event) throws IpcException {
+        final int len = ConnectionResponseDescriptor.LENGTH;
+        long b = Posix.allocate(len);
+        try {
+            Posix.MEM.writeInt(b + ConnectionResponseDescriptor.ID_OFFSET, -1);
+            Posix.MEM.writeInt(b + ConnectionResponseDescriptor.SIZE_OFFSET, len);
+            Posix.MEM.writeInt(b + ConnectionResponseDescriptor.ERROR_OFFSET, error);
+            if (error == 0) {
+                Posix.MEM.writeInt(b + ConnectionResponseDescriptor.CONNECTION_TYPE_OFFSET, type);
+                Posix.MEM.writeInt(b + ConnectionResponseDescriptor.MAX_MSG_SIZE_OFFSET, maxMsgSize);
+                Posix.MEM.writeLong(b + ConnectionResponseDescriptor.CONNECTION_OFFSET, connection);
+                putPath(b + ConnectionResponseDescriptor.REQUEST_PATH_OFFSET, request);
+                putPath(b + ConnectionResponseDescriptor.RESPONSE_PATH_OFFSET, response);
+                putPath(b + ConnectionResponseDescriptor.EVENT_PATH_OFFSET, event);
+            }
+            UnixSocket.sendFully(fd, b, len, 1000, "send(connection response)");
+        } finally {
+            Posix.free(b, len);
+        }
+    }
+
+    private static void putPath(long at, String s) {
+        if (s == null) {
+            return;
+        }
+        byte[] p = s.getBytes(StandardCharsets.UTF_8);
+        int n = Math.min(p.length, ConnectionResponseDescriptor.PATH_LENGTH - 1);
+        Posix.MEM.copyMemory(p, 0, at, n);
+    }
+}

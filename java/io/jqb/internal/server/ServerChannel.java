@@ -1,0 +1,72 @@
+package io.jqb.internal.server;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The transport seam on the server side: one instance per connection, SHM or SOCKET. The service and
+ * {@code Connection} code above it is the same for both.
+ */
+public interface ServerChannel {
+    /** Receives requests from {@link #onEvents}. */
+    interface RequestSink {
+        /**
+         * @param request a view of the request (position..limit)
+         */
+        void onRequest(ByteBuffer request);
+    }
+
+    /** What a channel asks of its connection. */
+    interface Owner {
+        /** Re-computes the fd interest (POLLOUT for pending notifications, POLLIN unless flow control is on). */
+        void interestChanged();
+
+        /** The peer went away or broke the protocol; {@code why} is logged. */
+        void fail(String why);
+
+        /** Counts a request read that found nothing. */
+        void recvRetry();
+    }
+
+    /** Wire value of {@code connection_type}. */
+    int connectionType();
+
+    /** The three path strings of the connection response. */
+    String requestPath();
+
+    String responsePath();
+
+    String eventPath();
+
+    /** The fd the loop watches. */
+    int fd();
+
+    /** Sends a response; thread-safe. @return length, WOULD_BLOCK, or a negated errno */
+    int sendResponse(ByteBuffer msg);
+
+    int sendResponse(ByteBuffer[] msgs);
+
+    /** Sends an event and its notification; thread-safe. @return length, WOULD_BLOCK, or a negated errno */
+    int sendEvent(ByteBuffer msg);
+
+    int sendEvent(ByteBuffer[] msgs);
+
+    /**
+     * Handles readiness of {@link #fd()} on the loop thread: serves up to {@code budget} requests.
+     *
+     * @return false when the connection must be torn down ({@link Owner#fail} was called)
+     */
+    boolean onEvents(int revents, int budget, RequestSink sink);
+
+    /** @return true while event notifications wait for the socket to become writable */
+    boolean notificationsPending();
+
+    void setFlowControl(int value);
+
+    int eventQueueLength();
+
+    /** Stops all I/O and closes the fd (called on disconnect, on the loop thread). */
+    void closeSocket();
+
+    /** Unmaps and removes every file (called when the last reference goes). */
+    void destroy();
+}

@@ -1,0 +1,49 @@
+package io.jqb.internal.server;
+
+import io.jqb.IpcException;
+import io.jqb.internal.posix.Posix;
+import java.nio.charset.StandardCharsets;
+
+/** The per-connection directory {@code /dev/shm/qb-<serverpid>-<clientpid>-<fd>-XXXXXX}. */
+public final class ShmDirectory {
+    /** Where libqb puts SHM files on Linux. */
+    public static final String SHM_ROOT = "/dev/shm";
+
+    private ShmDirectory() {
+    }
+
+    /**
+     * Makes the directory with mkdtemp semantics (unique, 0700, fails rather than reuse anything), then chmod 0770
+     * and chown to the client (errors of those two ignored, as libqb does).
+     */
+    public static String create(int serverPid, int clientPid, int fd, int uid, int gid) throws IpcException {
+        String template = SHM_ROOT + "/qb-" + serverPid + "-" + clientPid + "-" + fd + "-XXXXXX";
+        byte[] t = template.getBytes(StandardCharsets.US_ASCII);
+        long buf = Posix.allocate(t.length + 1);
+        try {
+            Posix.MEM.copyMemory(t, 0, buf, t.length);
+            if (Posix.C.mkdtemp(buf) == 0) {
+                throw IpcException.of("mkdtemp(" + template + ")", Posix.errno(), null);
+            }
+            Posix.readBytes(buf, t, 0, t.length);
+        } finally {
+            Posix.free(buf, t.length + 1);
+        }
+        String dir = new String(t, StandardCharsets.US_ASCII);
+        Posix.C.chmod(dir, 0770);
+        Posix.C.chown(dir, uid, gid);
+        return dir;
+    }
+
+    /** Sets the owner again (after accept may have called auth_set); errors ignored. */
+    public static void chown(String dir, int uid, int gid) {
+        Posix.C.chown(dir, uid, gid);
+    }
+
+    /** Removes the (now empty) directory; errors ignored. */
+    public static void remove(String dir) {
+        if (dir != null) {
+            Posix.C.rmdir(dir);
+        }
+    }
+}

@@ -1,0 +1,289 @@
+package io.jqb.internal.server;
+
+import static io.jqb.internal.posix.Posix.C;
+
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.PollHandlers;
+import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.ring.ShmRing;
+import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Server side of one SHM connection: the three rings it created and the setup socket that carries doorbell bytes.
+ *
+ * <p>Requests: the client commits a chunk, posts the request semaphore, then writes one byte. The loop serves as many
+ * chunks as the semaphore shows (capped by priority) and drains as many bytes, so level-triggered readiness wakes
+ * it again for whatever is left. Responses: commit and post, no byte. Events: commit, post, then one 0x00 byte
+ * (queued for POLLOUT when the socket is full).</p>
+ *
+ * <p>Locks: {@code responseLock} serialises response writers, {@code eventLock} event writers and the socket's
+ * lifetime (so no thread can write a doorbell into a closed, reused fd). The request ring is the loop's alone.</p>
+ */
+public final class ShmServerChannel implements ServerChannel {
+    private static final int DRAIN = 256;
+
+    private final int fd;
+    private final ShmRing request;
+    private final ShmRing response;
+    private final ShmRing event;
+    private final ByteBuffer requestView;
+    private final Owner owner;
+    private final Object responseLock = new Object();
+    private final Object eventLock = new Object();
+    private final AtomicInteger pendingNotifications = new AtomicInteger();
+    /** One 0x00 byte, for event notifications; another area for draining doorbells (loop thread only). */
+    private final long notifyByte;
+    private final long drainBuf;
+    private int owedBytes;
+    private volatile boolean open = true;
+    private boolean destroyed;
+
+    private ShmServerChannel(int fd, ShmRing request, ShmRing response, ShmRing event, Owner owner) {
+        this.fd = fd;
+        this.request = request;
+        this.response = response;
+        this.event = event;
+        this.owner = owner;
+        this.requestView = request.view().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        this.notifyByte = Posix.allocate(8);
+        this.drainBuf = Posix.allocate(DRAIN);
+    }
+
+    /**
+     * Creates the request, response and event rings under {@code dir} (in that order, as libqb does).
+     */
+    public static ShmServerChannel create(int fd, String dir, String service, int maxMsgSize, int uid, int gid,
+            int mode, Owner owner) throws IpcException {
+        String name = service.length() > 200 ? service.substring(0, 200) : service;
+        ShmRing req = null;
+        ShmRing resp = null;
+        try {
+            req = ShmRing.create(dir + "/qb-request-" + name, maxMsgSize, uid, gid, mode);
+            resp = ShmRing.create(dir + "/qb-response-" + name, maxMsgSize, uid, gid, mode);
+            ShmRing ev = ShmRing.create(dir + "/qb-event-" + name, maxMsgSize, uid, gid, mode);
+            return new ShmServerChannel(fd, req, resp, ev, owner);
+        } catch (IpcException e) {
+            if (resp != null) {
+                resp.close(true);
+            }
+            if (req != null) {
+                req.close(true);
+            }
+            throw e;
+        }
+    }
+
+    private static String base(ShmRing r) {
+        String h = r.headerPath();
+        return h.substring(0, h.length() - "-header".length());
+    }
+
+    @Override
+    public int connectionType() {
+        return ConnectionResponseDescriptor.TYPE_SHM;
+    }
+
+    @Override
+    public String requestPath() {
+        return base(request);
+    }
+
+    @Override
+    public String responsePath() {
+        return base(response);
+    }
+
+    @Override
+    public String eventPath() {
+        return base(event);
+    }
+
+    @Override
+    public int fd() {
+        return fd;
+    }
+
+    @Override
+    public int sendResponse(ByteBuffer msg) {
+        synchronized (responseLock) {
+            return open ? response.write(msg) : -Errno.ENOTCONN;
+        }
+    }
+
+    @Override
+    public int sendResponse(ByteBuffer[] msgs) {
+        synchronized (responseLock) {
+            return open ? response.write(msgs) : -Errno.ENOTCONN;
+        }
+    }
+
+    @Override
+    public int sendEvent(ByteBuffer msg) {
+        synchronized (eventLock) {
+            if (!open) {
+                return -Errno.ENOTCONN;
+            }
+            int rc = event.write(msg);
+            if (rc >= 0) {
+                notifyClient();
+            }
+            return rc;
+        }
+    }
+
+    @Override
+    public int sendEvent(ByteBuffer[] msgs) {
+        synchronized (eventLock) {
+            if (!open) {
+                return -Errno.ENOTCONN;
+            }
+            int rc = event.write(msgs);
+            if (rc >= 0) {
+                notifyClient();
+            }
+            return rc;
+        }
+    }
+
+    /** Under eventLock: one byte per event, in order; when the socket is full, the loop sends it later. */
+    private void notifyClient() {
+        if (pendingNotifications.get() == 0
+                && C.send(fd, notifyByte, 1, LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL) == 1) {
+            return;
+        }
+        if (pendingNotifications.getAndIncrement() == 0) {
+            owner.interestChanged();
+        }
+    }
+
+    private void flushNotifications() {
+        synchronized (eventLock) {
+            while (open && pendingNotifications.get() > 0) {
+                if (C.send(fd, notifyByte, 1, LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL) != 1) {
+                    return;
+                }
+                if (pendingNotifications.decrementAndGet() == 0) {
+                    owner.interestChanged();
+                }
+            }
+        }
+    }
+
+    @Override
+    public boolean notificationsPending() {
+        return pendingNotifications.get() > 0;
+    }
+
+    @Override
+    public boolean onEvents(int revents, int budget, RequestSink sink) {
+        if ((revents & (PollHandlers.POLLHUP | PollHandlers.POLLERR | PollHandlers.POLLNVAL)) != 0) {
+            owner.fail("socket hang-up");
+            return false;
+        }
+        if ((revents & PollHandlers.POLLOUT) != 0) {
+            flushNotifications();
+        }
+        if ((revents & PollHandlers.POLLIN) == 0) {
+            return true;
+        }
+        int served = 0;
+        if (request.flowControl() == 0) {
+            int avail = Math.min(request.semaphore().value(), budget);
+            for (; served < avail && open; served++) {
+                if (!request.semaphore().tryWait()) {
+                    owner.recvRetry();
+                    break;
+                }
+                int len = request.peekLength();
+                if (len < 0) {
+                    owner.fail("corrupt request ring (" + Errno.name(len) + ")");
+                    return false;
+                }
+                int off = request.payloadOffset();
+                requestView.clear();
+                int size = len >= 16 ? requestView.getInt(off + 8) : -1;
+                if (size < 16 || size > len) {
+                    request.reclaim(len);
+                    owner.fail("bad request header: chunk " + len + " bytes, header size " + size);
+                    return false;
+                }
+                requestView.position(off).limit(off + size);
+                sink.onRequest(requestView);
+                request.reclaim(len);
+            }
+        }
+        return drain(served);
+    }
+
+    /** Reads the doorbell bytes owed for served chunks (at least one, to notice EOF). */
+    private boolean drain(int served) {
+        owedBytes += served;
+        int want = Math.min(Math.max(owedBytes, 1), DRAIN);
+        long n = C.recv(fd, drainBuf, want, LibC.MSG_DONTWAIT);
+        if (n == 0) {
+            owner.fail("client closed the socket");
+            return false;
+        }
+        if (n > 0) {
+            owedBytes = (int) Math.max(0, owedBytes - n);
+            return true;
+        }
+        int e = Posix.errno();
+        if (e == Errno.EAGAIN || e == Errno.EINTR) {
+            return true;
+        }
+        owner.fail("recv: " + Errno.name(e));
+        return false;
+    }
+
+    @Override
+    public void setFlowControl(int value) {
+        request.setFlowControl(value);
+    }
+
+    @Override
+    public int eventQueueLength() {
+        synchronized (eventLock) {
+            return destroyed ? 0 : event.semaphore().value();
+        }
+    }
+
+    @Override
+    public void closeSocket() {
+        synchronized (responseLock) {
+            synchronized (eventLock) {
+                if (!open) {
+                    return;
+                }
+                open = false;
+                UnixSocket.shutdownAndClose(fd);
+            }
+        }
+    }
+
+    @Override
+    public void destroy() {
+        closeSocket();
+        synchronized (responseLock) {
+            synchronized (eventLock) {
+                if (destroyed) {
+                    return;
+                }
+                destroyed = true;
+                // libqb's order: response, event, request; each data then header. ref_count ends at 0.
+                for (ShmRing r : new ShmRing[] {response, event, request}) {
+                    r.decrementRefCount();
+                    r.close(true);
+                }
+                Posix.free(notifyByte, 8);
+                Posix.free(drainBuf, DRAIN);
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+package io.jqb.internal.setup;
+
+import static io.jqb.internal.posix.Posix.C;
+import static io.jqb.internal.posix.Posix.MEM;
+
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.wire.MsgHdrDescriptor;
+import io.jqb.internal.wire.SockAddrDescriptor;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * AF_UNIX socket operations the way libqb performs them: abstract names padded to the full {@code sun_path} with
+ * addrlen 110, filesystem names with addrlen 2 + strlen, SCM_CREDENTIALS on the handshake.
+ */
+public final class UnixSocket {
+    private UnixSocket() {
+    }
+
+    /** A native {@code sockaddr_un} and the addrlen to pass with it. Free with {@link #close()}. */
+    public static final class Address implements AutoCloseable {
+        final long address;
+        final int length;
+        private final String display;
+
+        private Address(long address, int length, String display) {
+            this.address = address;
+            this.length = length;
+            this.display = display;
+        }
+
+        public long address() {
+            return address;
+        }
+
+        public int length() {
+            return length;
+        }
+
+        @Override
+        public void close() {
+            Posix.free(address, SockAddrDescriptor.LENGTH);
+        }
+
+        @Override
+        public String toString() {
+            return display;
+        }
+    }
+
+    /** {@code "\0" + name}, zero-padded to 108 bytes, addrlen 110 (names longer than 106 bytes are cut). */
+    public static Address abstractAddress(String name) {
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        int n = Math.min(b.length, SockAddrDescriptor.MAX_ABSTRACT_NAME);
+        long a = Posix.allocate(SockAddrDescriptor.LENGTH);
+        MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
+        MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET + 1, n);
+        return new Address(a, SockAddrDescriptor.LENGTH, "@" + new String(b, 0, n, StandardCharsets.UTF_8));
+    }
+
+    /** A filesystem path, NUL-terminated, addrlen 2 + strlen(path). */
+    public static Address filesystemAddress(String path) throws IpcException {
+        byte[] b = path.getBytes(StandardCharsets.UTF_8);
+        if (b.length >= SockAddrDescriptor.PATH_LENGTH) {
+            throw new IpcException("socket address(" + path + ")", Errno.ENAMETOOLONG);
+        }
+        long a = Posix.allocate(SockAddrDescriptor.LENGTH);
+        MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
+        MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET, b.length);
+        return new Address(a, SockAddrDescriptor.PATH_OFFSET + b.length, path);
+    }
+
+    /** A non-blocking, close-on-exec listening stream socket with SO_PASSCRED set, backlog 128. */
+    public static int listen(Address addr) throws IpcException {
+        int fd = Posix.check(C.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0),
+                "socket");
+        try {
+            Posix.setIntOption(fd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
+            Posix.check(C.bind(fd, addr.address, addr.length), "bind(" + addr + ")");
+            Posix.check(C.listen(fd, 128), "listen(" + addr + ")");
+            return fd;
+        } catch (IpcException e) {
+            C.close(fd);
+            throw e;
+        }
+    }
+
+    /** @return a non-blocking close-on-exec fd, or a negated errno (EAGAIN when nobody is waiting) */
+    public static int accept(int listenFd) {
+        int fd = C.accept4(listenFd, 0, 0, LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC);
+        return fd >= 0 ? fd : -Posix.errno();
+    }
+
+    /** Connects a non-blocking stream socket; throws with the errno name (ECONNREFUSED when nobody listens). */
+    public static int connect(Address addr, String service) throws IpcException {
+        int fd = Posix.check(C.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0),
+                "socket");
+        if (C.connect(fd, addr.address, addr.length) < 0) {
+            int e = Posix.errno();
+            C.close(fd);
+            throw IpcException.of("connect(" + service + ")", e, addr.toString());
+        }
+        return fd;
+    }
+
+    /**
+     * Sends all {@code len} bytes at {@code buf}, waiting for POLLOUT up to {@code timeoutMs} in all.
+     */
+    public static void sendFully(int fd, long buf, int len, int timeoutMs, String op) throws IpcException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        int done = 0;
+        while (done < len) {
+            long n = C.send(fd, buf + done, len - done, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+            if (n >= 0) {
+                done += (int) n;
+                continue;
+            }
+            int e = Posix.errno();
+            if (e == Errno.EINTR) {
+                continue;
+            }
+            if (e != Errno.EAGAIN) {
+                throw IpcException.of(op, e, null);
+            }
+            int left = (int) ((deadline - System.nanoTime()) / 1_000_000L);
+            if (left <= 0 || Posix.pollOne(fd, LibC.POLLOUT, left) == 0) {
+                throw new IpcException(op, Errno.ETIMEDOUT, "sent " + done + " of " + len + " bytes");
+            }
+        }
+    }
+
+    /**
+     * One non-blocking {@code recvmsg} of up to {@code len} bytes into {@code buf}, with room for one
+     * SCM_CREDENTIALS message.
+     *
+     * @param scratch at least {@link #RECV_SCRATCH} bytes of native memory
+     * @param creds receives the credentials when present (may stay untouched)
+     * @return bytes received (0 = EOF), or a negated errno
+     */
+    public static long recvWithCredentials(int fd, long buf, int len, long scratch, Credentials[] creds) {
+        long msg = scratch;
+        long iov = scratch + MsgHdrDescriptor.MSGHDR_LENGTH;
+        long ctl = iov + MsgHdrDescriptor.IOVEC_LENGTH;
+        MEM.setMemory(scratch, RECV_SCRATCH, (byte) 0);
+        MEM.writeLong(iov + MsgHdrDescriptor.IOV_BASE, buf);
+        MEM.writeLong(iov + MsgHdrDescriptor.IOV_LEN, len);
+        MEM.writeLong(msg + MsgHdrDescriptor.MSG_IOV, iov);
+        MEM.writeLong(msg + MsgHdrDescriptor.MSG_IOVLEN, 1);
+        MEM.writeLong(msg + MsgHdrDescriptor.MSG_CONTROL, ctl);
+        MEM.writeLong(msg + MsgHdrDescriptor.MSG_CONTROLLEN, MsgHdrDescriptor.CMSG_UCRED_SPACE);
+        long n;
+        do {
+            n = C.recvmsg(fd, msg, LibC.MSG_DONTWAIT);
+        } while (n < 0 && Posix.errno() == Errno.EINTR);
+        if (n < 0) {
+            return -Posix.errno();
+        }
+        long ctlLen = MEM.readLong(msg + MsgHdrDescriptor.MSG_CONTROLLEN);
+        if (ctlLen >= MsgHdrDescriptor.CMSG_UCRED_LEN
+                && MEM.readLong(ctl + MsgHdrDescriptor.CMSG_LEN_OFFSET) >= MsgHdrDescriptor.CMSG_UCRED_LEN
+                && MEM.readInt(ctl + MsgHdrDescriptor.CMSG_LEVEL) == LibC.SOL_SOCKET
+                && MEM.readInt(ctl + MsgHdrDescriptor.CMSG_TYPE) == LibC.SCM_CREDENTIALS) {
+            long d = ctl + MsgHdrDescriptor.CMSG_DATA;
+            creds[0] = new Credentials(MEM.readInt(d + MsgHdrDescriptor.UCRED_PID),
+                    MEM.readInt(d + MsgHdrDescriptor.UCRED_UID), MEM.readInt(d + MsgHdrDescriptor.UCRED_GID));
+        }
+        return n;
+    }
+
+    /** Native scratch bytes {@link #recvWithCredentials} needs. */
+    public static final int RECV_SCRATCH = MsgHdrDescriptor.MSGHDR_LENGTH + MsgHdrDescriptor.IOVEC_LENGTH
+            + MsgHdrDescriptor.CMSG_UCRED_SPACE;
+
+    /** shutdown(SHUT_RDWR) and close, ignoring errors. */
+    public static void shutdownAndClose(int fd) {
+        if (fd >= 0) {
+            C.shutdown(fd, LibC.SHUT_RDWR);
+            C.close(fd);
+        }
+    }
+}
