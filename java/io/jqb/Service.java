@@ -7,7 +7,7 @@ import io.jqb.internal.server.HandshakeReader;
 import io.jqb.internal.server.ServerChannel;
 import io.jqb.internal.server.ShmDirectory;
 import io.jqb.internal.server.ShmServerChannel;
-import io.jqb.internal.setup.Credentials;
+import io.jqb.Credentials;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;

@@ -18,6 +18,12 @@ public final class Main {
             case "echo-server":
                 rc = EchoServerCommand.run(rest);
                 break;
+            case "check":
+                rc = CheckCommand.run(rest, System.out);
+                break;
+            case "bench":
+                rc = BenchCommand.run(rest, System.out);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -30,6 +36,10 @@ public final class Main {
         System.err.println(String.join("\n",
                 "usage: jqb <command> [options]",
                 "  echo-server --service NAME [--transport shm|socket|native] [--max-msg-size BYTES]",
-                "      serve the echo contract; prints 'ready' when clients can connect; SIGTERM/SIGINT stops it"));
+                "      serve the echo contract; prints 'ready' when clients can connect; SIGTERM/SIGINT stops it",
+                "  check --service NAME [--max BYTES]",
+                "      run the echo-contract checks against a server; last line 'N passed, M failed'",
+                "  bench --service NAME [--count N] [--size BYTES] [--warmup N]",
+                "      blocking echo round trips; prints size, count, p50/p99/p999 RTT, msgs/s, MB/s"));
     }
 }

@@ -101,17 +101,26 @@ public final class Posix {
     public static int pollOne(int fd, int events, int timeoutMs) throws IpcException {
         long p = MEM.allocate(8);
         try {
-            MEM.writeInt(p, fd);
-            MEM.writeShort(p + 4, (short) events);
-            MEM.writeShort(p + 6, (short) 0);
-            int rc;
-            do {
-                rc = C.poll(p, 1, timeoutMs);
-            } while (rc < 0 && errno() == io.jqb.Errno.EINTR);
-            check(rc, "poll");
-            return rc == 0 ? 0 : MEM.readShort(p + 6) & 0xffff;
+            return pollOne(fd, events, timeoutMs, p);
         } finally {
             MEM.freeMemory(p, 8);
         }
+    }
+
+    /**
+     * Polls one fd using the caller's 8-byte {@code struct pollfd} scratch at {@code pollfd}.
+     *
+     * @return the revents, 0 on timeout
+     */
+    public static int pollOne(int fd, int events, int timeoutMs, long pollfd) throws IpcException {
+        MEM.writeInt(pollfd, fd);
+        MEM.writeShort(pollfd + 4, (short) events);
+        MEM.writeShort(pollfd + 6, (short) 0);
+        int rc;
+        do {
+            rc = C.poll(pollfd, 1, timeoutMs);
+        } while (rc < 0 && errno() == io.jqb.Errno.EINTR);
+        check(rc, "poll");
+        return rc == 0 ? 0 : MEM.readShort(pollfd + 6) & 0xffff;
     }
 }

@@ -2,7 +2,7 @@ package io.jqb.internal.server;
 
 import io.jqb.Errno;
 import io.jqb.internal.posix.Posix;
-import io.jqb.internal.setup.Credentials;
+import io.jqb.Credentials;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;
 

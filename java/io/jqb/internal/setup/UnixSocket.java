@@ -3,6 +3,7 @@ package io.jqb.internal.setup;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
+import io.jqb.Credentials;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.posix.LibC;

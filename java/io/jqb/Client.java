@@ -1,0 +1,330 @@
+package io.jqb;
+
+import io.jqb.internal.client.ClientChannel;
+import io.jqb.internal.client.ClientHandshake;
+import io.jqb.internal.client.ShmClientChannel;
+import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import java.nio.ByteBuffer;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A connection to a libqb service, native or jqb ({@code qb_ipcc_connection_t}).
+ *
+ * <pre>{@code
+ * try (Client c = Client.connect("echo", 65536)) {
+ *     c.send(request);                      // returns WOULD_BLOCK when the server applies flow control
+ *     int n = c.recv(response, 5000);       // TIMED_OUT, or throws NotConnectedException
+ * }
+ * }</pre>
+ *
+ * <p>Return codes: sends and receives return a length, or {@link Errno#WOULD_BLOCK} / {@link Errno#TIMED_OUT} for
+ * the outcomes callers handle routinely. Everything else throws a typed {@link IpcException}:
+ * {@link NotConnectedException}, {@link MessageTooLargeException}, {@link BufferTooSmallException} (the message stays
+ * queued and the connection usable, unlike libqb).</p>
+ *
+ * <p>ByteBuffers: a send takes the bytes between position and limit; a receive writes from the position on. Neither
+ * moves the position. Timeouts are in milliseconds: 0 = do not wait, negative = wait forever (a server's death still
+ * ends the wait with {@link NotConnectedException}).</p>
+ *
+ * <p>Thread-safe: sends, receives and event receives are each serialised by their own lock.</p>
+ */
+public final class Client implements AutoCloseable {
+    /** The timeout {@link #connect(String, int)} uses for the handshake. */
+    public static final int DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+    private final String service;
+    private final ClientChannel channel;
+    private final int maxMsgSize;
+    private final Credentials server;
+    private final long serverConnection;
+    private final ReentrantLock sendLock = new ReentrantLock();
+    private final ReentrantLock recvLock = new ReentrantLock();
+    private final ReentrantLock eventLock = new ReentrantLock();
+    private volatile int fcEnableMax = 1;
+    private volatile Object context;
+    private volatile boolean closed;
+
+    private Client(String service, ClientChannel channel, int maxMsgSize, Credentials server, long connection) {
+        this.service = service;
+        this.channel = channel;
+        this.maxMsgSize = maxMsgSize;
+        this.server = server;
+        this.serverConnection = connection;
+    }
+
+    /**
+     * Connects and waits for the server's answer ({@code qb_ipcc_connect}).
+     *
+     * @param service the service name (abstract socket)
+     * @param maxMsgSize the buffer size to ask for; the server may grant more ({@link #bufferSize()})
+     * @throws IpcException ECONNREFUSED when nobody serves {@code service}, the server's refusal (e.g. EACCES),
+     *         ETIMEDOUT after {@link #DEFAULT_CONNECT_TIMEOUT_MS}
+     */
+    public static Client connect(String service, int maxMsgSize) throws IpcException {
+        return connectAsync(service, maxMsgSize).complete(DEFAULT_CONNECT_TIMEOUT_MS);
+    }
+
+    /**
+     * Starts a connection without waiting for the server ({@code qb_ipcc_connect_async}): poll
+     * {@link PendingConnection#fd()} for readability, then call {@link PendingConnection#complete}.
+     */
+    public static PendingConnection connectAsync(String service, int maxMsgSize) throws IpcException {
+        Objects.requireNonNull(service, "service");
+        if (maxMsgSize < 0) {
+            throw new IllegalArgumentException("maxMsgSize=" + maxMsgSize);
+        }
+        ClientHandshake h;
+        try (UnixSocket.Address addr = UnixSocket.abstractAddress(service)) {
+            h = ClientHandshake.start(service, addr, maxMsgSize);
+        }
+        return new PendingConnection(service, h);
+    }
+
+    /** A connection whose handshake is under way ({@code qb_ipcc_connect_async}). */
+    public static final class PendingConnection implements AutoCloseable {
+        private final String service;
+        private final ClientHandshake handshake;
+        private boolean done;
+
+        PendingConnection(String service, ClientHandshake handshake) {
+            this.service = service;
+            this.handshake = handshake;
+        }
+
+        /** @return the socket that becomes readable when the server has answered */
+        public int fd() {
+            return handshake.fd();
+        }
+
+        /**
+         * Reads the server's answer and opens the connection ({@code qb_ipcc_connect_continue}).
+         *
+         * @param timeoutMs how long to wait for the answer; negative = forever
+         */
+        public Client complete(int timeoutMs) throws IpcException {
+            if (done) {
+                throw new IllegalStateException("already completed");
+            }
+            done = true;
+            try {
+                handshake.complete(timeoutMs);
+                long size = handshake.maxMsgSize();
+                String op = "connect(" + service + ")";
+                if (size <= 0 || size > Integer.MAX_VALUE / 2) {
+                    throw new IpcException(op, Errno.EBADMSG, "max_msg_size=" + size);
+                }
+                Credentials cred = handshake.serverCredentials();
+                int type = handshake.connectionType();
+                ClientChannel ch;
+                switch (type) {
+                    case ConnectionResponseDescriptor.TYPE_SHM:
+                    case ConnectionResponseDescriptor.TYPE_NATIVE:
+                        ch = ShmClientChannel.open(handshake.fd(), cred == null ? 0 : cred.pid(),
+                                handshake.requestPath(), handshake.responsePath(), handshake.eventPath(), (int) size);
+                        break;
+                    default:
+                        throw new IpcException(op, Errno.ENOTSUP, "connection_type=" + type);
+                }
+                handshake.takeSocket();
+                return new Client(service, ch, (int) size, cred, handshake.connection());
+            } finally {
+                handshake.close();
+            }
+        }
+
+        /** Abandons the connection attempt. */
+        @Override
+        public void close() {
+            if (!done) {
+                done = true;
+                handshake.close();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------- messaging
+
+    /**
+     * Sends a request: the bytes between {@code msg}'s position and limit ({@code qb_ipcc_send}). It should start
+     * with a 16-byte request header whose size field is the whole length.
+     *
+     * @return the length sent, or {@link Errno#WOULD_BLOCK} when the request ring is full or the server's flow
+     *         control is on (see {@link #fcEnableMax(int)})
+     */
+    public int send(ByteBuffer msg) throws IpcException {
+        checkSize(msg.remaining(), "send");
+        sendLock.lock();
+        try {
+            checkOpen("send");
+            return result(channel.send(msg, fcEnableMax), "send");
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    /** Sends the concatenation of {@code msgs} as one request ({@code qb_ipcc_sendv}); see {@link #send}. */
+    public int send(ByteBuffer... msgs) throws IpcException {
+        long total = 0;
+        for (ByteBuffer b : msgs) {
+            total += b.remaining();
+        }
+        checkSize(total, "sendv");
+        sendLock.lock();
+        try {
+            checkOpen("sendv");
+            return result(channel.send(msgs, fcEnableMax), "sendv");
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    /**
+     * Receives the next response ({@code qb_ipcc_recv}) into {@code dst} from its position on.
+     *
+     * @param timeoutMs 0 = do not wait, negative = until a response or the server's death
+     * @return the response length, {@link Errno#TIMED_OUT}, or {@link Errno#WOULD_BLOCK} (timeout 0)
+     * @throws BufferTooSmallException when the response does not fit (it stays queued)
+     * @throws NotConnectedException when the server is gone
+     */
+    public int recv(ByteBuffer dst, int timeoutMs) throws IpcException {
+        recvLock.lock();
+        try {
+            checkOpen("recv");
+            return result(channel.recv(dst, nanos(timeoutMs)), "recv");
+        } finally {
+            recvLock.unlock();
+        }
+    }
+
+    /**
+     * Sends a request and waits for its response ({@code qb_ipcc_sendv_recv}).
+     *
+     * @return the response length, {@link Errno#WOULD_BLOCK} (not sent: flow control or full ring), or
+     *         {@link Errno#TIMED_OUT} (sent, no response yet: a later {@link #recv} gets it)
+     */
+    public int sendRecv(ByteBuffer request, ByteBuffer dst, int timeoutMs) throws IpcException {
+        int rc = send(request);
+        if (rc < 0) {
+            return rc;
+        }
+        return recv(dst, timeoutMs);
+    }
+
+    /**
+     * Receives the next event ({@code qb_ipcc_event_recv}); see {@link #recv} for the arguments and results.
+     */
+    public int eventRecv(ByteBuffer dst, int timeoutMs) throws IpcException {
+        eventLock.lock();
+        try {
+            checkOpen("event_recv");
+            return result(channel.eventRecv(dst, nanos(timeoutMs)), "event_recv");
+        } finally {
+            eventLock.unlock();
+        }
+    }
+
+    private static long nanos(int timeoutMs) {
+        return timeoutMs < 0 ? -1 : timeoutMs * 1_000_000L;
+    }
+
+    private void checkSize(long len, String op) throws IpcException {
+        if (closed) {
+            throw new NotConnectedException(op, "client closed");
+        }
+        if (len > maxMsgSize) {
+            throw new MessageTooLargeException(op, "length=" + len + " max=" + maxMsgSize);
+        }
+    }
+
+    /** Under a lock that {@link #close()} also takes, so the rings cannot be unmapped underneath. */
+    private void checkOpen(String op) throws NotConnectedException {
+        if (closed) {
+            throw new NotConnectedException(op, "client closed");
+        }
+    }
+
+    private int result(int rc, String op) throws IpcException {
+        if (rc >= 0 || rc == Errno.WOULD_BLOCK || rc == Errno.TIMED_OUT) {
+            return rc;
+        }
+        throw IpcException.of(op + "(" + service + ")", rc, null);
+    }
+
+    // ------------------------------------------------------------------------------------------- state
+
+    /**
+     * @return the fd to poll for events: readable when an event is queued or the server went away
+     *         ({@code qb_ipcc_fd_get})
+     */
+    public int fd() {
+        return channel.fd();
+    }
+
+    /** @return false once the server has gone or disconnected us ({@code qb_ipcc_is_connected}) */
+    public boolean isConnected() {
+        return !closed && channel.checkConnected();
+    }
+
+    /** @return the agreed buffer size ({@code qb_ipcc_get_buffer_size}) */
+    public int bufferSize() {
+        return maxMsgSize;
+    }
+
+    /** @return the server's pid, uid and gid from the handshake ({@code qb_ipcc_auth_get}), or null if unknown */
+    public Credentials serverCredentials() {
+        return server;
+    }
+
+    /** @return the server's opaque connection field from the handshake */
+    public long serverConnection() {
+        return serverConnection;
+    }
+
+    /**
+     * Sets the highest flow-control value that stops sends ({@code qb_ipcc_fc_enable_max_set}); 0 ignores flow
+     * control, 1 (default) obeys RATE_OFF, 2 obeys RATE_OFF and RATE_OFF_2.
+     */
+    public void fcEnableMax(int max) {
+        if (max < 0 || max > 2) {
+            throw new IllegalArgumentException("max=" + max + " (0..2)");
+        }
+        this.fcEnableMax = max;
+    }
+
+    public void setContext(Object context) {
+        this.context = context;
+    }
+
+    public Object context() {
+        return context;
+    }
+
+    /** @return the service name */
+    public String service() {
+        return service;
+    }
+
+    /**
+     * Disconnects ({@code qb_ipcc_disconnect}). When the server has died, also removes the connection's files and
+     * directory, which nobody else would. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        sendLock.lock();
+        recvLock.lock();
+        eventLock.lock();
+        try {
+            channel.close();
+        } finally {
+            eventLock.unlock();
+            recvLock.unlock();
+            sendLock.unlock();
+        }
+    }
+}

@@ -1,0 +1,30 @@
+package io.jqb.internal.client;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The transport seam on the client side (SHM or SOCKET). Return values: a length (≥ 0), or a negated errno:
+ * {@code -EAGAIN} (would block / nothing yet), {@code -ETIMEDOUT}, {@code -ENOTCONN}, {@code -ENOBUFS} (message
+ * kept), {@code -EBADMSG} (the peer corrupted the shared state). Callers serialise each direction.
+ */
+public interface ClientChannel {
+    /** Sends one message (flow control and liveness checked first). */
+    int send(ByteBuffer msg, int fcEnableMax);
+
+    int send(ByteBuffer[] msgs, int fcEnableMax);
+
+    /** Receives a response into dst[position, ...) without moving its position. */
+    int recv(ByteBuffer dst, long timeoutNanos);
+
+    /** Receives an event; see {@link #recv}. */
+    int eventRecv(ByteBuffer dst, long timeoutNanos);
+
+    /** The fd that becomes readable when an event is queued or the server goes away. */
+    int fd();
+
+    /** Polls the connection state without blocking. @return false once the server is gone */
+    boolean checkConnected();
+
+    /** Disconnects; removes the server's files when the server is provably dead. */
+    void close();
+}

@@ -1,0 +1,162 @@
+package io.jqb.internal.client;
+
+import static io.jqb.internal.posix.Posix.MEM;
+
+import io.jqb.Credentials;
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.wire.ConnectionRequestDescriptor;
+import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The client half of the setup handshake: connect to the service's socket, send the 24-byte request in one write
+ * (libqb 2.0.6 servers lose the credentials of a split request), receive the 12328-byte response together with the
+ * server's SCM_CREDENTIALS.
+ */
+public final class ClientHandshake implements AutoCloseable {
+    /** libqb clients never ask for less: the response itself must fit. */
+    public static final int MIN_BUFFER_SIZE = ConnectionResponseDescriptor.LENGTH;
+
+    private final String service;
+    private final int fd;
+    private final long response;
+    private final long scratch;
+    private final Credentials[] creds = new Credentials[1];
+    private int have;
+    private boolean handedOver;
+
+    private ClientHandshake(String service, int fd) {
+        this.service = service;
+        this.fd = fd;
+        this.response = Posix.allocate(ConnectionResponseDescriptor.LENGTH);
+        this.scratch = Posix.allocate(UnixSocket.RECV_SCRATCH);
+    }
+
+    /** Connects and sends the request; the response is read by {@link #complete}. */
+    public static ClientHandshake start(String service, UnixSocket.Address address, int maxMsgSize)
+            throws IpcException {
+        int fd = UnixSocket.connect(address, service);
+        ClientHandshake h = null;
+        long req = Posix.allocate(ConnectionRequestDescriptor.LENGTH);
+        try {
+            Posix.setIntOption(fd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
+            h = new ClientHandshake(service, fd);
+            MEM.writeInt(req + ConnectionRequestDescriptor.ID_OFFSET, ConnectionRequestDescriptor.MSG_AUTHENTICATE);
+            MEM.writeInt(req + ConnectionRequestDescriptor.SIZE_OFFSET, ConnectionRequestDescriptor.LENGTH);
+            MEM.writeInt(req + ConnectionRequestDescriptor.MAX_MSG_SIZE_OFFSET, Math.max(maxMsgSize, MIN_BUFFER_SIZE));
+            UnixSocket.sendFully(fd, req, ConnectionRequestDescriptor.LENGTH, 5000, "send(connection request)");
+            return h;
+        } catch (IpcException e) {
+            if (h != null) {
+                h.close();
+            } else {
+                Posix.closeQuietly(fd);
+            }
+            throw e;
+        } finally {
+            Posix.free(req, ConnectionRequestDescriptor.LENGTH);
+        }
+    }
+
+    /** The setup socket: poll it for POLLIN before {@link #complete} to connect without blocking. */
+    public int fd() {
+        return fd;
+    }
+
+    /**
+     * Reads the rest of the response.
+     *
+     * @param timeoutMs how long to wait in all (negative = forever)
+     * @throws IpcException ETIMEDOUT, ECONNRESET when the server closed without answering, or the server's refusal
+     *         ({@code hdr.error}, e.g. EACCES)
+     */
+    public void complete(int timeoutMs) throws IpcException {
+        String op = "connect(" + service + ")";
+        long deadline = timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutMs * 1_000_000L;
+        while (have < ConnectionResponseDescriptor.LENGTH) {
+            long n = UnixSocket.recvWithCredentials(fd, response + have, ConnectionResponseDescriptor.LENGTH - have,
+                    scratch, creds);
+            if (n > 0) {
+                have += (int) n;
+                continue;
+            }
+            if (n == 0) {
+                throw new IpcException(op, Errno.ECONNRESET, "server closed the socket during the handshake");
+            }
+            if (-n != Errno.EAGAIN) {
+                throw IpcException.of(op, (int) -n, "receiving the connection response");
+            }
+            long left = deadline == Long.MAX_VALUE ? -1 : (deadline - System.nanoTime()) / 1_000_000L;
+            if (deadline != Long.MAX_VALUE && left <= 0) {
+                throw new IpcException(op, Errno.ETIMEDOUT, "no connection response");
+            }
+            Posix.pollOne(fd, LibC.POLLIN, (int) Math.min(left, Integer.MAX_VALUE));
+        }
+        Posix.setIntOption(fd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 0, "setsockopt(SO_PASSCRED)");
+        int error = MEM.readInt(response + ConnectionResponseDescriptor.ERROR_OFFSET);
+        if (error != 0) {
+            throw IpcException.of(op, error, "refused by the server");
+        }
+    }
+
+    public int connectionType() {
+        return MEM.readInt(response + ConnectionResponseDescriptor.CONNECTION_TYPE_OFFSET);
+    }
+
+    /** The agreed buffer size (u32 on the wire). */
+    public long maxMsgSize() {
+        return MEM.readInt(response + ConnectionResponseDescriptor.MAX_MSG_SIZE_OFFSET) & 0xffff_ffffL;
+    }
+
+    /** The server's opaque connection field. */
+    public long connection() {
+        return MEM.readLong(response + ConnectionResponseDescriptor.CONNECTION_OFFSET);
+    }
+
+    public String requestPath() throws IpcException {
+        return path(ConnectionResponseDescriptor.REQUEST_PATH_OFFSET);
+    }
+
+    public String responsePath() throws IpcException {
+        return path(ConnectionResponseDescriptor.RESPONSE_PATH_OFFSET);
+    }
+
+    public String eventPath() throws IpcException {
+        return path(ConnectionResponseDescriptor.EVENT_PATH_OFFSET);
+    }
+
+    private String path(int off) throws IpcException {
+        byte[] b = new byte[ConnectionResponseDescriptor.PATH_LENGTH];
+        Posix.readBytes(response + off, b, 0, b.length);
+        for (int i = 0; i < b.length; i++) {
+            if (b[i] == 0) {
+                return new String(b, 0, i, StandardCharsets.UTF_8);
+            }
+        }
+        throw new IpcException("connect(" + service + ")", Errno.EBADMSG, "path field not NUL-terminated");
+    }
+
+    /** The server's credentials, or null if the kernel sent none. */
+    public Credentials serverCredentials() {
+        return creds[0];
+    }
+
+    /** After this, {@link #close()} leaves the socket open: the connection owns it. */
+    public int takeSocket() {
+        handedOver = true;
+        return fd;
+    }
+
+    @Override
+    public void close() {
+        Posix.free(response, ConnectionResponseDescriptor.LENGTH);
+        Posix.free(scratch, UnixSocket.RECV_SCRATCH);
+        if (!handedOver) {
+            UnixSocket.shutdownAndClose(fd);
+        }
+    }
+}
