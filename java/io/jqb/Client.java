@@ -3,6 +3,8 @@ package io.jqb;
 import io.jqb.internal.client.ClientChannel;
 import io.jqb.internal.client.ClientHandshake;
 import io.jqb.internal.client.ShmClientChannel;
+import io.jqb.internal.client.SocketClientChannel;
+import io.jqb.internal.setup.SocketNames;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import java.nio.ByteBuffer;
@@ -76,7 +78,7 @@ public final class Client implements AutoCloseable {
             throw new IllegalArgumentException("maxMsgSize=" + maxMsgSize);
         }
         ClientHandshake h;
-        try (UnixSocket.Address addr = UnixSocket.abstractAddress(service)) {
+        try (UnixSocket.Address addr = SocketNames.serviceAddress(service, SocketNames.filesystemMode())) {
             h = ClientHandshake.start(service, addr, maxMsgSize);
         }
         return new PendingConnection(service, h);
@@ -123,6 +125,10 @@ public final class Client implements AutoCloseable {
                     case ConnectionResponseDescriptor.TYPE_NATIVE:
                         ch = ShmClientChannel.open(handshake.fd(), cred == null ? 0 : cred.pid(),
                                 handshake.requestPath(), handshake.responsePath(), handshake.eventPath(), (int) size);
+                        break;
+                    case ConnectionResponseDescriptor.TYPE_SOCKET:
+                        ch = SocketClientChannel.open(handshake.fd(), handshake.requestPath(),
+                                handshake.responsePath(), (int) size);
                         break;
                     default:
                         throw new IpcException(op, Errno.ENOTSUP, "connection_type=" + type);

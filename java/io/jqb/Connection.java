@@ -46,6 +46,7 @@ public final class Connection {
     private int authMode = 0600;
     private final ServerChannel.RequestSink sink = this::dispatch;
     private final PollHandlers.FdHandler fdHandler = this::onEvents;
+    private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
 
     Connection(Service service, long id, int pid, int uid, int gid) {
         this.service = service;
@@ -160,6 +161,14 @@ public final class Connection {
         ch.onEvents(revents, priority.requestsPerWake(), sink);
     }
 
+    private void onLivenessEvents(int fd, int revents) {
+        service.enterLoop();
+        ServerChannel ch = channel;
+        if (ch != null && state == State.ESTABLISHED) {
+            ch.onLivenessEvents(revents);
+        }
+    }
+
     private void dispatch(ByteBuffer request) {
         int msgId = request.getInt(request.position());
         if (msgId == io.jqb.internal.wire.MessageHeaderDescriptor.MSG_DISCONNECT) {
@@ -219,8 +228,14 @@ public final class Connection {
         state = State.ESTABLISHED;
     }
 
-    PollHandlers.FdHandler fdHandler() {
-        return fdHandler;
+    /** Starts watching the channel's fds (on the loop thread, after the handshake response went out). */
+    void register(int events) throws IpcException {
+        ServerChannel ch = channel;
+        PollHandlers poll = service.pollHandlers();
+        poll.dispatchAdd(priority, ch.fd(), events, fdHandler);
+        if (ch.livenessFd() >= 0) {
+            poll.dispatchAdd(priority, ch.livenessFd(), PollHandlers.POLLIN, livenessHandler);
+        }
     }
 
     Priority priority() {
@@ -263,6 +278,9 @@ public final class Connection {
         ServerChannel ch = channel;
         if (ch != null) {
             service.pollHandlers().dispatchDel(ch.fd());
+            if (ch.livenessFd() >= 0) {
+                service.pollHandlers().dispatchDel(ch.livenessFd());
+            }
             ch.closeSocket();
         }
         service.connectionClosed(this, wasEstablished);

@@ -8,6 +8,8 @@ import io.jqb.internal.server.ServerChannel;
 import io.jqb.internal.server.ShmDirectory;
 import io.jqb.internal.server.ShmServerChannel;
 import io.jqb.Credentials;
+import io.jqb.internal.server.SocketServerChannel;
+import io.jqb.internal.setup.SocketNames;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;
@@ -60,6 +62,8 @@ public final class Service implements AutoCloseable {
     private volatile int enforcedBufferSize;
     private volatile Thread loopThread;
     private int listenFd = -1;
+    /** The filesystem socket path when the service runs in filesystem mode, else null. */
+    private String socketPath;
     private volatile boolean running;
     private volatile boolean destroyed;
 
@@ -84,9 +88,6 @@ public final class Service implements AutoCloseable {
         if (name.isEmpty() || name.indexOf('/') >= 0) {
             throw new IllegalArgumentException("name=" + name + " (must be non-empty, without '/')");
         }
-        if (type == TransportType.SOCKET) {
-            throw new UnsupportedOperationException("transport=SOCKET is not supported yet");
-        }
         return new Service(name, serviceId, type, handler);
     }
 
@@ -108,16 +109,33 @@ public final class Service implements AutoCloseable {
         if (running || destroyed) {
             throw new IllegalStateException("service " + name + (destroyed ? " is destroyed" : " is running"));
         }
+        boolean filesystem = SocketNames.filesystemMode();
+        if (filesystem && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(SocketNames.socketDir()))) {
+            throw new IpcException("run(" + name + ")", Errno.ENOENT,
+                    "Required directory not present: " + SocketNames.socketDir());
+        }
         if (poll == null) {
             ownLoop = new EventLoop("jqb-" + name);
             poll = ownLoop;
         }
-        try (UnixSocket.Address addr = UnixSocket.abstractAddress(name)) {
+        try (UnixSocket.Address addr = SocketNames.serviceAddress(name, filesystem)) {
+            if (filesystem) {
+                // A stale socket from a dead server would make bind fail; libqb removes it the same way.
+                Posix.C.unlink(addr.toString());
+            }
             listenFd = UnixSocket.listen(addr);
+            if (filesystem) {
+                socketPath = addr.toString();
+                Posix.C.chmod(socketPath, 0777);
+            }
             poll.dispatchAdd(Priority.MED, listenFd, PollHandlers.POLLIN, this::onListenerReady);
         } catch (IpcException e) {
             Posix.closeQuietly(listenFd);
             listenFd = -1;
+            if (socketPath != null) {
+                Posix.C.unlink(socketPath);
+                socketPath = null;
+            }
             if (ownLoop != null) {
                 ownLoop.close();
                 ownLoop = null;
@@ -238,7 +256,11 @@ public final class Service implements AutoCloseable {
         ShmDirectory.chown(dir, c.authUid(), c.authGid());
         ServerChannel ch;
         try {
-            ch = ShmServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(), c.owner);
+            ch = type == TransportType.SOCKET
+                    ? SocketServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
+                            c.owner)
+                    : ShmServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
+                            c.owner);
         } catch (IpcException e) {
             refuse(cfd, -e.errno(), e.getMessage());
             ShmDirectory.remove(dir);
@@ -253,7 +275,7 @@ public final class Service implements AutoCloseable {
             ConnectionResponse.send(cfd, 0, ch.connectionType(), (int) size, c.id(), ch.requestPath(),
                     ch.responsePath(), ch.eventPath());
             c.markEstablished();
-            poll.dispatchAdd(c.priority(), cfd, rl.flowControl() == 0 ? PollHandlers.POLLIN : 0, c.fdHandler());
+            c.register(rl.flowControl() == 0 ? PollHandlers.POLLIN : 0);
         } catch (IpcException e) {
             LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
             c.markEstablished();
@@ -446,6 +468,10 @@ public final class Service implements AutoCloseable {
             poll.dispatchDel(listenFd);
             UnixSocket.shutdownAndClose(listenFd);
             listenFd = -1;
+            if (socketPath != null) {
+                Posix.C.unlink(socketPath);
+                socketPath = null;
+            }
         }
         running = false;
         LOG.debug("service {} destroyed", name);

@@ -52,6 +52,27 @@ public final class Posix {
         }
     }
 
+    /**
+     * Polls two fds using the caller's 16-byte scratch at {@code pollfds}.
+     *
+     * @return the first fd's revents in the low 16 bits, the second's in the high 16 bits; 0 on timeout
+     */
+    public static int pollTwo(int fd0, int events0, int fd1, int events1, int timeoutMs, long pollfds)
+            throws IpcException {
+        MEM.writeInt(pollfds, fd0);
+        MEM.writeShort(pollfds + 4, (short) events0);
+        MEM.writeShort(pollfds + 6, (short) 0);
+        MEM.writeInt(pollfds + 8, fd1);
+        MEM.writeShort(pollfds + 12, (short) events1);
+        MEM.writeShort(pollfds + 14, (short) 0);
+        int rc;
+        do {
+            rc = C.poll(pollfds, 2, timeoutMs);
+        } while (rc < 0 && errno() == io.jqb.Errno.EINTR);
+        check(rc, "poll");
+        return rc == 0 ? 0 : (MEM.readShort(pollfds + 6) & 0xffff) | ((MEM.readShort(pollfds + 14) & 0xffff) << 16);
+    }
+
     /** Copies {@code len} bytes of native memory at {@code address} into {@code dst}. */
     public static void readBytes(long address, byte[] dst, int off, int len) {
         com.kenai.jffi.MemoryIO.getInstance().getByteArray(address, dst, off, len);

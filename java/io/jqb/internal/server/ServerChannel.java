@@ -37,8 +37,22 @@ public interface ServerChannel {
 
     String eventPath();
 
-    /** The fd the loop watches. */
+    /** The fd the loop watches for requests. */
     int fd();
+
+    /** A second fd watched only for the client's hang-up (SOCKET: the setup socket), or -1. */
+    default int livenessFd() {
+        return -1;
+    }
+
+    /**
+     * Handles readiness of {@link #livenessFd()}.
+     *
+     * @return false when the connection must be torn down ({@link Owner#fail} was called)
+     */
+    default boolean onLivenessEvents(int revents) {
+        return true;
+    }
 
     /** Sends a response; thread-safe. @return length, WOULD_BLOCK, or a negated errno */
     int sendResponse(ByteBuffer msg);

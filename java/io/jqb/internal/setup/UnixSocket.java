@@ -174,6 +174,31 @@ public final class UnixSocket {
     public static final int RECV_SCRATCH = MsgHdrDescriptor.MSGHDR_LENGTH + MsgHdrDescriptor.IOVEC_LENGTH
             + MsgHdrDescriptor.CMSG_UCRED_SPACE;
 
+    /** A non-blocking, close-on-exec datagram socket. */
+    public static int datagramSocket() throws IpcException {
+        return Posix.check(C.socket(LibC.AF_UNIX, LibC.SOCK_DGRAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0),
+                "socket(SOCK_DGRAM)");
+    }
+
+    public static void bind(int fd, Address addr) throws IpcException {
+        Posix.check(C.bind(fd, addr.address, addr.length), "bind(" + addr + ")");
+    }
+
+    /** @return 0, or a negated errno */
+    public static int connectRaw(int fd, Address addr) {
+        return C.connect(fd, addr.address, addr.length) < 0 ? -Posix.errno() : 0;
+    }
+
+    /** Raises SO_SNDBUF and SO_RCVBUF to {@code size} when they are not larger, as libqb does. */
+    public static void setBufferSizes(int fd, int size) throws IpcException {
+        for (int opt : new int[] {LibC.SO_SNDBUF, LibC.SO_RCVBUF}) {
+            int cur = Posix.getIntOption(fd, LibC.SOL_SOCKET, opt, "getsockopt");
+            if (cur <= size) {
+                Posix.setIntOption(fd, LibC.SOL_SOCKET, opt, size, "setsockopt(SO_SNDBUF/SO_RCVBUF)");
+            }
+        }
+    }
+
     /** shutdown(SHUT_RDWR) and close, ignoring errors. */
     public static void shutdownAndClose(int fd) {
         if (fd >= 0) {

@@ -1,0 +1,216 @@
+package io.jqb.internal.client;
+
+import static io.jqb.internal.posix.Posix.C;
+
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.socket.ControlFile;
+import io.jqb.internal.socket.Datagrams;
+import io.jqb.internal.wire.ControlFileDescriptor;
+import java.nio.ByteBuffer;
+
+/**
+ * Client side of one SOCKET connection: the server's control file, a datagram socket bound to {@code B-response}
+ * and connected to {@code B-request} (requests out, responses in) and one bound to {@code B-event} and connected to
+ * {@code B-event-tx}. Waits poll the data socket together with the setup socket, so a dead server ends any wait
+ * at once.
+ */
+public final class SocketClientChannel implements ClientChannel {
+    private static final int DEAD = LibC.POLLHUP | LibC.POLLERR | LibC.POLLNVAL;
+
+    private final int setupFd;
+    private final int requestFd;
+    private final int eventFd;
+    private final ControlFile control;
+    private final String directory;
+    private final Datagrams sendIo;
+    private final Datagrams recvIo;
+    private final Datagrams eventIo;
+    /** Native scratch: [0] two pollfds for recv, [16] two for events, [32] one for liveness checks. */
+    private final long scratch;
+    private volatile boolean connected = true;
+    private boolean closed;
+
+    private SocketClientChannel(int setupFd, int requestFd, int eventFd, ControlFile control, int maxMsgSize) {
+        this.setupFd = setupFd;
+        this.requestFd = requestFd;
+        this.eventFd = eventFd;
+        this.control = control;
+        String p = control.path();
+        this.directory = p.substring(0, Math.max(p.lastIndexOf('/'), 0));
+        this.sendIo = new Datagrams(maxMsgSize);
+        this.recvIo = new Datagrams(maxMsgSize);
+        this.eventIo = new Datagrams(maxMsgSize);
+        this.scratch = Posix.allocate(40);
+    }
+
+    /**
+     * @param controlPath the response's request field
+     * @param base the response's response field (B)
+     */
+    public static SocketClientChannel open(int setupFd, String controlPath, String base, int maxMsgSize)
+            throws IpcException {
+        ControlFile ctl = ControlFile.open(controlPath);
+        int req = -1;
+        int ev = -1;
+        try {
+            req = connected(base + "-response", base + "-request", maxMsgSize);
+            ev = connected(base + "-event", base + "-event-tx", maxMsgSize);
+            return new SocketClientChannel(setupFd, req, ev, ctl, maxMsgSize);
+        } catch (IpcException | RuntimeException e) {
+            Posix.closeQuietly(req);
+            Posix.closeQuietly(ev);
+            ctl.close(false);
+            throw e;
+        }
+    }
+
+    private static int connected(String local, String remote, int size) throws IpcException {
+        int fd = UnixSocket.datagramSocket();
+        try (UnixSocket.Address l = UnixSocket.abstractAddress(local);
+                UnixSocket.Address r = UnixSocket.abstractAddress(remote)) {
+            UnixSocket.bind(fd, l);
+            int rc = UnixSocket.connectRaw(fd, r);
+            if (rc < 0) {
+                throw IpcException.of("connect(" + remote + ")", rc, null);
+            }
+            UnixSocket.setBufferSizes(fd, size);
+            return fd;
+        } catch (IpcException e) {
+            C.close(fd);
+            throw e;
+        }
+    }
+
+    @Override
+    public int fd() {
+        return eventFd;
+    }
+
+    private int checkSendable(int fcEnableMax) {
+        if (!connected) {
+            return -Errno.ENOTCONN;
+        }
+        int fc = control.flowControl(ControlFileDescriptor.REQUEST);
+        return fc > 0 && fc <= fcEnableMax ? Errno.WOULD_BLOCK : 0;
+    }
+
+    @Override
+    public int send(ByteBuffer msg, int fcEnableMax) {
+        int rc = checkSendable(fcEnableMax);
+        return rc < 0 ? rc : sent(sendIo.send(requestFd, msg));
+    }
+
+    @Override
+    public int send(ByteBuffer[] msgs, int fcEnableMax) {
+        int rc = checkSendable(fcEnableMax);
+        return rc < 0 ? rc : sent(sendIo.send(requestFd, msgs));
+    }
+
+    private int sent(int rc) {
+        if (rc >= 0) {
+            control.incrementSent(ControlFileDescriptor.REQUEST);
+            return rc;
+        }
+        if (rc == -Errno.ECONNREFUSED || rc == -Errno.EPIPE || rc == -Errno.ECONNRESET) {
+            connected = false;
+            return -Errno.ENOTCONN;
+        }
+        return rc;
+    }
+
+    @Override
+    public int recv(ByteBuffer dst, long timeoutNanos) {
+        return receive(requestFd, recvIo, ControlFileDescriptor.RESPONSE, dst, timeoutNanos, scratch);
+    }
+
+    @Override
+    public int eventRecv(ByteBuffer dst, long timeoutNanos) {
+        return receive(eventFd, eventIo, ControlFileDescriptor.EVENT, dst, timeoutNanos, scratch + 16);
+    }
+
+    private int receive(int fd, Datagrams io, int channel, ByteBuffer dst, long timeoutNanos, long pollfds) {
+        final long deadline = System.nanoTime() + Math.max(timeoutNanos, 0);
+        for (;;) {
+            int size = io.peekSize(fd);
+            if (size >= 0) {
+                if (size < 16) {
+                    io.discard(fd);
+                    return -Errno.EBADMSG;
+                }
+                if (size > dst.remaining()) {
+                    return -Errno.ENOBUFS;
+                }
+                int n = io.receive(fd, dst, size);
+                if (n >= 0) {
+                    control.decrementSent(channel);
+                }
+                return n;
+            }
+            if (size != Errno.WOULD_BLOCK) {
+                connected = false;
+                return -Errno.ENOTCONN;
+            }
+            if (!connected) {
+                return -Errno.ENOTCONN;
+            }
+            int waitMs;
+            if (timeoutNanos == 0) {
+                return checkConnected() ? Errno.WOULD_BLOCK : -Errno.ENOTCONN;
+            } else if (timeoutNanos < 0) {
+                waitMs = -1;
+            } else {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
+                }
+                waitMs = (int) Math.min((left + 999_999) / 1_000_000, Integer.MAX_VALUE);
+            }
+            int rev;
+            try {
+                rev = Posix.pollTwo(fd, LibC.POLLIN, setupFd, LibC.POLLIN, waitMs, pollfds);
+            } catch (IpcException e) {
+                connected = false;
+                return -Errno.ENOTCONN;
+            }
+            if (((rev >>> 16) & (DEAD | LibC.POLLIN)) != 0 && (rev & LibC.POLLIN) == 0) {
+                // The setup socket only ever becomes readable or hangs up when the server goes away.
+                connected = false;
+                return -Errno.ENOTCONN;
+            }
+        }
+    }
+
+    @Override
+    public boolean checkConnected() {
+        if (!connected) {
+            return false;
+        }
+        try {
+            if ((Posix.pollOne(setupFd, 0, 0, scratch + 32) & DEAD) != 0) {
+                connected = false;
+            }
+        } catch (IpcException e) {
+            connected = false;
+        }
+        return connected;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        // libqb's client removes the control file and the directory whether or not the server is alive.
+        control.close(true);
+        C.rmdir(directory);
+        C.close(eventFd);
+        C.close(requestFd);
+        UnixSocket.shutdownAndClose(setupFd);
+        Posix.free(scratch, 40);
+    }
+}

@@ -1,0 +1,110 @@
+package io.jqb.internal.socket;
+
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.wire.ControlFileDescriptor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import net.openhft.chronicle.bytes.BytesStore;
+import net.openhft.chronicle.bytes.PointerBytesStore;
+
+/** The SOCKET transport's mapped control file (see {@link ControlFileDescriptor}). */
+public final class ControlFile {
+    private final String path;
+    private final long address;
+    private final PointerBytesStore mem;
+    private boolean closed;
+
+    private ControlFile(String path, long address) {
+        this.path = path;
+        this.address = address;
+        this.mem = BytesStore.nativePointer();
+        mem.set(address, ControlFileDescriptor.LENGTH);
+        mem.singleThreadedCheckDisabled(true);
+    }
+
+    /** Creates it (O_EXCL, through the fd: owner and mode as given), zeroed. */
+    public static ControlFile create(String path, int uid, int gid, int mode) throws IpcException {
+        int fd = Posix.check(Posix.C.open(path, LibC.O_RDWR | LibC.O_CREAT | LibC.O_EXCL | LibC.O_TRUNC
+                | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0600), "open(" + path + ")");
+        try {
+            Posix.check(Posix.C.ftruncate(fd, ControlFileDescriptor.LENGTH), "ftruncate(" + path + ")");
+            if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
+                throw IpcException.of("fchown(" + path + ")", Posix.errno(), null);
+            }
+            Posix.check(Posix.C.fchmod(fd, mode), "fchmod(" + path + ")");
+            return new ControlFile(path, map(fd, path));
+        } catch (IpcException e) {
+            Posix.C.unlink(path);
+            throw e;
+        } finally {
+            Posix.C.close(fd);
+        }
+    }
+
+    /** Opens one a server created. */
+    public static ControlFile open(String path) throws IpcException {
+        try {
+            if (Files.size(Path.of(path)) < ControlFileDescriptor.LENGTH) {
+                throw new IpcException("open(" + path + ")", Errno.EBADMSG, "control file too small");
+            }
+        } catch (java.io.IOException e) {
+            throw new IpcException("stat(" + path + ")", Errno.ENOENT, e.toString());
+        }
+        int fd = Posix.check(Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0),
+                "open(" + path + ")");
+        try {
+            return new ControlFile(path, map(fd, path));
+        } finally {
+            Posix.C.close(fd);
+        }
+    }
+
+    private static long map(int fd, String path) throws IpcException {
+        long a = Posix.C.mmap(0, ControlFileDescriptor.LENGTH, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd,
+                0);
+        if (a == -1) {
+            throw IpcException.of("mmap(" + path + ")", Posix.errno(), null);
+        }
+        return a;
+    }
+
+    /** @param channel {@link ControlFileDescriptor#REQUEST}, RESPONSE or EVENT */
+    public int sent(int channel) {
+        return mem.readVolatileInt(channel + ControlFileDescriptor.SENT);
+    }
+
+    public void incrementSent(int channel) {
+        mem.addAndGetInt(channel + ControlFileDescriptor.SENT, 1);
+    }
+
+    public void decrementSent(int channel) {
+        mem.addAndGetInt(channel + ControlFileDescriptor.SENT, -1);
+    }
+
+    public int flowControl(int channel) {
+        return mem.readVolatileInt(channel + ControlFileDescriptor.FLOW_CONTROL);
+    }
+
+    public void setFlowControl(int channel, int value) {
+        mem.writeVolatileInt(channel + ControlFileDescriptor.FLOW_CONTROL, value);
+    }
+
+    public String path() {
+        return path;
+    }
+
+    /** Unmaps, and removes the file when {@code unlink}. Idempotent. */
+    public synchronized void close(boolean unlink) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Posix.C.munmap(address, ControlFileDescriptor.LENGTH);
+        if (unlink) {
+            Posix.C.unlink(path);
+        }
+    }
+}
