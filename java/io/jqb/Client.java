@@ -150,6 +150,16 @@ public final class Client implements AutoCloseable {
         }
     }
 
+    /**
+     * The largest message, up to {@code maxMsgSize}, that SOCKET-transport datagrams can carry on this host
+     * ({@code qb_ipcc_verify_dgram_max_msg_size}); purely local. Ask a SOCKET service for at most this.
+     *
+     * @return {@code maxMsgSize}, or the largest size that worked, or -1
+     */
+    public static int verifyDatagramMaxMsgSize(int maxMsgSize) {
+        return io.jqb.internal.socket.Datagrams.verifyMaxMsgSize(maxMsgSize);
+    }
+
     // ------------------------------------------------------------------------------------------- messaging
 
     /**

@@ -68,6 +68,8 @@ public interface LibC {
     int FUTEX_WAKE = 1;
 
     int socket(int domain, int type, int protocol);
+    /** {@code sv} = address of int[2]. */
+    int socketpair(int domain, int type, int protocol, long sv);
     int bind(int fd, long addr, int addrlen);
     int listen(int fd, int backlog);
     int accept4(int fd, long addr, long addrlen, int flags);

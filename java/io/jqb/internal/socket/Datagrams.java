@@ -113,6 +113,56 @@ public final class Datagrams {
         return (int) n;
     }
 
+    /**
+     * The client-side equivalent of {@code qb_ipcc_verify_dgram_max_msg_size}: the largest datagram (up to
+     * {@code max}) this host's AF_UNIX datagram sockets carry whole, found locally on a socketpair with libqb's
+     * search (try {@code max}; else climb in 2048-byte steps, halving the step down to 512 past a failure).
+     *
+     * @return {@code max}, the largest size that worked, or -1
+     */
+    public static int verifyMaxMsgSize(int max) {
+        if (verify(max)) {
+            return max;
+        }
+        int last = -1;
+        int inc = 2048;
+        for (int i = inc; i < max; i += inc) {
+            if (verify(i)) {
+                last = i;
+            } else if (inc >= 512) {
+                i -= inc;
+                inc /= 2;
+            } else {
+                break;
+            }
+        }
+        return last;
+    }
+
+    private static boolean verify(int size) {
+        long sv = Posix.allocate(8);
+        long buf = Posix.allocate(Math.max(size, 1));
+        int a = -1;
+        int b = -1;
+        try {
+            if (C.socketpair(LibC.AF_UNIX, LibC.SOCK_DGRAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0, sv) < 0) {
+                return false;
+            }
+            a = Posix.MEM.readInt(sv);
+            b = Posix.MEM.readInt(sv + 4);
+            io.jqb.internal.setup.UnixSocket.setBufferSizes(a, size);
+            io.jqb.internal.setup.UnixSocket.setBufferSizes(b, size);
+            return C.send(b, buf, size, LibC.MSG_DONTWAIT) == size && C.recv(a, buf, size, LibC.MSG_DONTWAIT) == size;
+        } catch (io.jqb.IpcException e) {
+            return false;
+        } finally {
+            Posix.closeQuietly(a);
+            Posix.closeQuietly(b);
+            Posix.free(buf, Math.max(size, 1));
+            Posix.free(sv, 8);
+        }
+    }
+
     /** Drops the next datagram. */
     public void discard(int fd) {
         C.recv(fd, scratchAddress, 16, LibC.MSG_DONTWAIT);
