@@ -45,6 +45,7 @@ public final class Client implements AutoCloseable {
     private final ReentrantLock recvLock = new ReentrantLock();
     private final ReentrantLock eventLock = new ReentrantLock();
     private volatile int fcEnableMax = 1;
+    private volatile WaitStrategy waitStrategy = WaitStrategy.block();
     private volatile Object context;
     private volatile boolean closed;
 
@@ -124,7 +125,8 @@ public final class Client implements AutoCloseable {
                     case ConnectionResponseDescriptor.TYPE_SHM:
                     case ConnectionResponseDescriptor.TYPE_NATIVE:
                         ch = ShmClientChannel.open(handshake.fd(), cred == null ? 0 : cred.pid(),
-                                handshake.requestPath(), handshake.responsePath(), handshake.eventPath(), (int) size);
+                                handshake.requestPath(), handshake.responsePath(), handshake.eventPath(), (int) size,
+                                handshake.jqbServer());
                         break;
                     case ConnectionResponseDescriptor.TYPE_SOCKET:
                         ch = SocketClientChannel.open(handshake.fd(), handshake.requestPath(),
@@ -307,6 +309,19 @@ public final class Client implements AutoCloseable {
             throw new IllegalArgumentException("max=" + max + " (0..2)");
         }
         this.fcEnableMax = max;
+    }
+
+    /**
+     * Sets how {@link #recv} and {@link #eventRecv} wait (SHM; the SOCKET transport always blocks). With a spinning
+     * strategy and a spinning jqb server, round trips need no system call at all. Default: {@link WaitStrategy#block()}.
+     */
+    public void setWaitStrategy(WaitStrategy strategy) {
+        this.waitStrategy = Objects.requireNonNull(strategy, "strategy");
+        channel.setWaitStrategy(strategy);
+    }
+
+    public WaitStrategy waitStrategy() {
+        return waitStrategy;
     }
 
     public void setContext(Object context) {

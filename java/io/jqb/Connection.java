@@ -47,6 +47,27 @@ public final class Connection {
     private final ServerChannel.RequestSink sink = this::dispatch;
     private final PollHandlers.FdHandler fdHandler = this::onEvents;
     private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
+    private final EventLoop.Spinner spinner = new EventLoop.Spinner() {
+        @Override
+        public boolean poll() {
+            ServerChannel ch = channel;
+            return ch != null && state == State.ESTABLISHED && ch.pollRequests(priority.requestsPerWake(), sink);
+        }
+
+        @Override
+        public boolean prepareSleep() {
+            ServerChannel ch = channel;
+            return ch != null && state == State.ESTABLISHED && ch.advertiseAwake(false);
+        }
+
+        @Override
+        public void awake() {
+            ServerChannel ch = channel;
+            if (ch != null && state == State.ESTABLISHED) {
+                ch.advertiseAwake(true);
+            }
+        }
+    };
 
     Connection(Service service, long id, int pid, int uid, int gid) {
         this.service = service;
@@ -216,9 +237,15 @@ public final class Connection {
         }
     }
 
-    void establish(ServerChannel ch, int agreedSize, RateLimit rl) {
+    /**
+     * Attaches the channel and applies the service's current rate limit. Synchronized with {@link #applyRateLimit}
+     * and reading the limit only after the channel is set: a concurrent {@code requestRateLimit} either finds the
+     * channel or its new limit is the one read here, so no change is lost.
+     */
+    synchronized void establish(ServerChannel ch, int agreedSize) {
         this.channel = ch;
         this.maxMsgSize = agreedSize;
+        RateLimit rl = service.rateLimit();
         this.priority = rl.priority();
         this.flowControlState = rl.flowControl();
         ch.setFlowControl(rl.flowControl());
@@ -228,13 +255,20 @@ public final class Connection {
         state = State.ESTABLISHED;
     }
 
-    /** Starts watching the channel's fds (on the loop thread, after the handshake response went out). */
-    void register(int events) throws IpcException {
+    /**
+     * Marks the connection established and starts watching the channel's fds (on the loop thread, after the
+     * handshake response went out), with the interest the current flow control asks for.
+     */
+    synchronized void register() throws IpcException {
+        state = State.ESTABLISHED;
         ServerChannel ch = channel;
         PollHandlers poll = service.pollHandlers();
-        poll.dispatchAdd(priority, ch.fd(), events, fdHandler);
+        poll.dispatchAdd(priority, ch.fd(), flowControlState == 0 ? PollHandlers.POLLIN : 0, fdHandler);
         if (ch.livenessFd() >= 0) {
             poll.dispatchAdd(priority, ch.livenessFd(), PollHandlers.POLLIN, livenessHandler);
+        }
+        if (poll instanceof EventLoop && ch.pollable()) {
+            ((EventLoop) poll).addSpinner(spinner);
         }
     }
 
@@ -254,9 +288,14 @@ public final class Connection {
         return channel;
     }
 
-    void applyRateLimit(RateLimit rl) {
+    /**
+     * Also applies to a connection still in its handshake (channel made, response maybe not yet sent): skipping it
+     * would leave it without the flag for good. {@link #updateInterest} does nothing until {@link #register}.
+     */
+    synchronized void applyRateLimit(RateLimit rl) {
         ServerChannel ch = channel;
-        if (ch == null || state != State.ESTABLISHED) {
+        State s = state;
+        if (ch == null || s == State.SHUTTING_DOWN || s == State.CLOSED) {
             return;
         }
         if (flowControlState != rl.flowControl()) {
@@ -277,6 +316,9 @@ public final class Connection {
         state = State.CLOSED;
         ServerChannel ch = channel;
         if (ch != null) {
+            if (service.pollHandlers() instanceof EventLoop) {
+                ((EventLoop) service.pollHandlers()).removeSpinner(spinner);
+            }
             service.pollHandlers().dispatchDel(ch.fd());
             if (ch.livenessFd() >= 0) {
                 service.pollHandlers().dispatchDel(ch.livenessFd());

@@ -57,7 +57,27 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         }
     }
 
+    /**
+     * Work the loop polls directly while it spins (a connection's request ring). Loop thread only.
+     */
+    public interface Spinner {
+        /** @return true when it found and did work */
+        boolean poll();
+
+        /**
+         * The loop is about to sleep: withdraw any "awake" advertisement, then re-check for work.
+         *
+         * @return true when work is pending (the loop will not sleep)
+         */
+        boolean prepareSleep();
+
+        /** The loop is polling again. */
+        void awake();
+    }
+
     private final String name;
+    private final WaitStrategy waitStrategy;
+    private final java.util.ArrayList<Spinner> spinners = new java.util.ArrayList<>();
     private final int epfd;
     private final int wakeFd;
     private final long events;
@@ -73,14 +93,24 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private volatile boolean closed;
     private volatile Thread thread;
 
-    /** Creates a loop named {@code jqb-loop}. */
+    /** Creates a blocking loop named {@code jqb-loop}. */
     public EventLoop() throws IpcException {
         this("jqb-loop");
     }
 
     /** @param name the thread name {@link #start()} uses */
     public EventLoop(String name) throws IpcException {
+        this(name, WaitStrategy.block());
+    }
+
+    /**
+     * @param name the thread name {@link #start()} uses
+     * @param waitStrategy how the loop waits when idle; anything but {@link WaitStrategy#block()} makes it poll its
+     *        SHM connections' request rings directly while it spins
+     */
+    public EventLoop(String name, WaitStrategy waitStrategy) throws IpcException {
         this.name = name;
+        this.waitStrategy = java.util.Objects.requireNonNull(waitStrategy, "waitStrategy");
         this.epfd = Posix.check(C.epoll_create1(LibC.EPOLL_CLOEXEC), "epoll_create1");
         int w = C.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
         if (w < 0) {
@@ -110,8 +140,12 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         thread = Thread.currentThread();
         running = true;
         try {
-            while (running) {
-                runOnce(nextTimeoutMs());
+            if (waitStrategy.spins()) {
+                runSpinning();
+            } else {
+                while (running) {
+                    runOnce(nextTimeoutMs());
+                }
             }
         } finally {
             finished.countDown();
@@ -135,7 +169,81 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         return (int) Math.max(0, Math.min(ms, Integer.MAX_VALUE));
     }
 
-    private void runOnce(int timeoutMs) {
+    /** @return the loop's wait strategy */
+    public WaitStrategy waitStrategy() {
+        return waitStrategy;
+    }
+
+    /** Adds work polled while the loop spins; loop thread only. No effect on a blocking loop. */
+    public void addSpinner(Spinner s) {
+        if (waitStrategy.spins()) {
+            spinners.add(s);
+            s.awake();
+        }
+    }
+
+    /** Loop thread only. */
+    public void removeSpinner(Spinner s) {
+        spinners.remove(s);
+    }
+
+    private boolean pollSpinners() {
+        boolean work = false;
+        final java.util.ArrayList<Spinner> list = spinners;
+        for (int i = 0; i < list.size(); i++) {
+            try {
+                work |= list.get(i).poll();
+            } catch (RuntimeException | Error e) {
+                LOG.error("spinner failed", e);
+            }
+        }
+        return work;
+    }
+
+    /**
+     * Spin: poll rings and fds without sleeping; when idle past the strategy's spin and yield windows, withdraw the
+     * awake advertisements, re-check, and only then sleep in epoll.
+     */
+    private void runSpinning() {
+        final long spin = waitStrategy.spinNanos();
+        final long yieldUntil = spin + waitStrategy.yieldNanos();
+        long idleSince = System.nanoTime();
+        int iteration = 0;
+        while (running) {
+            boolean work = pollSpinners();
+            // epoll_wait is a system call: ask it only every 32 spins, or at once when a job is queued.
+            if ((++iteration & 31) == 0 || !jobs.isEmpty()) {
+                work |= runOnce(0);
+            }
+            if (work) {
+                idleSince = System.nanoTime();
+                continue;
+            }
+            long idle = System.nanoTime() - idleSince;
+            if (idle < spin || !waitStrategy.blocks()) {
+                Thread.onSpinWait();
+                continue;
+            }
+            if (idle < yieldUntil) {
+                Thread.yield();
+                continue;
+            }
+            boolean pending = false;
+            for (int i = 0; i < spinners.size(); i++) {
+                pending |= spinners.get(i).prepareSleep();
+            }
+            if (!pending) {
+                runOnce(nextTimeoutMs());
+            }
+            for (int i = 0; i < spinners.size(); i++) {
+                spinners.get(i).awake();
+            }
+            idleSince = System.nanoTime();
+        }
+    }
+
+    /** @return true when anything was dispatched or run */
+    private boolean runOnce(int timeoutMs) {
         int n = C.epoll_wait(epfd, events, MAX_EVENTS, timeoutMs);
         if (n < 0) {
             int e = Posix.errno();
@@ -168,26 +276,34 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 }
             }
         }
-        runJobs();
-        runTimers();
+        boolean ran = runJobs();
+        return n > 0 | ran | runTimers();
     }
 
-    private void runJobs() {
+    private boolean runJobs() {
         Runnable j;
         int budget = 1024;
+        boolean ran = false;
         while (budget-- > 0 && (j = jobs.poll()) != null) {
+            ran = true;
             try {
                 j.run();
             } catch (RuntimeException | Error e) {
                 LOG.error("job failed", e);
             }
         }
+        return ran;
     }
 
-    private void runTimers() {
+    private boolean runTimers() {
+        if (timers.isEmpty()) {
+            return false;
+        }
         long now = System.nanoTime();
         Timer t;
+        boolean ran = false;
         while ((t = timers.peek()) != null && t.deadline - now <= 0) {
+            ran = true;
             timers.poll();
             try {
                 t.task.run();
@@ -195,6 +311,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 LOG.error("timer failed", e);
             }
         }
+        return ran;
     }
 
     /**

@@ -59,6 +59,7 @@ public final class Service implements AutoCloseable {
     private EventLoop ownLoop;
     private volatile Object context;
     private volatile RateLimit rateLimit = RateLimit.NORMAL;
+    private WaitStrategy waitStrategy = WaitStrategy.block();
     private volatile int enforcedBufferSize;
     private volatile Thread loopThread;
     private int listenFd = -1;
@@ -91,6 +92,17 @@ public final class Service implements AutoCloseable {
         return new Service(name, serviceId, type, handler);
     }
 
+    /**
+     * Sets how the built-in loop waits when idle (used when {@link #run()} starts it; ignored with your own poll
+     * handlers). A spinning loop polls its SHM connections directly; see {@link WaitStrategy}.
+     */
+    public void setWaitStrategy(WaitStrategy strategy) {
+        if (running) {
+            throw new IllegalStateException("service " + name + " is already running");
+        }
+        this.waitStrategy = Objects.requireNonNull(strategy, "strategy");
+    }
+
     /** Runs the service on {@code handlers} instead of a built-in loop ({@code qb_ipcs_poll_handlers_set}). */
     public void setPollHandlers(PollHandlers handlers) {
         if (running) {
@@ -115,7 +127,7 @@ public final class Service implements AutoCloseable {
                     "Required directory not present: " + SocketNames.socketDir());
         }
         if (poll == null) {
-            ownLoop = new EventLoop("jqb-" + name);
+            ownLoop = new EventLoop("jqb-" + name, waitStrategy);
             poll = ownLoop;
         }
         try (UnixSocket.Address addr = SocketNames.serviceAddress(name, filesystem)) {
@@ -206,7 +218,7 @@ public final class Service implements AutoCloseable {
                 refuse(cfd, -Errno.EINVAL, "no SCM_CREDENTIALS");
                 return;
             }
-            establish(cfd, cred, reader.maxMsgSize());
+            establish(cfd, cred, reader.maxMsgSize(), reader.jqbClient());
         } catch (IpcException e) {
             LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
             UnixSocket.shutdownAndClose(cfd);
@@ -225,7 +237,7 @@ public final class Service implements AutoCloseable {
         UnixSocket.shutdownAndClose(cfd);
     }
 
-    private void establish(int cfd, Credentials cred, long requested) throws IpcException {
+    private void establish(int cfd, Credentials cred, long requested, boolean jqbClient) throws IpcException {
         long size = Math.max(requested, enforcedBufferSize);
         if (size > MAX_BUFFER_SIZE) {
             refuse(cfd, -Errno.EINVAL, "max_msg_size=" + size + " exceeds " + MAX_BUFFER_SIZE);
@@ -267,15 +279,14 @@ public final class Service implements AutoCloseable {
             callDestroyed(c);
             return;
         }
-        RateLimit rl = rateLimit;
-        c.establish(ch, (int) size, rl);
+        // Listed before the rate limit is read (in establish): a concurrent requestRateLimit reaches it either way.
         connections.add(c);
+        c.establish(ch, (int) size);
         active.incrementAndGet();
         try {
             ConnectionResponse.send(cfd, 0, ch.connectionType(), (int) size, c.id(), ch.requestPath(),
-                    ch.responsePath(), ch.eventPath());
-            c.markEstablished();
-            c.register(rl.flowControl() == 0 ? PollHandlers.POLLIN : 0);
+                    ch.responsePath(), ch.eventPath(), jqbClient);
+            c.register();
         } catch (IpcException e) {
             LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
             c.markEstablished();

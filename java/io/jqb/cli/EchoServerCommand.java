@@ -14,7 +14,7 @@ final class EchoServerCommand {
     static int run(String[] argv) throws InterruptedException {
         Args a;
         try {
-            a = new Args(argv, Set.of("--service", "--transport", "--max-msg-size"), Set.of());
+            a = new Args(argv, Set.of("--service", "--transport", "--max-msg-size", "--wait"), Set.of());
             a.require("--service");
         } catch (IllegalArgumentException e) {
             System.err.println("jqb echo-server: " + e.getMessage());
@@ -43,6 +43,12 @@ final class EchoServerCommand {
             return 3;
         }
         service.enforceBufferSize(a.getInt("--max-msg-size", 0));
+        try {
+            service.setWaitStrategy(io.jqb.WaitStrategy.parse(a.get("--wait", "block")));
+        } catch (IllegalArgumentException e) {
+            System.err.println("jqb echo-server: " + e.getMessage());
+            return 2;
+        }
         try {
             service.run();
         } catch (IpcException e) {

@@ -24,6 +24,9 @@ public final class Main {
             case "bench":
                 rc = BenchCommand.run(rest, System.out);
                 break;
+            case "bench-connect":
+                rc = BenchCommand.runConnect(rest, System.out);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -35,11 +38,16 @@ public final class Main {
     static void usage() {
         System.err.println(String.join("\n",
                 "usage: jqb <command> [options]",
-                "  echo-server --service NAME [--transport shm|socket|native] [--max-msg-size BYTES]",
+                "  echo-server --service NAME [--transport shm|socket|native] [--max-msg-size BYTES] [--wait STRATEGY]",
                 "      serve the echo contract; prints 'ready' when clients can connect; SIGTERM/SIGINT stops it",
                 "  check --service NAME [--max BYTES]",
                 "      run the echo-contract checks against a server; last line 'N passed, M failed'",
-                "  bench --service NAME [--count N] [--size BYTES] [--warmup N]",
-                "      blocking echo round trips; prints size, count, p50/p99/p999 RTT, msgs/s, MB/s"));
+                "  bench --service NAME [--count N] [--size BYTES] [--warmup N] [--max BYTES] [--pipeline]",
+                "      blocking echo round trips; prints size, count, p50/p99/p999 RTT, msgs/s, MB/s",
+                "      --pipeline [--window N]: requests without waiting for each response, at most N outstanding",
+                "      (default: one fewer than the response ring holds, as qbn-client);",
+                "      throughput only, the RTT fields are 0",
+                "  bench-connect --service NAME [--count N] [--warmup N] [--max BYTES]",
+                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'"));
     }
 }

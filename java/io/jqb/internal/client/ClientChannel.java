@@ -25,6 +25,10 @@ public interface ClientChannel {
     /** Polls the connection state without blocking. @return false once the server is gone */
     boolean checkConnected();
 
+    /** How receives wait; transports that cannot spin ignore it. */
+    default void setWaitStrategy(io.jqb.WaitStrategy strategy) {
+    }
+
     /** Disconnects; removes the server's files when the server is provably dead. */
     void close();
 }

@@ -48,6 +48,7 @@ public final class ClientHandshake implements AutoCloseable {
             MEM.writeInt(req + ConnectionRequestDescriptor.ID_OFFSET, ConnectionRequestDescriptor.MSG_AUTHENTICATE);
             MEM.writeInt(req + ConnectionRequestDescriptor.SIZE_OFFSET, ConnectionRequestDescriptor.LENGTH);
             MEM.writeInt(req + ConnectionRequestDescriptor.MAX_MSG_SIZE_OFFSET, Math.max(maxMsgSize, MIN_BUFFER_SIZE));
+            MEM.writeInt(req + ConnectionRequestDescriptor.CAPABILITY_OFFSET, ConnectionRequestDescriptor.JQB_CAPABILITY);
             UnixSocket.sendFully(fd, req, ConnectionRequestDescriptor.LENGTH, 5000, "send(connection request)");
             return h;
         } catch (IpcException e) {
@@ -110,6 +111,12 @@ public final class ClientHandshake implements AutoCloseable {
     /** The agreed buffer size (u32 on the wire). */
     public long maxMsgSize() {
         return MEM.readInt(response + ConnectionResponseDescriptor.MAX_MSG_SIZE_OFFSET) & 0xffff_ffffL;
+    }
+
+    /** @return true when the server is jqb (it echoed the capability flag) */
+    public boolean jqbServer() {
+        return MEM.readInt(response + ConnectionResponseDescriptor.CAPABILITY_OFFSET)
+                == ConnectionRequestDescriptor.JQB_CAPABILITY;
     }
 
     /** The server's opaque connection field. */

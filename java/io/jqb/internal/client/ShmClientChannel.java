@@ -5,6 +5,7 @@ import static io.jqb.internal.posix.Posix.MEM;
 
 import io.jqb.Errno;
 import io.jqb.IpcException;
+import io.jqb.WaitStrategy;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.ring.SharedSemaphore;
@@ -42,10 +43,15 @@ public final class ShmClientChannel implements ClientChannel {
     private int owedEventBytes;
     private volatile boolean connected = true;
     private boolean closed;
+    /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
+    private final boolean jqbServer;
+    private volatile WaitStrategy waitStrategy = WaitStrategy.block();
 
-    private ShmClientChannel(int fd, int serverPid, ShmRing request, ShmRing response, ShmRing event) {
+    private ShmClientChannel(int fd, int serverPid, ShmRing request, ShmRing response, ShmRing event,
+            boolean jqbServer) {
         this.fd = fd;
         this.serverPid = serverPid;
+        this.jqbServer = jqbServer;
         this.request = request;
         this.response = response;
         this.event = event;
@@ -56,13 +62,13 @@ public final class ShmClientChannel implements ClientChannel {
 
     /** Opens the three rings named in the connection response (request, response, event). */
     public static ShmClientChannel open(int fd, int serverPid, String requestBase, String responseBase,
-            String eventBase, int maxMsgSize) throws IpcException {
+            String eventBase, int maxMsgSize, boolean jqbServer) throws IpcException {
         ShmRing req = ShmRing.open(requestBase, maxMsgSize);
         ShmRing resp = null;
         try {
             resp = ShmRing.open(responseBase, maxMsgSize);
             ShmRing ev = ShmRing.open(eventBase, maxMsgSize);
-            return new ShmClientChannel(fd, serverPid, req, resp, ev);
+            return new ShmClientChannel(fd, serverPid, req, resp, ev, jqbServer);
         } catch (IpcException | RuntimeException e) {
             if (resp != null) {
                 resp.decrementRefCount();
@@ -107,7 +113,7 @@ public final class ShmClientChannel implements ClientChannel {
         if (rc < 0) {
             return rc;
         }
-        return ring(rc > 0 ? msg.get(msg.position()) : 0) ? rc : -Errno.ENOTCONN;
+        return doorbell(rc > 0 ? msg.get(msg.position()) : 0) ? rc : -Errno.ENOTCONN;
     }
 
     @Override
@@ -120,7 +126,64 @@ public final class ShmClientChannel implements ClientChannel {
         if (rc < 0) {
             return rc;
         }
-        return ring((byte) rc) ? rc : -Errno.ENOTCONN;
+        return doorbell((byte) rc) ? rc : -Errno.ENOTCONN;
+    }
+
+    /**
+     * The semaphore post (a full fence) precedes this read of the consumer-awake flag, and a sleeping server
+     * clears the flag before it re-checks the semaphore: one of the two always sees the other (Dekker), so a
+     * skipped byte never leaves the server asleep with a request queued.
+     */
+    private boolean doorbell(byte b) {
+        if (jqbServer && request.consumerAwake() == 1) {
+            return true;
+        }
+        return ring(b);
+    }
+
+    @Override
+    public void setWaitStrategy(WaitStrategy strategy) {
+        this.waitStrategy = strategy;
+    }
+
+    /**
+     * Spins, then yields, as the wait strategy says, looking for a token.
+     *
+     * @return true when a token was taken
+     */
+    private boolean spinFor(SharedSemaphore sem, long timeoutNanos) {
+        final WaitStrategy ws = waitStrategy;
+        if (!ws.spins()) {
+            return false;
+        }
+        final long start = System.nanoTime();
+        final long spinEnd = ws.blocks() ? ws.spinNanos() : Long.MAX_VALUE;
+        final long yieldEnd = ws.blocks() ? spinEnd + ws.yieldNanos() : Long.MAX_VALUE;
+        final long limit = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos;
+        long lastLiveness = start;
+        for (int i = 0;; i++) {
+            if (sem.tryWait()) {
+                return true;
+            }
+            if ((i & 63) != 0) {
+                Thread.onSpinWait();
+                continue;
+            }
+            long now = System.nanoTime();
+            long spent = now - start;
+            if (spent >= limit || spent >= yieldEnd) {
+                return false;
+            }
+            if (now - lastLiveness > LIVENESS_SLICE_NANOS) {
+                lastLiveness = now;
+                if (!checkConnected()) {
+                    return false;
+                }
+            }
+            if (spent >= spinEnd) {
+                Thread.yield();
+            }
+        }
     }
 
     /** Writes the doorbell byte; the chunk is already committed and posted. */
@@ -158,13 +221,20 @@ public final class ShmClientChannel implements ClientChannel {
     public int recv(ByteBuffer dst, long timeoutNanos) {
         final SharedSemaphore sem = response.semaphore();
         if (!sem.tryWait()) {
-            int rc = awaitToken(sem, timeoutNanos);
+            final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
+            if (spinFor(sem, timeoutNanos)) {
+                return readChunk(response, dst);
+            }
+            long left = timeoutNanos <= 0 || t0 == 0 ? timeoutNanos
+                    : Math.max(1, timeoutNanos - (System.nanoTime() - t0));
+            int rc = awaitToken(sem, left);
             if (rc < 0) {
                 return rc;
             }
         }
         return readChunk(response, dst);
     }
+
 
     private int awaitToken(SharedSemaphore sem, long timeoutNanos) {
         if (timeoutNanos == 0) {
@@ -209,6 +279,13 @@ public final class ShmClientChannel implements ClientChannel {
         final SharedSemaphore sem = event.semaphore();
         drainOwedEventBytes();
         final long deadline = System.nanoTime() + Math.max(timeoutNanos, 0);
+        if (timeoutNanos != 0 && sem.value() == 0 && spinFor(sem, timeoutNanos)) {
+            int rc = readChunk(event, dst);
+            if (rc >= 0) {
+                consumeEventByte();
+            }
+            return rc;
+        }
         for (;;) {
             if (sem.tryWait()) {
                 int rc = readChunk(event, dst);

@@ -424,6 +424,16 @@ public final class ShmRing {
         header.writeVolatileInt(USER_DATA_OFFSET, value);
     }
 
+    /** @return the jqb consumer-awake flag (request rings) */
+    public int consumerAwake() {
+        return header.readVolatileInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET);
+    }
+
+    /** Sets the consumer-awake flag with a full fence (the Dekker handshake with the producer's post needs it). */
+    public void setConsumerAwake(int value) {
+        header.writeVolatileInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET, value);
+    }
+
     public int refCount() {
         return header.readVolatileInt(REF_COUNT_OFFSET);
     }

@@ -54,6 +54,12 @@ public final class HandshakeReader implements AutoCloseable {
         return Posix.MEM.readInt(buf + ConnectionRequestDescriptor.MAX_MSG_SIZE_OFFSET) & 0xffff_ffffL;
     }
 
+    /** @return true when the client is jqb (capability flag in the request's tail padding) */
+    public boolean jqbClient() {
+        return Posix.MEM.readInt(buf + ConnectionRequestDescriptor.CAPABILITY_OFFSET)
+                == ConnectionRequestDescriptor.JQB_CAPABILITY;
+    }
+
     /** @return the client's credentials, or null when none came */
     public Credentials credentials() {
         return creds[0];

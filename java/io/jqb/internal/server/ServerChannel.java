@@ -71,6 +71,32 @@ public interface ServerChannel {
      */
     boolean onEvents(int revents, int budget, RequestSink sink);
 
+    /**
+     * Serves queued requests without being told by the loop (a spinning {@code EventLoop} calls this).
+     *
+     * @return true when it served any; false when none were queued or the channel cannot be polled
+     */
+    default boolean pollRequests(int budget, RequestSink sink) {
+        return false;
+    }
+
+    /** @return true when this transport's requests can be polled (SHM) */
+    default boolean pollable() {
+        return false;
+    }
+
+    /**
+     * Advertises to a jqb client whether the loop is polling the request ring ({@code awake}), so it may skip the
+     * doorbell byte; going to sleep withdraws it and returns whether requests are pending.
+     */
+    default boolean advertiseAwake(boolean awake) {
+        return false;
+    }
+
+    /** The client sent jqb's capability flag in the handshake. */
+    default void setJqbPeer(boolean jqbPeer) {
+    }
+
     /** @return true while event notifications wait for the socket to become writable */
     boolean notificationsPending();
 

@@ -41,6 +41,9 @@ public final class ShmServerChannel implements ServerChannel {
     private final long notifyByte;
     private final long drainBuf;
     private int owedBytes;
+    /** The client is jqb and may skip doorbell bytes while we advertise that we poll; loop thread only. */
+    private boolean jqbPeer;
+    private boolean polled;
     private volatile boolean open = true;
     private boolean destroyed;
 
@@ -192,6 +195,45 @@ public final class ShmServerChannel implements ServerChannel {
         if ((revents & PollHandlers.POLLIN) == 0) {
             return true;
         }
+        int served = serve(budget, sink);
+        return served >= 0 && drain(served);
+    }
+
+    @Override
+    public boolean pollable() {
+        return true;
+    }
+
+    @Override
+    public void setJqbPeer(boolean jqbPeer) {
+        this.jqbPeer = jqbPeer;
+    }
+
+    @Override
+    public boolean pollRequests(int budget, RequestSink sink) {
+        polled = true;
+        if (!open || request.semaphore().value() == 0) {
+            return false;
+        }
+        int served = serve(budget, sink);
+        if (served > 0 && !jqbPeer) {
+            // A native client sends one byte per request; the loop drains them when epoll reports them.
+            owedBytes += served;
+        }
+        return served > 0;
+    }
+
+    @Override
+    public boolean advertiseAwake(boolean awake) {
+        if (!open) {
+            return false;
+        }
+        request.setConsumerAwake(awake ? 1 : 0);
+        return !awake && request.semaphore().value() > 0;
+    }
+
+    /** @return requests served (≥ 0), or -1 after {@link Owner#fail} */
+    private int serve(int budget, RequestSink sink) {
         int served = 0;
         if (request.flowControl() == 0) {
             int avail = Math.min(request.semaphore().value(), budget);
@@ -203,7 +245,7 @@ public final class ShmServerChannel implements ServerChannel {
                 int len = request.peekLength();
                 if (len < 0) {
                     owner.fail("corrupt request ring (" + Errno.name(len) + ")");
-                    return false;
+                    return -1;
                 }
                 int off = request.payloadOffset();
                 requestView.clear();
@@ -211,19 +253,22 @@ public final class ShmServerChannel implements ServerChannel {
                 if (size < 16 || size > len) {
                     request.reclaim(len);
                     owner.fail("bad request header: chunk " + len + " bytes, header size " + size);
-                    return false;
+                    return -1;
                 }
                 requestView.position(off).limit(off + size);
                 sink.onRequest(requestView);
                 request.reclaim(len);
             }
         }
-        return drain(served);
+        return served;
     }
 
-    /** Reads the doorbell bytes owed for served chunks (at least one, to notice EOF). */
+    /**
+     * Reads the doorbell bytes owed for served chunks (at least one, to notice EOF). A jqb client skips bytes while
+     * a spinning loop polls its ring, so for it whatever is there is drained and nothing is owed.
+     */
     private boolean drain(int served) {
-        owedBytes += served;
+        owedBytes = jqbPeer && polled ? DRAIN : owedBytes + served;
         int want = Math.min(Math.max(owedBytes, 1), DRAIN);
         long n = C.recv(fd, drainBuf, want, LibC.MSG_DONTWAIT);
         if (n == 0) {

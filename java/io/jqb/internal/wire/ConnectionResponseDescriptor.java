@@ -9,6 +9,7 @@ package io.jqb.internal.wire;
  *  | hdr.id (-1)          i32   |     0
  *  | hdr.size (12328)     i32   |     8
  *  | hdr.error (0|-errno) i32   |    16
+ *  | pad (jqb: capability) i32  |    20
  *  | connection_type      i32   |    24   1 = SHM, 0 = SOCKET
  *  | max_msg_size         u32   |    28   agreed buffer size
  *  | connection           u64   |    32   server's opaque pointer
@@ -22,6 +23,11 @@ public final class ConnectionResponseDescriptor {
     public static final int ID_OFFSET = 0;
     public static final int SIZE_OFFSET = 8;
     public static final int ERROR_OFFSET = 16;
+    /**
+     * jqb extension in padding libqb zeroes and never reads: a jqb server echoes
+     * {@link ConnectionRequestDescriptor#JQB_CAPABILITY} here when the client sent it.
+     */
+    public static final int CAPABILITY_OFFSET = 20;
     public static final int CONNECTION_TYPE_OFFSET = 24;
     public static final int MAX_MSG_SIZE_OFFSET = 28;
     public static final int CONNECTION_OFFSET = 32;

@@ -14,7 +14,7 @@ package io.jqb.internal.wire;
  *  | ref_count  i32 (atomic)     |  8204  creator 1, each opener +1
  *  | posix_sem  (glibc sem_t)    |  8208  32 bytes, see SemaphoreDescriptor
  *  | user_data  i32              |  8240  flow-control flag (request ring only)
- *  | pad                         |  8244
+ *  | pad (jqb: consumer awake)   |  8244
  *  +-----------------------------+  8248 (8252 as created: 4 user-data bytes)
  * </pre>
  */
@@ -28,6 +28,11 @@ public final class RingHeaderDescriptor {
     public static final int REF_COUNT_OFFSET = 8204;
     public static final int SEMAPHORE_OFFSET = 8208;
     public static final int USER_DATA_OFFSET = 8240;
+    /**
+     * jqb extension in the struct's tail padding (libqb never touches it): on a request ring, 1 while a jqb server's
+     * loop is spinning on this ring, so a jqb client may skip the doorbell byte; 0 otherwise (libqb's value).
+     */
+    public static final int CONSUMER_AWAKE_OFFSET = 8244;
     /** sizeof(struct qb_ringbuffer_shared_s). */
     public static final int STRUCT_LENGTH = 8248;
     /** The header file size a libqb server creates: the struct plus 4 bytes of user data. */

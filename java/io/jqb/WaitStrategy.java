@@ -1,0 +1,101 @@
+package io.jqb;
+
+import java.time.Duration;
+
+/**
+ * How a waiting side waits (Disruptor-style): spin, then yield, then block.
+ *
+ * <ul>
+ * <li>{@link #block()} (default): sleep in the kernel at once, as libqb does. Lowest CPU use.</li>
+ * <li>{@link #phased(Duration, Duration)}: busy-spin for a while, then {@code Thread.yield()} for a while, then
+ * block. Round trips that complete within the spin window cost no system call and no wake-up.</li>
+ * <li>{@link #busySpin()}: never block; burns a core while waiting.</li>
+ * </ul>
+ *
+ * <p>On a {@link Client} it governs waits for responses and events. On an {@link EventLoop} it governs the loop:
+ * while it spins it polls its SHM connections' request rings directly. Two jqb ends that both spin exchange
+ * messages without any system call: the client skips a request's doorbell byte while the server's loop advertises
+ * (in a header field libqb ignores) that it is awake and polling. Native libqb peers are never affected: they always
+ * get their semaphore posts and doorbell bytes, and a native peer is never left waiting on a semaphore nobody
+ * posts.</p>
+ */
+public final class WaitStrategy {
+    private static final WaitStrategy BLOCK = new WaitStrategy(0, 0, true, "block");
+    private static final WaitStrategy BUSY_SPIN = new WaitStrategy(Long.MAX_VALUE, 0, false, "busy-spin");
+
+    private final long spinNanos;
+    private final long yieldNanos;
+    private final boolean blocks;
+    private final String name;
+
+    private WaitStrategy(long spinNanos, long yieldNanos, boolean blocks, String name) {
+        this.spinNanos = spinNanos;
+        this.yieldNanos = yieldNanos;
+        this.blocks = blocks;
+        this.name = name;
+    }
+
+    /** Sleep in the kernel at once (libqb's behaviour; the default). */
+    public static WaitStrategy block() {
+        return BLOCK;
+    }
+
+    /** Never sleep: spin until the message arrives or the timeout expires. */
+    public static WaitStrategy busySpin() {
+        return BUSY_SPIN;
+    }
+
+    /** Spin for {@code spin}, then yield for {@code yield}, then sleep in the kernel. */
+    public static WaitStrategy phased(Duration spin, Duration yield) {
+        long s = spin.toNanos();
+        long y = yield.toNanos();
+        if (s < 0 || y < 0) {
+            throw new IllegalArgumentException("spin=" + spin + " yield=" + yield);
+        }
+        return new WaitStrategy(s, y, true, "phased(" + spin + "," + yield + ")");
+    }
+
+    /**
+     * Parses {@code block}, {@code spin} (busy spin) or {@code phased:<spin µs>:<yield µs>}.
+     */
+    public static WaitStrategy parse(String s) {
+        if (s.equals("block")) {
+            return block();
+        }
+        if (s.equals("spin") || s.equals("busy-spin")) {
+            return busySpin();
+        }
+        if (s.startsWith("phased:")) {
+            String[] p = s.split(":");
+            if (p.length == 3) {
+                return phased(Duration.ofNanos(Long.parseLong(p[1]) * 1000), Duration.ofNanos(Long.parseLong(p[2]) * 1000));
+            }
+        }
+        throw new IllegalArgumentException("wait strategy '" + s + "' (block, spin, phased:<spin µs>:<yield µs>)");
+    }
+
+    /** @return how long to busy-spin before yielding */
+    public long spinNanos() {
+        return spinNanos;
+    }
+
+    /** @return how long to yield before blocking */
+    public long yieldNanos() {
+        return yieldNanos;
+    }
+
+    /** @return false for {@link #busySpin()} */
+    public boolean blocks() {
+        return blocks;
+    }
+
+    /** @return true unless this is {@link #block()} */
+    public boolean spins() {
+        return spinNanos > 0 || yieldNanos > 0 || !blocks;
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}
