@@ -39,6 +39,7 @@ struct opts {
 	long size;
 	long warmup;       /* -1 = subcommand default */
 	int pipeline;
+	long window;       /* pipeline: max outstanding requests, 0 = from the ring size */
 };
 
 static void usage(FILE *f)
@@ -47,7 +48,8 @@ static void usage(FILE *f)
 		"usage:\n"
 		"  qbn-client check --service NAME [--max N=65536]\n"
 		"  qbn-client bench --service NAME [--count N=100000] [--size B=64]\n"
-		"                   [--max N=max(65536,size+24)] [--warmup N=10000] [--pipeline]\n"
+		"                   [--max N=max(65536,size+24)] [--warmup N=10000]\n"
+		"                   [--pipeline [--window N=responses-per-ring - 1]]\n"
 		"  qbn-client bench-connect --service NAME [--count N=1000] [--max N=65536]\n"
 		"                   [--warmup N=10]\n"
 		"  qbn-client drive --service NAME [--max N=65536]\n"
@@ -529,10 +531,32 @@ static int cmd_bench(const struct opts *o)
 		qsort(rtt, (size_t)count, sizeof(*rtt), cmp_u64);
 	} else {
 		long sent = 0, received = 0;
+		long window = o->window;
+		uint64_t stall_since = 0;
 		ssize_t rc;
 
+		if (window <= 0) {
+			/*
+			 * Never have more requests outstanding than the response ring
+			 * can hold.  Otherwise the server stalls on a full response
+			 * ring and stops reading doorbell bytes, while qb_ipcc_send()
+			 * spins forever on the full setup socket: a deadlock.
+			 */
+			long chunk = 8 + ((QBN_RES_HDR + size + 3) & ~3L);
+
+			window = (long)bufsize / chunk - 1;
+			if (window < 1) {
+				window = 1;
+			}
+		}
 		t_start = qbn_now_ns();
 		while (sent < count) {
+			if (sent - received >= window) {
+				rc = qb_ipcc_recv(c, rx, (size_t)bufsize, OP_TIMEOUT_MS);
+				expect_echo_len(rc, (size_t)size, "pipeline");
+				received++;
+				continue;
+			}
 			rc = qb_ipcc_send(c, tx, txlen);
 			if (rc == (ssize_t)txlen) {
 				sent++;
@@ -559,13 +583,21 @@ static int cmd_bench(const struct opts *o)
 					expect_echo_len(rc, (size_t)size, "pipeline");
 					received++;
 				} else {
-					/* ring full with nothing outstanding: flow control is on */
-					if (qbn_now_ns() - t_start > (uint64_t)OP_TIMEOUT_MS * 1000000ull) {
+					/*
+					 * Nothing outstanding: either the server has not yet
+					 * freed the last request chunk, or flow control is on.
+					 */
+					if (stall_since == 0) {
+						stall_since = qbn_now_ns();
+					} else if (qbn_now_ns() - stall_since >
+						   (uint64_t)OP_TIMEOUT_MS * 1000000ull) {
 						die("pipeline: send keeps failing with EAGAIN and nothing is outstanding");
 					}
-					usleep(100);
+					sched_yield();
+					continue;
 				}
 			}
+			stall_since = 0;
 		}
 		while (received < sent) {
 			rc = qb_ipcc_recv(c, rx, (size_t)bufsize, OP_TIMEOUT_MS);
@@ -908,10 +940,11 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 'z' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "pipeline", no_argument, NULL, 'p' },
+		{ "window", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { NULL, -1, -1, -1, -1, 0 };
+	struct opts o = { NULL, -1, -1, -1, -1, 0, 0 };
 	const char *sub;
 	long *target;
 	int opt;
@@ -924,7 +957,7 @@ int main(int argc, char **argv)
 	argv++;
 	argc--;
 
-	while ((opt = getopt_long(argc, argv, "s:m:c:z:w:ph", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:m:c:z:w:W:ph", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			o.service = optarg;
@@ -946,6 +979,9 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			target = &o.warmup;
+			break;
+		case 'W':
+			target = &o.window;
 			break;
 		default:
 			usage(stderr);
