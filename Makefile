@@ -2,13 +2,16 @@
 #   make          native peers, the jar and its runtime libraries, bin/jqb
 #   make test     installs what is missing (Debian libqb-dev, gcc, ...), builds, runs every test incl. interop
 #   make demo     builds, then runs jqb and native libqb against each other and prints what happened
-#   make bench    JMH benchmarks (see benchmarks/README.md)
+#   make bench    JMH benchmarks (see benchmarks/README.md); JMH_ARGS="-prof gc RingBenchmark" to choose
+#   make bench-compare  jqb and native libqb side by side, every pairing; writes docs/PERFORMANCE.md
+#   make reliability  only the fault / hostile-input / leak suite (test/io/jqb/reliability; also part of make test)
+#   make soak     that suite with soak counts (-Djqb.soak=true: 10x cycles, 20x kills, 5M mutations...); not for CI
 
 MVN      ?= mvn
 MVNFLAGS ?= -B -q
 JAR      := target/jqb.jar
 
-.PHONY: all deps native jar test demo bench clean
+.PHONY: all deps native jar test demo bench bench-compare clean reliability soak
 
 all: native jar
 
@@ -27,6 +30,12 @@ test: native
 	$(MVN) -B verify dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/lib
 	@chmod +x bin/jqb
 
+reliability: native
+	$(MVN) -B test -Dtest='io.jqb.reliability.*Test' -Dsurefire.failIfNoSpecifiedTests=false
+
+soak: native
+	$(MVN) -B test -Djqb.soak=true -Dtest='io.jqb.reliability.*Test' -Dsurefire.failIfNoSpecifiedTests=false
+
 demo: all
 	@bash bin/demo
 
@@ -34,6 +43,9 @@ bench: all
 	$(MVN) $(MVNFLAGS) -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/test.cp \
 		-Dmdep.includeScope=test
 	java -cp target/test-classes:target/classes:$$(cat target/test.cp) org.openjdk.jmh.Main $(JMH_ARGS)
+
+bench-compare: all
+	@bash benchmarks/bench-compare.sh
 
 clean:
 	$(MAKE) -C native clean

@@ -8,19 +8,35 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * {@code jqb bench}: blocking echo round trips after a warm-up. One output line:
- * {@code size=S count=N p50_ns=.. p99_ns=.. p999_ns=.. msgs_per_s=.. MB_per_s=..}.
+ * {@code jqb bench} and {@code jqb bench-connect}, the jqb counterparts of {@code qbn-client bench} and
+ * {@code qbn-client bench-connect}, with the same output lines so that scripts can compare them:
+ * <ul>
+ * <li>{@code bench}: blocking echo round trips after a warm-up;
+ * {@code size=S count=N p50_ns=.. p99_ns=.. p999_ns=.. msgs_per_s=.. MB_per_s=..}. With {@code --pipeline}, requests
+ * go out without waiting for each response (latencies are then reported as 0);</li>
+ * <li>{@code bench-connect}: connect + handshake + disconnect; {@code connect count=N p50_ns=.. p99_ns=..}.</li>
+ * </ul>
+ * The measured loops allocate nothing: buffers and the latency array are created before the clock starts.
  */
 final class BenchCommand {
+    private static final int OP_TIMEOUT_MS = 5000;
+    /** Chunk header words (length, magic) that every ring message carries in front of its padded payload. */
+    private static final int CHUNK_HEADER = 8;
+
     private BenchCommand() {
     }
 
     static int run(String[] argv, PrintStream out) {
+        if (wantsHelp(argv)) {
+            return 0;
+        }
         Args a;
         try {
-            a = new Args(argv, Set.of("--service", "--count", "--size", "--warmup", "--max"), Set.of());
+            a = new Args(argv, Set.of("--service", "--count", "--size", "--warmup", "--max", "--window", "--wait"),
+                    Set.of("--pipeline"));
             a.require("--service");
         } catch (IllegalArgumentException e) {
             System.err.println("jqb bench: " + e.getMessage());
@@ -29,12 +45,36 @@ final class BenchCommand {
         int count = a.getInt("--count", 100_000);
         int size = a.getInt("--size", 64);
         int warmup = a.getInt("--warmup", 20_000);
-        int max = Math.max(a.getInt("--max", 0), size + 64);
+        if (count <= 0 || size < 0 || warmup < 0) {
+            System.err.println("jqb bench: --count must be positive, --size and --warmup not negative");
+            return 2;
+        }
+        io.jqb.WaitStrategy wait;
+        try {
+            wait = io.jqb.WaitStrategy.parse(a.get("--wait", "block"));
+        } catch (IllegalArgumentException e) {
+            System.err.println("jqb bench: " + e.getMessage());
+            return 2;
+        }
+        // The response (24-byte header + payload) must fit; SOCKET peers also need room for the request header.
+        int max = Math.max(a.getInt("--max", 0), size + EchoMessages.RESPONSE_HEADER + EchoMessages.REQUEST_HEADER);
         try (Client c = Client.connect(a.require("--service"), max)) {
+            c.setWaitStrategy(wait);
             ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + 16), EchoHandler.ECHO, size);
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
             for (int i = 0; i < warmup; i++) {
                 roundTrip(c, req, resp, size);
+            }
+            if (a.flag("--pipeline")) {
+                int window = a.getInt("--window", 0);
+                if (window <= 0) {
+                    window = defaultWindow(c.bufferSize(), size);
+                }
+                // Warm the pipelined loop too: it runs different code from the blocking round trip.
+                pipeline(c, req, resp, size, Math.min(warmup, count), window);
+                long elapsed = pipeline(c, req, resp, size, count, window);
+                print(out, size, count, 0, 0, 0, elapsed);
+                return 0;
             }
             long[] rtt = new long[count];
             long start = System.nanoTime();
@@ -45,11 +85,8 @@ final class BenchCommand {
             }
             long elapsed = System.nanoTime() - start;
             Arrays.sort(rtt);
-            double perSec = count / (elapsed / 1e9);
-            out.println(String.format(Locale.ROOT,
-                    "size=%d count=%d p50_ns=%d p99_ns=%d p999_ns=%d msgs_per_s=%.0f MB_per_s=%.1f", size, count,
-                    rtt[count / 2], rtt[(int) (count * 0.99)], rtt[(int) Math.min(count - 1, count * 0.999)], perSec,
-                    perSec * size / 1e6));
+            print(out, size, count, rtt[count / 2], rtt[(int) (count * 0.99)],
+                    rtt[(int) Math.min(count - 1, count * 0.999)], elapsed);
             return 0;
         } catch (IpcException e) {
             System.err.println("jqb bench: " + e.getMessage());
@@ -57,14 +94,175 @@ final class BenchCommand {
         }
     }
 
-    private static void roundTrip(Client c, ByteBuffer req, ByteBuffer resp, int size) throws IpcException {
-        int rc;
-        while ((rc = c.send(req)) == Errno.WOULD_BLOCK) {
-            Thread.onSpinWait();
+    /** {@code --help}: the usage text (scripts grep it for options, e.g. the wait strategy's). */
+    private static boolean wantsHelp(String[] argv) {
+        for (String s : argv) {
+            if (s.equals("--help") || s.equals("-h")) {
+                Main.usage();
+                return true;
+            }
         }
-        rc = c.recv(resp, 5000);
+        return false;
+    }
+
+    private static void print(PrintStream out, int size, int count, long p50, long p99, long p999, long elapsedNs) {
+        double perSec = count / (elapsedNs / 1e9);
+        out.println(String.format(Locale.ROOT,
+                "size=%d count=%d p50_ns=%d p99_ns=%d p999_ns=%d msgs_per_s=%.0f MB_per_s=%.2f", size, count, p50,
+                p99, p999, perSec, perSec * size / 1e6));
+    }
+
+    private static void roundTrip(Client c, ByteBuffer req, ByteBuffer resp, int size) throws IpcException {
+        sendPatiently(c, req);
+        expectEcho(c.recv(resp, OP_TIMEOUT_MS), size);
+    }
+
+    /**
+     * Sends, retrying WOULD_BLOCK as qbn-client's {@code send_patient} does: a big request briefly does not fit
+     * because the server frees the previous request chunk only after its handler (which already answered) returns.
+     * Yield first, so that a server on the same vCPU can finish; sleep only if it persists (flow control).
+     */
+    private static void sendPatiently(Client c, ByteBuffer req) throws IpcException {
+        long deadline = 0;
+        for (int attempt = 0;; attempt++) {
+            int rc = c.send(req);
+            if (rc != Errno.WOULD_BLOCK) {
+                return;
+            }
+            long now = System.nanoTime();
+            if (deadline == 0) {
+                deadline = now + OP_TIMEOUT_MS * 1_000_000L;
+            } else if (now - deadline > 0) {
+                throw new IpcException("bench send", Errno.EAGAIN, "ring full or flow control for 5 s");
+            }
+            if (attempt < 1000) {
+                Thread.yield();
+            } else {
+                LockSupport.parkNanos(100_000);
+            }
+        }
+    }
+
+    private static void expectEcho(int rc, int size) throws IpcException {
         if (rc != size + EchoMessages.RESPONSE_HEADER) {
             throw new IpcException("bench recv", rc < 0 ? -rc : Errno.EBADMSG, "length " + rc);
         }
+    }
+
+    /**
+     * How many requests may be outstanding: one fewer than the response ring holds, as qbn-client computes it. A
+     * server whose response ring is full stops reading doorbells while it retries, and a client that stops reading
+     * responses while it waits for doorbell room then deadlocks with it (libqb's client busy-loops on the doorbell).
+     * SOCKET connections use the same bound.
+     */
+    static int defaultWindow(int bufferSize, int size) {
+        int chunk = CHUNK_HEADER + ((EchoMessages.RESPONSE_HEADER + size + 3) & ~3);
+        return Math.max(1, bufferSize / chunk - 1);
+    }
+
+    /**
+     * {@code count} requests, keeping up to {@code window} outstanding, the same loop as {@code qbn-client bench
+     * --pipeline}: at the window it waits for one response; when a send would block it drains whatever responses
+     * are ready (timeout 0), and waits for one only when none is.
+     *
+     * @return the elapsed nanoseconds
+     */
+    private static long pipeline(Client c, ByteBuffer req, ByteBuffer resp, int size, int count, int window)
+            throws IpcException {
+        final int len = req.remaining();
+        long sent = 0;
+        long received = 0;
+        long stallSince = 0;
+        final long start = System.nanoTime();
+        while (sent < count) {
+            if (sent - received >= window) {
+                expectEcho(c.recv(resp, OP_TIMEOUT_MS), size);
+                received++;
+                continue;
+            }
+            int rc = c.send(req);
+            if (rc == len) {
+                sent++;
+                continue;
+            }
+            if (rc != Errno.WOULD_BLOCK) {
+                throw new IpcException("bench send", rc < 0 ? -rc : Errno.EBADMSG, "length " + rc);
+            }
+            // Request ring full: drain whatever responses are ready.
+            long before = received;
+            while (received < sent) {
+                rc = c.recv(resp, 0);
+                if (rc == Errno.WOULD_BLOCK || rc == Errno.TIMED_OUT) {
+                    break;
+                }
+                expectEcho(rc, size);
+                received++;
+            }
+            if (received == before) {
+                if (received < sent) {
+                    // Nothing ready yet: block for one response rather than spin.
+                    expectEcho(c.recv(resp, OP_TIMEOUT_MS), size);
+                    received++;
+                } else {
+                    // Nothing outstanding: the server has not yet freed the last request chunk, or flow control is on.
+                    long now = System.nanoTime();
+                    if (stallSince == 0) {
+                        stallSince = now;
+                    } else if (now - stallSince > OP_TIMEOUT_MS * 1_000_000L) {
+                        throw new IpcException("bench send", Errno.EAGAIN, "send keeps failing, nothing outstanding");
+                    }
+                    Thread.yield();
+                    continue;
+                }
+            }
+            stallSince = 0;
+        }
+        while (received < sent) {
+            expectEcho(c.recv(resp, OP_TIMEOUT_MS), size);
+            received++;
+        }
+        return System.nanoTime() - start;
+    }
+
+    /** {@code jqb bench-connect}: connect + handshake + disconnect, timed one by one. */
+    static int runConnect(String[] argv, PrintStream out) {
+        if (wantsHelp(argv)) {
+            return 0;
+        }
+        Args a;
+        try {
+            a = new Args(argv, Set.of("--service", "--count", "--warmup", "--max"), Set.of());
+            a.require("--service");
+        } catch (IllegalArgumentException e) {
+            System.err.println("jqb bench-connect: " + e.getMessage());
+            return 2;
+        }
+        String service = a.require("--service");
+        int count = a.getInt("--count", 1000);
+        // More than qbn-client's 10: the JIT needs a few hundred handshakes to compile the set-up path.
+        int warmup = a.getInt("--warmup", 500);
+        int max = a.getInt("--max", 65536);
+        if (count <= 0 || warmup < 0) {
+            System.err.println("jqb bench-connect: --count must be positive, --warmup not negative");
+            return 2;
+        }
+        long[] t = new long[count];
+        try {
+            for (int i = -warmup; i < count; i++) {
+                long t0 = System.nanoTime();
+                Client c = Client.connect(service, max);
+                c.close();
+                if (i >= 0) {
+                    t[i] = System.nanoTime() - t0;
+                }
+            }
+        } catch (IpcException e) {
+            System.err.println("jqb bench-connect: " + e.getMessage());
+            return 1;
+        }
+        Arrays.sort(t);
+        out.println(String.format(Locale.ROOT, "connect count=%d p50_ns=%d p99_ns=%d", count, t[count / 2],
+                t[(int) Math.min(count - 1, count * 0.99)]));
+        return 0;
     }
 }

@@ -43,6 +43,7 @@ public final class Main {
                 "  check --service NAME [--max BYTES]",
                 "      run the echo-contract checks against a server; last line 'N passed, M failed'",
                 "  bench --service NAME [--count N] [--size BYTES] [--warmup N] [--max BYTES] [--pipeline]",
+                "        [--wait block|spin|phased:SPIN_US:YIELD_US]",
                 "      blocking echo round trips; prints size, count, p50/p99/p999 RTT, msgs/s, MB/s",
                 "      --pipeline [--window N]: requests without waiting for each response, at most N outstanding",
                 "      (default: one fewer than the response ring holds, as qbn-client);",

@@ -11,7 +11,7 @@ public final class Futex {
 
     /** Wakes up to {@code count} waiters; returns the number woken or -1 (errno set). */
     public static int wake(long address, int count) {
-        return (int) Posix.C.syscall(LibC.SYS_futex, address, LibC.FUTEX_WAKE, count, 0, 0, 0);
+        return (int) Posix.C.syscall(LibC.SYS_futex, address, LibC.FUTEX_WAKE, count, 0, 0);
     }
 
     /**
@@ -21,6 +21,6 @@ public final class Futex {
      * @return 0 when woken (or the value differed: EAGAIN), -1 with errno on timeout (ETIMEDOUT) or signal (EINTR)
      */
     public static int waitRelative(long address, int expected, long timespec) {
-        return (int) Posix.C.syscall(LibC.SYS_futex, address, LibC.FUTEX_WAIT, expected, timespec, 0, 0);
+        return (int) Posix.C.syscall(LibC.SYS_futex, address, LibC.FUTEX_WAIT, expected, timespec, 0);
     }
 }

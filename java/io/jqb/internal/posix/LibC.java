@@ -37,6 +37,7 @@ public interface LibC {
     int O_NONBLOCK = 0x800;
     int O_NOFOLLOW = 0x20000;
     int O_CLOEXEC = 0x80000;
+    int O_DIRECTORY = 0x10000;
     int F_GETFL = 3;
     int F_SETFL = 4;
 
@@ -93,6 +94,8 @@ public interface LibC {
     long write(int fd, long buf, long len);
 
     int open(String path, int flags, int mode);
+    /** openat(2): {@code path} relative to the directory open at {@code dirfd}. */
+    int openat(int dirfd, String path, int flags, int mode);
     int ftruncate(int fd, long length);
     /** Returns an errno value (not -1 with errno set). */
     int posix_fallocate(int fd, long offset, long len);
@@ -111,6 +114,8 @@ public interface LibC {
         return (int) syscall(SYS_munmap, addr, length, 0, 0, 0, 0);
     }
     int unlink(String path);
+    /** unlinkat(2): {@code path} relative to the directory open at {@code dirfd}. */
+    int unlinkat(int dirfd, String path, int flags);
     int rmdir(String path);
     int mkdir(String path, int mode);
     /** Fills the trailing XXXXXX of the NUL-terminated template at {@code template} in place. */
@@ -126,4 +131,11 @@ public interface LibC {
     int kill(int pid, int sig);
 
     long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+
+    /**
+     * syscall(2) with at most five arguments. jnr-ffi's allocation-free call path takes at most six parameters;
+     * the seven-parameter form above allocates a heap invocation buffer per call, so the hot path (futex wait and
+     * wake) uses this one.
+     */
+    long syscall(long number, long a1, long a2, long a3, long a4, long a5);
 }
