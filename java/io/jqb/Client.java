@@ -60,10 +60,11 @@ public final class Client implements AutoCloseable {
     /**
      * Connects and waits for the server's answer ({@code qb_ipcc_connect}).
      *
-     * @param service the service name (abstract socket)
+     * @param service the service name (abstract socket, or {@code /tmp/<service>} in filesystem-socket mode)
      * @param maxMsgSize the buffer size to ask for; the server may grant more ({@link #bufferSize()})
-     * @throws IpcException ECONNREFUSED when nobody serves {@code service}, the server's refusal (e.g. EACCES),
-     *         ETIMEDOUT after {@link #DEFAULT_CONNECT_TIMEOUT_MS}
+     * @throws IpcException ECONNREFUSED when nobody serves {@code service} in this process's socket mode (also when
+     *         the server runs in the other mode; libqb itself says ENOENT when the filesystem socket is missing), the
+     *         server's refusal (e.g. EACCES), ETIMEDOUT after {@link #DEFAULT_CONNECT_TIMEOUT_MS}
      */
     public static Client connect(String service, int maxMsgSize) throws IpcException {
         return connectAsync(service, maxMsgSize).complete(DEFAULT_CONNECT_TIMEOUT_MS);
@@ -79,8 +80,19 @@ public final class Client implements AutoCloseable {
             throw new IllegalArgumentException("maxMsgSize=" + maxMsgSize);
         }
         ClientHandshake h;
-        try (UnixSocket.Address addr = SocketNames.serviceAddress(service, SocketNames.filesystemMode())) {
-            h = ClientHandshake.start(service, addr, maxMsgSize);
+        boolean filesystem = SocketNames.filesystemMode();
+        try (UnixSocket.Address addr = SocketNames.serviceAddress(service, filesystem)) {
+            try {
+                h = ClientHandshake.start(service, addr, maxMsgSize);
+            } catch (IpcException e) {
+                if (filesystem && e.errno() == Errno.ENOENT) {
+                    // libqb reports the missing socket file as ENOENT; "nobody serves it" is ECONNREFUSED, as in the
+                    // abstract namespace (and as with a stale socket file), whichever mode the server is in.
+                    throw new IpcException(e.operation(), Errno.ECONNREFUSED, addr + " does not exist: nobody serves '"
+                            + service + "' with filesystem sockets (a server in abstract mode is not reachable)");
+                }
+                throw e;
+            }
         }
         return new PendingConnection(service, h);
     }
@@ -347,6 +359,9 @@ public final class Client implements AutoCloseable {
             return;
         }
         closed = true;
+        // A receive waiting in another thread (even forever, on a live but silent server) holds its lock: make it
+        // give up (NotConnectedException) instead of making close wait for it.
+        channel.abort();
         sendLock.lock();
         recvLock.lock();
         eventLock.lock();

@@ -36,6 +36,7 @@ public final class Connection {
     private final AtomicLong flowControlCount = new AtomicLong();
     private volatile int flowControlState;
     private volatile State state = State.HANDSHAKE;
+    private volatile boolean closedPending;
     private volatile Object context;
     private volatile ServerChannel channel;
     private volatile Priority priority = Priority.MED;
@@ -326,6 +327,7 @@ public final class Connection {
             ch.closeSocket();
         }
         service.connectionClosed(this, wasEstablished);
+        closedPending = true;
         callClosed();
     }
 
@@ -340,8 +342,14 @@ public final class Connection {
         if (rc != 0) {
             service.pollHandlers().jobAdd(Priority.LOW, this::callClosed);
         } else {
+            closedPending = false;
             unref();
         }
+    }
+
+    /** @return true from teardown until {@code closed} returned 0 (its retries are still queued on the loop) */
+    boolean closedPending() {
+        return closedPending;
     }
 
     // ------------------------------------------------------------------------------------------- public API
@@ -378,6 +386,10 @@ public final class Connection {
         }
         state = State.SHUTTING_DOWN;
         service.pollHandlers().jobAdd(Priority.HIGH, this::teardown);
+    }
+
+    boolean inHandshake() {
+        return state == State.HANDSHAKE;
     }
 
     /** @return true from the handshake's end until {@link #disconnect()} or a client hang-up */

@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
  * <li>id 1 (ECHO): response {1, 24+n, 0} + the n request payload bytes;</li>
  * <li>id 2 (EVENT): response {2, 24, 0}, then an event {2, 24+n, 0} + the payload;</li>
  * <li>any other id: response {id, 24, -EINVAL}.</li>
+ * <li>an ECHO or EVENT whose answer would exceed the buffer size: response {id, 24, -EMSGSIZE}.</li>
  * </ul>
  * Allocation-free: one scratch header and one array of views, used on the loop thread only.
  */
@@ -34,6 +35,11 @@ public class EchoHandler implements ServiceHandler {
         final int n = request.remaining() - 16;
         request.position(pos + 16);
         try {
+            if ((id == ECHO || id == EVENT) && 24 + n > c.bufferSize()) {
+                // The answer would not fit the client's buffer: say so rather than stay silent.
+                respond(c, false, id, 24, -Errno.EMSGSIZE, null);
+                return 0;
+            }
             switch (id) {
                 case ECHO:
                     respond(c, false, ECHO, 24 + n, 0, request);

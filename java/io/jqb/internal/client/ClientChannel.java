@@ -29,6 +29,13 @@ public interface ClientChannel {
     default void setWaitStrategy(io.jqb.WaitStrategy strategy) {
     }
 
+    /**
+     * Makes receives (and doorbell waits) that are blocked now or start later return {@code -ENOTCONN} promptly, so
+     * that {@link #close()} can take the caller's locks. Called by another thread, without those locks.
+     */
+    default void abort() {
+    }
+
     /** Disconnects; removes the server's files when the server is provably dead. */
     void close();
 }

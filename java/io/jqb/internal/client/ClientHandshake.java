@@ -91,8 +91,10 @@ public final class ClientHandshake implements AutoCloseable {
             if (-n != Errno.EAGAIN) {
                 throw IpcException.of(op, (int) -n, "receiving the connection response");
             }
-            long left = deadline == Long.MAX_VALUE ? -1 : (deadline - System.nanoTime()) / 1_000_000L;
-            if (deadline != Long.MAX_VALUE && left <= 0) {
+            // Round up: a truncated remainder gave up to 1 ms before the caller's timeout.
+            long leftNanos = deadline - System.nanoTime();
+            long left = deadline == Long.MAX_VALUE ? -1 : (leftNanos + 999_999) / 1_000_000L;
+            if (deadline != Long.MAX_VALUE && leftNanos <= 0) {
                 throw new IpcException(op, Errno.ETIMEDOUT, "no connection response");
             }
             Posix.pollOne(fd, LibC.POLLIN, (int) Math.min(left, Integer.MAX_VALUE));

@@ -42,6 +42,8 @@ public final class ShmClientChannel implements ClientChannel {
     private final long scratch;
     private int owedEventBytes;
     private volatile boolean connected = true;
+    /** Set by {@link #abort()}: the client is closing, every wait ends within one liveness slice. */
+    private volatile boolean aborted;
     private boolean closed;
     /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
     private final boolean jqbServer;
@@ -176,7 +178,7 @@ public final class ShmClientChannel implements ClientChannel {
             }
             if (now - lastLiveness > LIVENESS_SLICE_NANOS) {
                 lastLiveness = now;
-                if (!checkConnected()) {
+                if (aborted || !checkConnected()) {
                     return false;
                 }
             }
@@ -203,6 +205,9 @@ public final class ShmClientChannel implements ClientChannel {
                 return false;
             }
             // The server is not draining doorbells right now; its loop will. Wait for room.
+            if (aborted) {
+                return false;
+            }
             try {
                 if ((Posix.pollOne(fd, LibC.POLLOUT, 100, scratch + 16) & DEAD) != 0) {
                     connected = false;
@@ -252,6 +257,9 @@ public final class ShmClientChannel implements ClientChannel {
             if (sem.await(slice) == 0) {
                 return 0;
             }
+            if (aborted) {
+                return -Errno.ENOTCONN;
+            }
             if (!checkConnected()) {
                 return sem.tryWait() ? 0 : -Errno.ENOTCONN;
             }
@@ -294,20 +302,22 @@ public final class ShmClientChannel implements ClientChannel {
                 }
                 return rc;
             }
-            if (!connected) {
+            if (!connected || aborted) {
                 return -Errno.ENOTCONN;
             }
+            // Poll in liveness slices, not forever: abort() (a close from another thread) must end the wait.
+            final int sliceMs = (int) (LIVENESS_SLICE_NANOS / 1_000_000L);
             int waitMs;
             if (timeoutNanos == 0) {
                 waitMs = 0;
             } else if (timeoutNanos < 0) {
-                waitMs = -1;
+                waitMs = sliceMs;
             } else {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return Errno.TIMED_OUT;
                 }
-                waitMs = (int) Math.min((left + 999_999) / 1_000_000, Integer.MAX_VALUE);
+                waitMs = (int) Math.min((left + 999_999) / 1_000_000, sliceMs);
             }
             int rev;
             try {
@@ -318,14 +328,32 @@ public final class ShmClientChannel implements ClientChannel {
             }
             if ((rev & LibC.POLLIN) != 0) {
                 drainOwedEventBytes();
+                if (owedEventBytes == 0 && sem.value() == 0 && (rev & DEAD) == 0) {
+                    // A byte with no event behind it: either the event is being committed right now (the server
+                    // posts before it sends the byte, so this is rare) or the server misbehaves. Give the
+                    // commit a moment, then drop the stray byte rather than spin on it.
+                    Thread.onSpinWait();
+                    if (sem.value() == 0) {
+                        dropStrayByte();
+                    }
+                }
             }
             if ((rev & DEAD) != 0 && sem.value() == 0) {
                 connected = false;
                 return -Errno.ENOTCONN;
             }
-            if (rev == 0 && timeoutNanos == 0) {
+            if (timeoutNanos == 0 && sem.value() == 0) {
                 return Errno.WOULD_BLOCK;
             }
+        }
+    }
+
+    private void dropStrayByte() {
+        long n = C.recv(fd, scratch + 8, 1, LibC.MSG_DONTWAIT);
+        if (n == 0) {
+            connected = false;
+        } else if (n == 1) {
+            LOG.debug("event notification with no event queued: dropped");
         }
     }
 
@@ -371,6 +399,11 @@ public final class ShmClientChannel implements ClientChannel {
             Posix.free(pfd, 8);
         }
         return connected;
+    }
+
+    @Override
+    public void abort() {
+        aborted = true;
     }
 
     @Override

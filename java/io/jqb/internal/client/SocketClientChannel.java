@@ -32,7 +32,11 @@ public final class SocketClientChannel implements ClientChannel {
     /** Native scratch: [0] two pollfds for recv, [16] two for events, [32] one for liveness checks. */
     private final long scratch;
     private volatile boolean connected = true;
+    /** Set by {@link #abort()}: the client is closing, every wait ends within one slice. */
+    private volatile boolean aborted;
     private boolean closed;
+    /** Longest single poll, so that {@link #abort()} ends a wait promptly. */
+    private static final int SLICE_MS = 100;
 
     private SocketClientChannel(int setupFd, int requestFd, int eventFd, ControlFile control, int maxMsgSize) {
         this.setupFd = setupFd;
@@ -154,20 +158,20 @@ public final class SocketClientChannel implements ClientChannel {
                 connected = false;
                 return -Errno.ENOTCONN;
             }
-            if (!connected) {
+            if (!connected || aborted) {
                 return -Errno.ENOTCONN;
             }
             int waitMs;
             if (timeoutNanos == 0) {
                 return checkConnected() ? Errno.WOULD_BLOCK : -Errno.ENOTCONN;
             } else if (timeoutNanos < 0) {
-                waitMs = -1;
+                waitMs = SLICE_MS;
             } else {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
                 }
-                waitMs = (int) Math.min((left + 999_999) / 1_000_000, Integer.MAX_VALUE);
+                waitMs = (int) Math.min((left + 999_999) / 1_000_000, SLICE_MS);
             }
             int rev;
             try {
@@ -197,6 +201,11 @@ public final class SocketClientChannel implements ClientChannel {
             connected = false;
         }
         return connected;
+    }
+
+    @Override
+    public void abort() {
+        aborted = true;
     }
 
     @Override

@@ -1,0 +1,147 @@
+package io.jqb;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.jqb.testutil.InteropTestBase;
+import io.jqb.testutil.NativeClient;
+import io.jqb.testutil.NativeClient.CheckResult;
+import io.jqb.testutil.ShmAssert;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code jqb echo-server} as its own process (the CLI main class on this test's class path, so no jar is needed):
+ * prints {@code ready}, serves native clients, and on SIGTERM disconnects them, removes its files and exits 0.
+ */
+class EchoServerProcessTest extends InteropTestBase {
+
+    /** A running {@code io.jqb.cli.Main echo-server}; output collected line by line. */
+    static final class EchoServer implements AutoCloseable {
+        final Process process;
+        final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        final StringBuffer all = new StringBuffer();
+
+        EchoServer(String... args) throws IOException {
+            List<String> cmd = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
+                    "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
+                    "--add-opens", "java.base/java.nio=ALL-UNNAMED",
+                    "--add-opens", "java.base/java.lang=ALL-UNNAMED",
+                    "-Dorg.slf4j.simpleLogger.log.net.openhft=warn",
+                    "-cp", classPath(), "io.jqb.cli.Main", "echo-server"));
+            cmd.addAll(List.of(args));
+            process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            Thread t = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    String l;
+                    while ((l = r.readLine()) != null) {
+                        all.append(l).append('\n');
+                        lines.add(l);
+                    }
+                } catch (IOException e) {
+                    // process gone
+                }
+            }, "echo-server-out");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        void awaitReady() throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (System.nanoTime() < deadline) {
+                String l = lines.poll(100, TimeUnit.MILLISECONDS);
+                if (l != null && l.contains("ready")) {
+                    return;
+                }
+                if (l == null && !process.isAlive()) {
+                    break;
+                }
+            }
+            fail("echo-server printed no 'ready' line (alive=" + process.isAlive() + "):\n" + all);
+        }
+
+        /** SIGTERM; returns the exit code. */
+        int terminate() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(5, TimeUnit.SECONDS);
+                fail("echo-server ignored SIGTERM:\n" + all);
+            }
+            return process.exitValue();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            if (process.isAlive()) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** This JVM's class path (target/classes and the dependencies), without surefire's own jars. */
+    static String classPath() {
+        String cp = System.getProperty("surefire.test.class.path"); // set when surefire uses a manifest-only jar
+        if (cp == null || cp.isBlank()) {
+            cp = System.getProperty("java.class.path");
+        }
+        List<String> keep = new ArrayList<>();
+        for (String e : cp.split(File.pathSeparator)) {
+            if (!e.isEmpty() && !e.contains("surefire")) {
+                keep.add(e);
+            }
+        }
+        assertTrue(keep.stream().anyMatch(e -> e.endsWith("classes")), "no classes directory on " + cp);
+        return String.join(File.pathSeparator, keep);
+    }
+
+    @Test
+    void echoServerServesNativeClientsAndCleansUpOnSigterm() throws Exception {
+        String name = serviceName();
+        EchoServer server = track(new EchoServer("--service", name, "--max-msg-size", "100000"));
+        server.awaitReady();
+        long spid = server.process.pid();
+
+        CheckResult r = NativeClient.check(name, 0, Duration.ofSeconds(60));
+        r.assertPassed();
+        // --max-msg-size is the enforced minimum: a client asking 5000 gets 100000
+        NativeClient nc = drive(name, 5000);
+        assertEquals(100_000, nc.connect());
+        nc.echo(100_000 - 24);
+        assertEquals(1, ShmAssert.entries(spid).size());
+        Path dir = ShmAssert.entries(spid).get(0);
+        assertTrue(Files.isDirectory(dir));
+
+        assertEquals(0, server.terminate(), "exit code after SIGTERM; output:\n" + server.all);
+        ShmAssert.assertNoneLeft(spid);
+        nc.expect("recv 300", "err ENOTCONN");
+        nc.expect("connected", "ok 0");
+        NativeClient late = drive(name);
+        late.expect("connect", "err ECONNREFUSED");
+    }
+
+    @Test
+    void echoServerRejectsBadArguments() throws Exception {
+        EchoServer noName = track(new EchoServer());
+        assertTrue(noName.process.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(2, noName.process.exitValue(), noName.all.toString());
+        assertTrue(noName.all.toString().contains("--service"), noName.all.toString());
+    }
+}
