@@ -6,7 +6,9 @@ import io.jqb.internal.server.ConnectionResponse;
 import io.jqb.internal.server.HandshakeReader;
 import io.jqb.internal.server.ServerChannel;
 import io.jqb.internal.server.ShmDirectory;
+import io.jqb.internal.server.HandshakeTimer;
 import io.jqb.internal.server.ShmServerChannel;
+import io.jqb.internal.server.StaleSweep;
 import io.jqb.Credentials;
 import io.jqb.internal.server.SocketServerChannel;
 import io.jqb.internal.setup.SocketNames;
@@ -37,12 +39,28 @@ import org.slf4j.LoggerFactory;
  *
  * <p>To run inside an existing loop, call {@link #setPollHandlers} before {@link #run()}; callbacks then run on that
  * loop's thread.</p>
+ *
+ * <p><b>Handshake time-out.</b> A client that connects and does not complete its 24-byte request within
+ * {@link #handshakeTimeout()} (default {@value #DEFAULT_HANDSHAKE_TIMEOUT_MS} ms, see {@link #setHandshakeTimeout})
+ * is dropped with a warning; until then it costs one fd and never blocks other clients (the handshake is read
+ * without blocking). On jqb's {@link EventLoop} the time-out is a loop timer; with other {@link PollHandlers} a shared
+ * daemon timer thread hands it to the loop with {@link PollHandlers#jobAdd}.</p>
+ *
+ * <p><b>Stale sweep.</b> {@link #run()} first removes {@code /dev/shm/qb-<pid>-<clientpid>-<fd>-XXXXXX} directories
+ * left by servers that died without cleaning up (libqb #61), but only those it can prove stale: the directory is a
+ * real directory owned by our effective uid, {@code <pid>} and {@code <clientpid>} are not ours and are gone
+ * ({@code kill(pid, 0)} gives ESRCH) or zombies, and it holds nothing but libqb ring/control files. A live or unknown
+ * pid (a live client still uses its mappings and cleans up itself), another owner (libqb chowns
+ * the directory to the client, so directories of clients of another uid are never swept) or unexpected contents
+ * leave it untouched. Disable with {@link #setStaleSweep(boolean)}. See docs/RELIABILITY.md.</p>
  */
 public final class Service implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Service.class);
     private static final AtomicLong CONNECTION_IDS = new AtomicLong();
     /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
     private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;
+    /** Default of {@link #setHandshakeTimeout}. */
+    public static final long DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 
     private final String name;
     private final int serviceId;
@@ -67,6 +85,8 @@ public final class Service implements AutoCloseable {
     private String socketPath;
     private volatile boolean running;
     private volatile boolean destroyed;
+    private volatile long handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    private volatile boolean staleSweep = true;
 
     private Service(String name, int serviceId, TransportType type, ServiceHandler handler) {
         this.name = name;
@@ -125,6 +145,9 @@ public final class Service implements AutoCloseable {
         if (filesystem && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(SocketNames.socketDir()))) {
             throw new IpcException("run(" + name + ")", Errno.ENOENT,
                     "Required directory not present: " + SocketNames.socketDir());
+        }
+        if (staleSweep) {
+            StaleSweep.sweep(java.nio.file.Path.of(ShmDirectory.SHM_ROOT), pid, StaleSweep.effectiveUid());
         }
         if (poll == null) {
             ownLoop = new EventLoop("jqb-" + name, waitStrategy);
@@ -188,11 +211,42 @@ public final class Service implements AutoCloseable {
             Posix.setIntOption(cfd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
             poll.dispatchAdd(rateLimit.priority(), cfd, PollHandlers.POLLIN, (f, ev) -> onHandshakeReady(reader, f));
             handshakes.put(cfd, reader);
+            armHandshakeTimeout(cfd, reader);
         } catch (IpcException e) {
             LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
             reader.close();
             Posix.closeQuietly(cfd);
         }
+    }
+
+    private void armHandshakeTimeout(int cfd, HandshakeReader reader) {
+        long ms = handshakeTimeoutMs;
+        if (ms <= 0) {
+            return;
+        }
+        PollHandlers p = poll;
+        Runnable expire = () -> expireHandshake(cfd, reader, ms);
+        if (p instanceof EventLoop) {
+            ((EventLoop) p).schedule(ms, expire);
+        } else {
+            HandshakeTimer.schedule(ms, () -> {
+                if (!destroyed) {
+                    p.jobAdd(Priority.HIGH, expire);
+                }
+            });
+        }
+    }
+
+    /** On the loop thread: drops the socket if {@code reader} is still waiting for its request. */
+    private void expireHandshake(int cfd, HandshakeReader reader, long ms) {
+        if (handshakes.get(cfd) != reader) {
+            return; // completed, failed or dropped already (the fd number may belong to someone else now)
+        }
+        handshakes.remove(cfd);
+        poll.dispatchDel(cfd);
+        UnixSocket.shutdownAndClose(cfd);
+        reader.close();
+        LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped", name, cfd, ms);
     }
 
     private void onHandshakeReady(HandshakeReader reader, int cfd) {
@@ -368,6 +422,31 @@ public final class Service implements AutoCloseable {
     }
 
     /**
+     * Sets how long a newly connected client may take to send its complete connection request before the service
+     * drops it (default {@value #DEFAULT_HANDSHAKE_TIMEOUT_MS} ms; 0 = never). Applies to connections accepted from
+     * then on. libqb has no such limit (PR #123/#352).
+     */
+    public void setHandshakeTimeout(long millis) {
+        if (millis < 0) {
+            throw new IllegalArgumentException("millis=" + millis);
+        }
+        this.handshakeTimeoutMs = millis;
+    }
+
+    /** @return the handshake time-out in milliseconds (0 = none) */
+    public long handshakeTimeout() {
+        return handshakeTimeoutMs;
+    }
+
+    /**
+     * Whether {@link #run()} removes directories in {@code /dev/shm} that provably belong to dead servers (default
+     * true; see the class comment). Call before {@link #run()}.
+     */
+    public void setStaleSweep(boolean enabled) {
+        this.staleSweep = enabled;
+    }
+
+    /**
      * Service statistics ({@code qb_ipcs_stats_get}).
      *
      * @param clearAfterRead reset the closed-connection count after reading
@@ -382,10 +461,19 @@ public final class Service implements AutoCloseable {
 
     /**
      * A snapshot of the service's connections ({@code qb_ipcs_connection_first_get/next_get}). The snapshot holds no
-     * references: {@link Connection#ref()} any you keep beyond the current loop callback.
+     * references: {@link Connection#ref()} any you keep beyond the current loop callback. A connection is listed
+     * once its handshake response is out (sending to it works), until it is destroyed.
      */
     public List<Connection> connections() {
-        return new ArrayList<>(connections);
+        List<Connection> l = new ArrayList<>(connections.size());
+        for (Connection c : connections) {
+            // Internally listed from before the response (so requestRateLimit reaches it), but an event sent then
+            // would fail with ENOTCONN: the client may already have its response while the loop has not moved on.
+            if (!c.inHandshake()) {
+                l.add(c);
+            }
+        }
+        return l;
     }
 
     public String name() {
@@ -450,18 +538,34 @@ public final class Service implements AutoCloseable {
             CompletableFuture<Void> done = new CompletableFuture<>();
             own.jobAdd(Priority.HIGH, () -> {
                 teardownAll();
-                done.complete(null);
+                afterClosedCallbacks(own, () -> done.complete(null));
             });
             try {
                 done.get(10, TimeUnit.SECONDS);
             } catch (Exception e) {
                 LOG.warn("service {}: loop did not finish teardown: {}", name, e.toString());
             }
+            own.close();
+        } else if (own != null && running) {
+            teardownAll();
+            afterClosedCallbacks(own, own::close);
         } else {
             teardownAll();
+            if (own != null) {
+                own.close();
+            }
         }
-        if (own != null) {
-            own.close();
+    }
+
+    /**
+     * Runs {@code then} on the built-in loop once no {@code closed} callback asks to be called again: those retries
+     * are loop jobs, and stopping the loop before they end would skip {@code destroyed} and leak the files.
+     */
+    private void afterClosedCallbacks(EventLoop loop, Runnable then) {
+        if (connections.stream().noneMatch(Connection::closedPending)) {
+            then.run();
+        } else {
+            loop.schedule(1, () -> afterClosedCallbacks(loop, then));
         }
     }
 

@@ -76,12 +76,17 @@ public final class SharedSemaphore {
         return 0;
     }
 
-    /** {@code sem_trywait}: takes one token if there is one. */
+    /**
+     * {@code sem_trywait}: takes one token if there is one. Like glibc, any non-zero 32-bit value counts as tokens
+     * (glibc treats it as unsigned), so a corrupt "negative" value written by a hostile peer is consumed like any
+     * other and the reader goes on to validate the chunk (and drops the peer) instead of finding work it can never
+     * take: that made a spinning server loop burn a core for as long as the connection lived.
+     */
     public boolean tryWait() {
         long d;
         do {
             d = mem.readVolatileLong(offset);
-            if ((int) d <= 0) {
+            if ((int) d == 0) {
                 return false;
             }
         } while (!mem.compareAndSwapLong(offset, d, d - 1));

@@ -12,6 +12,8 @@ import static io.jqb.internal.wire.RingHeaderDescriptor.WRITE_PT_OFFSET;
 import com.kenai.jffi.MemoryIO;
 import io.jqb.Errno;
 import io.jqb.IpcException;
+import io.jqb.internal.posix.DirectoryFiles;
+import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ChunkDescriptor;
@@ -97,10 +99,12 @@ public final class ShmRing {
         }
         long hdr = 0;
         long dat = 0;
+        boolean[] createdHdr = new boolean[1];
+        boolean[] createdData = new boolean[1];
         boolean ok = false;
         try {
-            hdr = mapNewFile(hdrPath, RingHeaderDescriptor.FILE_LENGTH, false, uid, gid, mode);
-            dat = mapNewFile(dataPath, dataSize, true, uid, gid, mode);
+            hdr = mapNewFile(hdrPath, RingHeaderDescriptor.FILE_LENGTH, false, uid, gid, mode, createdHdr);
+            dat = mapNewFile(dataPath, dataSize, true, uid, gid, mode, createdData);
             ShmRing r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.FILE_LENGTH, dat, (int) dataSize);
             r.initHeader();
             ok = true;
@@ -113,8 +117,13 @@ public final class ShmRing {
                 if (hdr != 0) {
                     Posix.C.munmap(hdr, RingHeaderDescriptor.FILE_LENGTH);
                 }
-                Posix.C.unlink(dataPath);
-                Posix.C.unlink(hdrPath);
+                // Only what we created: whatever was in the way (EEXIST) is not ours to delete.
+                if (createdData[0]) {
+                    DirectoryFiles.unlink(dataPath);
+                }
+                if (createdHdr[0]) {
+                    DirectoryFiles.unlink(hdrPath);
+                }
             }
         }
     }
@@ -140,7 +149,7 @@ public final class ShmRing {
             }
             dat = mapExisting(dataPath, expectData, true);
             ShmRing r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.STRUCT_LENGTH, dat, (int) expectData);
-            r.header.addAndGetInt(REF_COUNT_OFFSET, 1);
+            FaultSafe.addInt(hdr + REF_COUNT_OFFSET, 1);
             return r;
         } catch (IpcException | RuntimeException e) {
             Posix.C.munmap(hdr, RingHeaderDescriptor.STRUCT_LENGTH);
@@ -151,11 +160,18 @@ public final class ShmRing {
         }
     }
 
-    private static long mapNewFile(String path, long size, boolean twice, int uid, int gid, int mode)
-            throws IpcException {
-        int fd = Posix.C.open(path, LibC.O_RDWR | LibC.O_CREAT | LibC.O_EXCL | LibC.O_TRUNC | LibC.O_CLOEXEC
-                | LibC.O_NOFOLLOW, 0600);
-        Posix.check(fd, "open(" + path + ")");
+    /**
+     * Creates, sizes, owns and maps a new file. O_EXCL|O_NOFOLLOW, relative to its directory opened with O_NOFOLLOW
+     * ({@link DirectoryFiles}): neither a planted symlink at the file's name nor a symlink swapped in for the
+     * (client-owned) directory can redirect the creation.
+     */
+    private static long mapNewFile(String path, long size, boolean twice, int uid, int gid, int mode,
+            boolean[] created) throws IpcException {
+        int fd = DirectoryFiles.createExclusive(path, 0600);
+        if (fd < 0) {
+            throw IpcException.of("open(" + path + ")", -fd, null);
+        }
+        created[0] = true;
         try {
             Posix.check(Posix.C.ftruncate(fd, size), "ftruncate(" + path + ")");
             int rc = Posix.C.posix_fallocate(fd, 0, size);
@@ -443,8 +459,13 @@ public final class ShmRing {
         header.writeVolatileInt(REF_COUNT_OFFSET, value);
     }
 
+    /**
+     * Gives our reference back. Done by the kernel ({@link FaultSafe}): this runs when a connection is torn down,
+     * possibly because the peer truncated the header, and an interpreted compare-and-set on a vanished page would
+     * crash the JVM. A truncated header simply has nothing left to release.
+     */
     public void decrementRefCount() {
-        header.addAndGetInt(REF_COUNT_OFFSET, -1);
+        FaultSafe.addInt(headerAddress + REF_COUNT_OFFSET, -1);
     }
 
     public String headerPath() {
@@ -472,8 +493,8 @@ public final class ShmRing {
         Posix.C.munmap(headerAddress, headerMapLength);
         Posix.free(scratch, 16);
         if (unlink) {
-            Posix.C.unlink(dataPath);
-            Posix.C.unlink(headerPath);
+            DirectoryFiles.unlink(dataPath);
+            DirectoryFiles.unlink(headerPath);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.jqb.internal.server;
 
 import io.jqb.IpcException;
+import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.Posix;
 import java.nio.charset.StandardCharsets;
 
@@ -30,14 +31,18 @@ public final class ShmDirectory {
             Posix.free(buf, t.length + 1);
         }
         String dir = new String(t, StandardCharsets.US_ASCII);
-        Posix.C.chmod(dir, 0770);
-        Posix.C.chown(dir, uid, gid);
+        DirectoryFiles.chownDirectory(dir, -1, -1, 0770);
+        DirectoryFiles.chownDirectory(dir, uid, gid, -1);
         return dir;
     }
 
-    /** Sets the owner again (after accept may have called auth_set); errors ignored. */
+    /**
+     * Sets the owner again (after accept may have called auth_set); errors ignored. Through an fd opened with
+     * O_NOFOLLOW: the client owns the directory by now and may have swapped a symlink in for it, which a path-based
+     * chown would follow (a root server would chown the link's target).
+     */
     public static void chown(String dir, int uid, int gid) {
-        Posix.C.chown(dir, uid, gid);
+        DirectoryFiles.chownDirectory(dir, uid, gid, -1);
     }
 
     /** Removes the (now empty) directory; errors ignored. */

@@ -2,6 +2,8 @@ package io.jqb.internal.socket;
 
 import io.jqb.Errno;
 import io.jqb.IpcException;
+import io.jqb.internal.posix.DirectoryFiles;
+import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ControlFileDescriptor;
@@ -27,8 +29,11 @@ public final class ControlFile {
 
     /** Creates it (O_EXCL, through the fd: owner and mode as given), zeroed. */
     public static ControlFile create(String path, int uid, int gid, int mode) throws IpcException {
-        int fd = Posix.check(Posix.C.open(path, LibC.O_RDWR | LibC.O_CREAT | LibC.O_EXCL | LibC.O_TRUNC
-                | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0600), "open(" + path + ")");
+        // O_EXCL|O_NOFOLLOW relative to the directory opened with O_NOFOLLOW: see DirectoryFiles.
+        int fd = DirectoryFiles.createExclusive(path, 0600);
+        if (fd < 0) {
+            throw IpcException.of("open(" + path + ")", -fd, null);
+        }
         try {
             Posix.check(Posix.C.ftruncate(fd, ControlFileDescriptor.LENGTH), "ftruncate(" + path + ")");
             if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
@@ -37,7 +42,7 @@ public final class ControlFile {
             Posix.check(Posix.C.fchmod(fd, mode), "fchmod(" + path + ")");
             return new ControlFile(path, map(fd, path));
         } catch (IpcException e) {
-            Posix.C.unlink(path);
+            DirectoryFiles.unlink(path);
             throw e;
         } finally {
             Posix.C.close(fd);
@@ -76,12 +81,17 @@ public final class ControlFile {
         return mem.readVolatileInt(channel + ControlFileDescriptor.SENT);
     }
 
+    /**
+     * Counts a message sent. By the kernel ({@link FaultSafe}): the peer owns the file and may truncate it, and an
+     * interpreted compare-and-set on the vanished page would crash the JVM; a truncated file just stops counting.
+     */
     public void incrementSent(int channel) {
-        mem.addAndGetInt(channel + ControlFileDescriptor.SENT, 1);
+        FaultSafe.addInt(address + channel + ControlFileDescriptor.SENT, 1);
     }
 
+    /** Counts a message received; see {@link #incrementSent}. */
     public void decrementSent(int channel) {
-        mem.addAndGetInt(channel + ControlFileDescriptor.SENT, -1);
+        FaultSafe.addInt(address + channel + ControlFileDescriptor.SENT, -1);
     }
 
     public int flowControl(int channel) {
@@ -104,7 +114,7 @@ public final class ControlFile {
         closed = true;
         Posix.C.munmap(address, ControlFileDescriptor.LENGTH);
         if (unlink) {
-            Posix.C.unlink(path);
+            DirectoryFiles.unlink(path);
         }
     }
 }
