@@ -52,7 +52,12 @@ public final class Connection {
         @Override
         public boolean poll() {
             ServerChannel ch = channel;
-            return ch != null && state == State.ESTABLISHED && ch.pollRequests(priority.requestsPerWake(), sink);
+            try {
+                return ch != null && state == State.ESTABLISHED && ch.pollRequests(priority.requestsPerWake(), sink);
+            } catch (InternalError e) {
+                sharedMemoryFault(e);
+                return true;
+            }
         }
 
         @Override
@@ -92,14 +97,26 @@ public final class Connection {
     public int sendResponse(ByteBuffer msg) throws IpcException {
         checkSize(msg.remaining(), "response_send");
         ServerChannel ch = established("response_send");
-        return countResponse(ch.sendResponse(msg), "response_send");
+        int rc;
+        try {
+            rc = ch.sendResponse(msg);
+        } catch (InternalError e) {
+            throw sendFault(e, "response_send");
+        }
+        return countResponse(rc, "response_send");
     }
 
     /** Sends the concatenation of {@code msgs} as one response; see {@link #sendResponse(ByteBuffer)}. */
     public int sendResponse(ByteBuffer... msgs) throws IpcException {
         checkSize(total(msgs), "response_sendv");
         ServerChannel ch = established("response_sendv");
-        return countResponse(ch.sendResponse(msgs), "response_sendv");
+        int rc;
+        try {
+            rc = ch.sendResponse(msgs);
+        } catch (InternalError e) {
+            throw sendFault(e, "response_sendv");
+        }
+        return countResponse(rc, "response_sendv");
     }
 
     /**
@@ -112,14 +129,26 @@ public final class Connection {
     public int sendEvent(ByteBuffer msg) throws IpcException {
         checkSize(msg.remaining(), "event_send");
         ServerChannel ch = established("event_send");
-        return countEvent(ch.sendEvent(msg), "event_send");
+        int rc;
+        try {
+            rc = ch.sendEvent(msg);
+        } catch (InternalError e) {
+            throw sendFault(e, "event_send");
+        }
+        return countEvent(rc, "event_send");
     }
 
     /** Sends the concatenation of {@code msgs} as one event; see {@link #sendEvent(ByteBuffer)}. */
     public int sendEvent(ByteBuffer... msgs) throws IpcException {
         checkSize(total(msgs), "event_sendv");
         ServerChannel ch = established("event_sendv");
-        return countEvent(ch.sendEvent(msgs), "event_sendv");
+        int rc;
+        try {
+            rc = ch.sendEvent(msgs);
+        } catch (InternalError e) {
+            throw sendFault(e, "event_sendv");
+        }
+        return countEvent(rc, "event_sendv");
     }
 
     private static long total(ByteBuffer[] msgs) {
@@ -142,6 +171,12 @@ public final class Connection {
             throw new NotConnectedException(op, "state=" + state);
         }
         return ch;
+    }
+
+    /** A fault in the peer's (truncated) shared memory during a send: drop the connection. */
+    private NotConnectedException sendFault(InternalError e, String op) {
+        sharedMemoryFault(e);
+        return new NotConnectedException(op, "connection " + id + ": shared memory fault");
     }
 
     private int countResponse(int rc, String op) throws IpcException {
@@ -180,7 +215,20 @@ public final class Connection {
         if (ch == null || state != State.ESTABLISHED) {
             return;
         }
-        ch.onEvents(revents, priority.requestsPerWake(), sink);
+        try {
+            ch.onEvents(revents, priority.requestsPerWake(), sink);
+        } catch (InternalError e) {
+            sharedMemoryFault(e);
+        }
+    }
+
+    /**
+     * HotSpot reports a fault in a mapped file (the peer truncated it) as an InternalError: drop the connection.
+     */
+    private void sharedMemoryFault(InternalError e) {
+        LOG.warn("connection {} (pid {}): fault accessing its shared memory ({}); disconnecting it", id, pid,
+                e.getMessage());
+        disconnect();
     }
 
     private void onLivenessEvents(int fd, int revents) {
@@ -200,7 +248,9 @@ public final class Connection {
         requests.incrementAndGet();
         try {
             service.handler().message(this, request);
-        } catch (RuntimeException e) {
+        } catch (InternalError e) {
+            throw e;
+        } catch (RuntimeException | Error e) {
             LOG.error("message handler failed on connection {}", id, e);
         }
     }
@@ -214,6 +264,12 @@ public final class Connection {
         @Override
         public void fail(String why) {
             LOG.debug("connection {} (pid {}): {}", id, pid, why);
+            disconnect();
+        }
+
+        @Override
+        public void violation(String why) {
+            LOG.warn("connection {} (pid {}) broke the protocol: {}; disconnecting it", id, pid, why);
             disconnect();
         }
 

@@ -140,11 +140,19 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         thread = Thread.currentThread();
         running = true;
         try {
-            if (waitStrategy.spins()) {
-                runSpinning();
-            } else {
-                while (running) {
-                    runOnce(nextTimeoutMs());
+            while (running) {
+                try {
+                    if (waitStrategy.spins()) {
+                        runSpinning();
+                    } else {
+                        while (running) {
+                            runOnce(nextTimeoutMs());
+                        }
+                    }
+                } catch (Throwable t) {
+                    // Nothing may end the loop but stop(): a fault surfacing here (e.g. an InternalError from a
+                    // peer truncating a mapped file) would otherwise take every connection of the loop with it.
+                    LOG.error("event loop iteration failed; the loop goes on", t);
                 }
             }
         } finally {

@@ -274,7 +274,11 @@ public final class Service implements AutoCloseable {
             }
             establish(cfd, cred, reader.maxMsgSize(), reader.jqbClient());
         } catch (IpcException e) {
-            LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
+            if (e.errno() == Errno.EPIPE || e.errno() == Errno.ECONNRESET) {
+                LOG.debug("service {}: client went away during the handshake: {}", name, e.getMessage());
+            } else {
+                LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
+            }
             UnixSocket.shutdownAndClose(cfd);
         } finally {
             reader.close();
@@ -309,7 +313,7 @@ public final class Service implements AutoCloseable {
         int rc;
         try {
             rc = handler.accept(c, cred.uid(), cred.gid());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             LOG.error("accept handler failed", e);
             rc = -Errno.EACCES;
         }
@@ -349,7 +353,7 @@ public final class Service implements AutoCloseable {
         }
         try {
             handler.created(c);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             LOG.error("created handler failed on {}", c, e);
         }
     }
@@ -357,7 +361,7 @@ public final class Service implements AutoCloseable {
     private void callDestroyed(Connection c) {
         try {
             handler.destroyed(c);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             LOG.error("destroyed handler failed on {}", c, e);
         }
     }

@@ -530,12 +530,13 @@ class SocketTransportTest {
             assertTrue(ms < 1000, "recv noticed the server's death after " + ms + " ms");
             assertFalse(c.isConnected());
         } finally {
-            // (close waits for a receive in progress: leak the client rather than hang when recv never returned)
-            if (t == null || !t.isAlive()) {
-                // nobody else is left to clean up: the client's close removes the control file and the directory
-                // (on a busy host, any jqb Service.run() may also sweep a dead server's directory)
-                c.close();
+            // close() makes a receive still in progress give up, so it is always safe; let the thread finish first.
+            if (t != null) {
+                t.join(2000);
             }
+            // nobody else is left to clean up: the client's close removes the control file and the directory
+            // (on a busy host, any jqb Service.run() may also sweep a dead server's directory)
+            c.close();
         }
         SocketFiles.assertGone(dir);
         SocketFiles.assertNoSocketsUnder(dir);

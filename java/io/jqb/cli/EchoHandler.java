@@ -23,7 +23,11 @@ public class EchoHandler implements ServiceHandler {
     public static final int ECHO = 1;
     public static final int EVENT = 2;
     private static final Logger LOG = LoggerFactory.getLogger(EchoHandler.class);
-    private static final long RETRY_NANOS = 5_000_000_000L;
+    /**
+     * How long an answer may wait for room in a full ring. Short: the wait runs on the loop thread and stalls every
+     * other client, so a client that does not read loses answers instead (logged).
+     */
+    private static final long RETRY_NANOS = 2_000_000L;
 
     private final ByteBuffer header = ByteBuffer.allocateDirect(24).order(ByteOrder.LITTLE_ENDIAN);
     private final ByteBuffer[] parts = new ByteBuffer[2];
@@ -53,7 +57,11 @@ public class EchoHandler implements ServiceHandler {
                     break;
             }
         } catch (IpcException e) {
-            LOG.debug("echo to {} failed: {}", c, e.getMessage());
+            if (e.errno() == Errno.EAGAIN) {
+                LOG.warn("echo to {} dropped: {}", c, e.getMessage());
+            } else {
+                LOG.debug("echo to {} failed: {}", c, e.getMessage());
+            }
             return -e.errno();
         }
         return 0;
@@ -73,7 +81,7 @@ public class EchoHandler implements ServiceHandler {
             if (rc != Errno.WOULD_BLOCK) {
                 return;
             }
-            // The client pipelines faster than it reads: give it a moment rather than drop its answer.
+            // The client pipelines faster than it reads: give it a moment, then drop the answer.
             long now = System.nanoTime();
             if (deadline == 0) {
                 deadline = now + RETRY_NANOS;

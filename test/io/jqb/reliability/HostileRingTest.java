@@ -409,11 +409,9 @@ class HostileRingTest extends InteropTestBase {
     }
 
     /**
-     * Wanted: a fault on a truncated file drops that connection at once (today the InternalError reaches the loop,
-     * which logs it, and the connection lingers, its doorbell re-triggering the fault, until the client leaves).
-     * Needs the change described in docs/RELIABILITY.md ("Open items") in Connection/ShmServerChannel.
+     * A fault on a truncated file drops that connection at once: Connection turns the InternalError into a
+     * disconnect (docs/RELIABILITY.md, "Follow-ups").
      */
-    @org.junit.jupiter.api.Disabled("needs Connection to drop a connection whose shared memory faults (InternalError)")
     @Test
     void truncatedHeaderDropsTheConnection() throws Exception {
         NonBlockingEchoHandler h = new NonBlockingEchoHandler();
@@ -446,7 +444,6 @@ class HostileRingTest extends InteropTestBase {
         assertTrue(cpu < 300, "idle spinning loop used " + cpu + " ms of CPU in 1 s");
     }
 
-    @org.junit.jupiter.api.Disabled("needs ShmServerChannel to use its own flow-control state, not the shared flag")
     @Test
     void clientSetFlowControlFlagDoesNotKeepASpinningLoopBusy() throws Exception {
         Service s = service(serviceName(), new NonBlockingEchoHandler(), true);

@@ -23,6 +23,11 @@ public interface ServerChannel {
         /** The peer went away or broke the protocol; {@code why} is logged. */
         void fail(String why);
 
+        /** The peer broke the protocol (corrupt shared memory, bad header): logged as a warning, then dropped. */
+        default void violation(String why) {
+            fail(why);
+        }
+
         /** Counts a request read that found nothing. */
         void recvRetry();
     }

@@ -41,6 +41,11 @@ public final class ShmServerChannel implements ServerChannel {
     private final long notifyByte;
     private final long drainBuf;
     private int owedBytes;
+    /**
+     * The flow-control value we set. The shared copy is for the client to read; the client can write it too, so
+     * the server never trusts it (a hostile client could bypass RATE_OFF or keep a spinning loop busy).
+     */
+    private volatile int flowControl;
     /** The client is jqb and may skip doorbell bytes while we advertise that we poll; loop thread only. */
     private boolean jqbPeer;
     private boolean polled;
@@ -212,7 +217,7 @@ public final class ShmServerChannel implements ServerChannel {
     @Override
     public boolean pollRequests(int budget, RequestSink sink) {
         polled = true;
-        if (!open || request.semaphore().value() == 0) {
+        if (!open || flowControl != 0 || request.semaphore().value() == 0) {
             return false;
         }
         int served = serve(budget, sink);
@@ -229,13 +234,13 @@ public final class ShmServerChannel implements ServerChannel {
             return false;
         }
         request.setConsumerAwake(awake ? 1 : 0);
-        return !awake && request.semaphore().value() > 0;
+        return !awake && flowControl == 0 && request.semaphore().value() > 0;
     }
 
     /** @return requests served (≥ 0), or -1 after {@link Owner#fail} */
     private int serve(int budget, RequestSink sink) {
         int served = 0;
-        if (request.flowControl() == 0) {
+        if (flowControl == 0) {
             int avail = Math.min(request.semaphore().value(), budget);
             for (; served < avail && open; served++) {
                 if (!request.semaphore().tryWait()) {
@@ -244,7 +249,7 @@ public final class ShmServerChannel implements ServerChannel {
                 }
                 int len = request.peekLength();
                 if (len < 0) {
-                    owner.fail("corrupt request ring (" + Errno.name(len) + ")");
+                    owner.violation("corrupt request ring (" + Errno.name(len) + ")");
                     return -1;
                 }
                 int off = request.payloadOffset();
@@ -252,12 +257,16 @@ public final class ShmServerChannel implements ServerChannel {
                 int size = len >= 16 ? requestView.getInt(off + 8) : -1;
                 if (size < 16 || size > len) {
                     request.reclaim(len);
-                    owner.fail("bad request header: chunk " + len + " bytes, header size " + size);
+                    owner.violation("bad request header: chunk " + len + " bytes, header size " + size);
                     return -1;
                 }
                 requestView.position(off).limit(off + size);
-                sink.onRequest(requestView);
-                request.reclaim(len);
+                try {
+                    sink.onRequest(requestView);
+                } finally {
+                    // Whatever the callback threw, the request is served: never leave it in the ring.
+                    request.reclaim(len);
+                }
             }
         }
         return served;
@@ -289,6 +298,7 @@ public final class ShmServerChannel implements ServerChannel {
 
     @Override
     public void setFlowControl(int value) {
+        flowControl = value;
         request.setFlowControl(value);
     }
 

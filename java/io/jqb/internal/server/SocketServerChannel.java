@@ -44,6 +44,8 @@ public final class SocketServerChannel implements ServerChannel {
     private boolean responseConnected;
     private boolean eventConnected;
     private volatile boolean open = true;
+    /** The flow-control value we set; the shared copy is the client's to read, never trusted. */
+    private volatile int flowControl;
     private boolean destroyed;
 
     private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String base,
@@ -220,7 +222,7 @@ public final class SocketServerChannel implements ServerChannel {
             owner.fail("request socket error");
             return false;
         }
-        if ((revents & PollHandlers.POLLIN) == 0 || control.flowControl(ControlFileDescriptor.REQUEST) != 0) {
+        if ((revents & PollHandlers.POLLIN) == 0 || flowControl != 0) {
             return true;
         }
         int avail = Math.max(1, Math.min(control.sent(ControlFileDescriptor.REQUEST), budget));
@@ -236,13 +238,14 @@ public final class SocketServerChannel implements ServerChannel {
             }
             if (size < 16 || size > maxMsgSize) {
                 requestIo.discard(requestFd);
-                owner.fail("bad request header size " + size);
+                owner.violation("bad request header size " + size);
                 return false;
             }
             receiveBuffer.clear();
             int n = requestIo.receive(requestFd, receiveBuffer, size);
             if (n < size) {
-                owner.fail(n < 0 ? "request socket: " + Errno.name(n) : "short request datagram: " + n + " < " + size);
+                owner.violation(n < 0 ? "request socket: " + Errno.name(n)
+                        : "short request datagram: " + n + " < " + size);
                 return false;
             }
             control.decrementSent(ControlFileDescriptor.REQUEST);
@@ -276,6 +279,7 @@ public final class SocketServerChannel implements ServerChannel {
 
     @Override
     public void setFlowControl(int value) {
+        flowControl = value;
         control.setFlowControl(ControlFileDescriptor.REQUEST, value);
     }
 
