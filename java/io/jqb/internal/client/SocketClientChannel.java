@@ -25,6 +25,7 @@ public final class SocketClientChannel implements ClientChannel {
     private final int requestFd;
     private final int eventFd;
     private final ControlFile control;
+    private final int maxMsgSize;
     private final String directory;
     private final Datagrams sendIo;
     private final Datagrams recvIo;
@@ -43,6 +44,7 @@ public final class SocketClientChannel implements ClientChannel {
         this.requestFd = requestFd;
         this.eventFd = eventFd;
         this.control = control;
+        this.maxMsgSize = maxMsgSize;
         String p = control.path();
         this.directory = p.substring(0, Math.max(p.lastIndexOf('/'), 0));
         this.sendIo = new Datagrams(maxMsgSize);
@@ -138,8 +140,24 @@ public final class SocketClientChannel implements ClientChannel {
 
     private int receive(int fd, Datagrams io, int channel, ByteBuffer dst, long timeoutNanos, long pollfds) {
         final long deadline = System.nanoTime() + Math.max(timeoutNanos, 0);
+        // A direct buffer with room for the largest message takes the datagram without a peek (one system call).
+        final boolean whole = dst.isDirect() && dst.remaining() >= maxMsgSize;
         for (;;) {
-            int size = io.peekSize(fd);
+            if (whole) {
+                int n = Datagrams.receiveWhole(fd, dst);
+                if (n >= 16) {
+                    control.decrementSent(channel);
+                    return n;
+                }
+                if (n >= 0) {
+                    return -Errno.EBADMSG;
+                }
+                if (n != Errno.WOULD_BLOCK) {
+                    connected = false;
+                    return -Errno.ENOTCONN;
+                }
+            }
+            int size = whole ? Errno.WOULD_BLOCK : io.peekSize(fd);
             if (size >= 0) {
                 if (size < 16) {
                     io.discard(fd);

@@ -35,7 +35,6 @@ public final class SocketServerChannel implements ServerChannel {
     private final Owner owner;
     private final Object responseLock = new Object();
     private final Object eventLock = new Object();
-    private final Datagrams requestIo;
     private final Datagrams responseIo;
     private final Datagrams eventIo;
     private final ByteBuffer receiveBuffer;
@@ -57,7 +56,6 @@ public final class SocketServerChannel implements ServerChannel {
         this.base = base;
         this.control = control;
         this.owner = owner;
-        this.requestIo = new Datagrams(16);
         this.responseIo = new Datagrams(maxMsgSize);
         this.eventIo = new Datagrams(maxMsgSize);
         this.receiveBuffer = ByteBuffer.allocateDirect(maxMsgSize).order(ByteOrder.LITTLE_ENDIAN);
@@ -227,25 +225,20 @@ public final class SocketServerChannel implements ServerChannel {
         }
         int avail = Math.max(1, Math.min(control.sent(ControlFileDescriptor.REQUEST), budget));
         for (int i = 0; i < avail && open; i++) {
-            int size = requestIo.peekSize(requestFd);
-            if (size == Errno.WOULD_BLOCK) {
+            // One system call per request: the receive buffer holds the largest legal request, so nothing is cut.
+            receiveBuffer.clear();
+            int n = Datagrams.receiveWhole(requestFd, receiveBuffer);
+            if (n == Errno.WOULD_BLOCK) {
                 owner.recvRetry();
                 break;
             }
-            if (size < 0) {
-                owner.fail("request socket: " + Errno.name(size));
+            if (n < 0) {
+                owner.fail("request socket: " + Errno.name(n));
                 return false;
             }
-            if (size < 16 || size > maxMsgSize) {
-                requestIo.discard(requestFd);
-                owner.violation("bad request header size " + size);
-                return false;
-            }
-            receiveBuffer.clear();
-            int n = requestIo.receive(requestFd, receiveBuffer, size);
-            if (n < size) {
-                owner.violation(n < 0 ? "request socket: " + Errno.name(n)
-                        : "short request datagram: " + n + " < " + size);
+            int size = n >= 16 ? receiveBuffer.getInt(8) : -1;
+            if (size < 16 || size > n) {
+                owner.violation("bad request: datagram " + n + " bytes, header size " + size);
                 return false;
             }
             control.decrementSent(ControlFileDescriptor.REQUEST);

@@ -163,6 +163,25 @@ public final class Datagrams {
         }
     }
 
+    /**
+     * Receives the next whole datagram straight into the direct buffer {@code dst} at its position, without a peek:
+     * the caller guarantees {@code dst.remaining()} is at least the agreed buffer size, so nothing can be cut.
+     *
+     * @return the datagram's length, {@link Errno#WOULD_BLOCK} when none is queued, or a negated errno
+     */
+    public static int receiveWhole(int fd, ByteBuffer dst) {
+        long addr = MEMORY_IO.getDirectBufferAddress(dst) + dst.position();
+        long n;
+        do {
+            n = C.recv(fd, addr, dst.remaining(), LibC.MSG_DONTWAIT);
+        } while (n < 0 && Posix.errno() == Errno.EINTR);
+        if (n < 0) {
+            int e = Posix.errno();
+            return e == Errno.EAGAIN ? Errno.WOULD_BLOCK : -e;
+        }
+        return (int) n;
+    }
+
     /** Drops the next datagram. */
     public void discard(int fd) {
         C.recv(fd, scratchAddress, 16, LibC.MSG_DONTWAIT);
