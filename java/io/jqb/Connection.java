@@ -369,8 +369,11 @@ public final class Connection {
         if (state == State.CLOSED) {
             return;
         }
-        boolean wasEstablished = channel != null;
-        state = State.CLOSED;
+        // Idempotent steps: an InternalError that HotSpot delivers late (a fault on a file the peer truncated
+        // surfaces at the next native call) may interrupt this anywhere; teardownJob then runs it again.
+        if (state != State.SHUTTING_DOWN) {
+            state = State.SHUTTING_DOWN;
+        }
         ServerChannel ch = channel;
         if (ch != null) {
             if (service.pollHandlers() instanceof EventLoop) {
@@ -382,9 +385,35 @@ public final class Connection {
             }
             ch.closeSocket();
         }
-        service.connectionClosed(this, wasEstablished);
+        state = State.CLOSED;
+        service.connectionClosed(this, ch != null);
         closedPending = true;
         callClosed();
+    }
+
+    /** {@link #teardown()} now, on the loop thread, run again if a late fault interrupts it. */
+    void teardownNow() {
+        for (int attempt = 0; attempt < 10; attempt++) {
+            try {
+                teardown();
+                return;
+            } catch (InternalError e) {
+                LOG.debug("connection {}: teardown interrupted by a late fault, again", id);
+            }
+        }
+    }
+
+    /** {@link #teardown()} as a loop job, run again (a few times) if a late fault interrupts it. */
+    private void teardownJob(int attemptsLeft) {
+        try {
+            teardown();
+        } catch (InternalError e) {
+            if (state != State.CLOSED && attemptsLeft > 0) {
+                service.pollHandlers().jobAdd(Priority.HIGH, () -> teardownJob(attemptsLeft - 1));
+            } else {
+                LOG.warn("connection {}: late shared-memory fault during teardown: {}", id, e.getMessage());
+            }
+        }
     }
 
     private void callClosed() {
@@ -441,7 +470,7 @@ public final class Connection {
             return;
         }
         state = State.SHUTTING_DOWN;
-        service.pollHandlers().jobAdd(Priority.HIGH, this::teardown);
+        service.pollHandlers().jobAdd(Priority.HIGH, () -> teardownJob(10));
     }
 
     boolean inHandshake() {

@@ -348,7 +348,7 @@ public final class Service implements AutoCloseable {
         } catch (IpcException e) {
             LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
             c.markEstablished();
-            c.teardown();
+            c.teardownNow();
             return;
         }
         try {
@@ -575,7 +575,7 @@ public final class Service implements AutoCloseable {
 
     private void teardownAll() {
         for (Connection c : connections) {
-            c.teardown();
+            c.teardownNow();
         }
         for (var e : handshakes.entrySet()) {
             poll.dispatchDel(e.getKey());
