@@ -15,13 +15,30 @@ import java.nio.ByteBuffer;
 public final class Datagrams {
     private static final MemoryIO MEMORY_IO = MemoryIO.getInstance();
 
-    private final ByteBuffer scratch;
-    private final long scratchAddress;
+    private final int capacity;
+    /** 16 bytes for peeking at a header; always there. */
+    private final ByteBuffer header;
+    private final long headerAddress;
+    /**
+     * A full-size area for heap buffers and gathered sends, made on first use: most connections never need it, and
+     * zero-filling three of them per connection showed in connection set-up time.
+     */
+    private ByteBuffer scratch;
+    private long scratchAddress;
 
     /** @param capacity the largest message (the agreed buffer size) */
     public Datagrams(int capacity) {
-        this.scratch = ByteBuffer.allocateDirect(Math.max(capacity, 16));
-        this.scratchAddress = MEMORY_IO.getDirectBufferAddress(scratch);
+        this.capacity = Math.max(capacity, 16);
+        this.header = ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        this.headerAddress = MEMORY_IO.getDirectBufferAddress(header);
+    }
+
+    private ByteBuffer scratch() {
+        if (scratch == null) {
+            scratch = ByteBuffer.allocateDirect(capacity);
+            scratchAddress = MEMORY_IO.getDirectBufferAddress(scratch);
+        }
+        return scratch;
     }
 
     /** @return length sent, {@link Errno#WOULD_BLOCK} (socket full) or a negated errno */
@@ -31,7 +48,7 @@ public final class Datagrams {
         if (msg.isDirect()) {
             addr = MEMORY_IO.getDirectBufferAddress(msg) + msg.position();
         } else {
-            scratch.put(0, msg, msg.position(), len);
+            scratch().put(0, msg, msg.position(), len);
             addr = scratchAddress;
         }
         return sendRaw(fd, addr, len);
@@ -40,6 +57,7 @@ public final class Datagrams {
     /** Sends the concatenation of {@code msgs} as one datagram. */
     public int send(int fd, ByteBuffer[] msgs) {
         int pos = 0;
+        final ByteBuffer scratch = scratch();
         for (ByteBuffer b : msgs) {
             int n = b.remaining();
             if (pos + n > scratch.capacity()) {
@@ -74,7 +92,7 @@ public final class Datagrams {
     public int peekSize(int fd) {
         long n;
         do {
-            n = C.recv(fd, scratchAddress, 16, LibC.MSG_PEEK | LibC.MSG_DONTWAIT);
+            n = C.recv(fd, headerAddress, 16, LibC.MSG_PEEK | LibC.MSG_DONTWAIT);
         } while (n < 0 && Posix.errno() == Errno.EINTR);
         if (n < 0) {
             int e = Posix.errno();
@@ -86,7 +104,7 @@ public final class Datagrams {
         if (n < 16) {
             return -Errno.EBADMSG;
         }
-        return scratch.order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(8);
+        return header.getInt(8);
     }
 
     /**
@@ -103,6 +121,7 @@ public final class Datagrams {
             } while (n < 0 && Posix.errno() == Errno.EINTR);
             return n < 0 ? -Posix.errno() : (int) n;
         }
+        final ByteBuffer scratch = scratch();
         do {
             n = C.recv(fd, scratchAddress, size, LibC.MSG_DONTWAIT);
         } while (n < 0 && Posix.errno() == Errno.EINTR);
@@ -184,6 +203,6 @@ public final class Datagrams {
 
     /** Drops the next datagram. */
     public void discard(int fd) {
-        C.recv(fd, scratchAddress, 16, LibC.MSG_DONTWAIT);
+        C.recv(fd, headerAddress, 16, LibC.MSG_DONTWAIT);
     }
 }
