@@ -7,6 +7,10 @@ package io.jqb;
 public class BufferTooSmallException extends IpcException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * @param operation what was being done
+     * @param detail the sizes involved, or null
+     */
     public BufferTooSmallException(String operation, String detail) {
         super(operation, Errno.ENOBUFS, detail);
     }

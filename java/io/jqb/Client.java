@@ -332,14 +332,17 @@ public final class Client implements AutoCloseable {
         channel.setWaitStrategy(strategy);
     }
 
+    /** @return how receives wait (see {@link #setWaitStrategy}) */
     public WaitStrategy waitStrategy() {
         return waitStrategy;
     }
 
+    /** Attaches an application object to this client ({@code qb_ipcc_context_set}); local only. */
     public void setContext(Object context) {
         this.context = context;
     }
 
+    /** @return the object set with {@link #setContext} ({@code qb_ipcc_context_get}), or null */
     public Object context() {
         return context;
     }

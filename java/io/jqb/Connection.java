@@ -530,14 +530,17 @@ public final class Connection {
         return maxMsgSize;
     }
 
+    /** @return the client's pid from its credentials */
     public int clientPid() {
         return pid;
     }
 
+    /** @return the client's uid from its credentials */
     public int clientUid() {
         return uid;
     }
 
+    /** @return the client's gid from its credentials */
     public int clientGid() {
         return gid;
     }
@@ -547,10 +550,12 @@ public final class Connection {
         return id;
     }
 
+    /** Attaches an application object to this connection ({@code qb_ipcs_context_set}). */
     public void setContext(Object context) {
         this.context = context;
     }
 
+    /** @return the object set with {@link #setContext} ({@code qb_ipcs_context_get}), or null */
     public Object context() {
         return context;
     }
