@@ -8,7 +8,9 @@ import java.io.IOException;
  */
 public class IpcException extends IOException {
     private static final long serialVersionUID = 1L;
+    /** The positive errno value. */
     private final int errno;
+    /** What was being done. */
     private final String operation;
 
     /**
@@ -23,6 +25,10 @@ public class IpcException extends IOException {
         this.operation = operation;
     }
 
+    /**
+     * @param operation what was being done
+     * @param errno the positive errno value
+     */
     public IpcException(String operation, int errno) {
         this(operation, errno, null);
     }

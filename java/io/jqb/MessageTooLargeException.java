@@ -4,6 +4,10 @@ package io.jqb;
 public class MessageTooLargeException extends IpcException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * @param operation what was being done
+     * @param detail context, or null
+     */
     public MessageTooLargeException(String operation, String detail) {
         super(operation, Errno.EMSGSIZE, detail);
     }

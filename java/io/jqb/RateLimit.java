@@ -5,8 +5,11 @@ package io.jqb;
  * flow-control flag that native clients check before sending.
  */
 public enum RateLimit {
+    /** HIGH priority: up to 50 requests per wake-up. */
     FAST(Priority.HIGH, 0),
+    /** MED priority, the default: up to 5 requests per wake-up. */
     NORMAL(Priority.MED, 0),
+    /** LOW priority: 1 request per wake-up. */
     SLOW(Priority.LOW, 0),
     /** Clients with the default {@code fc_enable_max} (1) get EAGAIN from send. */
     OFF(Priority.LOW, 1),
@@ -21,6 +24,7 @@ public enum RateLimit {
         this.flowControl = flowControl;
     }
 
+    /** @return the loop priority of the service's connections */
     public Priority priority() {
         return priority;
     }

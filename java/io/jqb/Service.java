@@ -480,6 +480,7 @@ public final class Service implements AutoCloseable {
         return l;
     }
 
+    /** @return the service name clients connect to */
     public String name() {
         return name;
     }
@@ -489,14 +490,17 @@ public final class Service implements AutoCloseable {
         return serviceId;
     }
 
+    /** @return the transport offered to clients */
     public TransportType transportType() {
         return type;
     }
 
+    /** Attaches an application object to the service ({@code qb_ipcs_service_context_set}). */
     public void setContext(Object context) {
         this.context = context;
     }
 
+    /** @return the object set with {@link #setContext} ({@code qb_ipcs_service_context_get}), or null */
     public Object context() {
         return context;
     }
