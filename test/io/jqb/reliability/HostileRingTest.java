@@ -412,9 +412,6 @@ class HostileRingTest extends InteropTestBase {
      * A fault on a truncated file drops that connection at once: Connection turns the InternalError into a
      * disconnect (docs/RELIABILITY.md, "Follow-ups").
      */
-    @org.junit.jupiter.api.Disabled("flaky in the full suite (2 of 4 fresh-clone CI runs): once the server code is "
-            + "JIT-compiled the fault is reported and disconnect() is called, but the socket is not closed within 3 s; "
-            + "passes alone. See docs/RELIABILITY.md")
     @Test
     void truncatedHeaderDropsTheConnection() throws Exception {
         NonBlockingEchoHandler h = new NonBlockingEchoHandler();

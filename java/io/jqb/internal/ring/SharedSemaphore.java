@@ -4,6 +4,7 @@ import static io.jqb.internal.wire.SemaphoreDescriptor.ONE_WAITER;
 import static io.jqb.internal.wire.SemaphoreDescriptor.SEM_VALUE_MAX;
 
 import io.jqb.Errno;
+import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.Futex;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.SemaphoreDescriptor;
@@ -19,6 +20,9 @@ import net.openhft.chronicle.bytes.PointerBytesStore;
  * single consumer). Posting is thread-safe.</p>
  */
 public final class SharedSemaphore {
+    /** Failed compare-and-sets in a row before {@link #casFailed} asks the kernel whether the memory is still there. */
+    private static final int PROBE_EVERY = 64;
+
     private final PointerBytesStore mem;
     private final long offset;
     private final long futexAddress;
@@ -64,12 +68,17 @@ public final class SharedSemaphore {
      */
     public int post() {
         long d;
-        do {
+        int failures = 0;
+        for (;;) {
             d = mem.readVolatileLong(offset);
             if ((int) d == SEM_VALUE_MAX || (int) d < 0) {
                 return -75; // EOVERFLOW
             }
-        } while (!mem.compareAndSwapLong(offset, d, d + 1));
+            if (mem.compareAndSwapLong(offset, d, d + 1)) {
+                break;
+            }
+            casFailed(++failures);
+        }
         if ((d >>> 32) != 0) {
             Futex.wake(futexAddress, 1);
         }
@@ -83,14 +92,30 @@ public final class SharedSemaphore {
      * take: that made a spinning server loop burn a core for as long as the connection lived.
      */
     public boolean tryWait() {
-        long d;
-        do {
-            d = mem.readVolatileLong(offset);
+        int failures = 0;
+        for (;;) {
+            long d = mem.readVolatileLong(offset);
             if ((int) d == 0) {
                 return false;
             }
-        } while (!mem.compareAndSwapLong(offset, d, d - 1));
-        return true;
+            if (mem.compareAndSwapLong(offset, d, d - 1)) {
+                return true;
+            }
+            casFailed(++failures);
+        }
+    }
+
+    /**
+     * After a failed compare-and-set. When the peer truncated the header, HotSpot skips each faulting load and CAS in
+     * compiled code (the CAS "fails", the load leaves a stale value) and delivers the InternalError only at a later
+     * safepoint: a retry loop then spins on SIGBUS for as long as no safepoint comes (seen: seconds, the connection
+     * never dropped). So every {@value #PROBE_EVERY}th failure in a row, a kernel probe (one syscall; real
+     * contention almost never gets there) turns a vanished page into an InternalError now.
+     */
+    private void casFailed(int failures) {
+        if (failures % PROBE_EVERY == 0 && !FaultSafe.accessible(futexAddress)) {
+            throw new InternalError("semaphore memory is gone (the peer truncated the ring header)");
+        }
     }
 
     /**
@@ -108,12 +133,14 @@ public final class SharedSemaphore {
         }
         long deadline = timeoutNanos > 0 ? System.nanoTime() + timeoutNanos : 0;
         addWaiters(ONE_WAITER);
+        int failures = 0;
         for (;;) {
             long d = mem.readVolatileLong(offset);
             if ((int) d != 0) {
                 if (mem.compareAndSwapLong(offset, d, d - 1 - ONE_WAITER)) {
                     return 0;
                 }
+                casFailed(++failures);
                 continue;
             }
             long ts = 0;
@@ -132,9 +159,13 @@ public final class SharedSemaphore {
     }
 
     private void addWaiters(long delta) {
-        long d;
-        do {
-            d = mem.readVolatileLong(offset);
-        } while (!mem.compareAndSwapLong(offset, d, d + delta));
+        int failures = 0;
+        for (;;) {
+            long d = mem.readVolatileLong(offset);
+            if (mem.compareAndSwapLong(offset, d, d + delta)) {
+                return;
+            }
+            casFailed(++failures);
+        }
     }
 }

@@ -468,6 +468,14 @@ public final class ShmRing {
         FaultSafe.addInt(headerAddress + REF_COUNT_OFFSET, -1);
     }
 
+    /**
+     * @return false when the header's first page is gone (the peer truncated the file); a kernel probe, never a
+     *         signal: one system call, so off the hot path only
+     */
+    public boolean headerAccessible() {
+        return FaultSafe.accessible(headerAddress);
+    }
+
     public String headerPath() {
         return headerPath;
     }

@@ -200,7 +200,16 @@ public final class ShmServerChannel implements ServerChannel {
         if ((revents & PollHandlers.POLLIN) == 0) {
             return true;
         }
+        boolean owed = owedBytes > 0;
         int served = serve(budget, sink);
+        if (served == 0 && !owed && !request.headerAccessible()) {
+            // A doorbell without a request, and the header is gone: the client truncated it. HotSpot skipped the
+            // faulting loads (serve saw garbage, typically "nothing queued") and throws the InternalError only at
+            // some later VM transition or safepoint, possibly never while the loop sleeps, or in unrelated code.
+            // So check for ourselves, off the hot path: only on a doorbell that found no work (one syscall).
+            owner.violation("request ring header unreadable (file truncated)");
+            return false;
+        }
         return served >= 0 && drain(served);
     }
 
