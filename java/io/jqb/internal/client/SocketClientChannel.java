@@ -75,15 +75,12 @@ public final class SocketClientChannel implements ClientChannel {
     }
 
     private static int connected(String local, String remote, int size) throws IpcException {
-        int fd = UnixSocket.datagramSocket();
-        try (UnixSocket.Address l = UnixSocket.abstractAddress(local);
-                UnixSocket.Address r = UnixSocket.abstractAddress(remote)) {
-            UnixSocket.bind(fd, l);
+        int fd = UnixSocket.boundDatagram(local, size);
+        try (UnixSocket.Address r = UnixSocket.abstractAddress(remote)) {
             int rc = UnixSocket.connectRaw(fd, r);
             if (rc < 0) {
                 throw IpcException.of("connect(" + remote + ")", rc, null);
             }
-            UnixSocket.setBufferSizes(fd, size);
             return fd;
         } catch (IpcException e) {
             C.close(fd);

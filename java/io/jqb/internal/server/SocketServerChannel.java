@@ -71,25 +71,13 @@ public final class SocketServerChannel implements ServerChannel {
         int req = -1;
         int ev = -1;
         try {
-            req = bound(base + "-request", maxMsgSize);
-            ev = bound(base + "-event-tx", maxMsgSize);
+            req = UnixSocket.boundDatagram(base + "-request", maxMsgSize);
+            ev = UnixSocket.boundDatagram(base + "-event-tx", maxMsgSize);
             return new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner);
         } catch (IpcException | RuntimeException e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
             ctl.close(true);
-            throw e;
-        }
-    }
-
-    private static int bound(String name, int size) throws IpcException {
-        int fd = UnixSocket.datagramSocket();
-        try (UnixSocket.Address a = UnixSocket.abstractAddress(name)) {
-            UnixSocket.bind(fd, a);
-            UnixSocket.setBufferSizes(fd, size);
-            return fd;
-        } catch (IpcException e) {
-            C.close(fd);
             throw e;
         }
     }

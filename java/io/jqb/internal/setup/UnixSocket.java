@@ -180,6 +180,22 @@ public final class UnixSocket {
                 "socket(SOCK_DGRAM)");
     }
 
+    /**
+     * A non-blocking datagram socket bound to the abstract name {@code name}, with SO_SNDBUF/SO_RCVBUF raised to
+     * {@code size} (the SOCKET transport's sockets, both sides).
+     */
+    public static int boundDatagram(String name, int size) throws IpcException {
+        int fd = datagramSocket();
+        try (Address a = abstractAddress(name)) {
+            bind(fd, a);
+            setBufferSizes(fd, size);
+            return fd;
+        } catch (IpcException e) {
+            C.close(fd);
+            throw e;
+        }
+    }
+
     public static void bind(int fd, Address addr) throws IpcException {
         Posix.check(C.bind(fd, addr.address, addr.length), "bind(" + addr + ")");
     }
