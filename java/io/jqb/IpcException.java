@@ -1,12 +1,15 @@
 package io.jqb;
 
-import java.io.IOException;
-
 /**
  * An IPC operation failed. Carries the errno and the operation, and its message names both, for example
  * {@code "connect(qb-echo): ECONNREFUSED (111, Connection refused)"}.
+ *
+ * <p>Unchecked: a callback such as {@link ServiceHandler#message} can send without a try/catch. Transient
+ * conditions are not exceptions: sends return {@link Errno#WOULD_BLOCK} when a ring is full and receives return
+ * {@link Errno#TIMED_OUT}; an exception means the operation cannot succeed as asked (the peer is gone, the message
+ * is too large, the set-up was refused).
  */
-public class IpcException extends IOException {
+public class IpcException extends RuntimeException {
     private static final long serialVersionUID = 1L;
     /** The positive errno value. */
     private final int errno;

@@ -71,7 +71,7 @@ public final class ShmClientChannel implements ClientChannel {
             resp = ShmRing.open(responseBase, maxMsgSize);
             ShmRing ev = ShmRing.open(eventBase, maxMsgSize);
             return new ShmClientChannel(fd, serverPid, req, resp, ev, jqbServer);
-        } catch (IpcException | RuntimeException e) {
+        } catch (RuntimeException e) {
             if (resp != null) {
                 resp.decrementRefCount();
                 resp.close(false);

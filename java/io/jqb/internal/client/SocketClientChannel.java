@@ -66,7 +66,7 @@ public final class SocketClientChannel implements ClientChannel {
             req = connected(base + "-response", base + "-request", maxMsgSize);
             ev = connected(base + "-event", base + "-event-tx", maxMsgSize);
             return new SocketClientChannel(setupFd, req, ev, ctl, maxMsgSize);
-        } catch (IpcException | RuntimeException e) {
+        } catch (RuntimeException e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
             ctl.close(false);

@@ -74,7 +74,7 @@ public final class SocketServerChannel implements ServerChannel {
             req = UnixSocket.boundDatagram(base + "-request", maxMsgSize);
             ev = UnixSocket.boundDatagram(base + "-event-tx", maxMsgSize);
             return new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner);
-        } catch (IpcException | RuntimeException e) {
+        } catch (RuntimeException e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
             ctl.close(true);
