@@ -59,6 +59,8 @@ public final class Service implements AutoCloseable {
     private static final AtomicLong CONNECTION_IDS = new AtomicLong();
     /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
     private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;
+    /** Default limit of {@link #setSendBacklog}: 1 MiB per connection and direction. */
+    public static final long DEFAULT_SEND_BACKLOG_BYTES = 1 << 20;
     /** Default of {@link #setHandshakeTimeout}. */
     public static final long DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 
@@ -87,6 +89,8 @@ public final class Service implements AutoCloseable {
     private volatile boolean destroyed;
     private volatile long handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS;
     private volatile boolean staleSweep = true;
+    private volatile long sendBacklogLimit = DEFAULT_SEND_BACKLOG_BYTES;
+    private volatile BacklogPolicy sendBacklogPolicy = BacklogPolicy.FAIL_SEND;
 
     private Service(String name, int serviceId, TransportType type, ServiceHandler handler) {
         this.name = name;
@@ -423,6 +427,29 @@ public final class Service implements AutoCloseable {
     /** @return the enforced minimum buffer size (0 = none) */
     public int enforcedBufferSize() {
         return enforcedBufferSize;
+    }
+
+    /**
+     * Bounds each connection's send backlogs ({@link Connection#queueResponse}, {@link Connection#queueEvent}):
+     * at most {@code limitBytes} queued per direction (one message always fits), and what happens past that.
+     * Default {@value #DEFAULT_SEND_BACKLOG_BYTES} bytes, {@link BacklogPolicy#FAIL_SEND}. Thread-safe.
+     */
+    public void setSendBacklog(long limitBytes, BacklogPolicy policy) {
+        if (limitBytes < 0) {
+            throw new IllegalArgumentException("limitBytes=" + limitBytes);
+        }
+        this.sendBacklogPolicy = Objects.requireNonNull(policy, "policy");
+        this.sendBacklogLimit = limitBytes;
+    }
+
+    /** @return the most bytes a connection queues per direction; see {@link #setSendBacklog} */
+    public long sendBacklogLimit() {
+        return sendBacklogLimit;
+    }
+
+    /** @return what a send past {@link #sendBacklogLimit()} does; see {@link #setSendBacklog} */
+    public BacklogPolicy sendBacklogPolicy() {
+        return sendBacklogPolicy;
     }
 
     /**

@@ -241,7 +241,7 @@ public final class ShmServerChannel implements ServerChannel {
     @Override
     public boolean pollRequests(int budget, RequestSink sink) {
         polled = true;
-        if (!open || flowControl != 0 || request.semaphore().value() == 0) {
+        if (!open || flowControl != 0 || owner.paused() || request.semaphore().value() == 0) {
             return false;
         }
         int served = serve(budget, sink);
@@ -266,7 +266,7 @@ public final class ShmServerChannel implements ServerChannel {
         int served = 0;
         if (flowControl == 0) {
             int avail = Math.min(request.semaphore().value(), budget);
-            for (; served < avail && open; served++) {
+            for (; served < avail && open && !owner.paused(); served++) {
                 if (!request.semaphore().tryWait()) {
                     owner.recvRetry();
                     break;

@@ -19,7 +19,8 @@ import java.nio.ByteOrder;
  * Server side of one SOCKET connection (libqb's QB_IPC_SOCKET): a control file with per-channel queue counters and
  * the flow-control flag, and abstract datagram sockets {@code B-request} (requests in, responses out) and
  * {@code B-event-tx} (events out), where B = {@code <dir>/qb-<service>}. Response and event sockets connect to the
- * client's {@code B-response} / {@code B-event} on their first send, retrying up to 10 × 100 ms as libqb does. One
+ * client's {@code B-response} / {@code B-event} on their first send; until the client has bound them (up to 1 s, libqb's 10 × 100 ms) a send
+ * returns {@link #NOT_YET_CONNECTED} instead of sleeping, and the connection queues it. One
  * datagram is one message, framed by the header's size field; no doorbell bytes. The setup socket stays open only
  * to notice the client's hang-up.
  */
@@ -40,6 +41,9 @@ public final class SocketServerChannel implements ServerChannel {
     private final ByteBuffer receiveBuffer;
     private final ByteBuffer requestView;
     private final long livenessBuf;
+    /** When the first connect to the client's socket failed (nanoTime | 1), under the direction's lock; 0 = not. */
+    private final long[] responseFirstTry = new long[1];
+    private final long[] eventFirstTry = new long[1];
     private boolean responseConnected;
     private boolean eventConnected;
     private volatile boolean open = true;
@@ -112,24 +116,26 @@ public final class SocketServerChannel implements ServerChannel {
         return setupFd;
     }
 
-    /** Connects {@code fd} to the client's socket {@code name} (which the client binds after the handshake). */
-    private int connectPeer(int fd, String name) {
+    /**
+     * Connects {@code fd} to the client's socket {@code name}, which the client binds after the handshake. libqb
+     * retries up to 10 × 100 ms, sleeping on the caller's thread (often the loop); jqb tries once per send and
+     * returns {@link #NOT_YET_CONNECTED} (the connection queues the message and its loop retries) until
+     * {@code CONNECT_TRIES × 100 ms} after the first attempt, then the error.
+     */
+    private int connectPeer(int fd, String name, long[] firstTry) {
         try (UnixSocket.Address a = UnixSocket.abstractAddress(name)) {
-            int rc = 0;
-            for (int i = 0; i < CONNECT_TRIES; i++) {
-                rc = UnixSocket.connectRaw(fd, a);
-                if (rc == 0) {
-                    UnixSocket.setBufferSizes(fd, maxMsgSize);
-                    return 0;
-                }
-                Thread.sleep(100);
+            int rc = UnixSocket.connectRaw(fd, a);
+            if (rc == 0) {
+                UnixSocket.setBufferSizes(fd, maxMsgSize);
+                return 0;
             }
-            return rc;
+            long now = System.nanoTime();
+            if (firstTry[0] == 0) {
+                firstTry[0] = now | 1;
+            }
+            return now - firstTry[0] < CONNECT_TRIES * 100_000_000L ? NOT_YET_CONNECTED : rc;
         } catch (IpcException e) {
             return -e.errno();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return -Errno.EINTR;
         }
     }
 
@@ -154,7 +160,7 @@ public final class SocketServerChannel implements ServerChannel {
             return -Errno.ENOTCONN;
         }
         if (!responseConnected) {
-            int rc = connectPeer(requestFd, base + "-response");
+            int rc = connectPeer(requestFd, base + "-response", responseFirstTry);
             if (rc < 0) {
                 return rc;
             }
@@ -184,7 +190,7 @@ public final class SocketServerChannel implements ServerChannel {
             return -Errno.ENOTCONN;
         }
         if (!eventConnected) {
-            int rc = connectPeer(eventFd, base + "-event");
+            int rc = connectPeer(eventFd, base + "-event", eventFirstTry);
             if (rc < 0) {
                 return rc;
             }
@@ -212,7 +218,7 @@ public final class SocketServerChannel implements ServerChannel {
             return true;
         }
         int avail = Math.max(1, Math.min(control.sent(ControlFileDescriptor.REQUEST), budget));
-        for (int i = 0; i < avail && open; i++) {
+        for (int i = 0; i < avail && open && !owner.paused(); i++) {
             // One system call per request: the receive buffer holds the largest legal request, so nothing is cut.
             receiveBuffer.clear();
             int n = Datagrams.receiveWhole(requestFd, receiveBuffer);
