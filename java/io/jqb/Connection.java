@@ -24,6 +24,8 @@ import org.slf4j.LoggerFactory;
 public final class Connection {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
     private static final RateLimitedLog BACKLOG_LOG = new RateLimitedLog(LOG);
+    /** Protocol violations and faults: one line per dropped connection, but peers can connect and break at will. */
+    private static final RateLimitedLog PEER_LOG = new RateLimitedLog(LOG, 20, 1_000);
 
     enum State { HANDSHAKE, ESTABLISHED, SHUTTING_DOWN, CLOSED }
 
@@ -335,7 +337,7 @@ public final class Connection {
             return rc;
         }
         if (rc == -Errno.EBADMSG) {
-            LOG.warn("{}: connection {} (pid {}) corrupted its ring; disconnecting it", op, id, pid);
+            PEER_LOG.warn("{}: connection {} (pid {}) corrupted its ring; disconnecting it", op, id, pid);
             disconnect();
         }
         throw IpcException.of(op, rc, "connection " + id);
@@ -360,7 +362,7 @@ public final class Connection {
      * HotSpot reports a fault in a mapped file (the peer truncated it) as an InternalError: drop the connection.
      */
     private void sharedMemoryFault(InternalError e) {
-        LOG.warn("connection {} (pid {}): fault accessing its shared memory ({}); disconnecting it", id, pid,
+        PEER_LOG.warn("connection {} (pid {}): fault accessing its shared memory ({}); disconnecting it", id, pid,
                 e.getMessage());
         disconnect();
     }
@@ -403,7 +405,7 @@ public final class Connection {
 
         @Override
         public void violation(String why) {
-            LOG.warn("connection {} (pid {}) broke the protocol: {}; disconnecting it", id, pid, why);
+            PEER_LOG.warn("connection {} (pid {}) broke the protocol: {}; disconnecting it", id, pid, why);
             disconnect();
         }
 
@@ -552,7 +554,7 @@ public final class Connection {
             if (state != State.CLOSED && attemptsLeft > 0) {
                 service.pollHandlers().jobAdd(Priority.HIGH, () -> teardownJob(attemptsLeft - 1));
             } else {
-                LOG.warn("connection {}: late shared-memory fault during teardown: {}", id, e.getMessage());
+                PEER_LOG.warn("connection {}: late shared-memory fault during teardown: {}", id, e.getMessage());
             }
         }
     }

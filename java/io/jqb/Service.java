@@ -1,5 +1,6 @@
 package io.jqb;
 
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.server.ConnectionResponse;
@@ -56,7 +57,19 @@ import org.slf4j.LoggerFactory;
  */
 public final class Service implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Service.class);
+    private static final RateLimitedLog ACCEPT_LOG = new RateLimitedLog(LOG);
+    /** Lines a connecting peer can trigger at will (garbage, half-open connects). */
+    private static final RateLimitedLog HANDSHAKE_LOG = new RateLimitedLog(LOG, 10, 1_000);
+    private static final int ENFILE = 23;
+    private static final int EMFILE = 24;
     private static final AtomicLong CONNECTION_IDS = new AtomicLong();
+
+    static {
+        // Out of fds, the JVM cannot open a class file either (with a directory on the class path every class load
+        // opens one; a failed load is remembered for good): load what the EMFILE path needs while it still can.
+        Errno.describe(EMFILE);
+        HandshakeTimer.class.getName();
+    }
     /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
     private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;
     /** Default limit of {@link #setSendBacklog}: 1 MiB per connection and direction. */
@@ -89,6 +102,10 @@ public final class Service implements AutoCloseable {
     private volatile boolean destroyed;
     private volatile long handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS;
     private volatile boolean staleSweep = true;
+    /** accept(2) failures for want of fds or memory in the current episode, its start, the back-off (loop only). */
+    private int acceptFailures;
+    private long acceptEpisodeStart;
+    private int acceptBackoffMs;
     private volatile long sendBacklogLimit = DEFAULT_SEND_BACKLOG_BYTES;
     private volatile BacklogPolicy sendBacklogPolicy = BacklogPolicy.FAIL_SEND;
 
@@ -200,12 +217,60 @@ public final class Service implements AutoCloseable {
         for (;;) {
             int cfd = UnixSocket.accept(fd);
             if (cfd < 0) {
-                if (-cfd != Errno.EAGAIN && -cfd != Errno.EINTR) {
-                    LOG.warn("accept on service {}: {}", name, Errno.name(cfd));
+                int e = -cfd;
+                if (e == Errno.EAGAIN || e == Errno.EINTR) {
+                    return;
+                }
+                if (e == EMFILE || e == ENFILE || e == Errno.ENOBUFS || e == Errno.ENOMEM) {
+                    pauseAccepting(e);
+                } else {
+                    ACCEPT_LOG.warn("accept on service {}: {}", name, Errno.name(e));
                 }
                 return;
             }
+            if (acceptFailures > 0) {
+                LOG.warn("service {}: accepting again after {} failed accepts over {} ms", name, acceptFailures,
+                        (System.nanoTime() - acceptEpisodeStart) / 1_000_000);
+                acceptFailures = 0;
+                acceptBackoffMs = 0;
+            }
             startHandshake(cfd);
+        }
+    }
+
+    /**
+     * Out of fds (EMFILE/ENFILE) or kernel memory: the listener stays readable (level-triggered), so polling it
+     * again at once would spin the loop and log a line per turn. Stop watching it for a back-off (10 ms doubling to
+     * 500 ms) while connected clients go on being served; waiting clients stay in the listen backlog. One WARN line
+     * when the episode starts and one with the count when it ends.
+     */
+    private void pauseAccepting(int errno) {
+        if (acceptFailures++ == 0) {
+            acceptEpisodeStart = System.nanoTime();
+            LOG.warn("service {}: accept: {} ({}); pausing accepts until it recovers", name, Errno.name(errno),
+                    Errno.describe(errno));
+        }
+        acceptBackoffMs = acceptBackoffMs == 0 ? 10 : Math.min(acceptBackoffMs * 2, 500);
+        PollHandlers p = poll;
+        int fd = listenFd;
+        try {
+            p.dispatchMod(Priority.MED, fd, 0, this::onListenerReady);
+        } catch (IpcException e) {
+            LOG.debug("service {}: dispatch_mod on the listener: {}", name, e.getMessage());
+        }
+        Runnable resume = () -> {
+            if (!destroyed && listenFd == fd) {
+                try {
+                    p.dispatchMod(Priority.MED, fd, PollHandlers.POLLIN, this::onListenerReady);
+                } catch (IpcException e) {
+                    LOG.debug("service {}: dispatch_mod on the listener: {}", name, e.getMessage());
+                }
+            }
+        };
+        if (p instanceof EventLoop) {
+            ((EventLoop) p).schedule(acceptBackoffMs, resume);
+        } else {
+            HandshakeTimer.schedule(acceptBackoffMs, () -> p.jobAdd(Priority.HIGH, resume));
         }
     }
 
@@ -217,7 +282,7 @@ public final class Service implements AutoCloseable {
             handshakes.put(cfd, reader);
             armHandshakeTimeout(cfd, reader);
         } catch (IpcException e) {
-            LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
+            HANDSHAKE_LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
             reader.close();
             Posix.closeQuietly(cfd);
         }
@@ -250,7 +315,7 @@ public final class Service implements AutoCloseable {
         poll.dispatchDel(cfd);
         UnixSocket.shutdownAndClose(cfd);
         reader.close();
-        LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped", name, cfd, ms);
+        HANDSHAKE_LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped", name, cfd, ms);
     }
 
     private void onHandshakeReady(HandshakeReader reader, int cfd) {
@@ -281,7 +346,7 @@ public final class Service implements AutoCloseable {
             if (e.errno() == Errno.EPIPE || e.errno() == Errno.ECONNRESET) {
                 LOG.debug("service {}: client went away during the handshake: {}", name, e.getMessage());
             } else {
-                LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
+                HANDSHAKE_LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
             }
             UnixSocket.shutdownAndClose(cfd);
         } finally {
@@ -350,7 +415,7 @@ public final class Service implements AutoCloseable {
                     ch.responsePath(), ch.eventPath(), jqbClient);
             c.register();
         } catch (IpcException e) {
-            LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
+            HANDSHAKE_LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
             c.markEstablished();
             c.teardownNow();
             return;
