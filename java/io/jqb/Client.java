@@ -14,11 +14,26 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * A connection to a libqb service, native or jqb ({@code qb_ipcc_connection_t}).
  *
+ * <!-- example: test/io/jqb/examples/EchoClient.java#client -->
  * <pre>{@code
- * try (Client c = Client.connect("echo", 65536)) {
- *     c.send(request);                      // returns WOULD_BLOCK when the server applies flow control
- *     int n = c.recv(response, 5000);       // TIMED_OUT, or throws NotConnectedException
- * }
+ * byte[] payload = text.getBytes(StandardCharsets.UTF_8);
+ * ByteBuffer request = ByteBuffer.allocateDirect(RequestHeader.LENGTH + payload.length);
+ * new RequestHeader().wrap(request, 0).set(1, request.capacity());          // id 1, whole length
+ * request.put(RequestHeader.LENGTH, payload);
+ * ByteBuffer response = ByteBuffer.allocateDirect(65536);
+ * try (Client c = Client.connect(service, 65536)) {
+ *     int rc = c.sendRecv(request, response, 5000);   // the length, Errno.WOULD_BLOCK or Errno.TIMED_OUT
+ *     if (rc < 0) {
+ *         throw new IllegalStateException("no answer: " + Errno.name(rc));
+ *     }
+ *     ResponseHeader h = new ResponseHeader().wrap(response, 0);
+ *     if (h.error() != 0) {
+ *         throw new IllegalStateException("service says " + Errno.name(h.error()));
+ *     }
+ *     byte[] answer = new byte[h.size() - ResponseHeader.LENGTH];
+ *     response.get(ResponseHeader.LENGTH, answer);
+ *     return new String(answer, StandardCharsets.UTF_8);
+ * }   // NotConnectedException (unchecked) when the server dies meanwhile
  * }</pre>
  *
  * <p>Return codes: sends and receives return a length, or {@link Errno#WOULD_BLOCK} / {@link Errno#TIMED_OUT} for

@@ -30,11 +30,10 @@ import org.slf4j.LoggerFactory;
 /**
  * An IPC service that native libqb clients (and jqb clients) connect to ({@code qb_ipcs_service_t}).
  *
+ * <!-- example: test/io/jqb/examples/EchoService.java#service -->
  * <pre>{@code
- * Service s = Service.create("echo", 0, TransportType.SHM, handler);
- * s.run();           // binds the abstract socket "echo" and serves on a built-in loop thread
- * ...
- * s.close();         // disconnects everyone, removes every file
+ * Service service = Service.create(name, 0, TransportType.SHM, EchoService.handler(allowedUid));
+ * service.run();      // binds the abstract socket; serves on its own event-loop thread
  * }</pre>
  *
  * <p>To run inside an existing loop, call {@link #setPollHandlers} before {@link #run()}; callbacks then run on that
