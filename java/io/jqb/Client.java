@@ -230,14 +230,15 @@ public final class Client implements AutoCloseable {
      *
      * @param timeoutMs 0 = do not wait, negative = until a response or the server's death
      * @return the response length, {@link Errno#TIMED_OUT}, or {@link Errno#WOULD_BLOCK} (timeout 0)
-     * @throws BufferTooSmallException when the response does not fit (it stays queued)
+     * @throws BufferTooSmallException when the response does not fit (it stays queued;
+     *         {@link BufferTooSmallException#neededSize()} says how many bytes it needs)
      * @throws NotConnectedException when the server is gone
      */
     public int recv(ByteBuffer dst, int timeoutMs) throws IpcException {
         recvLock.lock();
         try {
             checkOpen("recv");
-            return result(channel.recv(dst, nanos(timeoutMs)), "recv");
+            return received(channel.recv(dst, nanos(timeoutMs)), dst, false, "recv");
         } finally {
             recvLock.unlock();
         }
@@ -264,7 +265,7 @@ public final class Client implements AutoCloseable {
         eventLock.lock();
         try {
             checkOpen("event_recv");
-            return result(channel.eventRecv(dst, nanos(timeoutMs)), "event_recv");
+            return received(channel.eventRecv(dst, nanos(timeoutMs)), dst, true, "event_recv");
         } finally {
             eventLock.unlock();
         }
@@ -288,6 +289,13 @@ public final class Client implements AutoCloseable {
         if (closed) {
             throw new NotConnectedException(op, "client closed");
         }
+    }
+
+    private int received(int rc, ByteBuffer dst, boolean event, String op) {
+        if (rc == -Errno.ENOBUFS) {
+            throw new BufferTooSmallException(op + "(" + service + ")", channel.refusedLength(event), dst.remaining());
+        }
+        return result(rc, op);
     }
 
     private int result(int rc, String op) throws IpcException {

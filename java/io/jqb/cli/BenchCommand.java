@@ -60,7 +60,7 @@ final class BenchCommand {
         int max = Math.max(a.getInt("--max", 0), size + EchoMessages.RESPONSE_HEADER + EchoMessages.REQUEST_HEADER);
         try (Client c = Client.connect(a.require("--service"), max)) {
             c.setWaitStrategy(wait);
-            ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + 16), EchoHandler.ECHO, size);
+            ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + EchoMessages.REQUEST_HEADER), EchoHandler.ECHO, size);
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
             for (int i = 0; i < warmup; i++) {
                 roundTrip(c, req, resp, size);

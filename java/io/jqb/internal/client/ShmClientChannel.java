@@ -266,7 +266,15 @@ public final class ShmClientChannel implements ClientChannel {
         }
     }
 
-    private static int readChunk(ShmRing ring, ByteBuffer dst) {
+    /** {@link #refusedLength}: [0] responses, [1] events; each written under its direction's lock. */
+    private final int[] refused = {-1, -1};
+
+    @Override
+    public int refusedLength(boolean isEvent) {
+        return refused[isEvent ? 1 : 0];
+    }
+
+    private int readChunk(ShmRing ring, ByteBuffer dst) {
         int len = ring.peekLength();
         if (len < 0) {
             ring.semaphore().post();
@@ -275,6 +283,7 @@ public final class ShmClientChannel implements ClientChannel {
         if (len > dst.remaining()) {
             // Unlike libqb, keep the message and the connection: the caller can retry with a bigger buffer.
             ring.semaphore().post();
+            refused[ring == event ? 1 : 0] = len;
             return -Errno.ENOBUFS;
         }
         dst.put(dst.position(), ring.view(), ring.payloadOffset(), len);
