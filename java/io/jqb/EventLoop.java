@@ -3,6 +3,7 @@ package io.jqb;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
+import io.jqb.internal.Logs;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.MsgHdrDescriptor;
@@ -10,7 +11,6 @@ import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * jqb's built-in event loop: one thread, one epoll instance, no thread per connection. Level-triggered, like
@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * stops it and releases its fds.</p>
  */
 public final class EventLoop implements PollHandlers, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(EventLoop.class);
+    private static final Logger LOG = Logs.get(EventLoop.class);
     private static final int MAX_EVENTS = 64;
     private static final Priority[] ORDER = {Priority.HIGH, Priority.MED, Priority.LOW};
 

@@ -1,5 +1,6 @@
 package io.jqb.internal.client;
 
+import io.jqb.internal.Logs;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
@@ -16,7 +17,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Client side of one SHM connection: the three rings the server created, and the setup socket that carries our
@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * which becomes readable when the server commits an event or goes away.</p>
  */
 public final class ShmClientChannel implements ClientChannel {
-    private static final Logger LOG = LoggerFactory.getLogger(ShmClientChannel.class);
+    private static final Logger LOG = Logs.get(ShmClientChannel.class);
     /** Longest sleep on a semaphore before the socket is checked for a hang-up. */
     private static final long LIVENESS_SLICE_NANOS = 100_000_000L;
     private static final int DEAD = LibC.POLLHUP | LibC.POLLERR | LibC.POLLNVAL;
