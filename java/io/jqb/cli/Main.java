@@ -27,6 +27,12 @@ public final class Main {
             case "bench-connect":
                 rc = BenchCommand.runConnect(rest, System.out);
                 break;
+            case "stream-echo":
+                rc = StreamEchoCommand.run(rest);
+                break;
+            case "stream-bench":
+                rc = StreamBenchCommand.run(rest, System.out);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -49,6 +55,13 @@ public final class Main {
                 "      (default: one fewer than the response ring holds, as qbn-client);",
                 "      throughput only, the RTT fields are 0",
                 "  bench-connect --service NAME [--count N] [--warmup N] [--max BYTES]",
-                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'"));
+                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'",
+                "  stream-echo (--tcp [ADDR:]PORT | --tls [ADDR:]PORT --cert PEM --key PEM [--ca PEM] | --pipe PATH)",
+                "        [--raw]",
+                "      echo every framed message (prefix JQBS), or every byte with --raw; prints 'ready' when it",
+                "      accepts; SIGTERM/SIGINT stops it (exit 0). --ca: require client certificates signed by it",
+                "  stream-bench (--tcp HOST:PORT | --tls HOST:PORT [--ca PEM] | --pipe PATH) [--count N] [--size S]",
+                "        [--warmup N]",
+                "      framed echo round trips; prints the same line as bench"));
     }
 }
