@@ -27,6 +27,12 @@ public final class Main {
             case "bench-connect":
                 rc = BenchCommand.runConnect(rest, System.out);
                 break;
+            case "libipc-echo-server":
+                rc = LibipcEchoServerCommand.run(rest);
+                break;
+            case "libipc-bench":
+                rc = LibipcBenchCommand.run(rest, System.out);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -49,6 +55,10 @@ public final class Main {
                 "      (default: one fewer than the response ring holds, as qbn-client);",
                 "      throughput only, the RTT fields are 0",
                 "  bench-connect --service NAME [--count N] [--warmup N] [--max BYTES]",
-                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'"));
+                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'",
+                "  libipc-echo-server NAME [--server-close]",
+                "      libipc echo server at $IPC_RUNDIR (or /run/ipc/) NAME-0-0; prints 'ready'; SIGTERM stops it",
+                "  libipc-bench NAME [--count N] [--size S] [--warmup N]",
+                "      libipc echo round trips, every byte checked; prints the same line as bench"));
     }
 }
