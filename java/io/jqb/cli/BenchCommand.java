@@ -105,6 +105,7 @@ final class BenchCommand {
         return false;
     }
 
+    /** The {@code size= count= p50_ns= ...} line shared with qbn-client, libipc-peer and libipc-bench. */
     static void print(PrintStream out, int size, int count, long p50, long p99, long p999, long elapsedNs) {
         double perSec = count / (elapsedNs / 1e9);
         out.println(String.format(Locale.ROOT,

@@ -33,6 +33,12 @@ public final class Main {
             case "stream-bench":
                 rc = StreamBenchCommand.run(rest, System.out);
                 break;
+            case "libipc-echo-server":
+                rc = LibipcEchoServerCommand.run(rest);
+                break;
+            case "libipc-bench":
+                rc = LibipcBenchCommand.run(rest, System.out);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -62,6 +68,10 @@ public final class Main {
                 "      accepts; SIGTERM/SIGINT stops it (exit 0). --ca: require client certificates signed by it",
                 "  stream-bench (--tcp HOST:PORT | --tls HOST:PORT [--ca PEM] | --pipe PATH) [--count N] [--size S]",
                 "        [--warmup N]",
-                "      framed echo round trips; prints the same line as bench"));
+                "      framed echo round trips; prints the same line as bench",
+                "  libipc-echo-server NAME [--server-close]",
+                "      libipc echo server at $IPC_RUNDIR (or /run/ipc/) NAME-0-0; prints 'ready'; SIGTERM stops it",
+                "  libipc-bench NAME [--count N] [--size S] [--warmup N]",
+                "      libipc echo round trips, every byte checked; prints the same line as bench"));
     }
 }
