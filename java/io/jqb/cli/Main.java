@@ -27,6 +27,18 @@ public final class Main {
             case "bench-connect":
                 rc = BenchCommand.runConnect(rest, System.out);
                 break;
+            case "notify-broker":
+                rc = NotifyBrokerCommand.run(rest);
+                break;
+            case "notify-listen":
+                rc = NotifyListenCommand.run(rest);
+                break;
+            case "notify":
+                rc = NotifyCommand.run(rest);
+                break;
+            case "notify-observe":
+                rc = NotifyObserveCommand.run(rest);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -49,6 +61,15 @@ public final class Main {
                 "      (default: one fewer than the response ring holds, as qbn-client);",
                 "      throughput only, the RTT fields are 0",
                 "  bench-connect --service NAME [--count N] [--warmup N] [--max BYTES]",
-                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'"));
+                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'",
+                "  notify-broker [--config FILE]",
+                "      the notification broker (one per host); prints 'ready'; SIGTERM stops it",
+                "  notify-listen --app APP [--priority P] [--to T] ID...",
+                "      prints 'ready', then 'from=<app> to=<to> id=<id> params=<json>' per notification",
+                "  notify --from APP --to APP|1|* [--flags N] ID ['{\"json\":1}']",
+                "      sends one notification; exit 0 when OK, else prints the result (e.g. SERVER), exit 1",
+                "  notify-observe",
+                "      prints one line per delivered notification (to= empty when nobody received it)",
+                "  (notify commands take --service NAME; default: $JQB_NOTIFY_SERVICE or jqb-notify)"));
     }
 }
