@@ -39,6 +39,18 @@ public final class Main {
             case "libipc-bench":
                 rc = LibipcBenchCommand.run(rest, System.out);
                 break;
+            case "notify-broker":
+                rc = NotifyBrokerCommand.run(rest);
+                break;
+            case "notify-listen":
+                rc = NotifyListenCommand.run(rest);
+                break;
+            case "notify":
+                rc = NotifyCommand.run(rest);
+                break;
+            case "notify-observe":
+                rc = NotifyObserveCommand.run(rest);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -72,6 +84,15 @@ public final class Main {
                 "  libipc-echo-server NAME [--server-close]",
                 "      libipc echo server at $IPC_RUNDIR (or /run/ipc/) NAME-0-0; prints 'ready'; SIGTERM stops it",
                 "  libipc-bench NAME [--count N] [--size S] [--warmup N]",
-                "      libipc echo round trips, every byte checked; prints the same line as bench"));
+                "      libipc echo round trips, every byte checked; prints the same line as bench",
+                "  notify-broker [--config FILE]",
+                "      the notification broker (one per host); prints 'ready'; SIGTERM stops it",
+                "  notify-listen --app APP [--priority P] [--to T] ID...",
+                "      prints 'ready', then 'from=<app> to=<to> id=<id> params=<json>' per notification",
+                "  notify --from APP --to APP|1|* [--flags N] ID ['{\"json\":1}']",
+                "      sends one notification; exit 0 when OK, else prints the result (e.g. SERVER), exit 1",
+                "  notify-observe",
+                "      prints one line per delivered notification (to= empty when nobody received it)",
+                "  (notify commands take --service NAME; default: $JQB_NOTIFY_SERVICE or jqb-notify)"));
     }
 }
