@@ -27,6 +27,12 @@ public final class Main {
             case "bench-connect":
                 rc = BenchCommand.runConnect(rest, System.out);
                 break;
+            case "ls":
+                rc = LsCommand.run(rest, System.out);
+                break;
+            case "top":
+                rc = TopCommand.run(rest, System.out);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -49,6 +55,10 @@ public final class Main {
                 "      (default: one fewer than the response ring holds, as qbn-client);",
                 "      throughput only, the RTT fields are 0",
                 "  bench-connect --service NAME [--count N] [--warmup N] [--max BYTES]",
-                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'"));
+                "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'",
+                "  ls [--json]",
+                "      every libqb IPC service on this host: server, connections, ring sizes and fill (read-only)",
+                "  top [--interval MS] [--once]",
+                "      messages/s and bytes/s per connection and ring, busiest first; 'q' quits"));
     }
 }
