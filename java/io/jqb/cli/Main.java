@@ -51,6 +51,12 @@ public final class Main {
             case "notify-observe":
                 rc = NotifyObserveCommand.run(rest);
                 break;
+            case "ls":
+                rc = LsCommand.run(rest, System.out);
+                break;
+            case "top":
+                rc = TopCommand.run(rest, System.out);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -93,6 +99,10 @@ public final class Main {
                 "      sends one notification; exit 0 when OK, else prints the result (e.g. SERVER), exit 1",
                 "  notify-observe",
                 "      prints one line per delivered notification (to= empty when nobody received it)",
-                "  (notify commands take --service NAME; default: $JQB_NOTIFY_SERVICE or jqb-notify)"));
+                "  (notify commands take --service NAME; default: $JQB_NOTIFY_SERVICE or jqb-notify)",
+                "  ls [--json]",
+                "      every libqb IPC service on this host: server, connections, ring sizes and fill (read-only)",
+                "  top [--interval MS] [--once]",
+                "      messages/s and bytes/s per connection and ring, busiest first; 'q' quits"));
     }
 }
