@@ -1,5 +1,6 @@
 package io.jqb;
 
+import io.jqb.internal.Logs;
 import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.server.HandshakeTimer;
 import io.jqb.internal.server.SendBacklog;
@@ -9,7 +10,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One client's connection to a {@link Service} ({@code qb_ipcs_connection_t}).
@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * are serialised (libqb leaves that to the application and corrupts the ring when it gets it wrong).</p>
  */
 public final class Connection {
-    private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
+    private static final Logger LOG = Logs.get(Connection.class);
     private static final RateLimitedLog BACKLOG_LOG = new RateLimitedLog(LOG);
     /** Protocol violations and faults: one line per dropped connection, but peers can connect and break at will. */
     private static final RateLimitedLog PEER_LOG = new RateLimitedLog(LOG, 20, 1_000);
