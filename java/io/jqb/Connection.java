@@ -49,6 +49,7 @@ public final class Connection {
     private volatile Priority priority = Priority.MED;
     private volatile String directory;
     private int maxMsgSize;
+    private long requestedBufferSize;
     private int authUid;
     private int authGid;
     private int authMode = 0600;
@@ -668,9 +669,25 @@ public final class Connection {
         return s;
     }
 
-    /** @return the agreed buffer size: the largest message either side may send */
+    /**
+     * @return the agreed buffer size: the largest message either side may send (already set in
+     *         {@link ServiceHandler#accept})
+     */
     public int bufferSize() {
         return maxMsgSize;
+    }
+
+    /**
+     * @return the buffer size the client asked for in its connection request (the agreed {@link #bufferSize()} may
+     *         be larger, {@link Service#enforceBufferSize}, or smaller, {@link Service#setMaxBufferSize})
+     */
+    public long requestedBufferSize() {
+        return requestedBufferSize;
+    }
+
+    void setBufferSizes(long requested, int agreed) {
+        this.requestedBufferSize = requested;
+        this.maxMsgSize = agreed;
     }
 
     /** @return the client's pid from its credentials */

@@ -71,6 +71,8 @@ public final class Service implements AutoCloseable {
     }
     /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
     private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;
+    /** Default of {@link #setMaxBufferSize}: 16 MiB, well above what libqb applications ask for (corosync 1 MiB). */
+    public static final int DEFAULT_MAX_BUFFER_SIZE = 16 << 20;
     /** Default limit of {@link #setSendBacklog}: 1 MiB per connection and direction. */
     public static final long DEFAULT_SEND_BACKLOG_BYTES = 1 << 20;
     /** Default of {@link #setHandshakeTimeout}. */
@@ -93,6 +95,7 @@ public final class Service implements AutoCloseable {
     private volatile RateLimit rateLimit = RateLimit.NORMAL;
     private WaitStrategy waitStrategy = WaitStrategy.block();
     private volatile int enforcedBufferSize;
+    private volatile int maxBufferSize = DEFAULT_MAX_BUFFER_SIZE;
     private volatile Thread loopThread;
     private int listenFd = -1;
     /** The filesystem socket path when the service runs in filesystem mode, else null. */
@@ -369,7 +372,11 @@ public final class Service implements AutoCloseable {
             refuse(cfd, -Errno.EINVAL, "max_msg_size=" + size + " exceeds " + MAX_BUFFER_SIZE);
             return;
         }
+        // The cap: the server decides the size and the client learns it from the response (libqb clients size
+        // their buffers from it), as with enforceBufferSize; accept() sees both values and may refuse.
+        size = Math.min(size, maxBufferSize);
         Connection c = new Connection(this, CONNECTION_IDS.incrementAndGet(), cred.pid(), cred.uid(), cred.gid());
+        c.setBufferSizes(requested, (int) size);
         String dir;
         try {
             dir = ShmDirectory.create(pid, cred.pid(), cfd, cred.uid(), cred.gid());
@@ -486,6 +493,27 @@ public final class Service implements AutoCloseable {
             throw new IllegalArgumentException("bytes=" + bytes);
         }
         this.enforcedBufferSize = bytes;
+    }
+
+    /**
+     * Caps the buffer size a client may ask for (default {@value #DEFAULT_MAX_BUFFER_SIZE} bytes); jqb's addition,
+     * libqb has no upper bound. Each connection's rings take about three times its buffer size in {@code /dev/shm}
+     * (RAM), so without a cap one unprivileged handshake could ask for a gigabyte. A larger request is served with
+     * the capped size, which the client learns from the connection response (a libqb client sizes its buffers from
+     * it, as it does after {@link #enforceBufferSize}); {@link ServiceHandler#accept} sees what was asked for
+     * ({@link Connection#requestedBufferSize()}) and what it gets ({@link Connection#bufferSize()}) and may refuse.
+     * The cap wins over {@link #enforceBufferSize}.
+     */
+    public void setMaxBufferSize(int bytes) {
+        if (bytes < ChunkDescriptor.PAGE_SIZE) {
+            throw new IllegalArgumentException("bytes=" + bytes + " (at least " + ChunkDescriptor.PAGE_SIZE + ")");
+        }
+        this.maxBufferSize = bytes;
+    }
+
+    /** @return the largest buffer size a connection gets; see {@link #setMaxBufferSize} */
+    public int maxBufferSize() {
+        return maxBufferSize;
     }
 
     /** @return the enforced minimum buffer size (0 = none) */
