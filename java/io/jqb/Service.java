@@ -406,8 +406,13 @@ public final class Service implements AutoCloseable {
                             c.owner)
                     : ShmServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
                             c.owner);
-        } catch (IpcException e) {
-            refuse(cfd, -e.errno(), e.getMessage());
+        } catch (RuntimeException | Error e) {
+            // An Error too (OutOfMemoryError for the buffers): the client gets a clean refusal, nothing leaks.
+            int errno = e instanceof IpcException ? ((IpcException) e).errno() : Errno.ENOMEM;
+            if (!(e instanceof IpcException)) {
+                HANDSHAKE_LOG.warn("service {}: connection set-up failed: {}", name, e.toString());
+            }
+            refuse(cfd, -errno, e.getMessage());
             ShmDirectory.remove(dir);
             callDestroyed(c);
             return;
@@ -420,7 +425,7 @@ public final class Service implements AutoCloseable {
             ConnectionResponse.send(cfd, 0, ch.connectionType(), (int) size, c.id(), ch.requestPath(),
                     ch.responsePath(), ch.eventPath(), jqbClient);
             c.register();
-        } catch (IpcException e) {
+        } catch (RuntimeException | Error e) {
             HANDSHAKE_LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
             c.markEstablished();
             c.teardownNow();

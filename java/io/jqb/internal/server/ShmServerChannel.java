@@ -73,12 +73,17 @@ public final class ShmServerChannel implements ServerChannel {
         String name = service.length() > 200 ? service.substring(0, 200) : service;
         ShmRing req = null;
         ShmRing resp = null;
+        ShmRing ev = null;
         try {
             req = ShmRing.create(dir + "/qb-request-" + name, maxMsgSize, uid, gid, mode);
             resp = ShmRing.create(dir + "/qb-response-" + name, maxMsgSize, uid, gid, mode);
-            ShmRing ev = ShmRing.create(dir + "/qb-event-" + name, maxMsgSize, uid, gid, mode);
+            ev = ShmRing.create(dir + "/qb-event-" + name, maxMsgSize, uid, gid, mode);
             return new ShmServerChannel(fd, req, resp, ev, owner);
-        } catch (IpcException e) {
+        } catch (RuntimeException | Error e) {
+            // Also an OutOfMemoryError: nothing of this connection may outlive a failed set-up.
+            if (ev != null) {
+                ev.close(true);
+            }
             if (resp != null) {
                 resp.close(true);
             }

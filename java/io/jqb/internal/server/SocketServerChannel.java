@@ -12,6 +12,7 @@ import io.jqb.internal.socket.ControlFile;
 import io.jqb.internal.socket.Datagrams;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import io.jqb.internal.wire.ControlFileDescriptor;
+import com.kenai.jffi.MemoryIO;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -38,8 +39,14 @@ public final class SocketServerChannel implements ServerChannel {
     private final Object eventLock = new Object();
     private final Datagrams responseIo;
     private final Datagrams eventIo;
-    private final ByteBuffer receiveBuffer;
-    private final ByteBuffer requestView;
+    /**
+     * Where requests are received, made on the first request (loop thread only): malloc'd, not zero-filled, so a
+     * connection costs RAM only for the pages its largest request touched (a zeroed direct buffer of the agreed
+     * size cost all of it up front, and stayed until the garbage collector ran); freed by {@link #destroy()}.
+     */
+    private ByteBuffer receiveBuffer;
+    private ByteBuffer requestView;
+    private long receiveAddress;
     private final long livenessBuf;
     /** When the first connect to the client's socket failed (nanoTime | 1), under the direction's lock; 0 = not. */
     private final long[] responseFirstTry = new long[1];
@@ -62,8 +69,6 @@ public final class SocketServerChannel implements ServerChannel {
         this.owner = owner;
         this.responseIo = new Datagrams(maxMsgSize);
         this.eventIo = new Datagrams(maxMsgSize);
-        this.receiveBuffer = ByteBuffer.allocateDirect(maxMsgSize).order(ByteOrder.LITTLE_ENDIAN);
-        this.requestView = receiveBuffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         this.livenessBuf = Posix.allocate(16);
     }
 
@@ -78,7 +83,7 @@ public final class SocketServerChannel implements ServerChannel {
             req = UnixSocket.boundDatagram(base + "-request", maxMsgSize);
             ev = UnixSocket.boundDatagram(base + "-event-tx", maxMsgSize);
             return new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
             ctl.close(true);
@@ -217,6 +222,17 @@ public final class SocketServerChannel implements ServerChannel {
         if ((revents & PollHandlers.POLLIN) == 0 || flowControl != 0) {
             return true;
         }
+        if (receiveBuffer == null) {
+            try {
+                receiveAddress = Posix.MEM.allocate(Math.max(maxMsgSize, 16));
+            } catch (OutOfMemoryError e) {
+                owner.violation("no memory for a " + maxMsgSize + "-byte receive buffer");
+                return false;
+            }
+            receiveBuffer = MemoryIO.getInstance().newDirectByteBuffer(receiveAddress, Math.max(maxMsgSize, 16))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            requestView = receiveBuffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        }
         int avail = Math.max(1, Math.min(control.sent(ControlFileDescriptor.REQUEST), budget));
         for (int i = 0; i < avail && open && !owner.paused(); i++) {
             // One system call per request: the receive buffer holds the largest legal request, so nothing is cut.
@@ -303,6 +319,13 @@ public final class SocketServerChannel implements ServerChannel {
                 destroyed = true;
                 control.close(true);
                 Posix.free(livenessBuf, 16);
+                responseIo.close();
+                eventIo.close();
+                if (receiveBuffer != null) {
+                    receiveBuffer = null;
+                    requestView = null;
+                    Posix.MEM.freeMemory(receiveAddress, Math.max(maxMsgSize, 16));
+                }
             }
         }
     }
