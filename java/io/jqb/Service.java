@@ -403,7 +403,7 @@ public final class Service implements AutoCloseable {
         try {
             ch = type == TransportType.SOCKET
                     ? SocketServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
-                            c.owner)
+                            c.owner, cred.pid(), cred.uid())
                     : ShmServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
                             c.owner);
         } catch (RuntimeException | Error e) {

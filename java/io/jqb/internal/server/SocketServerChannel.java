@@ -5,6 +5,8 @@ import static io.jqb.internal.posix.Posix.C;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.PollHandlers;
+import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
@@ -26,6 +28,7 @@ import java.nio.ByteOrder;
  * to notice the client's hang-up.
  */
 public final class SocketServerChannel implements ServerChannel {
+    private static final RateLimitedLog INJECTED = new RateLimitedLog(Logs.get(SocketServerChannel.class));
     private static final int CONNECT_TRIES = 10;
 
     private final int setupFd;
@@ -48,6 +51,11 @@ public final class SocketServerChannel implements ServerChannel {
     private ByteBuffer requestView;
     private long receiveAddress;
     private final long livenessBuf;
+    /** recvmsg scratch: msghdr, iovec and the SCM_CREDENTIALS of each request (SO_PASSCRED is on). */
+    private final long credScratch;
+    /** The client's pid and uid from the handshake: only its datagrams are requests. */
+    private final int peerPid;
+    private final int peerUid;
     /** When the first connect to the client's socket failed (nanoTime | 1), under the direction's lock; 0 = not. */
     private final long[] responseFirstTry = new long[1];
     private final long[] eventFirstTry = new long[1];
@@ -59,7 +67,10 @@ public final class SocketServerChannel implements ServerChannel {
     private boolean destroyed;
 
     private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String base,
-            ControlFile control, Owner owner) {
+            ControlFile control, Owner owner, int peerPid, int peerUid) {
+        this.peerPid = peerPid;
+        this.peerUid = peerUid;
+        this.credScratch = Posix.allocate(UnixSocket.RECV_SCRATCH);
         this.setupFd = setupFd;
         this.requestFd = requestFd;
         this.eventFd = eventFd;
@@ -72,17 +83,22 @@ public final class SocketServerChannel implements ServerChannel {
         this.livenessBuf = Posix.allocate(16);
     }
 
-    /** Creates the control file and binds the server's two datagram sockets. */
+    /**
+     * Creates the control file and binds the server's two datagram sockets; requests are accepted only from
+     * {@code peerPid}/{@code peerUid} (the handshake's credentials).
+     */
     public static SocketServerChannel create(int setupFd, String dir, String service, int maxMsgSize, int uid,
-            int gid, int mode, Owner owner) throws IpcException {
+            int gid, int mode, Owner owner, int peerPid, int peerUid) throws IpcException {
         ControlFile ctl = ControlFile.create(dir + "/qb-control-" + service, uid, gid, mode);
         String base = dir + "/qb-" + service;
         int req = -1;
         int ev = -1;
         try {
             req = UnixSocket.boundDatagram(base + "-request", maxMsgSize);
+            // Before anyone can know the name: every datagram then carries its sender's credentials.
+            Posix.setIntOption(req, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
             ev = UnixSocket.boundDatagram(base + "-event-tx", maxMsgSize);
-            return new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner);
+            return new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner, peerPid, peerUid);
         } catch (RuntimeException | Error e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
@@ -237,14 +253,24 @@ public final class SocketServerChannel implements ServerChannel {
         for (int i = 0; i < avail && open && !owner.paused(); i++) {
             // One system call per request: the receive buffer holds the largest legal request, so nothing is cut.
             receiveBuffer.clear();
-            int n = Datagrams.receiveWhole(requestFd, receiveBuffer);
-            if (n == Errno.WOULD_BLOCK) {
+            long got = UnixSocket.recvmsgCredentials(requestFd, receiveAddress, receiveBuffer.capacity(), credScratch);
+            int n = (int) got;
+            if (n == -Errno.EAGAIN) {
                 owner.recvRetry();
                 break;
             }
             if (n < 0) {
                 owner.fail("request socket: " + Errno.name(n));
                 return false;
+            }
+            int fromPid = UnixSocket.receivedPid(credScratch);
+            int fromUid = UnixSocket.receivedUid(credScratch);
+            if (fromPid != peerPid || fromUid != peerUid) {
+                // Not the client: the socket's abstract name is public (/proc/net/unix) and, until our first
+                // response connects it to the client's socket, anyone may send to it. Drop it, keep the client.
+                INJECTED.warn("{}: dropped a {}-byte datagram from pid {} uid {} (the client is pid {} uid {})",
+                        base, n, fromPid, fromUid, peerPid, peerUid);
+                continue;
             }
             int size = n >= 16 ? receiveBuffer.getInt(8) : -1;
             if (size < 16 || size > n) {
@@ -319,6 +345,7 @@ public final class SocketServerChannel implements ServerChannel {
                 destroyed = true;
                 control.close(true);
                 Posix.free(livenessBuf, 16);
+                Posix.free(credScratch, UnixSocket.RECV_SCRATCH);
                 responseIo.close();
                 eventIo.close();
                 if (receiveBuffer != null) {
