@@ -101,6 +101,7 @@ public final class Service implements AutoCloseable {
      * @param serviceId an application-defined id ({@link #serviceId()})
      * @param type the transport offered to clients
      * @param handler the callbacks
+     * @return the service, not yet running
      */
     public static Service create(String name, int serviceId, TransportType type, ServiceHandler handler) {
         Objects.requireNonNull(name, "name");
@@ -114,6 +115,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets how the built-in loop waits when idle (used when {@link #run()} starts it; ignored with your own poll
      * handlers). A spinning loop polls its SHM connections directly; see {@link WaitStrategy}.
+     *
+     * @param strategy how to wait
      */
     public void setWaitStrategy(WaitStrategy strategy) {
         if (running) {
@@ -122,7 +125,11 @@ public final class Service implements AutoCloseable {
         this.waitStrategy = Objects.requireNonNull(strategy, "strategy");
     }
 
-    /** Runs the service on {@code handlers} instead of a built-in loop ({@code qb_ipcs_poll_handlers_set}). */
+    /**
+     * Runs the service on {@code handlers} instead of a built-in loop ({@code qb_ipcs_poll_handlers_set}).
+     *
+     * @param handlers the loop to run on
+     */
     public void setPollHandlers(PollHandlers handlers) {
         if (running) {
             throw new IllegalStateException("service " + name + " is already running");
@@ -136,7 +143,7 @@ public final class Service implements AutoCloseable {
      *
      * @throws IpcException e.g. EADDRINUSE when another server has the name
      */
-    public synchronized void run() throws IpcException {
+    public synchronized void run() {
         if (running || destroyed) {
             throw new IllegalStateException("service " + name + (destroyed ? " is destroyed" : " is running"));
         }
@@ -294,7 +301,7 @@ public final class Service implements AutoCloseable {
         UnixSocket.shutdownAndClose(cfd);
     }
 
-    private void establish(int cfd, Credentials cred, long requested, boolean jqbClient) throws IpcException {
+    private void establish(int cfd, Credentials cred, long requested, boolean jqbClient) {
         long size = Math.max(requested, enforcedBufferSize);
         if (size > MAX_BUFFER_SIZE) {
             refuse(cfd, -Errno.EINVAL, "max_msg_size=" + size + " exceeds " + MAX_BUFFER_SIZE);
@@ -395,6 +402,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets the rate limit of every connection ({@code qb_ipcs_request_rate_limit}): loop priority and the
      * flow-control flag clients check before sending. Thread-safe; takes effect immediately.
+     *
+     * @param limit the new rate limit
      */
     public void requestRateLimit(RateLimit limit) {
         rateLimit = Objects.requireNonNull(limit, "limit");
@@ -411,6 +420,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets the smallest buffer size a connection gets, whatever the client asks for
      * ({@code qb_ipcs_enforce_buffer_size}).
+     *
+     * @param bytes the smallest buffer size every new connection gets
      */
     public void enforceBufferSize(int bytes) {
         if (bytes < 0) {
@@ -428,6 +439,8 @@ public final class Service implements AutoCloseable {
      * Sets how long a newly connected client may take to send its complete connection request before the service
      * drops it (default {@value #DEFAULT_HANDSHAKE_TIMEOUT_MS} ms; 0 = never). Applies to connections accepted from
      * then on. libqb has no such limit (PR #123/#352).
+     *
+     * @param millis the time-out in milliseconds
      */
     public void setHandshakeTimeout(long millis) {
         if (millis < 0) {
@@ -444,6 +457,8 @@ public final class Service implements AutoCloseable {
     /**
      * Whether {@link #run()} removes directories in {@code /dev/shm} that provably belong to dead servers (default
      * true; see the class comment). Call before {@link #run()}.
+     *
+     * @param enabled false to skip the sweep
      */
     public void setStaleSweep(boolean enabled) {
         this.staleSweep = enabled;
@@ -453,6 +468,7 @@ public final class Service implements AutoCloseable {
      * Service statistics ({@code qb_ipcs_stats_get}).
      *
      * @param clearAfterRead reset the closed-connection count after reading
+     * @return the service's counters
      */
     public ServiceStats stats(boolean clearAfterRead) {
         ServiceStats s = new ServiceStats(active.get(), closedCount.get());
@@ -466,6 +482,8 @@ public final class Service implements AutoCloseable {
      * A snapshot of the service's connections ({@code qb_ipcs_connection_first_get/next_get}). The snapshot holds no
      * references: {@link Connection#ref()} any you keep beyond the current loop callback. A connection is listed
      * once its handshake response is out (sending to it works), until it is destroyed.
+     *
+     * @return the established connections
      */
     public List<Connection> connections() {
         List<Connection> l = new ArrayList<>(connections.size());
@@ -494,7 +512,11 @@ public final class Service implements AutoCloseable {
         return type;
     }
 
-    /** Attaches an application object to the service ({@code qb_ipcs_service_context_set}). */
+    /**
+     * Attaches an application object to the service ({@code qb_ipcs_service_context_set}).
+     *
+     * @param context any object, or {@code null}
+     */
     public void setContext(Object context) {
         this.context = context;
     }
