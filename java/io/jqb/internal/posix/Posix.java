@@ -71,6 +71,14 @@ public final class Posix {
         return rc == 0 ? 0 : (MEM.readShort(pollfds + 6) & 0xffff) | ((MEM.readShort(pollfds + 14) & 0xffff) << 16);
     }
 
+    /** @return the native address of a direct buffer's first byte (index 0, not its position) */
+    public static long bufferAddress(java.nio.ByteBuffer direct) {
+        if (!direct.isDirect()) {
+            throw new IllegalArgumentException("not a direct buffer");
+        }
+        return com.kenai.jffi.MemoryIO.getInstance().getDirectBufferAddress(direct);
+    }
+
     /** Copies {@code len} bytes of native memory at {@code address} into {@code dst}. */
     public static void readBytes(long address, byte[] dst, int off, int len) {
         com.kenai.jffi.MemoryIO.getInstance().getByteArray(address, dst, off, len);
