@@ -46,12 +46,13 @@ import org.slf4j.Logger;
  * daemon timer thread hands it to the loop with {@link PollHandlers#jobAdd}.</p>
  *
  * <p><b>Stale sweep.</b> {@link #run()} first removes {@code /dev/shm/qb-<pid>-<clientpid>-<fd>-XXXXXX} directories
- * left by servers that died without cleaning up (libqb #61), but only those it can prove stale: the directory is a
- * real directory owned by our effective uid, {@code <pid>} and {@code <clientpid>} are not ours and are gone
- * ({@code kill(pid, 0)} gives ESRCH) or zombies, and it holds nothing but libqb ring/control files. A live or unknown
- * pid (a live client still uses its mappings and cleans up itself), another owner (libqb chowns
- * the directory to the client, so directories of clients of another uid are never swept) or unexpected contents
- * leave it untouched. Disable with {@link #setStaleSweep(boolean)}. See docs/RELIABILITY.md.</p>
+ * that an earlier server <em>of this service name</em> left when it died without cleaning up (libqb #61), but only
+ * those it can prove are its own and stale: every file in the directory is a libqb ring/control file named after this
+ * service, the directory is a real directory owned by our effective uid, and {@code <pid>} and {@code <clientpid>}
+ * are not ours and are gone ({@code kill(pid, 0)} gives ESRCH, or the process has exited unreaped). Other services'
+ * directories are never touched by default: sweeping every service's is the explicit
+ * {@link #sweepStaleDirectories(boolean)} (and {@code jqb sweep}). Disable the start-up sweep with
+ * {@link #setStaleSweep(boolean)}. See docs/RELIABILITY.md.</p>
  */
 public final class Service implements AutoCloseable {
     private static final Logger LOG = Logs.get(Service.class);
@@ -153,7 +154,7 @@ public final class Service implements AutoCloseable {
                     "Required directory not present: " + SocketNames.socketDir());
         }
         if (staleSweep) {
-            StaleSweep.sweep(java.nio.file.Path.of(ShmDirectory.SHM_ROOT), pid, StaleSweep.effectiveUid());
+            StaleSweep.sweep(StaleSweep.defaultRoot(), pid, StaleSweep.effectiveUid(), name, false);
         }
         if (poll == null) {
             ownLoop = new EventLoop("jqb-" + name, waitStrategy);
@@ -455,8 +456,37 @@ public final class Service implements AutoCloseable {
     }
 
     /**
-     * Whether {@link #run()} removes directories in {@code /dev/shm} that provably belong to dead servers (default
-     * true; see the class comment). Call before {@link #run()}.
+     * Removes the stale connection directories of <em>every</em> service from {@code /dev/shm}: those whose server and
+     * client processes are provably gone, owned by our effective uid, holding only libqb ring/control files (see the
+     * class comment). A service's own start-up sweep touches only directories of its own name; this is the explicit,
+     * machine-wide clean-up ({@code jqb sweep}).
+     *
+     * @param dryRun decide and report, but remove nothing
+     * @return each directory removed (or that would be), with the reason
+     */
+    public static List<StaleDirectory> sweepStaleDirectories(boolean dryRun) {
+        return sweepStaleDirectories(StaleSweep.defaultRoot(), dryRun);
+    }
+
+    /**
+     * {@link #sweepStaleDirectories(boolean)} of another directory than {@code /dev/shm}, e.g. a second shm mount.
+     *
+     * @param root the directory holding {@code qb-*} connection directories
+     * @param dryRun decide and report, but remove nothing
+     * @return each directory removed (or that would be), with the reason
+     */
+    public static List<StaleDirectory> sweepStaleDirectories(java.nio.file.Path root, boolean dryRun) {
+        StaleSweep.Result r = StaleSweep.sweep(root, Posix.C.getpid(), StaleSweep.effectiveUid(), null, dryRun);
+        List<StaleDirectory> out = new ArrayList<>();
+        for (StaleSweep.Entry e : r.removed) {
+            out.add(new StaleDirectory(e.dir, e.reason));
+        }
+        return out;
+    }
+
+    /**
+     * Whether {@link #run()} removes directories in {@code /dev/shm} that provably belong to dead earlier servers of
+     * this service name (default true; see the class comment). Call before {@link #run()}.
      *
      * @param enabled false to skip the sweep
      */
