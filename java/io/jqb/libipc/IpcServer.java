@@ -34,10 +34,11 @@ import org.slf4j.Logger;
  * A libipc service ({@code ipc_server_init} / {@code ipc_wait_event} / {@code ipc_server_close}): one AF_UNIX stream
  * socket at {@code <run dir>/<name>-<index>-<version>}, C libipc clients and {@link IpcClient}s connect to it.
  *
+ * <!-- example: test/io/jqb/examples/LibipcPong.java#pong -->
  * <pre>{@code
- * try (IpcServer server = IpcServer.init("pong")) {
- *     for (;;) {
- *         IpcEvent e = server.waitEvent(1000);
+ * try (IpcServer server = IpcServer.builder(name).runDirectory(runDir).init()) {
+ *     while (!stop.get()) {
+ *         IpcEvent e = server.waitEvent(1000);          // one event per call; TIMEOUT when nothing came
  *         if (e.type() == IpcEventType.MESSAGE) {
  *             e.connection().write(e.message());
  *         }
