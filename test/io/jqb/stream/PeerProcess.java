@@ -30,12 +30,18 @@ final class PeerProcess implements AutoCloseable {
     }
 
     /**
-     * Runs a trivial child once, so that what the JDK creates lazily for child processes (its Cleaner thread, an
-     * fd) exists before a leak check's first snapshot.
+     * Runs a trivial child and a TCP exchange once, so that what the JDK and chronicle-core create lazily on first
+     * use (a Cleaner thread, an fd) exists before a leak check's first snapshot.
      */
     static void warmUp() {
         try (PeerProcess p = start("true")) {
             p.waitFor(10_000);
+        }
+        // and the library's first use (libc binding, chronicle-core's start-up, the JDK's resolver)
+        try (TcpIpc l = TcpIpc.listen(0, "127.0.0.1"); TcpIpc c = TcpIpc.connect("localhost", l.localPort(), 5000);
+                TcpIpc s = l.accept(5000)) {
+            c.writeMessage(Frames.PREFIX, 0, "warm");
+            s.readMessage(Frames.PREFIX, 100, 5000);
         }
     }
 
