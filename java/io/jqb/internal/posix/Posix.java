@@ -1,8 +1,6 @@
 package io.jqb.internal.posix;
 
 import io.jqb.IpcException;
-import net.openhft.chronicle.core.Memory;
-import net.openhft.chronicle.core.OS;
 
 /**
  * Thin checked wrappers over {@link LibC}: each failure becomes an {@link IpcException} naming the operation and
@@ -11,8 +9,8 @@ import net.openhft.chronicle.core.OS;
 public final class Posix {
     /** libc, bound once. */
     public static final LibC C = LibC.INSTANCE;
-    /** Raw native memory access (chronicle-core's). */
-    public static final Memory MEM = OS.memory();
+    /** Raw native memory access. */
+    public static final NativeMemory MEM = new NativeMemory();
     private static final jnr.ffi.Runtime RUNTIME = jnr.ffi.Runtime.getSystemRuntime();
 
     private Posix() {
