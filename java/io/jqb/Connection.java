@@ -1,6 +1,7 @@
 package io.jqb;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.Spinner;
 import io.jqb.internal.server.ServerChannel;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -48,7 +49,7 @@ public final class Connection {
     private final ServerChannel.RequestSink sink = this::dispatch;
     private final PollHandlers.FdHandler fdHandler = this::onEvents;
     private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
-    private final EventLoop.Spinner spinner = new EventLoop.Spinner() {
+    private final Spinner spinner = new Spinner() {
         @Override
         public boolean poll() {
             ServerChannel ch = channel;
@@ -90,11 +91,12 @@ public final class Connection {
     /**
      * Sends a response: the bytes between {@code msg}'s position and limit (its position is not changed).
      *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
      * @return the length sent, or {@link Errno#WOULD_BLOCK} when the response ring is full (retry later)
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed
      */
-    public int sendResponse(ByteBuffer msg) throws IpcException {
+    public int sendResponse(ByteBuffer msg) {
         checkSize(msg.remaining(), "response_send");
         ServerChannel ch = established("response_send");
         int rc;
@@ -106,8 +108,13 @@ public final class Connection {
         return countResponse(rc, "response_send");
     }
 
-    /** Sends the concatenation of {@code msgs} as one response; see {@link #sendResponse(ByteBuffer)}. */
-    public int sendResponse(ByteBuffer... msgs) throws IpcException {
+    /**
+     * Sends the concatenation of {@code msgs} as one response; see {@link #sendResponse(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent, or {@link Errno#WOULD_BLOCK} when the response ring is full
+     */
+    public int sendResponse(ByteBuffer... msgs) {
         checkSize(total(msgs), "response_sendv");
         ServerChannel ch = established("response_sendv");
         int rc;
@@ -122,11 +129,12 @@ public final class Connection {
     /**
      * Sends an event (server-initiated message) and notifies the client.
      *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
      * @return the length sent, or {@link Errno#WOULD_BLOCK} when the event ring is full (the client is not reading)
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed
      */
-    public int sendEvent(ByteBuffer msg) throws IpcException {
+    public int sendEvent(ByteBuffer msg) {
         checkSize(msg.remaining(), "event_send");
         ServerChannel ch = established("event_send");
         int rc;
@@ -138,8 +146,13 @@ public final class Connection {
         return countEvent(rc, "event_send");
     }
 
-    /** Sends the concatenation of {@code msgs} as one event; see {@link #sendEvent(ByteBuffer)}. */
-    public int sendEvent(ByteBuffer... msgs) throws IpcException {
+    /**
+     * Sends the concatenation of {@code msgs} as one event; see {@link #sendEvent(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent, or {@link Errno#WOULD_BLOCK} when the event ring is full
+     */
+    public int sendEvent(ByteBuffer... msgs) {
         checkSize(total(msgs), "event_sendv");
         ServerChannel ch = established("event_sendv");
         int rc;
@@ -179,7 +192,7 @@ public final class Connection {
         return new NotConnectedException(op, "connection " + id + ": shared memory fault");
     }
 
-    private int countResponse(int rc, String op) throws IpcException {
+    private int countResponse(int rc, String op) {
         if (rc >= 0) {
             responses.incrementAndGet();
             return rc;
@@ -187,7 +200,7 @@ public final class Connection {
         return failedSend(rc, op);
     }
 
-    private int countEvent(int rc, String op) throws IpcException {
+    private int countEvent(int rc, String op) {
         if (rc >= 0) {
             events.incrementAndGet();
             return rc;
@@ -195,7 +208,7 @@ public final class Connection {
         return failedSend(rc, op);
     }
 
-    private int failedSend(int rc, String op) throws IpcException {
+    private int failedSend(int rc, String op) {
         if (rc == Errno.WOULD_BLOCK) {
             sendRetries.incrementAndGet();
             return rc;
@@ -316,7 +329,7 @@ public final class Connection {
      * Marks the connection established and starts watching the channel's fds (on the loop thread, after the
      * handshake response went out), with the interest the current flow control asks for.
      */
-    synchronized void register() throws IpcException {
+    synchronized void register() {
         state = State.ESTABLISHED;
         ServerChannel ch = channel;
         PollHandlers poll = service.pollHandlers();
@@ -485,6 +498,10 @@ public final class Connection {
     /**
      * Sets the owner and mode of the connection's directory and files; call it from
      * {@link ServiceHandler#accept} ({@code qb_ipcs_connection_auth_set}). Default: the client's uid/gid, 0600.
+     *
+     * @param uid the user id
+     * @param gid the group id
+     * @param mode the permission bits, e.g. {@code 0660}
      */
     public void authSet(int uid, int gid, int mode) {
         this.authUid = uid;
@@ -508,6 +525,7 @@ public final class Connection {
      * Statistics ({@code qb_ipcs_connection_stats_get_2}).
      *
      * @param clearAfterRead zero the counters (not the pid) after reading
+     * @return the connection's counters
      */
     public ConnectionStats stats(boolean clearAfterRead) {
         ServerChannel ch = channel;
@@ -550,7 +568,11 @@ public final class Connection {
         return id;
     }
 
-    /** Attaches an application object to this connection ({@code qb_ipcs_context_set}). */
+    /**
+     * Attaches an application object to this connection ({@code qb_ipcs_context_set}).
+     *
+     * @param context any object, or {@code null}
+     */
     public void setContext(Object context) {
         this.context = context;
     }

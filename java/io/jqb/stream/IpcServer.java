@@ -3,6 +3,7 @@ package io.jqb.stream;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
+import io.jqb.internal.Logs;
 import io.jqb.IpcException;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
@@ -13,7 +14,6 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Accepts connections on a listening {@link Ipc} and serves each with a fresh copy of a prototype
@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * @param <S> the service type
  */
 public class IpcServer<S extends IpcService> {
-    private static final Logger LOG = LoggerFactory.getLogger(IpcServer.class);
+    private static final Logger LOG = Logs.get(IpcServer.class);
     /** Pause after an accept error that {@link #failure} chose to go on from. */
     private static final int FAILURE_PAUSE_MS = 50;
 
