@@ -178,6 +178,9 @@ public final class IpcClient implements AutoCloseable {
      * @throws IpcException for a frame over the maximum (the connection is then closed)
      */
     public IpcMessage read(long timeoutMs) {
+        if (!connection.isOpen()) {
+            throw new NotConnectedException("read(" + name + ")", "the connection is closed");
+        }
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         for (;;) {
             long left = timeoutMs < 0 ? -1 : Math.max(0, (deadline - System.nanoTime()) / 1_000_000L);

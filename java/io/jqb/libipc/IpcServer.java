@@ -250,7 +250,12 @@ public final class IpcServer implements AutoCloseable {
                 sel.close();
             }
             if (l != null) {
-                boolean bound = l.socket().isBound();
+                boolean bound;
+                try {
+                    bound = l.getLocalAddress() != null;
+                } catch (IOException x) {
+                    bound = false;
+                }
                 try {
                     l.close();
                 } catch (IOException x) {
