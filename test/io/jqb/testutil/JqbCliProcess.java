@@ -65,13 +65,8 @@ public final class JqbCliProcess implements AutoCloseable {
     public static JqbCliProcess start(java.util.Map<String, String> env, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        // as bin/jqb: only silences chronicle-core's complaints about JDK internals
-        cmd.addAll(List.of("--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
-                "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
-                "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-                "--add-opens", "java.base/java.lang=ALL-UNNAMED",
-                "-Dorg.slf4j.simpleLogger.log.net.openhft=warn",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+        // as bin/jqb: no JVM flag but the log level
+        cmd.addAll(List.of("-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                 "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-cp", classPath(), "io.jqb.cli.Main"));
         cmd.addAll(List.of(args));
