@@ -34,15 +34,20 @@ import org.slf4j.LoggerFactory;
  * A libipc service ({@code ipc_server_init} / {@code ipc_wait_event} / {@code ipc_server_close}): one AF_UNIX stream
  * socket at {@code <run dir>/<name>-<index>-<version>}, C libipc clients and {@link IpcClient}s connect to it.
  *
+ * <!-- example: test/io/jqb/examples/LibipcPong.java#pong-loop -->
  * <pre>{@code
- * try (IpcServer server = IpcServer.init("pong")) {
- *     for (;;) {
- *         IpcEvent e = server.waitEvent(1000);
- *         if (e.type() == IpcEventType.MESSAGE) {
- *             e.connection().write(e.message());
+ * try (IpcServer server = IpcServer.builder(name).runDirectory(runDir).init()) {
+ *     while (!stop.get()) {
+ *         IpcEvent e = server.waitEvent(100);            // one event per call
+ *         switch (e.type()) {
+ *             case CONNECTION -> log.accept("connected: " + e.connection());
+ *             case MESSAGE -> e.connection().write(e.message());   // same type, same payload
+ *             case DISCONNECTION -> log.accept("gone: " + e.connection());   // already closed and removed
+ *             case ERROR -> log.accept("error: " + e.cause().getMessage()); // e.g. a frame too large
+ *             default -> { }                              // TIMEOUT, EXTRA_FD (nothing added here)
  *         }
  *     }
- * }
+ * }   // removes the socket file
  * }</pre>
  *
  * <p>Differences from C libipc, on purpose: an existing socket file is probed and only a stale one (nobody answers)
