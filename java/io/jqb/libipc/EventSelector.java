@@ -151,6 +151,11 @@ final class EventSelector implements AutoCloseable {
         return true;
     }
 
+    /** @return true while channels or raw fds are added */
+    boolean hasExtras() {
+        return !extras.isEmpty() || raw != null;
+    }
+
     void addFd(int fd) {
         if (fd < 0) {
             throw new IpcException("addFd", Errno.EBADF, "fd " + fd);

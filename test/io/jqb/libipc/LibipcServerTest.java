@@ -19,7 +19,6 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.Pipe;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -441,8 +440,9 @@ class LibipcServerTest {
             IpcEvent e = c.waitEvent(10_000);
             assertEquals(IpcEventType.EXTRA_FD, e.type());
             assertSame(src, e.channel());
-            SocketChannel unused = null;
-            assertNull(unused);
+            assertThrows(IllegalStateException.class, () -> c.read(0), "read() would lose EXTRA_FD events");
+            assertTrue(c.delFd(src));
+            assertNull(c.read(0));
         }
     }
 }
