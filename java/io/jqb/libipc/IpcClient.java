@@ -126,7 +126,7 @@ public final class IpcClient implements AutoCloseable {
             ch.connect(UnixDomainSocketAddress.of(path));
             ch.configureBlocking(false);
             sel = new EventSelector(true);
-            IpcConnection c = new IpcConnection(ch, b.maxPayload, b.writeTimeoutMs, b.name);
+            IpcConnection c = new IpcConnection(ch, b.maxPayload, b.writeTimeoutMs, 0, b.name);
             sel.add(c);
             this.connection = c;
             this.loop = sel;

@@ -278,6 +278,39 @@ class LibipcRobustnessTest {
     }
 
     @Test
+    void aClientThatNeverReadsStallsNobodyAndIsDroppedAtTheQueueLimit() throws Exception {
+        String name = LibipcTestDirs.name("slow");
+        try (EchoLoop loop = new EchoLoop(IpcServer.builder(name).runDirectory(dir.toString())
+                .maxPendingOutput(1 << 20).init()); SocketChannel slow = raw(name)) {
+            byte[] f = frame(2, new byte[16 * 1024]);
+            for (int i = 0; i < 40; i++) { // 640 KiB of echoes: more than the socket buffers, under the 1 MiB limit
+                send(slow, f);
+            }
+            for (int i = 0; i < 40; i++) {
+                assertNotNull(loop.await("MESSAGE", 10_000), "message " + i);
+            }
+            // The loop is not blocked in a write to the slow client: another client is served at once.
+            long t0 = System.nanoTime();
+            stillServes(loop, name, dir);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(ms < 4000, "a client waited " + ms + " ms behind one that does not read");
+            // Past the limit the slow client is dropped.
+            try {
+                for (int i = 0; i < 200; i++) {
+                    send(slow, f);
+                }
+            } catch (IOException e) {
+                // EPIPE: the server shut it down
+            }
+            String failed = loop.await("WRITE-FAILED", 10_000);
+            assertNotNull(failed);
+            assertTrue(failed.contains("ENOBUFS"), failed);
+            assertNotNull(loop.await("DISCONNECTION", 10_000));
+            stillServes(loop, name, dir);
+        }
+    }
+
+    @Test
     void closeRemovesTheSocketAndClosesEveryClient() throws Exception {
         String name = LibipcTestDirs.name("close");
         IpcServer s = server(name);
