@@ -211,7 +211,7 @@ final class EventSelector implements AutoCloseable {
                         if (timeoutMs == 0 || timeoutMs > 0 && deadline - System.nanoTime() <= 0) {
                             return event.set(IpcEventType.TIMEOUT, null);
                         }
-                        if (Thread.interrupted()) {
+                        if (Thread.currentThread().isInterrupted()) { // select returns at once while set: report it
                             return event.error(null, new IpcException("waitEvent", Errno.EINTR, "interrupted"));
                         }
                         continue;

@@ -397,7 +397,7 @@ public final class IpcServer implements AutoCloseable {
      * by the next call.
      *
      * @param timeoutMs how long to wait: negative forever, 0 only what is ready now
-     * @return the event (TIMEOUT when nothing happened in time)
+     * @return the event (TIMEOUT when nothing happened in time; ERROR with EINTR while the thread is interrupted)
      */
     public IpcEvent waitEvent(long timeoutMs) {
         return loop.waitEvent(timeoutMs);

@@ -226,6 +226,22 @@ class LibipcServerTest {
     }
 
     @Test
+    void anInterruptedThreadGetsAnErrorNotASpin() {
+        String name = LibipcTestDirs.name("intr");
+        try (IpcServer s = server(name)) {
+            Thread.currentThread().interrupt();
+            try {
+                IpcEvent e = s.waitEvent(-1);
+                assertEquals(IpcEventType.ERROR, e.type());
+                assertEquals("EINTR", ((IpcException) e.cause()).errnoName());
+            } finally {
+                Thread.interrupted();
+            }
+            assertEquals(IpcEventType.TIMEOUT, s.waitEvent(50).type());
+        }
+    }
+
+    @Test
     void connectionMessageDisconnectionInOrderWithTheSameConnection() {
         String name = LibipcTestDirs.name("seq");
         try (IpcServer s = server(name)) {
