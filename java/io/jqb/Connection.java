@@ -1,6 +1,7 @@
 package io.jqb;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.Spinner;
 import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.server.HandshakeTimer;
 import io.jqb.internal.server.SendBacklog;
@@ -60,7 +61,7 @@ public final class Connection {
     private final ServerChannel.RequestSink sink = this::dispatch;
     private final PollHandlers.FdHandler fdHandler = this::onEvents;
     private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
-    private final EventLoop.Spinner spinner = new EventLoop.Spinner() {
+    private final Spinner spinner = new Spinner() {
         @Override
         public boolean poll() {
             ServerChannel ch = channel;
@@ -120,12 +121,17 @@ public final class Connection {
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed
      */
-    public int sendResponse(ByteBuffer msg) throws IpcException {
+    public int sendResponse(ByteBuffer msg) {
         return send(false, false, msg, null, "response_send");
     }
 
-    /** Sends the concatenation of {@code msgs} as one response; see {@link #sendResponse(ByteBuffer)}. */
-    public int sendResponse(ByteBuffer... msgs) throws IpcException {
+    /**
+     * Sends the concatenation of {@code msgs} as one response; see {@link #sendResponse(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent (or queued), or {@link Errno#WOULD_BLOCK} when the response ring is full
+     */
+    public int sendResponse(ByteBuffer... msgs) {
         return send(false, false, null, msgs, "response_sendv");
     }
 
@@ -138,12 +144,17 @@ public final class Connection {
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed
      */
-    public int sendEvent(ByteBuffer msg) throws IpcException {
+    public int sendEvent(ByteBuffer msg) {
         return send(true, false, msg, null, "event_send");
     }
 
-    /** Sends the concatenation of {@code msgs} as one event; see {@link #sendEvent(ByteBuffer)}. */
-    public int sendEvent(ByteBuffer... msgs) throws IpcException {
+    /**
+     * Sends the concatenation of {@code msgs} as one event; see {@link #sendEvent(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent (or queued), or {@link Errno#WOULD_BLOCK} when the event ring is full
+     */
+    public int sendEvent(ByteBuffer... msgs) {
         return send(true, false, null, msgs, "event_sendv");
     }
 
@@ -163,22 +174,37 @@ public final class Connection {
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed (or was dropped for a full backlog)
      */
-    public int queueResponse(ByteBuffer msg) throws IpcException {
+    public int queueResponse(ByteBuffer msg) {
         return send(false, true, msg, null, "response_send");
     }
 
-    /** Queues the concatenation of {@code msgs} as one response; see {@link #queueResponse(ByteBuffer)}. */
-    public int queueResponse(ByteBuffer... msgs) throws IpcException {
+    /**
+     * Queues the concatenation of {@code msgs} as one response; see {@link #queueResponse(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent or queued, or {@link Errno#WOULD_BLOCK} when the backlog is full (FAIL_SEND)
+     */
+    public int queueResponse(ByteBuffer... msgs) {
         return send(false, true, null, msgs, "response_sendv");
     }
 
-    /** Sends an event now or queues it in the event backlog; see {@link #queueResponse(ByteBuffer)}. */
-    public int queueEvent(ByteBuffer msg) throws IpcException {
+    /**
+     * Sends an event now or queues it in the event backlog; see {@link #queueResponse(ByteBuffer)}.
+     *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
+     * @return the length sent or queued, or {@link Errno#WOULD_BLOCK} when the backlog is full (FAIL_SEND)
+     */
+    public int queueEvent(ByteBuffer msg) {
         return send(true, true, msg, null, "event_send");
     }
 
-    /** Queues the concatenation of {@code msgs} as one event; see {@link #queueResponse(ByteBuffer)}. */
-    public int queueEvent(ByteBuffer... msgs) throws IpcException {
+    /**
+     * Queues the concatenation of {@code msgs} as one event; see {@link #queueResponse(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent or queued, or {@link Errno#WOULD_BLOCK} when the backlog is full (FAIL_SEND)
+     */
+    public int queueEvent(ByteBuffer... msgs) {
         return send(true, true, null, msgs, "event_sendv");
     }
 
@@ -325,7 +351,7 @@ public final class Connection {
         return new NotConnectedException(op, "connection " + id + ": shared memory fault");
     }
 
-    private int countResponse(int rc, String op) throws IpcException {
+    private int countResponse(int rc, String op) {
         if (rc >= 0) {
             responses.incrementAndGet();
             return rc;
@@ -333,7 +359,7 @@ public final class Connection {
         return failedSend(rc, op);
     }
 
-    private int countEvent(int rc, String op) throws IpcException {
+    private int countEvent(int rc, String op) {
         if (rc >= 0) {
             events.incrementAndGet();
             return rc;
@@ -341,7 +367,7 @@ public final class Connection {
         return failedSend(rc, op);
     }
 
-    private int failedSend(int rc, String op) throws IpcException {
+    private int failedSend(int rc, String op) {
         if (rc == Errno.WOULD_BLOCK) {
             sendRetries.incrementAndGet();
             return rc;
@@ -467,7 +493,7 @@ public final class Connection {
      * Marks the connection established and starts watching the channel's fds (on the loop thread, after the
      * handshake response went out), with the interest the current flow control asks for.
      */
-    synchronized void register() throws IpcException {
+    synchronized void register() {
         state = State.ESTABLISHED;
         ServerChannel ch = channel;
         PollHandlers poll = service.pollHandlers();
@@ -638,6 +664,10 @@ public final class Connection {
     /**
      * Sets the owner and mode of the connection's directory and files; call it from
      * {@link ServiceHandler#accept} ({@code qb_ipcs_connection_auth_set}). Default: the client's uid/gid, 0600.
+     *
+     * @param uid the user id
+     * @param gid the group id
+     * @param mode the permission bits, e.g. {@code 0660}
      */
     public void authSet(int uid, int gid, int mode) {
         this.authUid = uid;
@@ -661,6 +691,7 @@ public final class Connection {
      * Statistics ({@code qb_ipcs_connection_stats_get_2}).
      *
      * @param clearAfterRead zero the counters (not the pid) after reading
+     * @return the connection's counters
      */
     public ConnectionStats stats(boolean clearAfterRead) {
         ServerChannel ch = channel;
@@ -719,7 +750,11 @@ public final class Connection {
         return id;
     }
 
-    /** Attaches an application object to this connection ({@code qb_ipcs_context_set}). */
+    /**
+     * Attaches an application object to this connection ({@code qb_ipcs_context_set}).
+     *
+     * @param context any object, or {@code null}
+     */
     public void setContext(Object context) {
         this.context = context;
     }

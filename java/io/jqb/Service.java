@@ -47,12 +47,13 @@ import org.slf4j.Logger;
  * daemon timer thread hands it to the loop with {@link PollHandlers#jobAdd}.</p>
  *
  * <p><b>Stale sweep.</b> {@link #run()} first removes {@code /dev/shm/qb-<pid>-<clientpid>-<fd>-XXXXXX} directories
- * left by servers that died without cleaning up (libqb #61), but only those it can prove stale: the directory is a
- * real directory owned by our effective uid, {@code <pid>} and {@code <clientpid>} are not ours and are gone
- * ({@code kill(pid, 0)} gives ESRCH) or zombies, and it holds nothing but libqb ring/control files. A live or unknown
- * pid (a live client still uses its mappings and cleans up itself), another owner (libqb chowns
- * the directory to the client, so directories of clients of another uid are never swept) or unexpected contents
- * leave it untouched. Disable with {@link #setStaleSweep(boolean)}. See docs/RELIABILITY.md.</p>
+ * that an earlier server <em>of this service name</em> left when it died without cleaning up (libqb #61), but only
+ * those it can prove are its own and stale: every file in the directory is a libqb ring/control file named after this
+ * service, the directory is a real directory owned by our effective uid, and {@code <pid>} and {@code <clientpid>}
+ * are not ours and are gone ({@code kill(pid, 0)} gives ESRCH, or the process has exited unreaped). Other services'
+ * directories are never touched by default: sweeping every service's is the explicit
+ * {@link #sweepStaleDirectories(boolean)} (and {@code jqb sweep}). Disable the start-up sweep with
+ * {@link #setStaleSweep(boolean)}. See docs/RELIABILITY.md.</p>
  */
 public final class Service implements AutoCloseable {
     private static final Logger LOG = Logs.get(Service.class);
@@ -125,6 +126,7 @@ public final class Service implements AutoCloseable {
      * @param serviceId an application-defined id ({@link #serviceId()})
      * @param type the transport offered to clients
      * @param handler the callbacks
+     * @return the service, not yet running
      */
     public static Service create(String name, int serviceId, TransportType type, ServiceHandler handler) {
         Objects.requireNonNull(name, "name");
@@ -138,6 +140,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets how the built-in loop waits when idle (used when {@link #run()} starts it; ignored with your own poll
      * handlers). A spinning loop polls its SHM connections directly; see {@link WaitStrategy}.
+     *
+     * @param strategy how to wait
      */
     public void setWaitStrategy(WaitStrategy strategy) {
         if (running) {
@@ -146,7 +150,11 @@ public final class Service implements AutoCloseable {
         this.waitStrategy = Objects.requireNonNull(strategy, "strategy");
     }
 
-    /** Runs the service on {@code handlers} instead of a built-in loop ({@code qb_ipcs_poll_handlers_set}). */
+    /**
+     * Runs the service on {@code handlers} instead of a built-in loop ({@code qb_ipcs_poll_handlers_set}).
+     *
+     * @param handlers the loop to run on
+     */
     public void setPollHandlers(PollHandlers handlers) {
         if (running) {
             throw new IllegalStateException("service " + name + " is already running");
@@ -160,7 +168,7 @@ public final class Service implements AutoCloseable {
      *
      * @throws IpcException e.g. EADDRINUSE when another server has the name
      */
-    public synchronized void run() throws IpcException {
+    public synchronized void run() {
         if (running || destroyed) {
             throw new IllegalStateException("service " + name + (destroyed ? " is destroyed" : " is running"));
         }
@@ -170,7 +178,7 @@ public final class Service implements AutoCloseable {
                     "Required directory not present: " + SocketNames.socketDir());
         }
         if (staleSweep) {
-            StaleSweep.sweep(java.nio.file.Path.of(ShmDirectory.SHM_ROOT), pid, StaleSweep.effectiveUid());
+            StaleSweep.sweep(StaleSweep.defaultRoot(), pid, StaleSweep.effectiveUid(), name, false);
         }
         if (poll == null) {
             ownLoop = new EventLoop("jqb-" + name, waitStrategy);
@@ -366,7 +374,7 @@ public final class Service implements AutoCloseable {
         UnixSocket.shutdownAndClose(cfd);
     }
 
-    private void establish(int cfd, Credentials cred, long requested, boolean jqbClient) throws IpcException {
+    private void establish(int cfd, Credentials cred, long requested, boolean jqbClient) {
         long size = Math.max(requested, enforcedBufferSize);
         if (size > MAX_BUFFER_SIZE) {
             refuse(cfd, -Errno.EINVAL, "max_msg_size=" + size + " exceeds " + MAX_BUFFER_SIZE);
@@ -476,6 +484,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets the rate limit of every connection ({@code qb_ipcs_request_rate_limit}): loop priority and the
      * flow-control flag clients check before sending. Thread-safe; takes effect immediately.
+     *
+     * @param limit the new rate limit
      */
     public void requestRateLimit(RateLimit limit) {
         rateLimit = Objects.requireNonNull(limit, "limit");
@@ -492,6 +502,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets the smallest buffer size a connection gets, whatever the client asks for
      * ({@code qb_ipcs_enforce_buffer_size}).
+     *
+     * @param bytes the smallest buffer size every new connection gets
      */
     public void enforceBufferSize(int bytes) {
         if (bytes < 0) {
@@ -553,6 +565,8 @@ public final class Service implements AutoCloseable {
      * Sets how long a newly connected client may take to send its complete connection request before the service
      * drops it (default {@value #DEFAULT_HANDSHAKE_TIMEOUT_MS} ms; 0 = never). Applies to connections accepted from
      * then on. libqb has no such limit (PR #123/#352).
+     *
+     * @param millis the time-out in milliseconds
      */
     public void setHandshakeTimeout(long millis) {
         if (millis < 0) {
@@ -567,8 +581,39 @@ public final class Service implements AutoCloseable {
     }
 
     /**
-     * Whether {@link #run()} removes directories in {@code /dev/shm} that provably belong to dead servers (default
-     * true; see the class comment). Call before {@link #run()}.
+     * Removes the stale connection directories of <em>every</em> service from {@code /dev/shm}: those whose server and
+     * client processes are provably gone, owned by our effective uid, holding only libqb ring/control files (see the
+     * class comment). A service's own start-up sweep touches only directories of its own name; this is the explicit,
+     * machine-wide clean-up ({@code jqb sweep}).
+     *
+     * @param dryRun decide and report, but remove nothing
+     * @return each directory removed (or that would be), with the reason
+     */
+    public static List<StaleDirectory> sweepStaleDirectories(boolean dryRun) {
+        return sweepStaleDirectories(StaleSweep.defaultRoot(), dryRun);
+    }
+
+    /**
+     * {@link #sweepStaleDirectories(boolean)} of another directory than {@code /dev/shm}, e.g. a second shm mount.
+     *
+     * @param root the directory holding {@code qb-*} connection directories
+     * @param dryRun decide and report, but remove nothing
+     * @return each directory removed (or that would be), with the reason
+     */
+    public static List<StaleDirectory> sweepStaleDirectories(java.nio.file.Path root, boolean dryRun) {
+        StaleSweep.Result r = StaleSweep.sweep(root, Posix.C.getpid(), StaleSweep.effectiveUid(), null, dryRun);
+        List<StaleDirectory> out = new ArrayList<>();
+        for (StaleSweep.Entry e : r.removed) {
+            out.add(new StaleDirectory(e.dir, e.reason));
+        }
+        return out;
+    }
+
+    /**
+     * Whether {@link #run()} removes directories in {@code /dev/shm} that provably belong to dead earlier servers of
+     * this service name (default true; see the class comment). Call before {@link #run()}.
+     *
+     * @param enabled false to skip the sweep
      */
     public void setStaleSweep(boolean enabled) {
         this.staleSweep = enabled;
@@ -578,6 +623,7 @@ public final class Service implements AutoCloseable {
      * Service statistics ({@code qb_ipcs_stats_get}).
      *
      * @param clearAfterRead reset the closed-connection count after reading
+     * @return the service's counters
      */
     public ServiceStats stats(boolean clearAfterRead) {
         ServiceStats s = new ServiceStats(active.get(), closedCount.get());
@@ -591,6 +637,8 @@ public final class Service implements AutoCloseable {
      * A snapshot of the service's connections ({@code qb_ipcs_connection_first_get/next_get}). The snapshot holds no
      * references: {@link Connection#ref()} any you keep beyond the current loop callback. A connection is listed
      * once its handshake response is out (sending to it works), until it is destroyed.
+     *
+     * @return the established connections
      */
     public List<Connection> connections() {
         List<Connection> l = new ArrayList<>(connections.size());
@@ -619,7 +667,11 @@ public final class Service implements AutoCloseable {
         return type;
     }
 
-    /** Attaches an application object to the service ({@code qb_ipcs_service_context_set}). */
+    /**
+     * Attaches an application object to the service ({@code qb_ipcs_service_context_set}).
+     *
+     * @param context any object, or {@code null}
+     */
     public void setContext(Object context) {
         this.context = context;
     }

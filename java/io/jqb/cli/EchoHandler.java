@@ -67,8 +67,7 @@ public class EchoHandler implements ServiceHandler {
         return 0;
     }
 
-    private void respond(Connection c, boolean event, int id, int size, int error, ByteBuffer payload)
-            throws IpcException {
+    private void respond(Connection c, boolean event, int id, int size, int error, ByteBuffer payload) {
         header.clear();
         responseHeader.set(id, size, error);
         parts[0] = header;
