@@ -340,7 +340,15 @@ public final class ShmServerChannel implements ServerChannel {
     @Override
     public int eventQueueLength() {
         synchronized (eventLock) {
-            return destroyed ? 0 : event.semaphore().value();
+            if (destroyed) {
+                return 0;
+            }
+            try {
+                event.checkMapped(); // stats() may run on any thread: a truncated header must not fault later there
+                return event.semaphore().value();
+            } catch (InternalError e) {
+                return 0;
+            }
         }
     }
 
