@@ -108,6 +108,7 @@ public final class Connection {
      * message is queued behind them, so responses stay in order. On the SOCKET transport, a first send before the
      * client has bound its socket is queued too and sent by the loop once it has (libqb sleeps instead).</p>
      *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
      * @return the length sent (or queued), or {@link Errno#WOULD_BLOCK} when the response ring is full (retry later)
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed
@@ -130,6 +131,7 @@ public final class Connection {
      * Sends an event (server-initiated message) and notifies the client; queued like
      * {@link #sendResponse(ByteBuffer)} while the event backlog is not empty.
      *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
      * @return the length sent (or queued), or {@link Errno#WOULD_BLOCK} when the event ring is full (the client is
      *         not reading)
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
@@ -161,6 +163,7 @@ public final class Connection {
      * {@link Errno#WOULD_BLOCK} (nothing queued), {@link BacklogPolicy#DISCONNECT} drops the connection and throws
      * {@link NotConnectedException}.</p>
      *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
      * @return the length sent or queued, or {@link Errno#WOULD_BLOCK} when the backlog is full (FAIL_SEND)
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed (or was dropped for a full backlog)

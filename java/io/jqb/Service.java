@@ -520,6 +520,8 @@ public final class Service implements AutoCloseable {
      * it, as it does after {@link #enforceBufferSize}); {@link ServiceHandler#accept} sees what was asked for
      * ({@link Connection#requestedBufferSize()}) and what it gets ({@link Connection#bufferSize()}) and may refuse.
      * The cap wins over {@link #enforceBufferSize}.
+     *
+     * @param bytes the largest buffer size a connection may get, at least one page
      */
     public void setMaxBufferSize(int bytes) {
         if (bytes < ChunkDescriptor.PAGE_SIZE) {
@@ -542,6 +544,9 @@ public final class Service implements AutoCloseable {
      * Bounds each connection's send backlogs ({@link Connection#queueResponse}, {@link Connection#queueEvent}):
      * at most {@code limitBytes} queued per direction (one message always fits), and what happens past that.
      * Default {@value #DEFAULT_SEND_BACKLOG_BYTES} bytes, {@link BacklogPolicy#FAIL_SEND}. Thread-safe.
+     *
+     * @param limitBytes the most bytes queued per connection and direction
+     * @param policy what a send does when the backlog is full
      */
     public void setSendBacklog(long limitBytes, BacklogPolicy policy) {
         if (limitBytes < 0) {
