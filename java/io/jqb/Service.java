@@ -16,6 +16,7 @@ import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import io.jqb.ops.internal.ServiceMonitor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -179,6 +180,7 @@ public final class Service implements AutoCloseable {
             throw e;
         }
         running = true;
+        ServiceMonitor.started(this);
         if (ownLoop != null) {
             ownLoop.start();
         }
@@ -356,6 +358,7 @@ public final class Service implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             LOG.error("created handler failed on {}", c, e);
         }
+        ServiceMonitor.connectionAdded(this, c, dir);
     }
 
     private void callDestroyed(Connection c) {
@@ -374,6 +377,7 @@ public final class Service implements AutoCloseable {
     }
 
     void destroyConnection(Connection c) {
+        ServiceMonitor.connectionRemoved(this, c);
         callDestroyed(c);
         ServerChannel ch = c.channel();
         if (ch != null) {
@@ -448,6 +452,16 @@ public final class Service implements AutoCloseable {
      */
     public void setStaleSweep(boolean enabled) {
         this.staleSweep = enabled;
+    }
+
+    /**
+     * Registers this service and each of its connections as JMX MBeans ({@code io.jqb:type=Service,name="<name>"},
+     * {@code io.jqb:type=Connection,service="<name>",id=<id>}; see {@link io.jqb.ops.ServiceMXBean} and
+     * {@link io.jqb.ops.ConnectionMXBean}) in the platform MBean server, until {@link #close()}. The system property
+     * {@code jqb.jmx=true} does this for every service at {@link #run()}.
+     */
+    public void enableJmx() {
+        ServiceMonitor.of(this).enableJmx();
     }
 
     /**
@@ -563,6 +577,7 @@ public final class Service implements AutoCloseable {
                 own.close();
             }
         }
+        ServiceMonitor.closed(this);
     }
 
     /**
