@@ -60,7 +60,7 @@ final class BenchCommand {
         int max = Math.max(a.getInt("--max", 0), size + EchoMessages.RESPONSE_HEADER + EchoMessages.REQUEST_HEADER);
         try (Client c = Client.connect(a.require("--service"), max)) {
             c.setWaitStrategy(wait);
-            ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + 16), EchoHandler.ECHO, size);
+            ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + EchoMessages.REQUEST_HEADER), EchoHandler.ECHO, size);
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
             for (int i = 0; i < warmup; i++) {
                 roundTrip(c, req, resp, size);
@@ -105,7 +105,8 @@ final class BenchCommand {
         return false;
     }
 
-    private static void print(PrintStream out, int size, int count, long p50, long p99, long p999, long elapsedNs) {
+    /** The {@code size= count= p50_ns= ...} line shared with qbn-client, libipc-peer and libipc-bench. */
+    static void print(PrintStream out, int size, int count, long p50, long p99, long p999, long elapsedNs) {
         double perSec = count / (elapsedNs / 1e9);
         out.println(String.format(Locale.ROOT,
                 "size=%d count=%d p50_ns=%d p99_ns=%d p999_ns=%d msgs_per_s=%.0f MB_per_s=%.2f", size, count, p50,
