@@ -90,7 +90,7 @@ public final class Scanner {
         unreadable.addAll(procs.unreadable());
 
         List<StaleDirectory> stale = new ArrayList<>();
-        Map<Integer, Listener> orphans = new LinkedHashMap<>();
+        Map<String, Listener> orphans = new LinkedHashMap<>();
         List<Path> dirs;
         try {
             dirs = ConnectionDirs.list(roots.shm());
@@ -130,11 +130,14 @@ public final class Scanner {
                     List.copyOf(problems));
             Listener owner = ownerOf(dir, byName);
             if (owner == null) {
-                owner = orphans.computeIfAbsent(dir.serverPid(), pid -> {
+                String key = dir.serverPid() + "/" + dir.service();
+                owner = orphans.computeIfAbsent(key, k -> {
                     Listener o = new Listener(dir.service() != null ? dir.service() : "?", null, 0);
-                    o.pid = pid;
-                    o.problems.add("no listening socket found for it (withdrawn, another network namespace, or a "
-                            + "filesystem socket outside " + roots.socketDir() + ")");
+                    o.pid = dir.serverPid();
+                    o.problems.add(dir.service() == null
+                            ? "service unknown: its connection directories could not be read"
+                            : "no listening socket found for it (withdrawn, another network namespace, or a "
+                                    + "filesystem socket outside " + roots.socketDir() + ")");
                     return o;
                 });
             }
