@@ -45,6 +45,7 @@ final class TopCommand {
         boolean once = a.flag("--once");
         boolean tty = System.console() != null;
         AtomicBoolean quit = new AtomicBoolean();
+        Signals.onTermination(() -> quit.set(true));   // SIGINT/SIGTERM: restore the terminal, exit 0
         String saved = null;
         if (!once) {
             saved = tty ? rawTerminal() : null;

@@ -18,6 +18,7 @@ import io.jqb.testutil.NativeServer;
 import java.io.File;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -135,6 +136,33 @@ class TopTest extends InteropTestBase {
             OutputStream in = p.getOutputStream();
             in.write('q');
             in.flush();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "q ends it");
+            assertEquals(0, p.exitValue());
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void onATerminalTheKeyQEndsItAtOnceWithoutEnter() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "script(1)");
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // script(1) runs top on a pseudo-terminal: raw mode through stty, screen cleared between refreshes
+        Process p = new ProcessBuilder("script", "-qefc", java + " -cp " + cp + " io.jqb.cli.Main top --interval 100",
+                "/dev/null").start();
+        try {
+            byte[] buf = new byte[4096];
+            StringBuilder seen = new StringBuilder();
+            while (!seen.toString().contains("SERVICE")) {
+                int n = p.getInputStream().read(buf);
+                assertTrue(n > 0, "output ended: " + seen);
+                seen.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+            }
+            assertTrue(seen.toString().contains("\033[H\033[2J"), "screen cleared on a terminal: " + seen);
+            p.getOutputStream().write('q');   // no newline: raw mode delivers the key at once
+            p.getOutputStream().flush();
             assertTrue(p.waitFor(30, TimeUnit.SECONDS), "q ends it");
             assertEquals(0, p.exitValue());
         } finally {
