@@ -19,8 +19,13 @@ import java.util.function.ToDoubleFunction;
  * Micrometer meters for a jqb {@link Service}: the same figures as its JMX MBeans. Needs micrometer-core on the class
  * path (an optional dependency of jqb: nothing else in jqb loads it).
  *
+ * <!-- example: test/io/jqb/examples/ServiceMetrics.java#metrics -->
  * <pre>{@code
- * new JqbMetrics(service).bindTo(registry);
+ * Service service = Service.create(name, 0, TransportType.SHM, EchoService.handler(allowedUid));
+ * service.enableJmx();                          // io.jqb:type=Service,name="<name>" + one MBean per connection
+ * SimpleMeterRegistry registry = new SimpleMeterRegistry();
+ * new JqbMetrics(service).bindTo(registry);     // the same figures as Micrometer meters
+ * service.run();
  * }</pre>
  *
  * <p>Service meters (tag {@code service}): {@code jqb.service.connections} (gauge, active connections),

@@ -46,4 +46,17 @@ class OpsExamplesTest extends InteropTestBase {
         service.close();
         assertTrue(registry.find("jqb.service.connections").gauges().isEmpty(), "service meters removed on close");
     }
+
+    @Test
+    void hostViewOfANativeServer() {
+        String name = serviceName();
+        io.jqb.testutil.NativeServer server = track(io.jqb.testutil.NativeServer.start(name));
+        NativeClient nc = drive(name);
+        nc.connect();
+        nc.ok("send 1 10");   // one response it does not read
+        waitUntil("the unread response", () -> HostView.responses(name).contains(nc.pid() + ": 1 unread"));
+        assertTrue(HostView.responses(name).matches(nc.pid() + ": 1 unread, 44 of \\d+ bytes\n"),
+                HostView.responses(name));
+        assertTrue(server.isAlive());
+    }
 }
