@@ -78,6 +78,8 @@ public final class Main {
                 "      --pipeline [--window N]: requests without waiting for each response, at most N outstanding",
                 "      (default: one fewer than the response ring holds, as qbn-client);",
                 "      throughput only, the RTT fields are 0",
+                "      --cold: also print 'cold connected_epoch_ns=.. first_epoch_ns=.. first_rtt_ns=.. total_ns=..'",
+                "      (use with --warmup 0; see benchmarks/cold-start.sh)",
                 "  bench-connect --service NAME [--count N] [--warmup N] [--max BYTES]",
                 "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'",
                 "  stream-echo (--tcp [ADDR:]PORT | --tls [ADDR:]PORT --cert PEM --key PEM [--ca PEM] | --pipe PATH)",
