@@ -12,7 +12,7 @@ import java.util.function.Predicate;
 
 /** Helpers shared by the operations tests: polling scans, running {@code jqb ls --json} in a child JVM. */
 final class OpsTestSupport {
-    static final Duration SETTLE = Duration.ofSeconds(10);
+    static final Duration SETTLE = Duration.ofSeconds(30);
 
     private OpsTestSupport() {
     }
