@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.Service;
-import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.NativeClient;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.ByteArrayOutputStream;
@@ -13,7 +12,7 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /** Runs the Operating section's example against a real native libqb client. */
-class OpsExamplesTest extends InteropTestBase {
+class OpsExamplesTest extends io.jqb.ops.OpsInteropTestBase {
 
     @Test
     void metricsOfAServiceWithANativeClient() throws Exception {

@@ -11,7 +11,6 @@ import io.jqb.internal.wire.RingHeaderDescriptor;
 import io.jqb.ops.internal.Bounded;
 import io.jqb.ops.internal.RingTracker;
 import io.jqb.ops.internal.Scanner;
-import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import java.io.BufferedReader;
@@ -38,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  * processes that exit while they are read, thousands of services. {@code ls}/{@code top} report what they can and
  * never throw or hang.
  */
-class HostileStateTest extends InteropTestBase {
+class HostileStateTest extends OpsInteropTestBase {
     private static final Duration BOUND = Duration.ofSeconds(60);
 
     @TempDir

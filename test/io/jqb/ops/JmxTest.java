@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.sun.tools.attach.VirtualMachine;
 import io.jqb.Service;
 import io.jqb.internal.wire.ChunkDescriptor;
-import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NonBlockingEchoHandler;
@@ -27,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * JMX: a jqb service and its connections as MBeans, read through the platform MBean server and, from a second JVM,
  * through a JMX connector (attach API, local connector address).
  */
-class JmxTest extends InteropTestBase {
+class JmxTest extends OpsInteropTestBase {
 
     static ObjectName serviceBean(String name) throws Exception {
         return new ObjectName("io.jqb:type=Service,name=" + ObjectName.quote(name));

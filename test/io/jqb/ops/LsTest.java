@@ -13,7 +13,6 @@ import io.jqb.Service;
 import io.jqb.TransportType;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.MessageHeaderDescriptor;
-import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import io.jqb.testutil.NonBlockingEchoHandler;
@@ -25,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * {@code jqb ls} against real native libqb servers and clients and against jqb services: service, server pid,
  * each client's pid, ring sizes, and a fill that grows while a client sends without reading.
  */
-class LsTest extends InteropTestBase {
+class LsTest extends OpsInteropTestBase {
     private static final int PAYLOAD = 100;
     /** Ring bytes of one echo response: chunk header + response header + payload, padded to 4. */
     private static final int RESPONSE_CHUNK = 4 * ChunkDescriptor.chunkWords(
@@ -164,5 +163,27 @@ class LsTest extends InteropTestBase {
         assertEquals("SOCKET", js.get("transport").asText());
         assertEquals(nc.pid(), js.get("connections").get(0).get("clientPid").asLong());
         assertEquals("jqb-ls/1", OpsTestSupport.lsJson().get("schema").asText());
+    }
+
+    @Test
+    void filesystemModeServiceIsListedByItsPath(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        // jqb's own switches (no host-wide file): filesystem mode with sockets in a private directory
+        Path force = Files.createFile(tmp.resolve("force"));
+        Path dir = Files.createDirectory(tmp.resolve("sockets"));
+        System.setProperty("jqb.forceFilesystemSocketsFile", force.toString());
+        System.setProperty("jqb.socketDir", dir.toString());
+        try {
+            String name = serviceName();
+            start(name, new NonBlockingEchoHandler());
+            io.jqb.Client c = track(io.jqb.Client.connect(name, 65536));
+            ServiceInfo svc = scanUntil(name, "one connection", x -> x.connections().size() == 1);
+            assertEquals(dir.resolve(name).toString(), svc.address());
+            assertEquals(ProcessHandle.current().pid(), svc.serverPid());
+            assertEquals(ProcessHandle.current().pid(), svc.connections().get(0).clientPid());
+            assertTrue(c.bufferSize() > 0);
+        } finally {
+            System.clearProperty("jqb.forceFilesystemSocketsFile");
+            System.clearProperty("jqb.socketDir");
+        }
     }
 }

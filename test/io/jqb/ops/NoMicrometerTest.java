@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jqb.testutil.InteropTestBase;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -14,7 +13,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** Micrometer is optional: the core (with JMX on) runs in a JVM whose class path lacks it. */
-class NoMicrometerTest extends InteropTestBase {
+class NoMicrometerTest extends OpsInteropTestBase {
 
     @Test
     void coreRunsWithoutMicrometerClasses() throws Exception {

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import java.io.File;
@@ -25,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code jqb ls} as a normal user ({@code runuser -u nobody}) while root runs a native server and client: it lists
  * what it may read (the socket, the pids from the directory names, commands) and says what it could not read.
  */
-class NormalUserTest extends InteropTestBase {
+class NormalUserTest extends OpsInteropTestBase {
     @TempDir
     Path tmp;
 

@@ -11,7 +11,6 @@ import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.MessageHeaderDescriptor;
 import io.jqb.ops.internal.RingFiles;
 import io.jqb.ops.internal.RingTracker;
-import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
@@ -26,7 +25,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** {@code jqb top}: rates from ring positions, against real native peers; {@code --once}; {@code q} quits. */
-class TopTest extends InteropTestBase {
+class TopTest extends OpsInteropTestBase {
 
     @Test
     void theChunkWalkCountsEveryMessageExactly() {
