@@ -106,6 +106,9 @@ final class TopCommand {
                         ring == null || ring.queued() < 0 ? "-" : Long.toString(ring.queued()), cmd));
             }
         }
+        if (rows.stream().anyMatch(r -> r.rates().stream().anyMatch(RingRate::estimated))) {
+            b.append("~ estimated: chunks were overwritten before they could be counted (see docs/OPERATIONS.md)\n");
+        }
         return b.toString();
     }
 

@@ -64,22 +64,7 @@ public final class Scanner {
         long t0 = System.nanoTime();
         List<String> unreadable = new ArrayList<>();
         Path table = roots.proc().resolve("net").resolve("unix");
-        List<UnixSocketTable.Entry> sockets = UnixSocketTable.read(table);
-        Map<String, Listener> byName = new TreeMap<>();
-        for (UnixSocketTable.Entry e : sockets) {
-            if (!e.listening() || e.type() != UnixSocketTable.TYPE_STREAM || e.path() == null) {
-                continue;
-            }
-            String name = e.paddedAbstractName();
-            String address = name == null ? null : "@" + name;
-            if (name == null && isFilesystemService(e.path())) {
-                name = Path.of(e.path()).getFileName().toString();
-                address = e.path();
-            }
-            if (name != null && !byName.containsKey(name)) {
-                byName.put(name, new Listener(name, address, e.inode()));
-            }
-        }
+        Map<String, Listener> byName = listeners(UnixSocketTable.read(table));
         ProcessTable procs = new ProcessTable(roots.proc(), perEntryMillis);
         Set<Long> inodes = new HashSet<>();
         byName.values().forEach(l -> inodes.add(l.inode));
@@ -167,6 +152,26 @@ public final class Scanner {
         int uid = uid(roots.proc());
         return new HostSnapshot(List.copyOf(services), List.copyOf(stale), List.copyOf(unreadable), uid,
                 (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** The listening sockets with libqb's addressing, by service name. */
+    private Map<String, Listener> listeners(List<UnixSocketTable.Entry> sockets) {
+        Map<String, Listener> byName = new TreeMap<>();
+        for (UnixSocketTable.Entry e : sockets) {
+            if (!e.listening() || e.type() != UnixSocketTable.TYPE_STREAM || e.path() == null) {
+                continue;
+            }
+            String name = e.paddedAbstractName();
+            String address = name == null ? null : "@" + name;
+            if (name == null && isFilesystemService(e.path())) {
+                name = Path.of(e.path()).getFileName().toString();
+                address = e.path();
+            }
+            if (name != null && !byName.containsKey(name)) {
+                byName.put(name, new Listener(name, address, e.inode()));
+            }
+        }
+        return byName;
     }
 
     private record DirRead(ConnectionDirs.Dir dir, List<RingInfo> rings) {
