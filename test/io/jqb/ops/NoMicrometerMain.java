@@ -29,6 +29,9 @@ public final class NoMicrometerMain {
         try (Service s = Service.create(name, 0, TransportType.SHM, EchoService.handler(uid))) {
             s.enableJmx();
             s.run();
+            javax.management.MBeanServer mbs = ManagementFactory.getPlatformMBeanServer();
+            ObjectName pattern = new ObjectName("io.jqb:type=Connection,service=" + ObjectName.quote(name) + ",*");
+            Object requests = null;
             try (Client c = Client.connect(name, 65536)) {
                 ByteBuffer req = ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
                 req.putInt(0, 1).putInt(8, 16);
@@ -36,22 +39,24 @@ public final class NoMicrometerMain {
                 if (c.sendRecv(req, resp, 5000) < 0) {
                     throw new IllegalStateException("no response");
                 }
-            }
-            Object requests = null;
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (System.nanoTime() < deadline) {
-                var names = ManagementFactory.getPlatformMBeanServer().queryNames(new ObjectName(
-                        "io.jqb:type=Connection,service=" + ObjectName.quote(name) + ",*"), null);
-                if (!names.isEmpty()) {
-                    requests = ManagementFactory.getPlatformMBeanServer().getAttribute(names.iterator().next(),
-                            "Requests");
-                    break;
+                // registered on the loop right after the handshake response: poll while still connected
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (requests == null && System.nanoTime() < deadline) {
+                    var names = mbs.queryNames(pattern, null);
+                    if (!names.isEmpty()) {
+                        requests = mbs.getAttribute(names.iterator().next(), "Requests");
+                    } else {
+                        Thread.sleep(5);
+                    }
                 }
-                Thread.sleep(5);
             }
             ObjectName sn = new ObjectName("io.jqb:type=Service,name=" + ObjectName.quote(name));
-            System.out.println("ok requests=" + requests + " closed="
-                    + ManagementFactory.getPlatformMBeanServer().getAttribute(sn, "ClosedConnections"));
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!Integer.valueOf(1).equals(mbs.getAttribute(sn, "ClosedConnections"))
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            System.out.println("ok requests=" + requests + " closed=" + mbs.getAttribute(sn, "ClosedConnections"));
         }
     }
 }
