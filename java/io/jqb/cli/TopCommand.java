@@ -67,6 +67,9 @@ final class TopCommand {
                 }
                 out.print(format(rows, interval));
                 out.flush();
+                if (out.checkError()) {
+                    break;   // the reader went away (e.g. `jqb top | head`): nobody to refresh for
+                }
             } while (!once && !quit.get());
         } catch (UncheckedIOException e) {
             System.err.println("jqb top: " + e.getMessage() + ": " + e.getCause().getMessage());

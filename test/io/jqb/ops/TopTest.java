@@ -169,4 +169,21 @@ class TopTest extends OpsInteropTestBase {
             p.waitFor(10, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    void aClosedPipeEndsIt() throws Exception {
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", cp, "io.jqb.cli.Main", "top", "--interval", "100").start();
+        try {
+            byte[] first = new byte[8];
+            assertEquals(8, p.getInputStream().readNBytes(first, 0, 8));
+            p.getInputStream().close();   // as `jqb top | head -1` does once it has its line
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "a closed pipe ends it");
+            assertEquals(0, p.exitValue());
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
 }
