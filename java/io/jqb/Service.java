@@ -18,6 +18,7 @@ import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import io.jqb.ops.internal.ServiceMonitor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -210,6 +211,7 @@ public final class Service implements AutoCloseable {
             throw e;
         }
         running = true;
+        ServiceMonitor.started(this);
         if (ownLoop != null) {
             ownLoop.start();
         }
@@ -444,6 +446,7 @@ public final class Service implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             LOG.error("created handler failed on {}", c, e);
         }
+        ServiceMonitor.connectionAdded(this, c, dir);
     }
 
     private void callDestroyed(Connection c) {
@@ -462,6 +465,7 @@ public final class Service implements AutoCloseable {
     }
 
     void destroyConnection(Connection c) {
+        ServiceMonitor.connectionRemoved(this, c);
         callDestroyed(c);
         ServerChannel ch = c.channel();
         if (ch != null) {
@@ -625,6 +629,16 @@ public final class Service implements AutoCloseable {
     }
 
     /**
+     * Registers this service and each of its connections as JMX MBeans ({@code io.jqb:type=Service,name="<name>"},
+     * {@code io.jqb:type=Connection,service="<name>",id=<id>}; see {@link io.jqb.ops.ServiceMXBean} and
+     * {@link io.jqb.ops.ConnectionMXBean}) in the platform MBean server, until {@link #close()}. The system property
+     * {@code jqb.jmx=true} does this for every service at {@link #run()}.
+     */
+    public void enableJmx() {
+        ServiceMonitor.of(this).enableJmx();
+    }
+
+    /**
      * Service statistics ({@code qb_ipcs_stats_get}).
      *
      * @param clearAfterRead reset the closed-connection count after reading
@@ -744,6 +758,7 @@ public final class Service implements AutoCloseable {
                 own.close();
             }
         }
+        ServiceMonitor.closed(this);
     }
 
     /**
