@@ -29,6 +29,7 @@ PIPE_WARMUP=${PIPE_WARMUP:-20000}
 CONNECT_COUNT=${CONNECT_COUNT:-300}
 CONNECT_WARMUP=${CONNECT_WARMUP:-1000}
 OUT=${OUT:-docs/PERFORMANCE.md}
+case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT_SPLIT=${CPU_CLIENT_SPLIT:-1}
 SIZES=(64 4096 65536)
@@ -557,7 +558,9 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo
     tables
     echo
+    echo "<!-- spin-floor:begin -->"
     floor_tables
+    echo "<!-- spin-floor:end -->"
     echo
     echo "<!-- scale-curve:begin -->"
     cat "$scale_md"
@@ -570,7 +573,9 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "Servers stopped after the run: $shm_check (server pids $server_pids_text)."
     if [ -f "$root/benchmarks/performance-notes.md" ]; then
         echo
+        echo "<!-- notes:begin -->"
         cat "$root/benchmarks/performance-notes.md"
+        echo "<!-- notes:end -->"
     fi
     echo
     echo "## Commands"
@@ -581,8 +586,24 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo '```'
     sed "s|$root/||g" "$commands"
     echo '```'
-} >"$root/$OUT.tmp"
-mv "$root/$OUT.tmp" "$root/$OUT"
+} >"$out_path.tmp"
+if [ "$SKIP_BLOCKING" = 1 ] && [ -f "$out_path" ]; then
+    # A partial run keeps the file's other tables: only the sections it measured replace theirs.
+    rm -f "$out_path.tmp"
+    spin_md="$work/spin-floor.md"
+    if [ "$SKIP_SPIN" != 1 ]; then
+        { echo "Measured $started, load average before $load_before, after $load_after (\`SKIP_BLOCKING=1\` run)."
+          echo; floor_tables; } >"$spin_md"
+        splice_section "$out_path" spin-floor "$spin_md"
+    fi
+    [ "$SKIP_SCALE" != 1 ] && splice_section "$out_path" scale-curve "$scale_md"
+    [ "$SKIP_COLD" != 1 ] && splice_section "$out_path" cold-start "$cold_md"
+    [ -f "$root/benchmarks/performance-notes.md" ] &&
+        splice_section "$out_path" notes "$root/benchmarks/performance-notes.md"
+    echo "bench-compare: partial run (SKIP_BLOCKING=1): only the measured sections of $OUT were replaced"
+else
+    mv "$out_path.tmp" "$out_path"
+fi
 
 echo
 tables

@@ -27,6 +27,7 @@ COLD_SERVER=${COLD_SERVER:-native}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 OUT=${OUT:-docs/PERFORMANCE.md}
+case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
 SECTION_OUT=${SECTION_OUT:-}
 COMMANDS=${COMMANDS:-}
 
@@ -167,7 +168,7 @@ section="$work/section.md"
 if [ -n "$SECTION_OUT" ]; then
     cp "$section" "$SECTION_OUT"
 else
-    splice_section "$root/$OUT" cold-start "$section"
+    splice_section "$out_path" cold-start "$section"
     echo "cold-start: written to $OUT"
 fi
 cat "$section"

@@ -11,7 +11,7 @@
 # Knobs (environment): SCALE_CLIENTS ("1 10 100 1000"), SCALE_DURATION_MS (measured time per point, 2000),
 # SCALE_WARMUP_MS (500), SCALE_SIZE (payload, 64), SCALE_MAX (buffer size asked for, 8192),
 # SCALE_TRANSPORTS ("shm socket"), CPU_SERVER (0), CPU_CLIENT (1), SECTION_OUT (write the section there instead of
-# splicing it into OUT), OUT (docs/PERFORMANCE.md), CHART (docs/scale-curve.svg), COMMANDS (append the commands
+# splicing it into OUT), OUT (docs/PERFORMANCE.md), CHART (scale-curve.svg next to OUT), COMMANDS (append the commands
 # run to this file).
 set -uo pipefail
 
@@ -29,7 +29,9 @@ SCALE_TRANSPORTS=${SCALE_TRANSPORTS:-"shm socket"}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 OUT=${OUT:-docs/PERFORMANCE.md}
-CHART=${CHART:-docs/scale-curve.svg}
+case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
+CHART=${CHART:-$(dirname "$out_path")/scale-curve.svg}
+case "$CHART" in /*) chart_path=$CHART ;; *) chart_path="$root/$CHART" ;; esac
 SECTION_OUT=${SECTION_OUT:-}
 COMMANDS=${COMMANDS:-}
 
@@ -176,8 +178,7 @@ if ensure_gnuplot; then
         echo "unset multiplot"
     } >"$work/chart.gp"
     if gnuplot "$work/chart.gp" 2>"$work/gnuplot.err"; then
-        mkdir -p "$(dirname "$root/$CHART")" 2>/dev/null
-        cp "$work/chart.svg" "$CHART" 2>/dev/null || cp "$work/chart.svg" "$root/$CHART"
+        cp "$work/chart.svg" "$chart_path"
     else
         chart_note="(gnuplot failed: $(head -1 "$work/gnuplot.err"))"
     fi
@@ -220,7 +221,7 @@ section="$work/section.md"
         }' "$results"
     echo
     if [ -z "$chart_note" ]; then
-        chart_rel=$(realpath --relative-to="$(dirname "$root/$OUT")" "$root/$CHART" 2>/dev/null || echo "$CHART")
+        chart_rel=$(realpath --relative-to="$(dirname "$out_path")" "$chart_path" 2>/dev/null || echo "$CHART")
         echo "![Scale curve: round trips/s and p99 against the number of concurrent clients]($chart_rel)"
     else
         echo "$chart_note"
@@ -230,7 +231,7 @@ section="$work/section.md"
 if [ -n "$SECTION_OUT" ]; then
     cp "$section" "$SECTION_OUT"
 else
-    splice_section "$root/$OUT" scale-curve "$section"
+    splice_section "$out_path" scale-curve "$section"
     echo "scale-curve: written to $OUT and $CHART"
 fi
 cat "$section"
