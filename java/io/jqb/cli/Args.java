@@ -1,14 +1,22 @@
 package io.jqb.cli;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /** Minimal {@code --key value} / {@code --flag} parsing for the CLI. */
 final class Args {
     private final Map<String, String> values = new HashMap<>();
+    private final List<String> positional = new ArrayList<>();
 
     Args(String[] args, Set<String> withValue, Set<String> flags) {
+        this(args, withValue, flags, false);
+    }
+
+    /** With {@code positionals}, arguments not starting with "--" are collected ({@link #positional()}). */
+    Args(String[] args, Set<String> withValue, Set<String> flags, boolean positionals) {
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (withValue.contains(a)) {
@@ -18,6 +26,8 @@ final class Args {
                 values.put(a, args[++i]);
             } else if (flags.contains(a)) {
                 values.put(a, "true");
+            } else if (positionals && !a.startsWith("--")) {
+                positional.add(a);
             } else {
                 throw new IllegalArgumentException("unknown option " + a);
             }
@@ -43,5 +53,10 @@ final class Args {
 
     boolean flag(String key) {
         return values.containsKey(key);
+    }
+
+    /** @return the arguments that are not options, in order */
+    List<String> positional() {
+        return positional;
     }
 }

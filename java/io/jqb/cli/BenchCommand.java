@@ -68,7 +68,7 @@ final class BenchCommand {
         try (Client c = Client.connect(a.require("--service"), max)) {
             long connectedEpochNs = cold ? epochNanos() : 0;
             c.setWaitStrategy(wait);
-            ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + 16), EchoHandler.ECHO, size);
+            ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + EchoMessages.REQUEST_HEADER), EchoHandler.ECHO, size);
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
             for (int i = 0; i < warmup; i++) {
                 roundTrip(c, req, resp, size);
@@ -125,7 +125,7 @@ final class BenchCommand {
 
     /**
      * Prints the bench output line ({@link LatencyStats#line(int, long, long, long, long, long)}); other bench
-     * commands reuse it so that scripts read one format.
+     * commands (libipc-bench, stream-bench) reuse it so that scripts read one format, as qbn-client prints it.
      */
     static void print(PrintStream out, int size, int count, long p50, long p99, long p999, long elapsedNs) {
         out.println(LatencyStats.line(size, count, p50, p99, p999, elapsedNs));

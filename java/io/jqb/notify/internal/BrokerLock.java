@@ -1,0 +1,73 @@
+package io.jqb.notify.internal;
+
+import io.jqb.notify.NotificationException;
+import io.jqb.notify.NotifyResult;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The one-broker-per-service lock: an exclusive lock on {@code <dir>/jqb-notify-<service>.lock} (dir: system
+ * property {@code jqb.notify.lockDir}, default {@code /tmp}) holding the owner's pid. The kernel releases it when the
+ * broker dies, so a killed broker never blocks its successor.
+ */
+public final class BrokerLock implements AutoCloseable {
+    private final Path path;
+    private final FileChannel channel;
+    private final FileLock lock;
+
+    private BrokerLock(Path path, FileChannel channel, FileLock lock) {
+        this.path = path;
+        this.channel = channel;
+        this.lock = lock;
+    }
+
+    /** @return the lock file of {@code service} */
+    public static Path pathFor(String service) {
+        return Path.of(System.getProperty("jqb.notify.lockDir", "/tmp"), "jqb-notify-" + service + ".lock");
+    }
+
+    /** @throws NotificationException PERMISSION when another broker holds it or the file cannot be made */
+    public static BrokerLock acquire(String service) {
+        Path p = pathFor(service);
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            FileLock l = ch.tryLock();
+            if (l == null) {
+                String owner = new String(Files.readAllBytes(p), StandardCharsets.US_ASCII).strip();
+                ch.close();
+                throw new NotificationException(NotifyResult.PERMISSION, "another notification broker for service '"
+                        + service + "' is running (pid " + (owner.isEmpty() ? "?" : owner) + ", lock " + p + ")");
+            }
+            ch.truncate(0);
+            ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
+            return new BrokerLock(p, ch, l);
+        } catch (IOException e) {
+            try {
+                if (ch != null) {
+                    ch.close();
+                }
+            } catch (IOException ignored) {
+                // already failing
+            }
+            throw new NotificationException(NotifyResult.PERMISSION, "cannot lock " + p + ": " + e, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            Files.deleteIfExists(path);
+            lock.release();
+            channel.close();
+        } catch (IOException e) {
+            // the kernel drops the lock with the fd anyway
+        }
+    }
+}
