@@ -448,6 +448,7 @@ tables() {
 floor_tables() {
     [ -s "$rounds" ] || return 0
     local size k c med
+    : >"$work/spin.dat"
     echo "### Spin mode against the hardware floor (SHM, server side vCPU $CPU_SERVER, client side vCPU $CPU_CLIENT_SPLIT)"
     echo
     echo "*floor*: \`native/build/qbn-floor\`, two processes spinning on a shared mapping, one \`memcpy\` of the payload"
@@ -475,6 +476,7 @@ floor_tables() {
         done
         med=$(awk -F'\t' -v s="$size" '$1 == "rtt" && $2 == "shm" && $3 == "split" && $4 == s && $5 == "native" &&
             $6 == "native" { print $7 }' "$results" | median)
+        echo "$size ${m[floor4]} ${m[spin4]} ${m[floor5]} ${m[spin5]}" >>"$work/spin.dat"
         awk -v s="$size" -v f4="${m[floor4]}" -v f5="${m[floor5]}" -v s4="${m[spin4]}" -v s5="${m[spin5]}" \
             -v r4="${m[ratio4]}" -v r5="${m[ratio5]}" -v p4="${m[phased4]}" -v p5="${m[phased5]}" -v nn="$med" '
             function us(x) { return x == "-" ? "-" : sprintf("%.2f", x / 1000.0) }
@@ -483,6 +485,10 @@ floor_tables() {
                 x(r4), x(r5), us(p4), us(p5), nn == "-" ? "-" : sprintf("%.1f", nn / 1000.0) }'
         unset m
     done
+    if [ "${spin_chart_ok:-0}" = 1 ]; then
+        echo
+        echo "![jqb spin mode against the hardware floor: p50 and p99 per size](spin-floor.svg)"
+    fi
     echo
     echo "Every round (p50 / p99 µs):"
     echo
@@ -499,11 +505,36 @@ floor_tables() {
               r(p99[k, "spin"], p99[k, "floor"]), us(p50[k, "phased"]), us(p99[k, "phased"]) } }' "$rounds"
 }
 
+# The spin-vs-floor medians as a chart next to OUT (gnuplot; skipped when it cannot be had).
+spin_chart_ok=0
+spin_chart() {
+    [ -s "$work/spin.dat" ] || return 0
+    ensure_gnuplot || { echo "bench-compare: no gnuplot: spin-floor chart skipped" >&2; return 0; }
+    sed 's/ - / NaN /g; s/ -$/ NaN/' "$work/spin.dat" | awk '{ printf "\"%s B\"", $1; for (i = 2; i <= 5; i++)
+        printf " %s", ($i == "NaN" ? "NaN" : $i / 1000.0); print "" }' >"$work/spin-us.dat"
+    cat >"$work/spin.gp" <<GP
+set terminal svg size 760,380 dynamic font 'sans,12' background rgb 'white'
+set output '$work/spin.svg'
+set title 'jqb spin ↔ jqb spin vs the hardware floor (SHM, two vCPUs; medians of $ROUNDS rounds)'
+set style data histogram; set style histogram clustered gap 1; set style fill solid 0.8 border -1
+set logscale y; set ylabel 'round trip (µs)'; set grid ytics; set key top left; set datafile missing 'NaN'
+plot '$work/spin-us.dat' using 2:xtic(1) title 'floor p50', '' using 3 title 'jqb spin p50', \\
+     '' using 4 title 'floor p99', '' using 5 title 'jqb spin p99'
+GP
+    if gnuplot "$work/spin.gp" 2>"$work/spin-gnuplot.err"; then
+        cp "$work/spin.svg" "$(dirname "$out_path")/spin-floor.svg" && spin_chart_ok=1
+    else
+        echo "bench-compare: gnuplot failed: $(head -1 "$work/spin-gnuplot.err")" >&2
+    fi
+}
+
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 jdk=$(java -version 2>&1 | head -1)
 jvm=$(java -version 2>&1 | sed -n 3p)
 libqb=$(pkg-config --modversion libqb 2>/dev/null || dpkg-query -W -f '${Version}' libqb100 2>/dev/null || echo unknown)
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+floor_tables >/dev/null
+spin_chart
 dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q . && echo " (with uncommitted changes)")
 
 {
