@@ -10,7 +10,7 @@
 #
 # Knobs (environment): SCALE_CLIENTS ("1 10 100 1000"), SCALE_DURATION_MS (measured time per point, 2000),
 # SCALE_WARMUP_MS (500), SCALE_SIZE (payload, 64), SCALE_MAX (buffer size asked for, 8192),
-# SCALE_TRANSPORTS ("shm socket"), CPU_SERVER (0), CPU_CLIENT (1), SECTION_OUT (write the section there instead of
+# SCALE_TRANSPORTS ("shm socket"), CPU_SERVER (0), CPU_CLIENT (1), CHART_FORMAT (svg|png), SECTION_OUT (write the section there instead of
 # splicing it into OUT), OUT (docs/PERFORMANCE.md), CHART (scale-curve.svg next to OUT), COMMANDS (append the commands
 # run to this file).
 set -uo pipefail
@@ -153,7 +153,11 @@ if ensure_gnuplot; then
             "$results" | sed 's/ - / NaN /g; s/ -$/ NaN/' >"$work/scale-$t.dat"
     done
     {
-        echo "set terminal svg size 1000,420 dynamic font 'sans,12' background rgb 'white'"
+        if [ "${CHART_FORMAT:-svg}" = png ]; then
+            echo "set terminal pngcairo size 1000,420 font 'sans,10'"
+        else
+            echo "set terminal svg size 1000,420 dynamic font 'sans,12' background rgb 'white'"
+        fi
         echo "set output '$work/chart.svg'"
         echo "set datafile missing 'NaN'"
         echo "set multiplot layout 1,2 title 'jqb vs native libqb server: $SCALE_SIZE B echo, N concurrent native clients (blocking)'"
@@ -218,7 +222,7 @@ section="$work/section.md"
               f[r,4] == "-" ? "-" : sprintf("%d", f[r,4]), b ? ratio(f[r,4], f[b,4]) : "-", us(f[r,5]), us(f[r,6]),
               b ? ratio(f[r,6], f[b,6]) : "-", rss, d, th
           }
-        }' "$results"
+        }' <(sort -t"$(printf '\t')" -k1,1 -k2,2n -k3,3r "$results")
     echo
     if [ -z "$chart_note" ]; then
         chart_rel=$(realpath --relative-to="$(dirname "$out_path")" "$chart_path" 2>/dev/null || echo "$CHART")
