@@ -104,7 +104,7 @@ for round in $(seq 1 "$COLD_ROUNDS"); do
             cmd=(taskset -c "$CPU_CLIENT" "$JQB" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
             envs=(JQB_CDS="$cds" JQB_JFFI_EXTRACT="$jffi" JQB_JAVA_OPTS="$base_opts $opts")
         fi
-        [ "$round" = 1 ] && log_cmd "${envs[*]} ${cmd[*]}"
+        [ "$round" = 1 ] && log_cmd "$( [ ${#envs[@]} -gt 0 ] && printf '%q ' "${envs[@]}")${cmd[*]}"
         launch=${EPOCHREALTIME/./}
         out=$(env "${envs[@]}" "${cmd[@]}" 2>"$work/client.err")
         end=${EPOCHREALTIME/./}
