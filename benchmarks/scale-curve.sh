@@ -204,10 +204,11 @@ section="$work/section.md"
     echo "threads: \`/proc/PID/status\` at the end of the measured window, with every connection open; Δ = that minus"
     echo "the idle server's figure just before the point, per connection. Latency is per round trip on every"
     echo "connection: with N clients sharing one vCPU, a round trip waits for the others. Only blocking clients: a"
-    echo "spinning client per connection would only fight the others for the one client vCPU."
+    echo "spinning client per connection would only fight the others for the one client vCPU. *N connects*: the"
+    echo "client's N connections made one after another before the run (\`connect_s\`)."
     echo
-    echo "| transport | clients | server | round trips/s | × native | p50 µs | p99 µs | p99 × native | server RSS MiB | Δ RSS per conn KiB | server threads (Δ per conn) |"
-    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| transport | clients | server | round trips/s | × native | p50 µs | p99 µs | p99 × native | server RSS MiB | Δ RSS per conn KiB | server threads (Δ per conn) | N connects s |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk -F'\t' '
         function us(x) { return x == "-" ? "-" : sprintf("%.1f", x / 1000.0) }
         function ratio(x, y) { return (x == "-" || y == "-" || y == 0) ? "-" : sprintf("%.2f", x / y) }
@@ -218,9 +219,9 @@ section="$work/section.md"
             rss = f[r,8] == "-" ? "-" : sprintf("%.1f", f[r,8] / 1024.0)
             d = (f[r,8] == "-" || f[r,9] == "-") ? "-" : sprintf("%.1f", (f[r,8] - f[r,9]) / f[r,2])
             th = f[r,10] == "-" ? "-" : sprintf("%d (%.2f)", f[r,10], (f[r,10] - f[r,11]) / f[r,2])
-            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,1]), f[r,2], f[r,3],
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,1]), f[r,2], f[r,3],
               f[r,4] == "-" ? "-" : sprintf("%d", f[r,4]), b ? ratio(f[r,4], f[b,4]) : "-", us(f[r,5]), us(f[r,6]),
-              b ? ratio(f[r,6], f[b,6]) : "-", rss, d, th
+              b ? ratio(f[r,6], f[b,6]) : "-", rss, d, th, f[r,12]
           }
         }' <(sort -t"$(printf '\t')" -k1,1 -k2,2n -k3,3r "$results")
     echo
