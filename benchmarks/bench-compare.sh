@@ -200,11 +200,13 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 
 echo "bench-compare: starting servers (all on vCPU $CPU_SERVER)"
-for impl in "${IMPLS[@]}"; do
-    for t in "${TRANSPORTS[@]}"; do
-        start_server "$impl" "$t"
+if [ "$SKIP_BLOCKING" != 1 ]; then
+    for impl in "${IMPLS[@]}"; do
+        for t in "${TRANSPORTS[@]}"; do
+            start_server "$impl" "$t"
+        done
     done
-done
+fi
 
 phase() { echo "bench-compare: [$(( $(date +%s) - t0 )) s] $*"; }
 if [ "$SKIP_BLOCKING" != 1 ]; then
