@@ -138,7 +138,7 @@ static ssize_t send_patient(qb_ipcc_connection_t *c, const void *msg, size_t len
 		if (rc != -EAGAIN) {
 			return rc;
 		}
-		send_eagain++;
+		__atomic_add_fetch(&send_eagain, 1, __ATOMIC_RELAXED); /* bench-many: from many threads */
 		if (deadline == 0) {
 			deadline = qbn_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 		} else if (qbn_now_ns() > deadline) {

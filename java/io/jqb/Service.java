@@ -18,6 +18,7 @@ import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import io.jqb.ops.internal.ServiceMonitor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -210,6 +211,7 @@ public final class Service implements AutoCloseable {
             throw e;
         }
         running = true;
+        ServiceMonitor.started(this);
         if (ownLoop != null) {
             ownLoop.start();
         }
@@ -444,6 +446,7 @@ public final class Service implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             LOG.error("created handler failed on {}", c, e);
         }
+        ServiceMonitor.connectionAdded(this, c, dir);
     }
 
     private void callDestroyed(Connection c) {
@@ -462,6 +465,7 @@ public final class Service implements AutoCloseable {
     }
 
     void destroyConnection(Connection c) {
+        ServiceMonitor.connectionRemoved(this, c);
         callDestroyed(c);
         ServerChannel ch = c.channel();
         if (ch != null) {
@@ -521,7 +525,7 @@ public final class Service implements AutoCloseable {
      * ({@link Connection#requestedBufferSize()}) and what it gets ({@link Connection#bufferSize()}) and may refuse.
      * The cap wins over {@link #enforceBufferSize}.
      *
-     * @param bytes the largest buffer size a connection gets (at least one page)
+     * @param bytes the largest buffer size a connection may get, at least one page
      */
     public void setMaxBufferSize(int bytes) {
         if (bytes < ChunkDescriptor.PAGE_SIZE) {
@@ -546,7 +550,7 @@ public final class Service implements AutoCloseable {
      * Default {@value #DEFAULT_SEND_BACKLOG_BYTES} bytes, {@link BacklogPolicy#FAIL_SEND}. Thread-safe.
      *
      * @param limitBytes the most bytes queued per connection and direction
-     * @param policy what a send past the limit does
+     * @param policy what a send does when the backlog is full
      */
     public void setSendBacklog(long limitBytes, BacklogPolicy policy) {
         if (limitBytes < 0) {
@@ -622,6 +626,16 @@ public final class Service implements AutoCloseable {
      */
     public void setStaleSweep(boolean enabled) {
         this.staleSweep = enabled;
+    }
+
+    /**
+     * Registers this service and each of its connections as JMX MBeans ({@code io.jqb:type=Service,name="<name>"},
+     * {@code io.jqb:type=Connection,service="<name>",id=<id>}; see {@link io.jqb.ops.ServiceMXBean} and
+     * {@link io.jqb.ops.ConnectionMXBean}) in the platform MBean server, until {@link #close()}. The system property
+     * {@code jqb.jmx=true} does this for every service at {@link #run()}.
+     */
+    public void enableJmx() {
+        ServiceMonitor.of(this).enableJmx();
     }
 
     /**
@@ -744,6 +758,7 @@ public final class Service implements AutoCloseable {
                 own.close();
             }
         }
+        ServiceMonitor.closed(this);
     }
 
     /**
