@@ -67,6 +67,7 @@ public abstract class InteropTestBase {
         NativeClient.killAll();
         NativeClient.assertNoChildProcesses();
         ShmAssert.assertNoneLeft();
+        HostSwitchWatcher.assertNeverAppeared();
     }
 
     /** Closes {@code r} after the test (in reverse order of registration). */
