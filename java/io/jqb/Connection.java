@@ -252,19 +252,21 @@ public final class Connection {
         }
     }
 
-    private void dispatch(ByteBuffer request) {
+    /** @return false to end the batch: a disconnect request, or a negative return (libqb's back-off) */
+    private boolean dispatch(ByteBuffer request) {
         int msgId = request.getInt(request.position());
         if (msgId == io.jqb.internal.wire.MessageHeaderDescriptor.MSG_DISCONNECT) {
             disconnect();
-            return;
+            return false;
         }
         requests.incrementAndGet();
         try {
-            service.handler().message(this, request);
+            return service.handler().message(this, request) >= 0;
         } catch (InternalError e) {
             throw e;
         } catch (RuntimeException | Error e) {
             LOG.error("message handler failed on connection {}", id, e);
+            return true;
         }
     }
 

@@ -574,12 +574,47 @@ public final class Service implements AutoCloseable {
     }
 
     /**
-     * Disconnects every client, withdraws the listening socket and removes every file ({@code qb_ipcs_destroy}).
-     * With the built-in loop, safe from any thread; it returns when everything is gone and the loop thread has
-     * ended. With your own poll handlers, call it from your loop's thread.
+     * {@code qb_ipcs_destroy}, as libqb 2.0.6: disconnects every client and withdraws the listening socket (and its
+     * file in filesystem mode), then gives back the creation reference. When that was the last reference, the
+     * service is gone (its loop stopped, every file removed) when this returns; when {@link #ref()} references are
+     * still held, the service accepts and serves nobody from now on and ends at the last {@link #unref()}. With the
+     * built-in loop, safe from any thread; with your own poll handlers, call it from your loop's thread.
      */
     public void destroy() {
+        if (refs.get() > 1 && running && !destroyed) {
+            onLoop(this::withdraw);
+        }
         unref();
+    }
+
+    /** Runs {@code step} on the loop thread and waits for it (built-in loop), or runs it here (your loop's thread). */
+    private void onLoop(Runnable step) {
+        EventLoop own = ownLoop;
+        if (own == null || own.inLoop()) {
+            step.run();
+            return;
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        own.jobAdd(Priority.HIGH, () -> {
+            try {
+                step.run();
+            } finally {
+                done.complete(null);
+            }
+        });
+        try {
+            done.get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warn("service {}: loop did not run the step: {}", name, e.toString());
+        }
+    }
+
+    /** Loop thread: disconnects everyone and closes the listener and pending handshakes; the loop keeps running. */
+    private void withdraw() {
+        for (Connection c : connections) {
+            c.disconnect();
+        }
+        closeListener();
     }
 
     @Override
@@ -628,10 +663,8 @@ public final class Service implements AutoCloseable {
         }
     }
 
-    private void teardownAll() {
-        for (Connection c : connections) {
-            c.teardownNow();
-        }
+    /** Closes pending handshakes and the listening socket (unlinking its file in filesystem mode). Loop thread. */
+    private void closeListener() {
         for (var e : handshakes.entrySet()) {
             poll.dispatchDel(e.getKey());
             UnixSocket.shutdownAndClose(e.getKey());
@@ -647,6 +680,13 @@ public final class Service implements AutoCloseable {
                 socketPath = null;
             }
         }
+    }
+
+    private void teardownAll() {
+        for (Connection c : connections) {
+            c.teardownNow();
+        }
+        closeListener();
         running = false;
         LOG.debug("service {} destroyed", name);
     }
