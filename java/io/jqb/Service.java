@@ -497,20 +497,47 @@ public final class Service implements AutoCloseable {
     /**
      * Service statistics ({@code qb_ipcs_stats_get}).
      *
-     * @param clearAfterRead reset the closed-connection count after reading
+     * @param clearAfterRead zero both counters after reading, as libqb does: from then on they count connections
+     *         established and closed since this read, so {@code activeConnections} goes below 0 when connections
+     *         that were open at the clearing read close (libqb's u32 wraps at the same point)
      * @return the service's counters
      */
     public ServiceStats stats(boolean clearAfterRead) {
-        ServiceStats s = new ServiceStats(active.get(), closedCount.get());
-        if (clearAfterRead) {
-            closedCount.set(0);
+        synchronized (active) {
+            ServiceStats s = new ServiceStats(active.get(), closedCount.get());
+            if (clearAfterRead) {
+                active.set(0);
+                closedCount.set(0);
+            }
+            return s;
         }
-        return s;
     }
 
     /**
-     * A snapshot of the service's connections ({@code qb_ipcs_connection_first_get/next_get}). The snapshot holds no
-     * references: {@link Connection#ref()} any you keep beyond the current loop callback. A connection is listed
+     * Calls {@code action} for each established connection, holding a reference on it during the call, as libqb's
+     * {@code qb_ipcs_connection_first_get/next_get} iteration does (each returned connection is referenced until
+     * the next one is fetched): a connection that closes meanwhile is not destroyed (its {@code destroyed}
+     * callback, its files) before {@code action} returns. {@link Connection#ref()} one to keep it longer.
+     *
+     * @param action called with each connection, on the calling thread
+     */
+    public void forEachConnection(java.util.function.Consumer<Connection> action) {
+        for (Connection c : connections) {
+            if (!c.tryRef()) {
+                continue; // already destroyed: libqb's iteration skips it too
+            }
+            try {
+                action.accept(c);
+            } finally {
+                c.unref();
+            }
+        }
+    }
+
+    /**
+     * A snapshot of the service's connections. Unlike libqb's iteration it holds no references (a list cannot give
+     * them back): use {@link #forEachConnection} to keep each alive while you use it, or {@link Connection#ref()}
+     * any you keep beyond the current loop callback. A connection is listed
      * once its handshake response is out (sending to it works), until it is destroyed.
      *
      * @return the established connections
