@@ -31,7 +31,8 @@ import org.slf4j.Logger;
  * {@link #run} returns once the accept loop ended and every service thread has ended.</p>
  *
  * <p><b>Accept errors</b> (e.g. EMFILE when the fd limit is reached) are passed to {@link #failure}: true goes on
- * (after a short pause, so a persistent error does not spin), false makes {@link #run} return false.</p>
+ * (after a short pause, so a persistent error does not spin), false stops the server as {@link #stopNow()} does and
+ * makes {@link #run} return false.</p>
  *
  * @param <S> the service type
  */
@@ -165,6 +166,11 @@ public class IpcServer<S extends IpcService> {
                     goOn = false;
                 }
                 if (!goOn) {
+                    closeServices = true;
+                    stopping = true;
+                    for (Running r : running) {
+                        r.conn.close();
+                    }
                     return false;
                 }
                 waitWake(FAILURE_PAUSE_MS);
