@@ -204,8 +204,6 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * awake advertisements, re-check, and only then sleep in epoll.
      */
     private void runSpinning() {
-        final long spin = waitStrategy.spinNanos();
-        final long yieldUntil = spin + waitStrategy.yieldNanos();
         long idleSince = System.nanoTime();
         int iteration = 0;
         while (running) {
@@ -218,14 +216,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 idleSince = System.nanoTime();
                 continue;
             }
-            long idle = System.nanoTime() - idleSince;
-            if (idle < spin || !waitStrategy.blocks()) {
-                Thread.onSpinWait();
-                continue;
-            }
-            if (idle < yieldUntil) {
-                Thread.yield();
-                continue;
+            if (waitStrategy.idle(System.nanoTime() - idleSince)) {
+                continue; // spinning or yielding
             }
             boolean pending = false;
             for (int i = 0; i < spinners.size(); i++) {

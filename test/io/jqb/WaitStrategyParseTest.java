@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
-/** {@link WaitStrategy#parse}, the CLI's {@code --wait}: fast, in-process. */
+/** {@link WaitStrategy#parse} (the CLI's {@code --wait}) and the phases of {@link WaitStrategy#idle}: in-process. */
 class WaitStrategyParseTest {
 
     @Test
@@ -34,5 +34,18 @@ class WaitStrategyParseTest {
             "phased:-1:2", "phased:1:-2", "yield"}) {
             assertThrows(IllegalArgumentException.class, () -> WaitStrategy.parse(bad), bad);
         }
+    }
+
+    @Test
+    void idlePhasesSpinThenYieldThenBlock() {
+        WaitStrategy p = WaitStrategy.phased(Duration.ofMillis(1), Duration.ofMillis(2));
+        assertTrue(p.idle(0), "spin window");
+        assertTrue(p.idle(999_999), "spin window");
+        assertTrue(p.idle(1_000_000), "yield window");
+        assertTrue(p.idle(2_999_999), "yield window");
+        assertFalse(p.idle(3_000_000), "block");
+        assertFalse(WaitStrategy.block().idle(0), "block at once");
+        assertTrue(WaitStrategy.busySpin().idle(Long.MAX_VALUE), "never block");
+        assertFalse(WaitStrategy.phased(Duration.ZERO, Duration.ZERO).idle(0));
     }
 }
