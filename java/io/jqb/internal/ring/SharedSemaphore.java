@@ -8,6 +8,7 @@ import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.Futex;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.SemaphoreDescriptor;
+import io.jqb.internal.wire.TimespecDescriptor;
 import io.jqb.internal.posix.PointerStore;
 
 /**
@@ -150,8 +151,8 @@ public final class SharedSemaphore {
                     addWaiters(-ONE_WAITER);
                     return Errno.TIMED_OUT;
                 }
-                Posix.MEM.writeLong(timespec, remaining / 1_000_000_000L);
-                Posix.MEM.writeLong(timespec + 8, remaining % 1_000_000_000L);
+                Posix.MEM.writeLong(timespec + TimespecDescriptor.SEC_OFFSET, remaining / 1_000_000_000L);
+                Posix.MEM.writeLong(timespec + TimespecDescriptor.NSEC_OFFSET, remaining % 1_000_000_000L);
                 ts = timespec;
             }
             Futex.waitRelative(futexAddress, 0, ts);
