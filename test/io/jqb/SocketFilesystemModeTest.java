@@ -10,6 +10,7 @@ import io.jqb.internal.setup.SocketNames;
 import io.jqb.testutil.EchoWire;
 import io.jqb.testutil.ForceFilesystemSwitch;
 import io.jqb.testutil.HostSwitchWatcher;
+import io.jqb.testutil.Tracked;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import io.jqb.testutil.RecordingHandler;
@@ -49,7 +50,7 @@ class SocketFilesystemModeTest {
     static final Path SOCKET_DIR = Path.of("/tmp");
     private static final AtomicInteger NAMES = new AtomicInteger();
 
-    private final List<AutoCloseable> resources = Collections.synchronizedList(new ArrayList<>());
+    private final Tracked tracked = new Tracked();
     private final List<String> names = new ArrayList<>();
 
     @BeforeAll
@@ -61,33 +62,16 @@ class SocketFilesystemModeTest {
     @AfterEach
     void cleanUp() throws Exception {
         ForceFilesystemSwitch.off();
-        List<AutoCloseable> rs;
-        synchronized (resources) {
-            rs = new ArrayList<>(resources);
-            resources.clear();
-        }
-        Collections.reverse(rs);
-        Exception first = null;
-        for (AutoCloseable r : rs) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
+        try {
+            tracked.closeAll();
+        } finally {
+            for (String n : names) {
+                // a failed test may have left one (the test itself asserts it is gone)
+                Files.deleteIfExists(SOCKET_DIR.resolve(n));
             }
-        }
-        for (String n : names) {
-            // a failed test may have left one (the test itself asserts it is gone)
-            Files.deleteIfExists(SOCKET_DIR.resolve(n));
-        }
-        names.clear();
-        System.clearProperty(SocketNames.FORCE_FILE_PROPERTY);
-        System.clearProperty(SocketNames.SOCKET_DIR_PROPERTY);
-        if (first != null) {
-            throw first;
+            names.clear();
+            System.clearProperty(SocketNames.FORCE_FILE_PROPERTY);
+            System.clearProperty(SocketNames.SOCKET_DIR_PROPERTY);
         }
     }
 
@@ -102,8 +86,7 @@ class SocketFilesystemModeTest {
     }
 
     <T extends AutoCloseable> T track(T r) {
-        resources.add(r);
-        return r;
+        return tracked.add(r);
     }
 
     String uniqueName(String tag) {
