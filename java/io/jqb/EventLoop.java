@@ -23,6 +23,8 @@ import org.slf4j.Logger;
  */
 public final class EventLoop implements PollHandlers, AutoCloseable {
     private static final Logger LOG = Logs.get(EventLoop.class);
+    /** Failures a peer may provoke repeatedly (a fault on its truncated mapping): rate-limited. */
+    private static final io.jqb.internal.log.RateLimitedLog FAILURE_LOG = new io.jqb.internal.log.RateLimitedLog(LOG);
     private static final int MAX_EVENTS = 64;
     private static final Priority[] ORDER = {Priority.HIGH, Priority.MED, Priority.LOW};
 
@@ -139,7 +141,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 } catch (Throwable t) {
                     // Nothing may end the loop but stop(): a fault surfacing here (e.g. an InternalError from a
                     // peer truncating a mapped file) would otherwise take every connection of the loop with it.
-                    LOG.error("event loop iteration failed; the loop goes on", t);
+                    FAILURE_LOG.error("event loop iteration failed; the loop goes on", t);
                 }
             }
         } finally {
@@ -305,7 +307,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 try {
                     r.handler.onEvents(fd, revents & 0xffff);
                 } catch (RuntimeException | Error e) {
-                    LOG.error("handler for fd {} failed", fd, e);
+                    FAILURE_LOG.error("handler for fd {} failed", fd, e);
                 }
             }
         }

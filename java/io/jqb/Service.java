@@ -1,6 +1,7 @@
 package io.jqb;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.server.ConnectionResponse;
@@ -17,6 +18,7 @@ import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import io.jqb.ops.internal.ServiceMonitor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -56,9 +58,25 @@ import org.slf4j.Logger;
  */
 public final class Service implements AutoCloseable {
     private static final Logger LOG = Logs.get(Service.class);
+    private static final RateLimitedLog ACCEPT_LOG = new RateLimitedLog(LOG);
+    /** Lines a connecting peer can trigger at will (garbage, half-open connects). */
+    private static final RateLimitedLog HANDSHAKE_LOG = new RateLimitedLog(LOG, 10, 1_000);
+    private static final int ENFILE = 23;
+    private static final int EMFILE = 24;
     private static final AtomicLong CONNECTION_IDS = new AtomicLong();
+
+    static {
+        // Out of fds, the JVM cannot open a class file either (with a directory on the class path every class load
+        // opens one; a failed load is remembered for good): load what the EMFILE path needs while it still can.
+        Errno.describe(EMFILE);
+        HandshakeTimer.class.getName();
+    }
     /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
     private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;
+    /** Default of {@link #setMaxBufferSize}: 16 MiB, well above what libqb applications ask for (corosync 1 MiB). */
+    public static final int DEFAULT_MAX_BUFFER_SIZE = 16 << 20;
+    /** Default limit of {@link #setSendBacklog}: 1 MiB per connection and direction. */
+    public static final long DEFAULT_SEND_BACKLOG_BYTES = 1 << 20;
     /** Default of {@link #setHandshakeTimeout}. */
     public static final long DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 
@@ -79,6 +97,7 @@ public final class Service implements AutoCloseable {
     private volatile RateLimit rateLimit = RateLimit.NORMAL;
     private WaitStrategy waitStrategy = WaitStrategy.block();
     private volatile int enforcedBufferSize;
+    private volatile int maxBufferSize = DEFAULT_MAX_BUFFER_SIZE;
     private volatile Thread loopThread;
     private int listenFd = -1;
     /** The filesystem socket path when the service runs in filesystem mode, else null. */
@@ -87,6 +106,12 @@ public final class Service implements AutoCloseable {
     private volatile boolean destroyed;
     private volatile long handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS;
     private volatile boolean staleSweep = true;
+    /** accept(2) failures for want of fds or memory in the current episode, its start, the back-off (loop only). */
+    private int acceptFailures;
+    private long acceptEpisodeStart;
+    private int acceptBackoffMs;
+    private volatile long sendBacklogLimit = DEFAULT_SEND_BACKLOG_BYTES;
+    private volatile BacklogPolicy sendBacklogPolicy = BacklogPolicy.FAIL_SEND;
 
     private Service(String name, int serviceId, TransportType type, ServiceHandler handler) {
         this.name = name;
@@ -186,6 +211,7 @@ public final class Service implements AutoCloseable {
             throw e;
         }
         running = true;
+        ServiceMonitor.started(this);
         if (ownLoop != null) {
             ownLoop.start();
         }
@@ -203,12 +229,60 @@ public final class Service implements AutoCloseable {
         for (;;) {
             int cfd = UnixSocket.accept(fd);
             if (cfd < 0) {
-                if (-cfd != Errno.EAGAIN && -cfd != Errno.EINTR) {
-                    LOG.warn("accept on service {}: {}", name, Errno.name(cfd));
+                int e = -cfd;
+                if (e == Errno.EAGAIN || e == Errno.EINTR) {
+                    return;
+                }
+                if (e == EMFILE || e == ENFILE || e == Errno.ENOBUFS || e == Errno.ENOMEM) {
+                    pauseAccepting(e);
+                } else {
+                    ACCEPT_LOG.warn("accept on service {}: {}", name, Errno.name(e));
                 }
                 return;
             }
+            if (acceptFailures > 0) {
+                LOG.warn("service {}: accepting again after {} failed accepts over {} ms", name, acceptFailures,
+                        (System.nanoTime() - acceptEpisodeStart) / 1_000_000);
+                acceptFailures = 0;
+                acceptBackoffMs = 0;
+            }
             startHandshake(cfd);
+        }
+    }
+
+    /**
+     * Out of fds (EMFILE/ENFILE) or kernel memory: the listener stays readable (level-triggered), so polling it
+     * again at once would spin the loop and log a line per turn. Stop watching it for a back-off (10 ms doubling to
+     * 500 ms) while connected clients go on being served; waiting clients stay in the listen backlog. One WARN line
+     * when the episode starts and one with the count when it ends.
+     */
+    private void pauseAccepting(int errno) {
+        if (acceptFailures++ == 0) {
+            acceptEpisodeStart = System.nanoTime();
+            LOG.warn("service {}: accept: {} ({}); pausing accepts until it recovers", name, Errno.name(errno),
+                    Errno.describe(errno));
+        }
+        acceptBackoffMs = acceptBackoffMs == 0 ? 10 : Math.min(acceptBackoffMs * 2, 500);
+        PollHandlers p = poll;
+        int fd = listenFd;
+        try {
+            p.dispatchMod(Priority.MED, fd, 0, this::onListenerReady);
+        } catch (IpcException e) {
+            LOG.debug("service {}: dispatch_mod on the listener: {}", name, e.getMessage());
+        }
+        Runnable resume = () -> {
+            if (!destroyed && listenFd == fd) {
+                try {
+                    p.dispatchMod(Priority.MED, fd, PollHandlers.POLLIN, this::onListenerReady);
+                } catch (IpcException e) {
+                    LOG.debug("service {}: dispatch_mod on the listener: {}", name, e.getMessage());
+                }
+            }
+        };
+        if (p instanceof EventLoop) {
+            ((EventLoop) p).schedule(acceptBackoffMs, resume);
+        } else {
+            HandshakeTimer.schedule(acceptBackoffMs, () -> p.jobAdd(Priority.HIGH, resume));
         }
     }
 
@@ -220,7 +294,7 @@ public final class Service implements AutoCloseable {
             handshakes.put(cfd, reader);
             armHandshakeTimeout(cfd, reader);
         } catch (IpcException e) {
-            LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
+            HANDSHAKE_LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
             reader.close();
             Posix.closeQuietly(cfd);
         }
@@ -253,7 +327,7 @@ public final class Service implements AutoCloseable {
         poll.dispatchDel(cfd);
         UnixSocket.shutdownAndClose(cfd);
         reader.close();
-        LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped", name, cfd, ms);
+        HANDSHAKE_LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped", name, cfd, ms);
     }
 
     private void onHandshakeReady(HandshakeReader reader, int cfd) {
@@ -284,7 +358,7 @@ public final class Service implements AutoCloseable {
             if (e.errno() == Errno.EPIPE || e.errno() == Errno.ECONNRESET) {
                 LOG.debug("service {}: client went away during the handshake: {}", name, e.getMessage());
             } else {
-                LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
+                HANDSHAKE_LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
             }
             UnixSocket.shutdownAndClose(cfd);
         } finally {
@@ -308,7 +382,11 @@ public final class Service implements AutoCloseable {
             refuse(cfd, -Errno.EINVAL, "max_msg_size=" + size + " exceeds " + MAX_BUFFER_SIZE);
             return;
         }
+        // The cap: the server decides the size and the client learns it from the response (libqb clients size
+        // their buffers from it), as with enforceBufferSize; accept() sees both values and may refuse.
+        size = Math.min(size, maxBufferSize);
         Connection c = new Connection(this, CONNECTION_IDS.incrementAndGet(), cred.pid(), cred.uid(), cred.gid());
+        c.setBufferSizes(requested, (int) size);
         String dir;
         try {
             dir = ShmDirectory.create(pid, cred.pid(), cfd, cred.uid(), cred.gid());
@@ -335,11 +413,16 @@ public final class Service implements AutoCloseable {
         try {
             ch = type == TransportType.SOCKET
                     ? SocketServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
-                            c.owner)
+                            c.owner, cred.pid(), cred.uid())
                     : ShmServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
                             c.owner);
-        } catch (IpcException e) {
-            refuse(cfd, -e.errno(), e.getMessage());
+        } catch (RuntimeException | Error e) {
+            // An Error too (OutOfMemoryError for the buffers): the client gets a clean refusal, nothing leaks.
+            int errno = e instanceof IpcException ? ((IpcException) e).errno() : Errno.ENOMEM;
+            if (!(e instanceof IpcException)) {
+                HANDSHAKE_LOG.warn("service {}: connection set-up failed: {}", name, e.toString());
+            }
+            refuse(cfd, -errno, e.getMessage());
             ShmDirectory.remove(dir);
             callDestroyed(c);
             return;
@@ -352,8 +435,8 @@ public final class Service implements AutoCloseable {
             ConnectionResponse.send(cfd, 0, ch.connectionType(), (int) size, c.id(), ch.requestPath(),
                     ch.responsePath(), ch.eventPath(), jqbClient);
             c.register();
-        } catch (IpcException e) {
-            LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
+        } catch (RuntimeException | Error e) {
+            HANDSHAKE_LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
             c.markEstablished();
             c.teardownNow();
             return;
@@ -363,6 +446,7 @@ public final class Service implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             LOG.error("created handler failed on {}", c, e);
         }
+        ServiceMonitor.connectionAdded(this, c, dir);
     }
 
     private void callDestroyed(Connection c) {
@@ -381,6 +465,7 @@ public final class Service implements AutoCloseable {
     }
 
     void destroyConnection(Connection c) {
+        ServiceMonitor.connectionRemoved(this, c);
         callDestroyed(c);
         ServerChannel ch = c.channel();
         if (ch != null) {
@@ -431,9 +516,58 @@ public final class Service implements AutoCloseable {
         this.enforcedBufferSize = bytes;
     }
 
+    /**
+     * Caps the buffer size a client may ask for (default {@value #DEFAULT_MAX_BUFFER_SIZE} bytes); jqb's addition,
+     * libqb has no upper bound. Each connection's rings take about three times its buffer size in {@code /dev/shm}
+     * (RAM), so without a cap one unprivileged handshake could ask for a gigabyte. A larger request is served with
+     * the capped size, which the client learns from the connection response (a libqb client sizes its buffers from
+     * it, as it does after {@link #enforceBufferSize}); {@link ServiceHandler#accept} sees what was asked for
+     * ({@link Connection#requestedBufferSize()}) and what it gets ({@link Connection#bufferSize()}) and may refuse.
+     * The cap wins over {@link #enforceBufferSize}.
+     *
+     * @param bytes the largest buffer size a connection may get, at least one page
+     */
+    public void setMaxBufferSize(int bytes) {
+        if (bytes < ChunkDescriptor.PAGE_SIZE) {
+            throw new IllegalArgumentException("bytes=" + bytes + " (at least " + ChunkDescriptor.PAGE_SIZE + ")");
+        }
+        this.maxBufferSize = bytes;
+    }
+
+    /** @return the largest buffer size a connection gets; see {@link #setMaxBufferSize} */
+    public int maxBufferSize() {
+        return maxBufferSize;
+    }
+
     /** @return the enforced minimum buffer size (0 = none) */
     public int enforcedBufferSize() {
         return enforcedBufferSize;
+    }
+
+    /**
+     * Bounds each connection's send backlogs ({@link Connection#queueResponse}, {@link Connection#queueEvent}):
+     * at most {@code limitBytes} queued per direction (one message always fits), and what happens past that.
+     * Default {@value #DEFAULT_SEND_BACKLOG_BYTES} bytes, {@link BacklogPolicy#FAIL_SEND}. Thread-safe.
+     *
+     * @param limitBytes the most bytes queued per connection and direction
+     * @param policy what a send does when the backlog is full
+     */
+    public void setSendBacklog(long limitBytes, BacklogPolicy policy) {
+        if (limitBytes < 0) {
+            throw new IllegalArgumentException("limitBytes=" + limitBytes);
+        }
+        this.sendBacklogPolicy = Objects.requireNonNull(policy, "policy");
+        this.sendBacklogLimit = limitBytes;
+    }
+
+    /** @return the most bytes a connection queues per direction; see {@link #setSendBacklog} */
+    public long sendBacklogLimit() {
+        return sendBacklogLimit;
+    }
+
+    /** @return what a send past {@link #sendBacklogLimit()} does; see {@link #setSendBacklog} */
+    public BacklogPolicy sendBacklogPolicy() {
+        return sendBacklogPolicy;
     }
 
     /**
@@ -492,6 +626,16 @@ public final class Service implements AutoCloseable {
      */
     public void setStaleSweep(boolean enabled) {
         this.staleSweep = enabled;
+    }
+
+    /**
+     * Registers this service and each of its connections as JMX MBeans ({@code io.jqb:type=Service,name="<name>"},
+     * {@code io.jqb:type=Connection,service="<name>",id=<id>}; see {@link io.jqb.ops.ServiceMXBean} and
+     * {@link io.jqb.ops.ConnectionMXBean}) in the platform MBean server, until {@link #close()}. The system property
+     * {@code jqb.jmx=true} does this for every service at {@link #run()}.
+     */
+    public void enableJmx() {
+        ServiceMonitor.of(this).enableJmx();
     }
 
     /**
@@ -614,6 +758,7 @@ public final class Service implements AutoCloseable {
                 own.close();
             }
         }
+        ServiceMonitor.closed(this);
     }
 
     /**

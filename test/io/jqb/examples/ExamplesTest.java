@@ -88,7 +88,7 @@ class ExamplesTest extends InteropTestBase {
         String name = serviceName();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "jqb-ex-" + ProcessHandle.current().pid() + "-");
         AtomicBoolean stop = new AtomicBoolean();
-        CompletableFuture<Void> server = CompletableFuture.runAsync(() -> LibipcPong.serve(name, dir.toString(), stop));
+        CompletableFuture<Void> server = CompletableFuture.runAsync(() -> LibipcPong.serve(name, dir.toString(), stop, line -> { }));
         try {
             Path socket = dir.resolve(name + "-0-0");
             waitUntil("the pong server listens", () -> listening(socket) || server.isDone());
