@@ -1,5 +1,6 @@
 package io.jqb.libipc;
 
+import io.jqb.internal.Logs;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.MessageTooLargeException;
@@ -18,7 +19,6 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The loop behind {@code waitEvent}: one {@link Selector} (epoll) over the listener, the connections and the extra
@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * first, so a busy low fd starves the rest.)
  */
 final class EventSelector implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(EventSelector.class);
+    private static final Logger LOG = Logs.get(EventSelector.class);
     private static final Object LISTENER = new Object();
 
     /** An extra channel added with addFd. */
