@@ -3,7 +3,10 @@
 #   make test     installs what is missing (Debian libqb-dev, gcc, ...), builds, runs every test incl. interop
 #   make demo     builds, then runs jqb and native libqb against each other and prints what happened
 #   make bench    JMH benchmarks (see benchmarks/README.md); JMH_ARGS="-prof gc RingBenchmark" to choose
-#   make bench-compare  jqb and native libqb side by side, every pairing; writes docs/PERFORMANCE.md
+#   make bench-compare  jqb and native libqb side by side, every pairing, the spin-vs-floor rounds, the scale curve
+#                 and the cold start; writes docs/PERFORMANCE.md (tables and charts), ~10 minutes on a quiet machine
+#   make bench-scale    only the scale curve (1..1000 concurrent clients); its section of docs/PERFORMANCE.md
+#   make bench-cold     only the cold-start comparison (launcher settings); its section of docs/PERFORMANCE.md
 #   make reliability  only the fault / hostile-input / leak suite (test/io/jqb/reliability; also part of make test)
 #   make soak     that suite with soak counts (-Djqb.soak=true: 10x cycles, 20x kills, 5M mutations...); not for CI
 
@@ -11,7 +14,7 @@ MVN      ?= mvn
 MVNFLAGS ?= -B -q
 JAR      := target/jqb.jar
 
-.PHONY: all deps native jar test demo bench bench-compare clean reliability soak
+.PHONY: all deps native jar test demo bench bench-compare bench-scale bench-cold clean reliability soak
 
 all: native jar
 
@@ -46,6 +49,12 @@ bench: all
 
 bench-compare: all
 	@bash benchmarks/bench-compare.sh
+
+bench-scale: all
+	@bash benchmarks/scale-curve.sh
+
+bench-cold: all
+	@bash benchmarks/cold-start.sh
 
 clean:
 	$(MAKE) -C native clean

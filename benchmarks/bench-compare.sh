@@ -4,14 +4,23 @@
 # Every pairing {native client, jqb client} x {native server, jqb server} x {SHM, SOCKET}, echo payloads of
 # 64 B, 4 KiB and 64 KiB, with both processes on one vCPU (server and client `taskset -c 0`) and split across two
 # (server `-c 0`, client `-c 1`); then the pipelined mode and connection set-up (connect + handshake + close).
-# Prints the tables and writes them, with the machine and the exact commands, to docs/PERFORMANCE.md.
+# Then jqb's spin mode against the hardware floor (native/build/qbn-floor: two processes spinning on shared
+# memory), floor and jqb rounds alternating; the scale curve (scale-curve.sh: 1..1000 concurrent clients, with a
+# chart) and the cold start (cold-start.sh). Prints the tables and writes them, with the machine and the exact
+# commands, to docs/PERFORMANCE.md (and the chart to docs/scale-curve.svg).
 #
 # Knobs (environment): COUNT (blocking round trips per cell), WARMUP, PIPE_COUNT, PIPE_WARMUP, CONNECT_COUNT,
-# CONNECT_WARMUP, OUT (the Markdown file), CPU_SERVER / CPU_CLIENT_SPLIT (vCPU numbers), CELL_TIMEOUT (seconds).
+# CONNECT_WARMUP, OUT (the Markdown file), CPU_SERVER / CPU_CLIENT_SPLIT (vCPU numbers), CELL_TIMEOUT (seconds);
+# ROUNDS (spin-vs-floor rounds), SPIN_COUNT / SPIN_WARMUP (round trips per spin or floor run at 64 B and 4 KiB; a
+# tenth / a fifth at 64 KiB), PHASED (the wait strategy of the jqb server for the native-client row);
+# SKIP_BLOCKING=1, SKIP_SPIN=1, SKIP_SCALE=1, SKIP_COLD=1 leave a part out (for trying the script);
+# scale-curve.sh's and cold-start.sh's own knobs (SCALE_*, COLD_*) pass through.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# shellcheck source=lib.sh
+. "$root/benchmarks/lib.sh"
 
 COUNT=${COUNT:-20000}
 WARMUP=${WARMUP:-20000}
@@ -30,16 +39,26 @@ IMPLS=(native jqb)
 # SOCKET: a 64 KiB echo needs 65536 + 24 (response header) + 16 bytes of buffer; both clients ask for the same.
 MAX=65576
 CELL_TIMEOUT=${CELL_TIMEOUT:-60}
+ROUNDS=${ROUNDS:-5}
+SPIN_COUNT=${SPIN_COUNT:-100000}
+SPIN_WARMUP=${SPIN_WARMUP:-200000}
+read -r -a SPIN_SIZES <<<"${SPIN_SIZES:-64 4096 65536}"
+PHASED=${PHASED:-phased:1000:0}
+SKIP_BLOCKING=${SKIP_BLOCKING:-0}
+SKIP_SPIN=${SKIP_SPIN:-0}
+SKIP_SCALE=${SKIP_SCALE:-0}
+SKIP_COLD=${SKIP_COLD:-0}
 
 JQB="$root/bin/jqb"
 NSRV="$root/native/build/qbn-server"
 NCLI="$root/native/build/qbn-client"
+FLOOR="$root/native/build/qbn-floor"
 export JQB_LOG_LEVEL=warn
 # Abstract sockets, whatever happens to /etc/libqb/force-filesystem-sockets during the run: tests on this machine
 # create it for a moment, and jqb (unlike libqb, which looks once per process) looks at every connect.
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-bench-compare"
 
-for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
+for f in "$JQB" "$NSRV" "$NCLI" "$FLOOR" "$root/target/jqb.jar"; do
     [ -e "$f" ] || { echo "bench-compare: $f is missing; run 'make' first" >&2; exit 2; }
 done
 command -v taskset >/dev/null || { echo "bench-compare: taskset (util-linux) is required" >&2; exit 2; }
@@ -49,8 +68,10 @@ fi
 
 work=$(mktemp -d /tmp/jqb-bench-compare.XXXXXX)
 results="$work/results.tsv"   # mode transport cpus size client server p50 p99 msgs MBs
+rounds="$work/rounds.tsv"     # round size kind(floor|spin|phased) p50 p99 msgs
 commands="$work/commands.txt"
 : >"$results"
+: >"$rounds"
 : >"$commands"
 echo "export JQB_LOG_LEVEL=$JQB_LOG_LEVEL JQB_JAVA_OPTS='$JQB_JAVA_OPTS'" >>"$commands"
 declare -A SERVER_PID SERVICE
@@ -61,6 +82,7 @@ server_pids=()
 stop_servers() {
     local p
     for p in "${server_pids[@]}"; do
+        kill -CONT "$p" 2>/dev/null # the spin server is kept stopped (SIGSTOP) between its rounds
         kill -TERM "$p" 2>/dev/null
     done
     for p in "${server_pids[@]}"; do
@@ -111,10 +133,12 @@ wait_ready() { # log pid what
     exit 1
 }
 
-start_server() { # impl transport [extra args]
+start_server() { # impl transport [--wait STRATEGY]; the key is impl-transport[-spin|-phased]
     local impl=$1 t=$2
     shift 2
-    local svc="jqbcmp-$$-$impl-$t${1:+-spin}" log="$work/server-$impl-$t${1:+-spin}.log" cmd
+    local sfx=""
+    [ "${1:-}" = --wait ] && sfx="-${2%%:*}"
+    local svc="jqbcmp-$$-$impl-$t$sfx" log="$work/server-$impl-$t$sfx.log" cmd
     if [ "$impl" = native ]; then
         cmd=(taskset -c "$CPU_SERVER" "$NSRV" --service "$svc" --transport "$t" "$@")
     else
@@ -125,8 +149,8 @@ start_server() { # impl transport [extra args]
     local pid=$!
     server_pids+=("$pid")
     wait_ready "$log" "$pid" "$impl server ($t)"
-    SERVER_PID[$impl-$t${1:+-spin}]=$pid
-    SERVICE[$impl-$t${1:+-spin}]=$svc
+    SERVER_PID[$impl-$t$sfx]=$pid
+    SERVICE[$impl-$t$sfx]=$svc
 }
 
 # ---------------------------------------------------------------------------------------------- clients
@@ -137,14 +161,6 @@ client_cmd() { # impl -> the client executable
 
 client_cpu() { # cpus
     if [ "$1" = pinned ]; then echo "$CPU_SERVER"; else echo "$CPU_CLIENT_SPLIT"; fi
-}
-
-field() { # line key
-    local kv
-    for kv in $1; do
-        case "$kv" in "$2="*) echo "${kv#*=}"; return ;; esac
-    done
-    echo ""
 }
 
 # run_cell mode transport cpus size client server -- command...
@@ -189,6 +205,8 @@ for impl in "${IMPLS[@]}"; do
     done
 done
 
+phase() { echo "bench-compare: [$(( $(date +%s) - t0 )) s] $*"; }
+if [ "$SKIP_BLOCKING" != 1 ]; then
 # The jqb servers' JIT: serve a few round trips of each size before anything is measured.
 echo "bench-compare: warming up the jqb servers"
 for t in "${TRANSPORTS[@]}"; do
@@ -205,7 +223,6 @@ for t in "${TRANSPORTS[@]}"; do
         >/dev/null 2>&1 || echo "bench-compare: connect warm-up of jqb-$t failed" >&2
 done
 
-phase() { echo "bench-compare: [$(( $(date +%s) - t0 )) s] $*"; }
 phase "blocking round trips ($COUNT per cell after $WARMUP warm-up)"
 for t in "${TRANSPORTS[@]}"; do
     for cpus in "${CPUSETS[@]}"; do
@@ -222,6 +239,17 @@ for t in "${TRANSPORTS[@]}"; do
     done
 done
 
+# Each mode warmed with itself: the jqb servers' pipelined path (batches of requests per doorbell, a response
+# ring that fills) is other code than the blocking one; both clients also warm up pipelined in-process.
+echo "bench-compare: warming up the jqb servers' pipelined path"
+for t in "${TRANSPORTS[@]}"; do
+    for size in "${PIPE_SIZES[@]}"; do
+        echo "$NCLI bench --service ${SERVICE[jqb-$t]} --count $PIPE_COUNT --size $size --max $MAX --warmup 0 --pipeline  # warm-up" \
+            >>"$commands"
+        timeout "$CELL_TIMEOUT" "$NCLI" bench --service "${SERVICE[jqb-$t]}" --count "$PIPE_COUNT" --size "$size" \
+            --max "$MAX" --warmup 0 --pipeline >/dev/null 2>&1 || echo "bench-compare: pipelined warm-up of jqb-$t failed" >&2
+    done
+done
 phase "pipelined ($PIPE_COUNT requests per cell, window = one response ring - 1)"
 for t in "${TRANSPORTS[@]}"; do
     for cpus in "${CPUSETS[@]}"; do
@@ -251,31 +279,81 @@ for t in "${TRANSPORTS[@]}"; do
         done
     done
 done
+fi # SKIP_BLOCKING
 
-# ---- LEAD: jqb<->jqb spin row ------------------------------------------------------------------------------
-# Runs only once `bin/jqb bench --help` documents --wait (the wait strategy). Server and client both spin
-# (`echo-server --wait spin`, `bench --wait spin`), SHM, split across the two vCPUs (the issue's < 1 us target for
-# 64 B). Not pinned: two busy-spinning processes on one vCPU only progress at scheduler time slices (a 20k-round-trip
-# cell did not finish in 180 s). Adjust the flags here if the options end up spelled differently.
+# ---------------------------------------------------------------------------------------------- spin vs floor
+# jqb's spin mode (server `echo-server --wait spin`, client `bench --wait spin`, SHM) against the hardware floor
+# (qbn-floor: two processes spinning on shared memory, one copy each way), server side on CPU_SERVER, client side
+# on CPU_CLIENT_SPLIT. Not pinned to one vCPU: two busy-spinning processes on one vCPU only progress at scheduler
+# time slices. The cost of crossing this VM's vCPUs moves from minute to minute, so floor and jqb runs alternate,
+# size by size, within each round (order reversed every other round), and each round gives its own ratio.
+# The spinning server never sleeps, even with no client: it is kept stopped (SIGSTOP) except during its own runs.
+# Also per round: a native (blocking) client against a jqb server whose loop spins while busy ($PHASED).
 bench_has_wait() { # the usage block of `bench` (its line and the indented ones after it) mentions --wait
     "$JQB" bench --help 2>&1 | awk '/^  [a-z]/ { b = /^  bench / } b && /--wait/ { f = 1 } END { exit !f }'
 }
-if bench_has_wait; then
-    phase "jqb<->jqb with the spin wait strategy"
+spin_counts() { # size -> "count warmup"
+    if [ "$1" -ge 65536 ]; then echo "$((SPIN_COUNT / 5)) $((SPIN_WARMUP / 10))"; else echo "$SPIN_COUNT $SPIN_WARMUP"; fi
+}
+# run_round round size kind -- command...: one measured run into rounds.tsv
+run_round() {
+    local round=$1 size=$2 kind=$3 out line rc
+    shift 4
+    [ "$round" -le 1 ] && echo "$*" >>"$commands"
+    out=$(timeout "$CELL_TIMEOUT" "$@" 2>"$work/client.err")
+    rc=$?
+    line=$(echo "$out" | grep '^size=' | tail -1)
+    if [ $rc -ne 0 ] || [ -z "$line" ]; then
+        echo "bench-compare: FAILED (rc $rc): $*" >&2
+        grep -v "chronicle\|Chronicle\|WARNING: Make sure" "$work/client.err" | tail -5 | sed 's/^/    /' >&2
+        [ "$round" -ge 1 ] && printf '%s\t%s\t%s\t-\t-\t-\n' "$round" "$size" "$kind" >>"$rounds"
+        return
+    fi
+    [ "$round" -ge 1 ] && printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$size" "$kind" "$(field "$line" p50_ns)" \
+        "$(field "$line" p99_ns)" "$(field "$line" msgs_per_s)" >>"$rounds"
+    printf '  round %-2s %-6s %6s  %s\n' "$round" "$kind" "$size" "$line"
+}
+floor_run() { # round size
+    local c w
+    read -r c w <<<"$(spin_counts "$2")"
+    run_round "$1" "$2" floor -- "$FLOOR" --size "$2" --count "$c" --warmup "$w" --server-cpu "$CPU_SERVER" \
+        --client-cpu "$CPU_CLIENT_SPLIT"
+}
+spin_run() { # round size
+    local c w pid=${SERVER_PID[jqb-shm-spin]}
+    read -r c w <<<"$(spin_counts "$2")"
+    kill -CONT "$pid"
+    run_round "$1" "$2" spin -- taskset -c "$CPU_CLIENT_SPLIT" "$JQB" bench --service "${SERVICE[jqb-shm-spin]}" \
+        --count "$c" --size "$2" --max "$MAX" --warmup "$w" --wait spin
+    kill -STOP "$pid"
+}
+phased_run() { # round size
+    run_round "$1" "$2" phased -- taskset -c "$CPU_CLIENT_SPLIT" "$NCLI" bench --service "${SERVICE[jqb-shm-phased]}" \
+        --count "$COUNT" --size "$2" --max "$MAX" --warmup "$WARMUP"
+}
+if [ "$SKIP_SPIN" != 1 ] && bench_has_wait; then
+    phase "spin mode against the hardware floor ($ROUNDS rounds, floor and jqb alternating)"
     start_server jqb shm --wait spin
-    for cpus in split; do
-        ccpu=$(client_cpu "$cpus")
-        for size in 64 4096; do
-            run_cell spin shm "$cpus" "$size" jqb-spin jqb-spin -- taskset -c "$ccpu" "$JQB" bench \
-                --service "${SERVICE[jqb-shm-spin]}" --count "$COUNT" --size "$size" --max "$MAX" \
-                --warmup "$WARMUP" --wait spin
+    kill -STOP "${SERVER_PID[jqb-shm-spin]}"
+    start_server jqb shm --wait "$PHASED"
+    # Round 0 (not recorded): every server and client path warmed with itself.
+    for size in "${SPIN_SIZES[@]}"; do
+        spin_run 0 "$size"
+        phased_run 0 "$size"
+    done
+    for round in $(seq 1 "$ROUNDS"); do
+        for size in "${SPIN_SIZES[@]}"; do
+            if [ $((round % 2)) -eq 1 ]; then
+                floor_run "$round" "$size"; spin_run "$round" "$size"; phased_run "$round" "$size"
+            else
+                phased_run "$round" "$size"; spin_run "$round" "$size"; floor_run "$round" "$size"
+            fi
         done
     done
+elif [ "$SKIP_SPIN" != 1 ]; then
+    echo "bench-compare: bin/jqb bench has no --wait; spin rounds skipped" >&2
 fi
-# ---- end of the LEAD block ----------------------------------------------------------------------------------
 
-elapsed=$(( $(date +%s) - t0 ))
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench-compare: stopping servers"
 stop_servers
 left=$(leftovers)
@@ -285,6 +363,29 @@ else
     shm_check="LEFT IN /dev/shm: $left"
 fi
 server_pids_text=${server_pids[*]}
+
+# The scale curve and the cold start: their own scripts (also `make bench-scale`, `make bench-cold`), with their own
+# servers; their Markdown sections are included below and their commands appended to the list.
+scale_md="$work/scale.md"
+cold_md="$work/cold.md"
+if [ "$SKIP_SCALE" != 1 ]; then
+    phase "scale curve (benchmarks/scale-curve.sh)"
+    echo "# benchmarks/scale-curve.sh" >>"$commands"
+    CPU_SERVER=$CPU_SERVER CPU_CLIENT=$CPU_CLIENT_SPLIT SECTION_OUT="$scale_md" COMMANDS="$commands" OUT="$OUT" \
+        bash "$root/benchmarks/scale-curve.sh" >"$work/scale.log" 2>&1 || echo "bench-compare: scale-curve.sh failed" >&2
+    grep '^  scale' "$work/scale.log"
+fi
+if [ "$SKIP_COLD" != 1 ]; then
+    phase "cold start (benchmarks/cold-start.sh)"
+    echo "# benchmarks/cold-start.sh" >>"$commands"
+    CPU_SERVER=$CPU_SERVER CPU_CLIENT=$CPU_CLIENT_SPLIT SECTION_OUT="$cold_md" COMMANDS="$commands" OUT="$OUT" \
+        bash "$root/benchmarks/cold-start.sh" >"$work/cold.log" 2>&1 || echo "bench-compare: cold-start.sh failed" >&2
+    grep '^  cold' "$work/cold.log"
+fi
+[ -s "$scale_md" ] || echo "(not measured in this run: \`make bench-scale\` fills this section)" >"$scale_md"
+[ -s "$cold_md" ] || echo "(not measured in this run: \`make bench-cold\` fills this section)" >"$cold_md"
+elapsed=$(( $(date +%s) - t0 ))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------- report
 
@@ -338,21 +439,63 @@ tables() {
       for (r = 1; r <= n; r++) if (f[r,1] == "connect")
         printf "| %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,2]), f[r,3], pair(f[r,5], f[r,6]),
           us(f[r,7]), us(f[r,8]), ratio(f[r,7], b(r,7)), ratio(f[r,8], b(r,8))
-      spin = 0
-      for (r = 1; r <= n; r++) if (f[r,1] == "spin") spin = 1
-      if (spin) {
-        print ""
-        print "### jqb ↔ jqb, spin wait strategy (SHM)"
-        print ""
-        print "| CPUs | size | p50 µs | p99 µs | msgs/s | p50 × native ↔ native (blocking) |"
-        print "|---|---:|---:|---:|---:|---:|"
-        for (r = 1; r <= n; r++) if (f[r,1] == "spin") {
-          k = base["rtt" SUBSEP "shm" SUBSEP f[r,3] SUBSEP f[r,4]]
-          printf "| %s | %s | %s | %s | %s | %s |\n", f[r,3], f[r,4], us(f[r,7]), us(f[r,8]), num(f[r,9]),
-            ratio(f[r,7], k ? f[k,7] : "-")
-        }
-      }
     }' "$results"
+}
+
+# Spin vs floor: per size the medians over the rounds of each side's p50/p99 and the median of the per-round
+# ratios (jqb spin / floor in the same round); then every round.
+floor_tables() {
+    [ -s "$rounds" ] || return 0
+    local size k c med
+    echo "### Spin mode against the hardware floor (SHM, server side vCPU $CPU_SERVER, client side vCPU $CPU_CLIENT_SPLIT)"
+    echo
+    echo "*floor*: \`native/build/qbn-floor\`, two processes spinning on a shared mapping, one \`memcpy\` of the payload"
+    echo "each way ([native/qbn_floor.c](../native/qbn_floor.c)); *jqb spin*: \`bin/jqb echo-server --wait spin\` and"
+    echo "\`bin/jqb bench --wait spin\`; *native → jqb ($PHASED)*: \`qbn-client bench\` (blocking libqb client) against"
+    echo "a jqb server whose loop spins while busy. $ROUNDS rounds after an unrecorded warm-up round; in each round"
+    echo "every size runs floor, jqb spin and the native client back to back (reversed every other round). Figures:"
+    echo "median over the rounds; × floor: median of the per-round ratios. Counts per run: $SPIN_COUNT round trips after"
+    echo "$SPIN_WARMUP warm-up at 64 B and 4 KiB, $((SPIN_COUNT / 5)) after $((SPIN_WARMUP / 10)) at 64 KiB."
+    echo "Goal (issue 14): jqb spin p50 ≤ 1.5× the floor, p99 ≤ 3×."
+    echo
+    echo "| size | floor p50 µs | floor p99 µs | jqb spin p50 µs | jqb spin p99 µs | p50 × floor | p99 × floor | native → jqb ($PHASED) p50 / p99 µs | native ↔ native blocking (split) p50 µs |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for size in "${SPIN_SIZES[@]}"; do
+        declare -A m=()
+        for k in floor spin phased; do
+            for c in 4 5; do
+                m[$k$c]=$(awk -F'\t' -v s="$size" -v k="$k" -v c="$c" '$2 == s && $3 == k { print $c }' "$rounds" | median)
+            done
+        done
+        for c in 4 5; do
+            m[ratio$c]=$(awk -F'\t' -v s="$size" -v c="$c" '$2 == s && $4 != "-" { v[$1, $3] = $c; r[$1] = 1 }
+                END { for (i in r) if (v[i, "floor"] != "" && v[i, "spin"] != "" && v[i, "floor"] > 0)
+                    printf "%.4f\n", v[i, "spin"] / v[i, "floor"] }' "$rounds" | median)
+        done
+        med=$(awk -F'\t' -v s="$size" '$1 == "rtt" && $2 == "shm" && $3 == "split" && $4 == s && $5 == "native" &&
+            $6 == "native" { print $7 }' "$results" | median)
+        awk -v s="$size" -v f4="${m[floor4]}" -v f5="${m[floor5]}" -v s4="${m[spin4]}" -v s5="${m[spin5]}" \
+            -v r4="${m[ratio4]}" -v r5="${m[ratio5]}" -v p4="${m[phased4]}" -v p5="${m[phased5]}" -v nn="$med" '
+            function us(x) { return x == "-" ? "-" : sprintf("%.2f", x / 1000.0) }
+            function x(v) { return v == "-" ? "-" : sprintf("%.2f", v) }
+            BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n", s, us(f4), us(f5), us(s4), us(s5),
+                x(r4), x(r5), us(p4), us(p5), nn == "-" ? "-" : sprintf("%.1f", nn / 1000.0) }'
+        unset m
+    done
+    echo
+    echo "Every round (p50 / p99 µs):"
+    echo
+    echo "| round | size | floor | jqb spin | p50 × floor | p99 × floor | native → jqb ($PHASED) |"
+    echo "|---:|---:|---|---|---:|---:|---|"
+    awk -F'\t' '
+        function us(x) { return x == "-" ? "-" : sprintf("%.2f", x / 1000.0) }
+        function r(a, b) { return (a == "-" || b == "-" || b == 0 || a == "" || b == "") ? "-" : sprintf("%.2f", a / b) }
+        { k = $1 SUBSEP $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k; R[n] = $1; S[n] = $2 }
+          p50[k, $3] = $4; p99[k, $3] = $5 }
+        END { for (i = 1; i <= n; i++) { k = order[i]
+            printf "| %s | %s | %s / %s | %s / %s | %s | %s | %s / %s |\n", R[i], S[i], us(p50[k, "floor"]),
+              us(p99[k, "floor"]), us(p50[k, "spin"]), us(p99[k, "spin"]), r(p50[k, "spin"], p50[k, "floor"]),
+              r(p99[k, "spin"], p99[k, "floor"]), us(p50[k, "phased"]), us(p99[k, "phased"]) } }' "$rounds"
 }
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -396,11 +539,15 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "  \`send\` + \`recv\` of one echo, timed one by one; msgs/s = round trips per second over the timed loop."
     echo "  Both clients ask for a buffer of $MAX bytes (64 KiB payload + headers, needed by SOCKET)."
     echo "* Pipelined: $PIPE_COUNT requests after $PIPE_WARMUP blocking round trips and $PIPE_WARMUP pipelined"
-    echo "  requests; at most one response ring's worth minus one outstanding (more can deadlock libqb: the server"
+    echo "  requests in the same client process (each mode warmed with itself, both clients), the jqb servers' pipelined"
+    echo "  path warmed first ($PIPE_COUNT pipelined requests per size from the native client);"
+    echo "  at most one response ring's worth minus one outstanding (more can deadlock libqb: the server"
     echo "  stops reading doorbells while its response ring is full, and \`qb_ipcc_send\` spins on the full doorbell"
     echo "  socket); a send that would block drains the ready responses. Throughput only."
     echo "* Connection set-up: $CONNECT_COUNT times connect + handshake + disconnect after $CONNECT_WARMUP warm-up"
     echo "  connections."
+    echo "* Spin mode and the hardware floor; the scale curve (N concurrent clients); the cold start: see their"
+    echo "  sections below, each with its own method."
     echo "* Ratios (×) divide by native client ↔ native server in the same transport, CPUs, size and mode: below 1 is"
     echo "  faster for times, above 1 is better for msgs/s."
     echo "* **Noise**: the 2-vCPU VM is shared with other work (unit tests of other engineers ran concurrently; see"
@@ -409,6 +556,16 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "## Results"
     echo
     tables
+    echo
+    floor_tables
+    echo
+    echo "<!-- scale-curve:begin -->"
+    cat "$scale_md"
+    echo "<!-- scale-curve:end -->"
+    echo
+    echo "<!-- cold-start:begin -->"
+    cat "$cold_md"
+    echo "<!-- cold-start:end -->"
     echo
     echo "Servers stopped after the run: $shm_check (server pids $server_pids_text)."
     if [ -f "$root/benchmarks/performance-notes.md" ]; then
@@ -429,5 +586,7 @@ mv "$root/$OUT.tmp" "$root/$OUT"
 
 echo
 tables
+echo
+floor_tables
 echo
 echo "bench-compare: $shm_check; ${elapsed} s; written to $OUT"

@@ -4,6 +4,8 @@
  *   qbn-client check --service NAME [--max N]
  *   qbn-client bench --service NAME [--count N] [--size B] [--max N] [--warmup N] [--pipeline]
  *   qbn-client bench-connect --service NAME [--count N] [--max N] [--warmup N]
+ *   qbn-client bench-many --service NAME --clients N [--duration-ms D] [--warmup-ms W] [--size B] [--max N]
+ *                         [--server-pid P]
  *   qbn-client drive --service NAME [--max N]
  *
  * See usage() and qbn_common.h for details.
@@ -13,6 +15,7 @@
 #include <getopt.h>
 #include <sched.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -40,6 +43,11 @@ struct opts {
 	long warmup;       /* -1 = subcommand default */
 	int pipeline;
 	long window;       /* pipeline: max outstanding requests, 0 = from the ring size */
+	int cold;          /* bench: also print the cold-start line */
+	long clients;      /* bench-many: concurrent connections */
+	long duration_ms;  /* bench-many: measured time */
+	long warmup_ms;    /* bench-many: unmeasured time before it */
+	long server_pid;   /* bench-many: whose /proc/PID/status to report */
 };
 
 static void usage(FILE *f)
@@ -49,9 +57,15 @@ static void usage(FILE *f)
 		"  qbn-client check --service NAME [--max N=65536]\n"
 		"  qbn-client bench --service NAME [--count N=100000] [--size B=64]\n"
 		"                   [--max N=max(65536,size+24)] [--warmup N=10000]\n"
-		"                   [--pipeline [--window N=responses-per-ring - 1]]\n"
+		"                   [--pipeline [--window N=responses-per-ring - 1]] [--cold]\n"
 		"  qbn-client bench-connect --service NAME [--count N=1000] [--max N=65536]\n"
 		"                   [--warmup N=10]\n"
+		"  qbn-client bench-many --service NAME --clients N [--duration-ms D=2000]\n"
+		"                   [--warmup-ms W=500] [--size B=64] [--max N=65536] [--server-pid P]\n"
+		"      N threads, one connection each, blocking echo round trips for D ms;\n"
+		"      prints 'clients=N count=.. seconds=.. rtt_per_s=.. p50_ns=.. p99_ns=.. p999_ns=..'\n"
+		"      and, with --server-pid, that process's VmRSS/RssAnon/RssShmem (kB) and Threads\n"
+		"      while every connection is open\n"
 		"  qbn-client drive --service NAME [--max N=65536]\n"
 		"drive commands: connect, echo SIZE [TIMEOUT_MS], send ID SIZE, recv TIMEOUT_MS,\n"
 		"  event TIMEOUT_MS, connected, fcmax N, auth, bufsize, sleep MS, disconnect, quit\n");
@@ -484,6 +498,82 @@ static void round_trip(qb_ipcc_connection_t *c, const uint8_t *tx, size_t txlen,
 	expect_echo_len(rc, size, phase);
 }
 
+static uint64_t epoch_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * count requests, keeping at most window outstanding: at the window, wait for
+ * one reply; when a send would block, drain whatever replies are ready, and
+ * block for one only when none is.
+ */
+static void pipeline(qb_ipcc_connection_t *c, const uint8_t *tx, size_t txlen, uint8_t *rx,
+		     size_t rxlen, size_t size, long count, long window)
+{
+	long sent = 0, received = 0;
+	uint64_t stall_since = 0;
+	ssize_t rc;
+
+	while (sent < count) {
+		if (sent - received >= window) {
+			rc = qb_ipcc_recv(c, rx, rxlen, OP_TIMEOUT_MS);
+			expect_echo_len(rc, size, "pipeline");
+			received++;
+			continue;
+		}
+		rc = qb_ipcc_send(c, tx, txlen);
+		if (rc == (ssize_t)txlen) {
+			sent++;
+			continue;
+		}
+		if (rc != -EAGAIN) {
+			die("pipeline: qb_ipcc_send failed: %s", qbn_errname(rc));
+		}
+		/* request ring full: drain whatever replies are ready */
+		long before = received;
+
+		while (received < sent) {
+			rc = qb_ipcc_recv(c, rx, rxlen, 0);
+			if (rc == -EAGAIN || rc == -ETIMEDOUT) {
+				break;
+			}
+			expect_echo_len(rc, size, "pipeline");
+			received++;
+		}
+		if (received == before) {
+			if (received < sent) {
+				/* nothing ready yet: block for one reply instead of spinning */
+				rc = qb_ipcc_recv(c, rx, rxlen, OP_TIMEOUT_MS);
+				expect_echo_len(rc, size, "pipeline");
+				received++;
+			} else {
+				/*
+				 * Nothing outstanding: either the server has not yet
+				 * freed the last request chunk, or flow control is on.
+				 */
+				if (stall_since == 0) {
+					stall_since = qbn_now_ns();
+				} else if (qbn_now_ns() - stall_since >
+					   (uint64_t)OP_TIMEOUT_MS * 1000000ull) {
+					die("pipeline: send keeps failing with EAGAIN and nothing is outstanding");
+				}
+				sched_yield();
+				continue;
+			}
+		}
+		stall_since = 0;
+	}
+	while (received < sent) {
+		rc = qb_ipcc_recv(c, rx, rxlen, OP_TIMEOUT_MS);
+		expect_echo_len(rc, size, "pipeline drain");
+		received++;
+	}
+}
+
 static int cmd_bench(const struct opts *o)
 {
 	long count = o->count >= 0 ? o->count : 100000;
@@ -496,6 +586,7 @@ static int cmd_bench(const struct opts *o)
 	uint8_t *tx, *rx;
 	uint64_t *rtt = NULL;
 	uint64_t t_start, t_end;
+	uint64_t connected_epoch = 0, first_epoch = 0, first_rtt = 0;
 	double secs, rate;
 
 	if (count <= 0) {
@@ -504,6 +595,9 @@ static int cmd_bench(const struct opts *o)
 	c = qb_ipcc_connect(o->service, (size_t)max);
 	if (c == NULL) {
 		die("connect to '%s' failed: %s", o->service, qbn_errname(errno));
+	}
+	if (o->cold) {
+		connected_epoch = epoch_ns();
 	}
 	bufsize = qb_ipcc_get_buffer_size(c);
 	if ((long)bufsize < size + QBN_RES_HDR) {
@@ -526,14 +620,15 @@ static int cmd_bench(const struct opts *o)
 
 			round_trip(c, tx, txlen, rx, (size_t)bufsize, (size_t)size, "bench");
 			rtt[i] = qbn_now_ns() - t0;
+			if (i == 0 && o->cold) {
+				first_epoch = epoch_ns();
+			}
 		}
 		t_end = qbn_now_ns();
+		first_rtt = rtt[0];
 		qsort(rtt, (size_t)count, sizeof(*rtt), cmp_u64);
 	} else {
-		long sent = 0, received = 0;
 		long window = o->window;
-		uint64_t stall_since = 0;
-		ssize_t rc;
 
 		if (window <= 0) {
 			/*
@@ -549,61 +644,10 @@ static int cmd_bench(const struct opts *o)
 				window = 1;
 			}
 		}
+		/* Warm the pipelined loop with itself, as jqb bench does. */
+		pipeline(c, tx, txlen, rx, (size_t)bufsize, (size_t)size, warmup < count ? warmup : count, window);
 		t_start = qbn_now_ns();
-		while (sent < count) {
-			if (sent - received >= window) {
-				rc = qb_ipcc_recv(c, rx, (size_t)bufsize, OP_TIMEOUT_MS);
-				expect_echo_len(rc, (size_t)size, "pipeline");
-				received++;
-				continue;
-			}
-			rc = qb_ipcc_send(c, tx, txlen);
-			if (rc == (ssize_t)txlen) {
-				sent++;
-				continue;
-			}
-			if (rc != -EAGAIN) {
-				die("pipeline: qb_ipcc_send failed: %s", qbn_errname(rc));
-			}
-			/* request ring full: drain whatever replies are ready */
-			long before = received;
-
-			while (received < sent) {
-				rc = qb_ipcc_recv(c, rx, (size_t)bufsize, 0);
-				if (rc == -EAGAIN || rc == -ETIMEDOUT) {
-					break;
-				}
-				expect_echo_len(rc, (size_t)size, "pipeline");
-				received++;
-			}
-			if (received == before) {
-				if (received < sent) {
-					/* nothing ready yet: block for one reply instead of spinning */
-					rc = qb_ipcc_recv(c, rx, (size_t)bufsize, OP_TIMEOUT_MS);
-					expect_echo_len(rc, (size_t)size, "pipeline");
-					received++;
-				} else {
-					/*
-					 * Nothing outstanding: either the server has not yet
-					 * freed the last request chunk, or flow control is on.
-					 */
-					if (stall_since == 0) {
-						stall_since = qbn_now_ns();
-					} else if (qbn_now_ns() - stall_since >
-						   (uint64_t)OP_TIMEOUT_MS * 1000000ull) {
-						die("pipeline: send keeps failing with EAGAIN and nothing is outstanding");
-					}
-					sched_yield();
-					continue;
-				}
-			}
-			stall_since = 0;
-		}
-		while (received < sent) {
-			rc = qb_ipcc_recv(c, rx, (size_t)bufsize, OP_TIMEOUT_MS);
-			expect_echo_len(rc, (size_t)size, "pipeline drain");
-			received++;
-		}
+		pipeline(c, tx, txlen, rx, (size_t)bufsize, (size_t)size, count, window);
 		t_end = qbn_now_ns();
 	}
 
@@ -615,6 +659,11 @@ static int cmd_bench(const struct opts *o)
 	       (unsigned long long)(rtt ? percentile(rtt, (size_t)count, 0.99) : 0),
 	       (unsigned long long)(rtt ? percentile(rtt, (size_t)count, 0.999) : 0),
 	       rate, rate * (double)size / 1e6);
+	if (o->cold && rtt) {
+		printf("cold connected_epoch_ns=%llu first_epoch_ns=%llu first_rtt_ns=%llu total_ns=%llu count=%ld\n",
+		       (unsigned long long)connected_epoch, (unsigned long long)first_epoch,
+		       (unsigned long long)first_rtt, (unsigned long long)(t_end - t_start), count);
+	}
 	fflush(stdout);
 	if (send_eagain > 0) {
 		fprintf(stderr, "qbn-client: note: %lu sends were retried after -EAGAIN\n", send_eagain);
@@ -656,6 +705,206 @@ static int cmd_bench_connect(const struct opts *o)
 	       (unsigned long long)percentile(t, (size_t)count, 0.99));
 	fflush(stdout);
 	free(t);
+	return 0;
+}
+
+/* ============================================================= bench-many */
+
+#define MANY_WARMUP  0
+#define MANY_MEASURE 1
+#define MANY_STOP    2
+
+struct many_shared {
+	int phase;                     /* MANY_*; atomic */
+	pthread_barrier_t start;       /* every thread and main */
+	size_t size;
+};
+
+struct many_thread {
+	pthread_t tid;
+	struct many_shared *sh;
+	qb_ipcc_connection_t *c;
+	int32_t bufsize;
+	uint64_t *lat;
+	size_t n, cap;
+};
+
+static void *many_run(void *arg)
+{
+	struct many_thread *t = arg;
+	size_t size = t->sh->size;
+	size_t txlen = (size_t)QBN_REQ_HDR + size;
+	uint8_t *tx = xmalloc(txlen);
+	uint8_t *rx = xmalloc((size_t)t->bufsize);
+
+	build_request(tx, QBN_ID_ECHO, size, 0);
+	t->cap = 1024;
+	t->lat = xmalloc(t->cap * sizeof(*t->lat));
+	pthread_barrier_wait(&t->sh->start);
+	for (;;) {
+		int before = __atomic_load_n(&t->sh->phase, __ATOMIC_ACQUIRE);
+
+		if (before == MANY_STOP) {
+			break;
+		}
+		uint64_t t0 = qbn_now_ns();
+
+		round_trip(t->c, tx, txlen, rx, (size_t)t->bufsize, size, "bench-many");
+		uint64_t dt = qbn_now_ns() - t0;
+
+		/* count only round trips that began and ended inside the measured window */
+		if (before == MANY_MEASURE && __atomic_load_n(&t->sh->phase, __ATOMIC_ACQUIRE) == MANY_MEASURE) {
+			if (t->n == t->cap) {
+				t->cap *= 2;
+				t->lat = realloc(t->lat, t->cap * sizeof(*t->lat));
+				if (t->lat == NULL) {
+					die("out of memory for latencies");
+				}
+			}
+			t->lat[t->n++] = dt;
+		}
+	}
+	free(tx);
+	free(rx);
+	return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
+}
+
+/* "VmRSS:\t  1234 kB" -> 1234, from /proc/PID/status; -1 when absent. */
+static long proc_status_field(long pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	f = fopen(path, "r");
+	if (f == NULL) {
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * N connections, made one after another by the main thread (libqb's server
+ * listens with a small backlog), each then driven by its own thread doing
+ * blocking echo round trips as fast as it can: a warm-up, then the measured
+ * window; aggregate round trips per second and the latency percentiles over
+ * every connection.
+ */
+static int cmd_bench_many(const struct opts *o)
+{
+	long n = o->clients;
+	long size = o->size >= 0 ? o->size : 64;
+	long max = o->max > 0 ? o->max : DEFAULT_MAX;
+	long duration = o->duration_ms > 0 ? o->duration_ms : 2000;
+	long warm = o->warmup_ms >= 0 ? o->warmup_ms : 500;
+	struct many_shared sh;
+	struct many_thread *ts;
+	pthread_attr_t attr;
+	uint64_t c0, c1, t_start, t_end;
+	long rss = -1, anon = -1, shmem = -1, threads = -1;
+
+	if (n <= 0) {
+		die("--clients must be positive");
+	}
+	memset(&sh, 0, sizeof(sh));
+	sh.size = (size_t)size;
+	sh.phase = MANY_WARMUP;
+	if (pthread_barrier_init(&sh.start, NULL, (unsigned)n + 1) != 0) {
+		die("pthread_barrier_init failed");
+	}
+	ts = calloc((size_t)n, sizeof(*ts));
+	if (ts == NULL) {
+		die("out of memory");
+	}
+	c0 = qbn_now_ns();
+	for (long i = 0; i < n; i++) {
+		ts[i].sh = &sh;
+		ts[i].c = qb_ipcc_connect(o->service, (size_t)max);
+		if (ts[i].c == NULL) {
+			die("connect #%ld to '%s' failed: %s", i, o->service, qbn_errname(errno));
+		}
+		ts[i].bufsize = qb_ipcc_get_buffer_size(ts[i].c);
+		if ((long)ts[i].bufsize < size + QBN_RES_HDR) {
+			die("payload %ld does not fit the buffer size %d", size, ts[i].bufsize);
+		}
+	}
+	c1 = qbn_now_ns();
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (long i = 0; i < n; i++) {
+		int rc = pthread_create(&ts[i].tid, &attr, many_run, &ts[i]);
+
+		if (rc != 0) {
+			die("pthread_create #%ld: %s", i, strerror(rc));
+		}
+	}
+	pthread_attr_destroy(&attr);
+	pthread_barrier_wait(&sh.start);
+	sleep_ms(warm);
+	t_start = qbn_now_ns();
+	__atomic_store_n(&sh.phase, MANY_MEASURE, __ATOMIC_RELEASE);
+	sleep_ms(duration);
+	/* the server's memory while every connection is open and has been used */
+	if (o->server_pid > 0) {
+		rss = proc_status_field(o->server_pid, "VmRSS");
+		anon = proc_status_field(o->server_pid, "RssAnon");
+		shmem = proc_status_field(o->server_pid, "RssShmem");
+		threads = proc_status_field(o->server_pid, "Threads");
+	}
+	__atomic_store_n(&sh.phase, MANY_STOP, __ATOMIC_RELEASE);
+	t_end = qbn_now_ns();
+
+	size_t total = 0, k = 0;
+
+	for (long i = 0; i < n; i++) {
+		pthread_join(ts[i].tid, NULL);
+		total += ts[i].n;
+	}
+	uint64_t *all = xmalloc((total ? total : 1) * sizeof(*all));
+
+	for (long i = 0; i < n; i++) {
+		memcpy(all + k, ts[i].lat, ts[i].n * sizeof(*all));
+		k += ts[i].n;
+		free(ts[i].lat);
+		qb_ipcc_disconnect(ts[i].c);
+	}
+	qsort(all, total, sizeof(*all), cmp_u64);
+
+	double secs = (double)(t_end - t_start) / 1e9;
+
+	printf("clients=%ld size=%ld count=%zu seconds=%.3f rtt_per_s=%.0f p50_ns=%llu p99_ns=%llu p999_ns=%llu "
+	       "connect_s=%.3f",
+	       n, size, total, secs, (double)total / secs,
+	       (unsigned long long)percentile(all, total, 0.50),
+	       (unsigned long long)percentile(all, total, 0.99),
+	       (unsigned long long)percentile(all, total, 0.999),
+	       (double)(c1 - c0) / 1e9);
+	if (o->server_pid > 0) {
+		printf(" server_rss_kb=%ld server_anon_kb=%ld server_shmem_kb=%ld server_threads=%ld",
+		       rss, anon, shmem, threads);
+	}
+	printf("\n");
+	fflush(stdout);
+	free(all);
+	free(ts);
+	pthread_barrier_destroy(&sh.start);
 	return 0;
 }
 
@@ -941,10 +1190,15 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "pipeline", no_argument, NULL, 'p' },
 		{ "window", required_argument, NULL, 'W' },
+		{ "cold", no_argument, NULL, 'K' },
+		{ "clients", required_argument, NULL, 'N' },
+		{ "duration-ms", required_argument, NULL, 'D' },
+		{ "warmup-ms", required_argument, NULL, 'U' },
+		{ "server-pid", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { NULL, -1, -1, -1, -1, 0, 0 };
+	struct opts o = { NULL, -1, -1, -1, -1, 0, 0, 0, 0, -1, -1, 0 };
 	const char *sub;
 	long *target;
 	int opt;
@@ -957,7 +1211,7 @@ int main(int argc, char **argv)
 	argv++;
 	argc--;
 
-	while ((opt = getopt_long(argc, argv, "s:m:c:z:w:W:ph", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:m:c:z:w:W:pKN:D:U:P:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			o.service = optarg;
@@ -965,6 +1219,21 @@ int main(int argc, char **argv)
 		case 'p':
 			o.pipeline = 1;
 			continue;
+		case 'K':
+			o.cold = 1;
+			continue;
+		case 'N':
+			target = &o.clients;
+			break;
+		case 'D':
+			target = &o.duration_ms;
+			break;
+		case 'U':
+			target = &o.warmup_ms;
+			break;
+		case 'P':
+			target = &o.server_pid;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1007,6 +1276,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(sub, "bench-connect") == 0) {
 		return cmd_bench_connect(&o);
+	}
+	if (strcmp(sub, "bench-many") == 0) {
+		return cmd_bench_many(&o);
 	}
 	if (strcmp(sub, "drive") == 0) {
 		return cmd_drive(&o);

@@ -14,11 +14,26 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * A connection to a libqb service, native or jqb ({@code qb_ipcc_connection_t}).
  *
+ * <!-- example: test/io/jqb/examples/EchoClient.java#client -->
  * <pre>{@code
- * try (Client c = Client.connect("echo", 65536)) {
- *     c.send(request);                      // returns WOULD_BLOCK when the server applies flow control
- *     int n = c.recv(response, 5000);       // TIMED_OUT, or throws NotConnectedException
- * }
+ * byte[] payload = text.getBytes(StandardCharsets.UTF_8);
+ * ByteBuffer request = ByteBuffer.allocateDirect(RequestHeader.LENGTH + payload.length);
+ * new RequestHeader().wrap(request, 0).set(1, request.capacity());          // id 1, whole length
+ * request.put(RequestHeader.LENGTH, payload);
+ * ByteBuffer response = ByteBuffer.allocateDirect(65536);
+ * try (Client c = Client.connect(service, 65536)) {
+ *     int rc = c.sendRecv(request, response, 5000);   // the length, Errno.WOULD_BLOCK or Errno.TIMED_OUT
+ *     if (rc < 0) {
+ *         throw new IllegalStateException("no answer: " + Errno.name(rc));
+ *     }
+ *     ResponseHeader h = new ResponseHeader().wrap(response, 0);
+ *     if (h.error() != 0) {
+ *         throw new IllegalStateException("service says " + Errno.name(h.error()));
+ *     }
+ *     byte[] answer = new byte[h.size() - ResponseHeader.LENGTH];
+ *     response.get(ResponseHeader.LENGTH, answer);
+ *     return new String(answer, StandardCharsets.UTF_8);
+ * }   // NotConnectedException (unchecked) when the server dies meanwhile
  * }</pre>
  *
  * <p>Return codes: sends and receives return a length, or {@link Errno#WOULD_BLOCK} / {@link Errno#TIMED_OUT} for
@@ -215,14 +230,15 @@ public final class Client implements AutoCloseable {
      *
      * @param timeoutMs 0 = do not wait, negative = until a response or the server's death
      * @return the response length, {@link Errno#TIMED_OUT}, or {@link Errno#WOULD_BLOCK} (timeout 0)
-     * @throws BufferTooSmallException when the response does not fit (it stays queued)
+     * @throws BufferTooSmallException when the response does not fit (it stays queued;
+     *         {@link BufferTooSmallException#neededSize()} says how many bytes it needs)
      * @throws NotConnectedException when the server is gone
      */
     public int recv(ByteBuffer dst, int timeoutMs) throws IpcException {
         recvLock.lock();
         try {
             checkOpen("recv");
-            return result(channel.recv(dst, nanos(timeoutMs)), "recv");
+            return received(channel.recv(dst, nanos(timeoutMs)), dst, false, "recv");
         } finally {
             recvLock.unlock();
         }
@@ -249,7 +265,7 @@ public final class Client implements AutoCloseable {
         eventLock.lock();
         try {
             checkOpen("event_recv");
-            return result(channel.eventRecv(dst, nanos(timeoutMs)), "event_recv");
+            return received(channel.eventRecv(dst, nanos(timeoutMs)), dst, true, "event_recv");
         } finally {
             eventLock.unlock();
         }
@@ -273,6 +289,13 @@ public final class Client implements AutoCloseable {
         if (closed) {
             throw new NotConnectedException(op, "client closed");
         }
+    }
+
+    private int received(int rc, ByteBuffer dst, boolean event, String op) {
+        if (rc == -Errno.ENOBUFS) {
+            throw new BufferTooSmallException(op + "(" + service + ")", channel.refusedLength(event), dst.remaining());
+        }
+        return result(rc, op);
     }
 
     private int result(int rc, String op) throws IpcException {

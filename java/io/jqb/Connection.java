@@ -1,11 +1,11 @@
 package io.jqb;
 
+import io.jqb.internal.Logs;
 import io.jqb.internal.server.ServerChannel;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One client's connection to a {@link Service} ({@code qb_ipcs_connection_t}).
@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * are serialised (libqb leaves that to the application and corrupts the ring when it gets it wrong).</p>
  */
 public final class Connection {
-    private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
+    private static final Logger LOG = Logs.get(Connection.class);
 
     enum State { HANDSHAKE, ESTABLISHED, SHUTTING_DOWN, CLOSED }
 

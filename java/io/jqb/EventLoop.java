@@ -3,6 +3,7 @@ package io.jqb;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
+import io.jqb.internal.Logs;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.MsgHdrDescriptor;
@@ -10,7 +11,6 @@ import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * jqb's built-in event loop: one thread, one epoll instance, no thread per connection. Level-triggered, like
@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * stops it and releases its fds.</p>
  */
 public final class EventLoop implements PollHandlers, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(EventLoop.class);
+    private static final Logger LOG = Logs.get(EventLoop.class);
     private static final int MAX_EVENTS = 64;
     private static final Priority[] ORDER = {Priority.HIGH, Priority.MED, Priority.LOW};
 
@@ -146,7 +146,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                         runSpinning();
                     } else {
                         while (running) {
-                            runOnce(nextTimeoutMs());
+                            poll(nextTimeoutMs());
                         }
                     }
                 } catch (Throwable t) {
@@ -221,7 +221,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
             boolean work = pollSpinners();
             // epoll_wait is a system call: ask it only every 32 spins, or at once when a job is queued.
             if ((++iteration & 31) == 0 || !jobs.isEmpty()) {
-                work |= runOnce(0);
+                work |= poll(0);
             }
             if (work) {
                 idleSince = System.nanoTime();
@@ -241,7 +241,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 pending |= spinners.get(i).prepareSleep();
             }
             if (!pending) {
-                runOnce(nextTimeoutMs());
+                poll(nextTimeoutMs());
             }
             for (int i = 0; i < spinners.size(); i++) {
                 spinners.get(i).awake();
@@ -250,8 +250,46 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         }
     }
 
+    /**
+     * Runs one iteration on the calling thread, for embedding the loop in a loop of yours instead of {@link #start()}
+     * or {@link #run()}: waits up to {@code timeoutMs} (shortened to the next timer; 0 = do not wait, negative = until
+     * something happens) for ready fds, dispatches them, then runs queued jobs and due timers. Always call it from
+     * the same thread: that thread becomes the loop thread, where every callback of the services on this loop runs.
+     * Between calls, {@link #fd()} becomes readable when a watched fd is ready or a job is queued, and
+     * {@link #timeoutMs()} says when the next timer is due.
+     *
+     * @param timeoutMs the longest wait in milliseconds
+     * @return true when anything was dispatched or run
+     */
+    public boolean runOnce(int timeoutMs) {
+        if (thread != Thread.currentThread()) {
+            thread = Thread.currentThread();
+        }
+        int due = nextTimeoutMs();
+        int t = due < 0 ? timeoutMs : timeoutMs < 0 ? due : Math.min(timeoutMs, due);
+        return poll(t);
+    }
+
+    /**
+     * The loop's epoll fd: readable (POLLIN) when a watched fd is ready or a job was queued from another thread. Watch
+     * it in a native poller of yours and call {@link #runOnce runOnce(0)} when it is readable; never read or close it.
+     *
+     * @return the epoll file descriptor
+     */
+    public int fd() {
+        return epfd;
+    }
+
+    /**
+     * @return milliseconds until the loop has timed work (0 = now: a job is queued or a timer is due), or -1 when it
+     *         has none; an embedding loop calls {@link #runOnce} by then
+     */
+    public int timeoutMs() {
+        return nextTimeoutMs();
+    }
+
     /** @return true when anything was dispatched or run */
-    private boolean runOnce(int timeoutMs) {
+    private boolean poll(int timeoutMs) {
         int n = C.epoll_wait(epfd, events, MAX_EVENTS, timeoutMs);
         if (n < 0) {
             int e = Posix.errno();

@@ -1,5 +1,6 @@
 package io.jqb;
 
+import io.jqb.internal.Logs;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.server.ConnectionResponse;
@@ -25,16 +26,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * An IPC service that native libqb clients (and jqb clients) connect to ({@code qb_ipcs_service_t}).
  *
+ * <!-- example: test/io/jqb/examples/EchoService.java#service -->
  * <pre>{@code
- * Service s = Service.create("echo", 0, TransportType.SHM, handler);
- * s.run();           // binds the abstract socket "echo" and serves on a built-in loop thread
- * ...
- * s.close();         // disconnects everyone, removes every file
+ * Service service = Service.create(name, 0, TransportType.SHM, EchoService.handler(allowedUid));
+ * service.run();      // binds the abstract socket; serves on its own event-loop thread
  * }</pre>
  *
  * <p>To run inside an existing loop, call {@link #setPollHandlers} before {@link #run()}; callbacks then run on that
@@ -55,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * leave it untouched. Disable with {@link #setStaleSweep(boolean)}. See docs/RELIABILITY.md.</p>
  */
 public final class Service implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(Service.class);
+    private static final Logger LOG = Logs.get(Service.class);
     private static final AtomicLong CONNECTION_IDS = new AtomicLong();
     /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
     private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;

@@ -48,12 +48,6 @@ class CheckCommandInteropTest extends ClientTestSupport {
     private static Run check(String... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        // what bin/jqb passes; without them chronicle-core only complains
-        cmd.addAll(List.of("--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
-                "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
-                "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-                "--add-opens", "java.base/java.lang=ALL-UNNAMED",
-                "-Dorg.slf4j.simpleLogger.log.net.openhft=warn"));
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("io.jqb.cli.Main");

@@ -318,13 +318,17 @@ abstract class ClientEchoContract extends ClientTestSupport {
         assertEquals(1016, c.send(req));
         BufferTooSmallException e = assertThrows(BufferTooSmallException.class, () -> c.recv(small, TIMEOUT_MS));
         assertEquals("ENOBUFS", e.errnoName());
+        assertEquals(1024, e.neededSize(), "the response's length, so the caller can retry with a big enough buffer");
+        assertEquals(100, e.availableSize());
+        assertTrue(e.getMessage().contains("message of 1024 bytes, buffer has 100 remaining"), e.getMessage());
         assertThrows(BufferTooSmallException.class, () -> c.recv(small, 0), "the message must still be queued");
         assertTrue(c.isConnected(), "a too-small buffer must not mark the connection dead");
         EchoWire.assertEcho(big, c.recv(big.clear(), 0), 1000, 77);
         // the same for an event
         EchoWire.request(req, EchoWire.EVENT, 500, 78);
         EchoWire.assertHeaderOnly(big, sendRecv(c, req, big.clear(), TIMEOUT_MS), EchoWire.EVENT, 0);
-        assertThrows(BufferTooSmallException.class, () -> c.eventRecv(small, TIMEOUT_MS));
+        assertEquals(524, assertThrows(BufferTooSmallException.class, () -> c.eventRecv(small, TIMEOUT_MS))
+                .neededSize());
         EchoWire.assertResponse(big, c.eventRecv(big.clear(), TIMEOUT_MS), EchoWire.EVENT, 500, 0, 78);
         assertNoNotificationLeft(c);
         echo(c, 4000);

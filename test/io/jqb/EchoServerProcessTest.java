@@ -38,11 +38,6 @@ class EchoServerProcessTest extends InteropTestBase {
         EchoServer(String... args) throws IOException {
             List<String> cmd = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
-                    "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
-                    "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-                    "--add-opens", "java.base/java.lang=ALL-UNNAMED",
-                    "-Dorg.slf4j.simpleLogger.log.net.openhft=warn",
                     "-cp", classPath(), "io.jqb.cli.Main", "echo-server"));
             cmd.addAll(List.of(args));
             process = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -219,7 +219,8 @@ class ServiceInteropTest extends InteropTestBase {
             workers.execute(() -> {
                 try {
                     ByteBuffer hdr = RecordingHandler.message(id, 0, 0);
-                    ByteBuffer ev = RecordingHandler.message(2, 0, 0).putInt(8, 24 + payload.remaining());
+                    ByteBuffer ev = RecordingHandler.message(2, 0, 0);
+                    new ResponseHeader().wrap(ev, 0).size(ResponseHeader.LENGTH + payload.remaining());
                     while (conn.sendResponse(hdr) == Errno.WOULD_BLOCK) {
                         Thread.onSpinWait();
                     }

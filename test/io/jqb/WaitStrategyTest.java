@@ -53,7 +53,7 @@ class WaitStrategyTest {
 
     private static ByteBuffer request(int id, int n, int seed) {
         ByteBuffer b = ByteBuffer.allocateDirect(16 + n).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(0, id).putInt(8, 16 + n);
+        new RequestHeader().wrap(b, 0).set(id, RequestHeader.LENGTH + n);
         for (int i = 0; i < n; i++) {
             b.put(16 + i, (byte) (i * 31 + seed));
         }
@@ -62,10 +62,10 @@ class WaitStrategyTest {
 
     private static void assertEcho(ByteBuffer resp, int len, int n, int seed) {
         assertEquals(24 + n, len, "response length");
-        resp.order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(EchoHandler.ECHO, resp.getInt(0));
-        assertEquals(24 + n, resp.getInt(8));
-        assertEquals(0, resp.getInt(16));
+        ResponseHeader h = new ResponseHeader().wrap(resp, 0);
+        assertEquals(EchoHandler.ECHO, h.id());
+        assertEquals(24 + n, h.size());
+        assertEquals(0, h.error());
         for (int i = 0; i < n; i++) {
             assertEquals((byte) (i * 31 + seed), resp.get(24 + i), "payload byte " + i);
         }

@@ -5,7 +5,7 @@ import io.jqb.Errno;
 import io.jqb.IpcException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
+import java.time.Instant;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
@@ -19,7 +19,13 @@ import java.util.concurrent.locks.LockSupport;
  * go out without waiting for each response (latencies are then reported as 0);</li>
  * <li>{@code bench-connect}: connect + handshake + disconnect; {@code connect count=N p50_ns=.. p99_ns=..}.</li>
  * </ul>
- * The measured loops allocate nothing: buffers and the latency array are created before the clock starts.
+ * Percentiles come from an HdrHistogram ({@link LatencyStats}). The measured loops allocate nothing: buffers and
+ * the histogram are created before the clock starts.
+ * <p>
+ * {@code bench --cold} (for a cold-start measurement, with {@code --warmup 0}) adds a second line,
+ * {@code cold connected_epoch_ns=.. first_epoch_ns=.. first_rtt_ns=.. total_ns=.. count=N}: the wall-clock times
+ * (CLOCK_REALTIME, ns since the epoch) at which the connection was made and the first echo came back, that first
+ * round trip's time, and the time of the whole timed loop; {@code qbn-client bench --cold} prints the same.
  */
 final class BenchCommand {
     private static final int OP_TIMEOUT_MS = 5000;
@@ -36,7 +42,7 @@ final class BenchCommand {
         Args a;
         try {
             a = new Args(argv, Set.of("--service", "--count", "--size", "--warmup", "--max", "--window", "--wait"),
-                    Set.of("--pipeline"));
+                    Set.of("--pipeline", "--cold"));
             a.require("--service");
         } catch (IllegalArgumentException e) {
             System.err.println("jqb bench: " + e.getMessage());
@@ -58,9 +64,11 @@ final class BenchCommand {
         }
         // The response (24-byte header + payload) must fit; SOCKET peers also need room for the request header.
         int max = Math.max(a.getInt("--max", 0), size + EchoMessages.RESPONSE_HEADER + EchoMessages.REQUEST_HEADER);
+        boolean cold = a.flag("--cold");
         try (Client c = Client.connect(a.require("--service"), max)) {
+            long connectedEpochNs = cold ? epochNanos() : 0;
             c.setWaitStrategy(wait);
-            ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + 16), EchoHandler.ECHO, size);
+            ByteBuffer req = EchoMessages.request(ByteBuffer.allocateDirect(size + EchoMessages.REQUEST_HEADER), EchoHandler.ECHO, size);
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
             for (int i = 0; i < warmup; i++) {
                 roundTrip(c, req, resp, size);
@@ -76,17 +84,27 @@ final class BenchCommand {
                 print(out, size, count, 0, 0, 0, elapsed);
                 return 0;
             }
-            long[] rtt = new long[count];
+            LatencyStats stats = new LatencyStats();
+            long firstEpochNs = 0;
+            long firstRtt = 0;
             long start = System.nanoTime();
             for (int i = 0; i < count; i++) {
                 long t0 = System.nanoTime();
                 roundTrip(c, req, resp, size);
-                rtt[i] = System.nanoTime() - t0;
+                long rtt = System.nanoTime() - t0;
+                stats.record(rtt);
+                if (cold && i == 0) {
+                    firstEpochNs = epochNanos();
+                    firstRtt = rtt;
+                }
             }
             long elapsed = System.nanoTime() - start;
-            Arrays.sort(rtt);
-            print(out, size, count, rtt[count / 2], rtt[(int) (count * 0.99)],
-                    rtt[(int) Math.min(count - 1, count * 0.999)], elapsed);
+            stats.print(out, size, count, elapsed);
+            if (cold) {
+                out.println(String.format(Locale.ROOT,
+                        "cold connected_epoch_ns=%d first_epoch_ns=%d first_rtt_ns=%d total_ns=%d count=%d",
+                        connectedEpochNs, firstEpochNs, firstRtt, elapsed, count));
+            }
             return 0;
         } catch (IpcException e) {
             System.err.println("jqb bench: " + e.getMessage());
@@ -105,11 +123,18 @@ final class BenchCommand {
         return false;
     }
 
-    private static void print(PrintStream out, int size, int count, long p50, long p99, long p999, long elapsedNs) {
-        double perSec = count / (elapsedNs / 1e9);
-        out.println(String.format(Locale.ROOT,
-                "size=%d count=%d p50_ns=%d p99_ns=%d p999_ns=%d msgs_per_s=%.0f MB_per_s=%.2f", size, count, p50,
-                p99, p999, perSec, perSec * size / 1e6));
+    /**
+     * Prints the bench output line ({@link LatencyStats#line(int, long, long, long, long, long)}); other bench
+     * commands (libipc-bench, stream-bench) reuse it so that scripts read one format, as qbn-client prints it.
+     */
+    static void print(PrintStream out, int size, int count, long p50, long p99, long p999, long elapsedNs) {
+        out.println(LatencyStats.line(size, count, p50, p99, p999, elapsedNs));
+    }
+
+    /** Wall-clock time in nanoseconds since the epoch (CLOCK_REALTIME, as qbn-client's {@code --cold}). */
+    private static long epochNanos() {
+        Instant now = Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
     }
 
     private static void roundTrip(Client c, ByteBuffer req, ByteBuffer resp, int size) throws IpcException {
@@ -246,23 +271,22 @@ final class BenchCommand {
             System.err.println("jqb bench-connect: --count must be positive, --warmup not negative");
             return 2;
         }
-        long[] t = new long[count];
+        LatencyStats t = new LatencyStats();
         try {
             for (int i = -warmup; i < count; i++) {
                 long t0 = System.nanoTime();
                 Client c = Client.connect(service, max);
                 c.close();
                 if (i >= 0) {
-                    t[i] = System.nanoTime() - t0;
+                    t.record(System.nanoTime() - t0);
                 }
             }
         } catch (IpcException e) {
             System.err.println("jqb bench-connect: " + e.getMessage());
             return 1;
         }
-        Arrays.sort(t);
-        out.println(String.format(Locale.ROOT, "connect count=%d p50_ns=%d p99_ns=%d", count, t[count / 2],
-                t[(int) Math.min(count - 1, count * 0.99)]));
+        out.println(String.format(Locale.ROOT, "connect count=%d p50_ns=%d p99_ns=%d", count, t.percentile(50),
+                t.percentile(99)));
         return 0;
     }
 }

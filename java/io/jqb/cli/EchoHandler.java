@@ -3,9 +3,10 @@ package io.jqb.cli;
 import io.jqb.Connection;
 import io.jqb.Errno;
 import io.jqb.IpcException;
+import io.jqb.RequestHeader;
+import io.jqb.ResponseHeader;
 import io.jqb.ServiceHandler;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,31 +31,35 @@ public class EchoHandler implements ServiceHandler {
      */
     private static final long RETRY_NANOS = 5_000_000_000L;
 
-    private final ByteBuffer header = ByteBuffer.allocateDirect(24).order(ByteOrder.LITTLE_ENDIAN);
+    private static final int REQ = RequestHeader.LENGTH;
+    private static final int RES = ResponseHeader.LENGTH;
+    private final ByteBuffer header = ByteBuffer.allocateDirect(RES);
+    private final ResponseHeader responseHeader = new ResponseHeader().wrap(header, 0);
+    private final RequestHeader requestHeader = new RequestHeader();
     private final ByteBuffer[] parts = new ByteBuffer[2];
 
     @Override
     public int message(Connection c, ByteBuffer request) {
         final int pos = request.position();
-        final int id = request.getInt(pos);
-        final int n = request.remaining() - 16;
-        request.position(pos + 16);
+        final int id = requestHeader.wrap(request, pos).id();
+        final int n = request.remaining() - REQ;
+        request.position(pos + REQ);
         try {
-            if ((id == ECHO || id == EVENT) && 24 + n > c.bufferSize()) {
+            if ((id == ECHO || id == EVENT) && RES + n > c.bufferSize()) {
                 // The answer would not fit the client's buffer: say so rather than stay silent.
-                respond(c, false, id, 24, -Errno.EMSGSIZE, null);
+                respond(c, false, id, RES, -Errno.EMSGSIZE, null);
                 return 0;
             }
             switch (id) {
                 case ECHO:
-                    respond(c, false, ECHO, 24 + n, 0, request);
+                    respond(c, false, ECHO, RES + n, 0, request);
                     break;
                 case EVENT:
-                    respond(c, false, EVENT, 24, 0, null);
-                    respond(c, true, EVENT, 24 + n, 0, request);
+                    respond(c, false, EVENT, RES, 0, null);
+                    respond(c, true, EVENT, RES + n, 0, request);
                     break;
                 default:
-                    respond(c, false, id, 24, -Errno.EINVAL, null);
+                    respond(c, false, id, RES, -Errno.EINVAL, null);
                     break;
             }
         } catch (IpcException e) {
@@ -71,7 +76,7 @@ public class EchoHandler implements ServiceHandler {
     private void respond(Connection c, boolean event, int id, int size, int error, ByteBuffer payload)
             throws IpcException {
         header.clear();
-        header.putInt(0, id).putInt(4, 0).putInt(8, size).putInt(12, 0).putInt(16, error).putInt(20, 0);
+        responseHeader.set(id, size, error);
         parts[0] = header;
         parts[1] = payload;
         long deadline = 0;

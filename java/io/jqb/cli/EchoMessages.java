@@ -1,12 +1,13 @@
 package io.jqb.cli;
 
+import io.jqb.RequestHeader;
+import io.jqb.ResponseHeader;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 /** Request building and response checking for the echo contract (payload byte i = i*31+7). */
 final class EchoMessages {
-    static final int REQUEST_HEADER = 16;
-    static final int RESPONSE_HEADER = 24;
+    static final int REQUEST_HEADER = RequestHeader.LENGTH;
+    static final int RESPONSE_HEADER = ResponseHeader.LENGTH;
 
     private EchoMessages() {
     }
@@ -18,8 +19,7 @@ final class EchoMessages {
     /** A request {id, 16+n} + n pattern bytes, position 0, limit 16+n. */
     static ByteBuffer request(ByteBuffer buf, int id, int n) {
         buf.clear();
-        buf.order(ByteOrder.LITTLE_ENDIAN);
-        buf.putInt(0, id).putInt(4, 0).putInt(8, REQUEST_HEADER + n).putInt(12, 0);
+        new RequestHeader().wrap(buf, 0).set(id, REQUEST_HEADER + n);
         for (int i = 0; i < n; i++) {
             buf.put(REQUEST_HEADER + i, pattern(i));
         }
@@ -32,10 +32,10 @@ final class EchoMessages {
         if (len != RESPONSE_HEADER + n) {
             return "length " + len + " != " + (RESPONSE_HEADER + n);
         }
-        buf.order(ByteOrder.LITTLE_ENDIAN);
-        if (buf.getInt(0) != id || buf.getInt(8) != len || buf.getInt(16) != error) {
-            return "header {" + buf.getInt(0) + ", " + buf.getInt(8) + ", " + buf.getInt(16) + "} != {" + id + ", "
-                    + len + ", " + error + "}";
+        ResponseHeader h = new ResponseHeader().wrap(buf, 0);
+        if (h.id() != id || h.size() != len || h.error() != error) {
+            return "header {" + h.id() + ", " + h.size() + ", " + h.error() + "} != {" + id + ", " + len + ", " + error
+                    + "}";
         }
         for (int i = 0; i < n; i++) {
             if (buf.get(RESPONSE_HEADER + i) != pattern(i)) {

@@ -27,6 +27,18 @@ public final class Main {
             case "bench-connect":
                 rc = BenchCommand.runConnect(rest, System.out);
                 break;
+            case "stream-echo":
+                rc = StreamEchoCommand.run(rest);
+                break;
+            case "stream-bench":
+                rc = StreamBenchCommand.run(rest, System.out);
+                break;
+            case "libipc-echo-server":
+                rc = LibipcEchoServerCommand.run(rest);
+                break;
+            case "libipc-bench":
+                rc = LibipcBenchCommand.run(rest, System.out);
+                break;
             case "notify-broker":
                 rc = NotifyBrokerCommand.run(rest);
                 break;
@@ -38,6 +50,12 @@ public final class Main {
                 break;
             case "notify-observe":
                 rc = NotifyObserveCommand.run(rest);
+                break;
+            case "ls":
+                rc = LsCommand.run(rest, System.out);
+                break;
+            case "top":
+                rc = TopCommand.run(rest, System.out);
                 break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
@@ -60,8 +78,21 @@ public final class Main {
                 "      --pipeline [--window N]: requests without waiting for each response, at most N outstanding",
                 "      (default: one fewer than the response ring holds, as qbn-client);",
                 "      throughput only, the RTT fields are 0",
+                "      --cold: also print 'cold connected_epoch_ns=.. first_epoch_ns=.. first_rtt_ns=.. total_ns=..'",
+                "      (use with --warmup 0; see benchmarks/cold-start.sh)",
                 "  bench-connect --service NAME [--count N] [--warmup N] [--max BYTES]",
                 "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'",
+                "  stream-echo (--tcp [ADDR:]PORT | --tls [ADDR:]PORT --cert PEM --key PEM [--ca PEM] | --pipe PATH)",
+                "        [--raw]",
+                "      echo every framed message (prefix JQBS), or every byte with --raw; prints 'ready' when it",
+                "      accepts; SIGTERM/SIGINT stops it (exit 0). --ca: require client certificates signed by it",
+                "  stream-bench (--tcp HOST:PORT | --tls HOST:PORT [--ca PEM] | --pipe PATH) [--count N] [--size S]",
+                "        [--warmup N]",
+                "      framed echo round trips; prints the same line as bench",
+                "  libipc-echo-server NAME [--server-close]",
+                "      libipc echo server at $IPC_RUNDIR (or /run/ipc/) NAME-0-0; prints 'ready'; SIGTERM stops it",
+                "  libipc-bench NAME [--count N] [--size S] [--warmup N]",
+                "      libipc echo round trips, every byte checked; prints the same line as bench",
                 "  notify-broker [--config FILE]",
                 "      the notification broker (one per host); prints 'ready'; SIGTERM stops it",
                 "  notify-listen --app APP [--priority P] [--to T] ID...",
@@ -70,6 +101,10 @@ public final class Main {
                 "      sends one notification; exit 0 when OK, else prints the result (e.g. SERVER), exit 1",
                 "  notify-observe",
                 "      prints one line per delivered notification (to= empty when nobody received it)",
-                "  (notify commands take --service NAME; default: $JQB_NOTIFY_SERVICE or jqb-notify)"));
+                "  (notify commands take --service NAME; default: $JQB_NOTIFY_SERVICE or jqb-notify)",
+                "  ls [--json]",
+                "      every libqb IPC service on this host: server, connections, ring sizes and fill (read-only)",
+                "  top [--interval MS] [--once]",
+                "      messages/s and bytes/s per connection and ring, busiest first; 'q' quits"));
     }
 }

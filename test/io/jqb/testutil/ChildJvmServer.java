@@ -44,11 +44,6 @@ public final class ChildJvmServer implements AutoCloseable {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
-                "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
-                "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-                "--add-opens", "java.base/java.lang=ALL-UNNAMED",
-                "-Dorg.slf4j.simpleLogger.log.net.openhft=warn",
                 "-cp", cp, "io.jqb.cli.Main", "echo-server", "--service", service));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(new File("/dev/null")).start();
         ChildJvmServer s = new ChildJvmServer(p);

@@ -1,5 +1,7 @@
 package io.jqb.testutil;
 
+import io.jqb.ResponseHeader;
+import io.jqb.RequestHeader;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -20,8 +22,8 @@ import java.nio.ByteOrder;
 public final class EchoWire {
     public static final int ECHO = 1;
     public static final int EVENT = 2;
-    public static final int REQUEST_HEADER = 16;
-    public static final int RESPONSE_HEADER = 24;
+    public static final int REQUEST_HEADER = RequestHeader.LENGTH;
+    public static final int RESPONSE_HEADER = ResponseHeader.LENGTH;
     public static final int EINVAL = 22;
     /** Largest seed the pattern table supports. */
     public static final int MAX_SEED = 4096;
@@ -46,7 +48,7 @@ public final class EchoWire {
     public static ByteBuffer request(ByteBuffer buf, int id, int n, int seed) {
         buf.clear();
         buf.order(ByteOrder.LITTLE_ENDIAN);
-        buf.putInt(0, id).putInt(4, 0).putInt(8, REQUEST_HEADER + n).putInt(12, 0);
+        new RequestHeader().wrap(buf, 0).set(id, REQUEST_HEADER + n);
         buf.put(REQUEST_HEADER, PATTERN, seed, n);
         buf.limit(REQUEST_HEADER + n);
         return buf;
@@ -64,7 +66,7 @@ public final class EchoWire {
     /** A 16-byte request header {id, 16+n}. */
     public static ByteBuffer requestHeader(int id, int n) {
         ByteBuffer h = ByteBuffer.allocate(REQUEST_HEADER).order(ByteOrder.LITTLE_ENDIAN);
-        h.putInt(0, id).putInt(8, REQUEST_HEADER + n);
+        new RequestHeader().wrap(h, 0).set(id, REQUEST_HEADER + n);
         return h;
     }
 
@@ -77,10 +79,11 @@ public final class EchoWire {
             return "length " + len + " != " + (RESPONSE_HEADER + n)
                     + (len >= RESPONSE_HEADER ? " (header " + header(buf, at) + ")" : "");
         }
-        ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        if (b.getInt(at) != id || b.getInt(at + 8) != len || b.getInt(at + 16) != error) {
-            return "header " + header(b, at) + " != {" + id + ", " + len + ", " + error + "}";
+        ResponseHeader h = new ResponseHeader().wrap(buf, at);
+        if (h.id() != id || h.size() != len || h.error() != error) {
+            return "header " + header(buf, at) + " != {" + id + ", " + len + ", " + error + "}";
         }
+        ByteBuffer b = buf.duplicate();
         int m = b.slice(at + RESPONSE_HEADER, n).mismatch(ByteBuffer.wrap(PATTERN, seed, n).slice());
         if (m >= 0) {
             return "payload byte " + m + " of " + n + " is " + b.get(at + RESPONSE_HEADER + m) + ", expected "
@@ -90,8 +93,8 @@ public final class EchoWire {
     }
 
     private static String header(ByteBuffer buf, int at) {
-        ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        return "{" + b.getInt(at) + ", " + b.getInt(at + 8) + ", " + b.getInt(at + 16) + "}";
+        ResponseHeader h = new ResponseHeader().wrap(buf, at);
+        return "{" + h.id() + ", " + h.size() + ", " + h.error() + "}";
     }
 
     /** Asserts that {@code buf[0, len)} is the response {id, 24+n, error} + n pattern bytes (seed). */

@@ -55,21 +55,32 @@ public final class JqbCliProcess implements AutoCloseable {
 
     /** Starts {@code java ... io.jqb.cli.Main args...}, stdin from /dev/null. */
     public static JqbCliProcess start(String... args) {
+        return start(java.util.Map.of(), args);
+    }
+
+    /**
+     * Starts {@code java ... io.jqb.cli.Main args...} with extra environment variables (a null value removes one),
+     * stdin from /dev/null.
+     */
+    public static JqbCliProcess start(java.util.Map<String, String> env, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        // as bin/jqb: only silences chronicle-core's complaints about JDK internals
-        cmd.addAll(List.of("--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
-                "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
-                "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-                "--add-opens", "java.base/java.lang=ALL-UNNAMED",
-                "-Dorg.slf4j.simpleLogger.log.net.openhft=warn",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+        // as bin/jqb: no JVM flag but the log level
+        cmd.addAll(List.of("-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                 "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-cp", classPath(), "io.jqb.cli.Main"));
         cmd.addAll(List.of(args));
         try {
-            Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .start();
+            ProcessBuilder pb = new ProcessBuilder(cmd)
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            env.forEach((k, v) -> {
+                if (v == null) {
+                    pb.environment().remove(k);
+                } else {
+                    pb.environment().put(k, v);
+                }
+            });
+            Process p = pb.start();
             LIVE.add(p);
             return new JqbCliProcess(p, cmd);
         } catch (IOException e) {

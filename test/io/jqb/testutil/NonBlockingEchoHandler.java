@@ -1,5 +1,6 @@
 package io.jqb.testutil;
 
+import io.jqb.ResponseHeader;
 import io.jqb.Connection;
 import io.jqb.IpcException;
 import io.jqb.ServiceHandler;
@@ -77,8 +78,8 @@ public class NonBlockingEchoHandler implements ServiceHandler {
 
     /** A fresh header per message: one handler may serve several services, i.e. several loop threads. */
     private static ByteBuffer header(int id, int size, int error) {
-        ByteBuffer header = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
-        header.putInt(0, id).putInt(4, 0).putInt(8, size).putInt(12, 0).putInt(16, error).putInt(20, 0);
+        ByteBuffer header = ByteBuffer.allocate(ResponseHeader.LENGTH);
+        new ResponseHeader().wrap(header, 0).set(id, size, error);
         return header;
     }
 

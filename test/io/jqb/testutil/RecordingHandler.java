@@ -1,5 +1,6 @@
 package io.jqb.testutil;
 
+import io.jqb.ResponseHeader;
 import io.jqb.Connection;
 import io.jqb.ConnectionStats;
 import io.jqb.cli.EchoHandler;
@@ -110,10 +111,10 @@ public class RecordingHandler extends EchoHandler {
 
     /** A message {id, size 24+n, error} + n pattern bytes, as qbn-client's {@code event} command verifies. */
     public static ByteBuffer message(int id, int error, int n) {
-        ByteBuffer b = ByteBuffer.allocate(24 + n).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(0, id).putInt(8, 24 + n).putInt(16, error);
+        ByteBuffer b = ByteBuffer.allocate(ResponseHeader.LENGTH + n).order(ByteOrder.LITTLE_ENDIAN);
+        new ResponseHeader().wrap(b, 0).set(id, ResponseHeader.LENGTH + n, error);
         for (int i = 0; i < n; i++) {
-            b.put(24 + i, pattern(i));
+            b.put(ResponseHeader.LENGTH + i, pattern(i));
         }
         return b;
     }

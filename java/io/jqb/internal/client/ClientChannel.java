@@ -19,6 +19,14 @@ public interface ClientChannel {
     /** Receives an event; see {@link #recv}. */
     int eventRecv(ByteBuffer dst, long timeoutNanos);
 
+    /**
+     * The length of the message the last receive in this direction refused with {@code -ENOBUFS} (the caller's
+     * serialisation of the direction makes it safe to read right after that receive), or -1 when unknown.
+     */
+    default int refusedLength(boolean event) {
+        return -1;
+    }
+
     /** The fd that becomes readable when an event is queued or the server goes away. */
     int fd();
 

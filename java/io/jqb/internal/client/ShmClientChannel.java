@@ -1,5 +1,6 @@
 package io.jqb.internal.client;
 
+import io.jqb.internal.Logs;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
@@ -16,7 +17,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Client side of one SHM connection: the three rings the server created, and the setup socket that carries our
@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * which becomes readable when the server commits an event or goes away.</p>
  */
 public final class ShmClientChannel implements ClientChannel {
-    private static final Logger LOG = LoggerFactory.getLogger(ShmClientChannel.class);
+    private static final Logger LOG = Logs.get(ShmClientChannel.class);
     /** Longest sleep on a semaphore before the socket is checked for a hang-up. */
     private static final long LIVENESS_SLICE_NANOS = 100_000_000L;
     private static final int DEAD = LibC.POLLHUP | LibC.POLLERR | LibC.POLLNVAL;
@@ -266,7 +266,15 @@ public final class ShmClientChannel implements ClientChannel {
         }
     }
 
-    private static int readChunk(ShmRing ring, ByteBuffer dst) {
+    /** {@link #refusedLength}: [0] responses, [1] events; each written under its direction's lock. */
+    private final int[] refused = {-1, -1};
+
+    @Override
+    public int refusedLength(boolean isEvent) {
+        return refused[isEvent ? 1 : 0];
+    }
+
+    private int readChunk(ShmRing ring, ByteBuffer dst) {
         int len = ring.peekLength();
         if (len < 0) {
             ring.semaphore().post();
@@ -275,6 +283,7 @@ public final class ShmClientChannel implements ClientChannel {
         if (len > dst.remaining()) {
             // Unlike libqb, keep the message and the connection: the caller can retry with a bigger buffer.
             ring.semaphore().post();
+            refused[ring == event ? 1 : 0] = len;
             return -Errno.ENOBUFS;
         }
         dst.put(dst.position(), ring.view(), ring.payloadOffset(), len);

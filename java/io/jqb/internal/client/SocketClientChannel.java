@@ -125,6 +125,14 @@ public final class SocketClientChannel implements ClientChannel {
         return rc;
     }
 
+    /** {@link #refusedLength}: [0] responses, [1] events; each written under its direction's lock. */
+    private final int[] refused = {-1, -1};
+
+    @Override
+    public int refusedLength(boolean isEvent) {
+        return refused[isEvent ? 1 : 0];
+    }
+
     @Override
     public int recv(ByteBuffer dst, long timeoutNanos) {
         return receive(requestFd, recvIo, ControlFileDescriptor.RESPONSE, dst, timeoutNanos, scratch);
@@ -161,6 +169,7 @@ public final class SocketClientChannel implements ClientChannel {
                     return -Errno.EBADMSG;
                 }
                 if (size > dst.remaining()) {
+                    refused[channel == ControlFileDescriptor.EVENT ? 1 : 0] = size;
                     return -Errno.ENOBUFS;
                 }
                 int n = io.receive(fd, dst, size);

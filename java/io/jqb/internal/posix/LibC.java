@@ -29,6 +29,23 @@ public interface LibC {
     int MSG_NOSIGNAL = 0x4000;
     int SHUT_RDWR = 2;
 
+    // TCP/IP and stream-socket options (the stream layer, io.jqb.stream).
+    int AF_INET = 2;
+    int AF_INET6 = 10;
+    int SO_REUSEADDR = 2;
+    int SO_ERROR = 4;
+    int SO_KEEPALIVE = 9;
+    int SO_PEERCRED = 17;
+    int IPPROTO_TCP = 6;
+    int IPPROTO_IPV6 = 41;
+    int IPV6_V6ONLY = 26;
+    int TCP_NODELAY = 1;
+    int TCP_KEEPIDLE = 4;
+    int TCP_KEEPINTVL = 5;
+    int TCP_KEEPCNT = 6;
+    int TCP_USER_TIMEOUT = 18;
+    int F_DUPFD_CLOEXEC = 1030;
+
     int O_RDONLY = 0;
     int O_RDWR = 2;
     int O_CREAT = 0x40;
@@ -75,6 +92,10 @@ public interface LibC {
     int listen(int fd, int backlog);
     int accept4(int fd, long addr, long addrlen, int flags);
     int connect(int fd, long addr, int addrlen);
+    /** {@code lenPtr} = address of a socklen_t holding the buffer size on entry. */
+    int getsockname(int fd, long addr, long lenPtr);
+    /** {@code lenPtr} = address of a socklen_t holding the buffer size on entry. */
+    int getpeername(int fd, long addr, long lenPtr);
     int close(int fd);
     int shutdown(int fd, int how);
     int setsockopt(int fd, int level, int name, long value, int len);

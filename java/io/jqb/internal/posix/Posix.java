@@ -1,8 +1,6 @@
 package io.jqb.internal.posix;
 
 import io.jqb.IpcException;
-import net.openhft.chronicle.core.Memory;
-import net.openhft.chronicle.core.OS;
 
 /**
  * Thin checked wrappers over {@link LibC}: each failure becomes an {@link IpcException} naming the operation and
@@ -11,8 +9,8 @@ import net.openhft.chronicle.core.OS;
 public final class Posix {
     /** libc, bound once. */
     public static final LibC C = LibC.INSTANCE;
-    /** Raw native memory access (chronicle-core's). */
-    public static final Memory MEM = OS.memory();
+    /** Raw native memory access. */
+    public static final NativeMemory MEM = new NativeMemory();
     private static final jnr.ffi.Runtime RUNTIME = jnr.ffi.Runtime.getSystemRuntime();
 
     private Posix() {
@@ -71,6 +69,14 @@ public final class Posix {
         } while (rc < 0 && errno() == io.jqb.Errno.EINTR);
         check(rc, "poll");
         return rc == 0 ? 0 : (MEM.readShort(pollfds + 6) & 0xffff) | ((MEM.readShort(pollfds + 14) & 0xffff) << 16);
+    }
+
+    /** @return the native address of a direct buffer's first byte (index 0, not its position) */
+    public static long bufferAddress(java.nio.ByteBuffer direct) {
+        if (!direct.isDirect()) {
+            throw new IllegalArgumentException("not a direct buffer");
+        }
+        return com.kenai.jffi.MemoryIO.getInstance().getDirectBufferAddress(direct);
     }
 
     /** Copies {@code len} bytes of native memory at {@code address} into {@code dst}. */

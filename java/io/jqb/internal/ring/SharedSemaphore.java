@@ -8,7 +8,7 @@ import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.Futex;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.SemaphoreDescriptor;
-import net.openhft.chronicle.bytes.PointerBytesStore;
+import io.jqb.internal.posix.PointerStore;
 
 /**
  * A glibc-compatible process-shared POSIX semaphore living in a ring header (see {@link SemaphoreDescriptor}).
@@ -23,7 +23,7 @@ public final class SharedSemaphore {
     /** Failed compare-and-sets in a row before {@link #casFailed} asks the kernel whether the memory is still there. */
     private static final int PROBE_EVERY = 64;
 
-    private final PointerBytesStore mem;
+    private final PointerStore mem;
     private final long offset;
     private final long futexAddress;
     private final long timespec;
@@ -34,7 +34,7 @@ public final class SharedSemaphore {
      * @param address native address of the sem_t
      * @param timespec 16 bytes of native scratch memory owned by the caller
      */
-    SharedSemaphore(PointerBytesStore mem, long offset, long address, long timespec) {
+    SharedSemaphore(PointerStore mem, long offset, long address, long timespec) {
         this.mem = mem;
         this.offset = offset;
         this.futexAddress = address + SemaphoreDescriptor.DATA_OFFSET;

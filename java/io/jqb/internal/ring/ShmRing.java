@@ -23,8 +23,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import net.openhft.chronicle.bytes.BytesStore;
-import net.openhft.chronicle.bytes.PointerBytesStore;
+import io.jqb.internal.posix.PointerStore;
 
 /**
  * One libqb shared-memory ring: a header file and a data file, both mapped with libc and accessed through
@@ -45,8 +44,8 @@ public final class ShmRing {
     private final long dataAddress;
     private final int dataBytes;
     private final int words;
-    private final PointerBytesStore header;
-    private final PointerBytesStore data;
+    private final PointerStore header;
+    private final PointerStore data;
     private final ByteBuffer dataView;
     private final SharedSemaphore semaphore;
     private final long scratch;
@@ -73,11 +72,8 @@ public final class ShmRing {
                 headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch);
     }
 
-    private static PointerBytesStore pointer(long address, long length) {
-        PointerBytesStore p = BytesStore.nativePointer();
-        p.set(address, length);
-        p.singleThreadedCheckDisabled(true);
-        return p;
+    private static PointerStore pointer(long address, long length) {
+        return new PointerStore(address, length);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.jqb.internal.server;
 
+import io.jqb.internal.Logs;
 import io.jqb.Errno;
 import io.jqb.internal.posix.Posix;
 import java.io.IOException;
@@ -13,7 +14,6 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Removes connection directories that servers which died without cleaning up left in {@code /dev/shm} (libqb #61):
@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * owned by someone else (libqb chowns it to the client), unexpected contents.
  */
 public final class StaleSweep {
-    private static final Logger LOG = LoggerFactory.getLogger(StaleSweep.class);
+    private static final Logger LOG = Logs.get(StaleSweep.class);
     private static final Pattern DIR = Pattern.compile("qb-(\\d{1,10})-(\\d{1,10})-(\\d{1,10})-[A-Za-z0-9]{6}");
     private static final Pattern FILE = Pattern.compile(
             "qb-(request|response|event)-.+-(header|data)|qb-control-.+");

@@ -61,6 +61,21 @@ public final class UnixSocket {
         return new Address(a, SockAddrDescriptor.LENGTH, "@" + new String(b, 0, n, StandardCharsets.UTF_8));
     }
 
+    /**
+     * {@code "\0" + name} with addrlen 3 + strlen(name), not padded: the form socat, {@code ss} and most programs
+     * use for Linux abstract names (libqb's padded form is {@link #abstractAddress}).
+     */
+    public static Address abstractAddressExact(String name) throws IpcException {
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        if (b.length > SockAddrDescriptor.PATH_LENGTH - 1) {
+            throw new IpcException("socket address(@" + name + ")", Errno.ENAMETOOLONG);
+        }
+        long a = Posix.allocate(SockAddrDescriptor.LENGTH);
+        MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
+        MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET + 1, b.length);
+        return new Address(a, SockAddrDescriptor.PATH_OFFSET + 1 + b.length, "@" + name);
+    }
+
     /** A filesystem path, NUL-terminated, addrlen 2 + strlen(path). */
     public static Address filesystemAddress(String path) throws IpcException {
         byte[] b = path.getBytes(StandardCharsets.UTF_8);

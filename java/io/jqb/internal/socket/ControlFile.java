@@ -5,26 +5,23 @@ import io.jqb.IpcException;
 import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.PointerStore;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ControlFileDescriptor;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import net.openhft.chronicle.bytes.BytesStore;
-import net.openhft.chronicle.bytes.PointerBytesStore;
 
 /** The SOCKET transport's mapped control file (see {@link ControlFileDescriptor}). */
 public final class ControlFile {
     private final String path;
     private final long address;
-    private final PointerBytesStore mem;
+    private final PointerStore mem;
     private boolean closed;
 
     private ControlFile(String path, long address) {
         this.path = path;
         this.address = address;
-        this.mem = BytesStore.nativePointer();
-        mem.set(address, ControlFileDescriptor.LENGTH);
-        mem.singleThreadedCheckDisabled(true);
+        this.mem = new PointerStore(address, ControlFileDescriptor.LENGTH);
     }
 
     /** Creates it (O_EXCL, through the fd: owner and mode as given), zeroed. */

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# `make bench-cold`: what a short-lived client pays before it is fast. A fresh client process connects and does
+# COLD_COUNT blocking 64 B echo round trips with no warm-up (`bench --warmup 0 --cold`); the native client
+# (`qbn-client`) against `bin/jqb` under several launcher settings, rounds interleaved, against the same server.
+# The client runs on vCPU CPU_CLIENT alone (taskset), so the JIT's compiler threads share that vCPU with it, as in a
+# container limited to one CPU; the server on CPU_SERVER.
+#
+# Figures per run: time to first round trip = from the moment the script starts the client process (bash's
+# $EPOCHREALTIME just before exec) to the first echo received (the client's CLOCK_REALTIME, `first_epoch_ns`);
+# total = the whole timed loop of COLD_COUNT round trips (after connect); the process's wall time.
+#
+# Writes a Markdown section; run alone it splices it into docs/PERFORMANCE.md between <!-- cold-start:begin -->
+# and <!-- cold-start:end -->; bench-compare.sh calls it with SECTION_OUT.
+# Knobs: COLD_COUNT (10000), COLD_ROUNDS (5), COLD_TRANSPORT (shm), COLD_SERVER (native|jqb, native),
+# CPU_SERVER (0), CPU_CLIENT (1), SECTION_OUT, OUT (docs/PERFORMANCE.md), COMMANDS (append the commands run).
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+# shellcheck source=lib.sh
+. "$root/benchmarks/lib.sh"
+
+COLD_COUNT=${COLD_COUNT:-10000}
+COLD_ROUNDS=${COLD_ROUNDS:-5}
+COLD_TRANSPORT=${COLD_TRANSPORT:-shm}
+COLD_SERVER=${COLD_SERVER:-native}
+CPU_SERVER=${CPU_SERVER:-0}
+CPU_CLIENT=${CPU_CLIENT:-1}
+OUT=${OUT:-docs/PERFORMANCE.md}
+SECTION_OUT=${SECTION_OUT:-}
+COMMANDS=${COMMANDS:-}
+
+JQB="$root/bin/jqb"
+NSRV="$root/native/build/qbn-server"
+NCLI="$root/native/build/qbn-client"
+export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
+base_opts="${JQB_JAVA_OPTS:-}"
+case "$base_opts" in
+    *forceFilesystemSocketsFile*) ;;
+    *) base_opts="$base_opts -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-bench-cold" ;;
+esac
+
+for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
+    [ -e "$f" ] || { echo "cold-start: $f is missing; run 'make' first" >&2; exit 2; }
+done
+"$NCLI" --help 2>&1 | grep -q -- --cold || { echo "cold-start: $NCLI has no --cold; run 'make native'" >&2; exit 2; }
+
+# name | JQB_CDS | extra JVM options. "native" is qbn-client.
+VARIANTS=(
+    "native|-|-"
+    "jqb (bin/jqb as shipped)|0|"
+    "jqb -Xshare:off (no class-data sharing at all)|0|-Xshare:off"
+    "jqb JQB_CDS=1 (AppCDS archive of jqb's classes)|1|"
+    "jqb -XX:TieredStopAtLevel=1 (C1 only)|0|-XX:TieredStopAtLevel=1"
+    "jqb -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1|0|-XX:TieredStopAtLevel=1 -XX:CICompilerCount=1"
+    "jqb JQB_CDS=1 + -XX:TieredStopAtLevel=1|1|-XX:TieredStopAtLevel=1"
+)
+
+work=$(mktemp -d /tmp/jqb-cold-start.XXXXXX)
+results="$work/cold.tsv" # variant-index round ttfr_ms connect_ms total_ms wall_ms p50_ns p99_ns
+: >"$results"
+pids=()
+cleanup() {
+    local rc=$? p
+    for p in "${pids[@]}"; do stop_pid "$p"; done
+    rm -rf "$work"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+log_cmd() { [ -n "$COMMANDS" ] && echo "$*" >>"$COMMANDS"; return 0; }
+
+svc="jqbcold-$$-$COLD_SERVER-$COLD_TRANSPORT"
+if [ "$COLD_SERVER" = native ]; then
+    scmd=(taskset -c "$CPU_SERVER" "$NSRV" --service "$svc" --transport "$COLD_TRANSPORT")
+else
+    scmd=(taskset -c "$CPU_SERVER" "$JQB" echo-server --service "$svc" --transport "$COLD_TRANSPORT")
+fi
+log_cmd "${scmd[*]} &"
+JQB_JAVA_OPTS="$base_opts" "${scmd[@]}" >"$work/server.log" 2>"$work/server.log.err" </dev/null &
+pids+=("$!")
+wait_ready "$work/server.log" "$!" "the $COLD_SERVER server"
+if [ "$COLD_SERVER" = jqb ]; then
+    "$NCLI" bench --service "$svc" --count 20000 --warmup 0 >/dev/null 2>&1 # the server's JIT, not the client's
+fi
+
+# The AppCDS archive: one unmeasured run creates it (or finds it up to date).
+log_cmd "JQB_CDS=1 bin/jqb bench --service $svc --count 1000 --warmup 0  # creates target/jqb-cds.jsa if needed"
+JQB_CDS=1 JQB_JAVA_OPTS="$base_opts" "$JQB" bench --service "$svc" --count 1000 --warmup 0 >/dev/null 2>&1 ||
+    echo "cold-start: the AppCDS training run failed" >&2
+
+started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+t0=$(date +%s)
+for round in $(seq 1 "$COLD_ROUNDS"); do
+    for i in "${!VARIANTS[@]}"; do
+        IFS='|' read -r name cds opts <<<"${VARIANTS[$i]}"
+        if [ "$name" = native ]; then
+            cmd=(taskset -c "$CPU_CLIENT" "$NCLI" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
+            envs=()
+        else
+            cmd=(taskset -c "$CPU_CLIENT" "$JQB" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
+            envs=(JQB_CDS="$cds" JQB_JAVA_OPTS="$base_opts $opts")
+        fi
+        [ "$round" = 1 ] && log_cmd "${envs[*]} ${cmd[*]}"
+        launch=${EPOCHREALTIME/./}
+        out=$(env "${envs[@]}" "${cmd[@]}" 2>"$work/client.err")
+        end=${EPOCHREALTIME/./}
+        cold=$(echo "$out" | grep '^cold ' | tail -1)
+        line=$(echo "$out" | grep '^size=' | tail -1)
+        if [ -z "$cold" ]; then
+            echo "cold-start: FAILED: ${envs[*]} ${cmd[*]}" >&2
+            grep -v "WARNING" "$work/client.err" | tail -3 >&2
+            continue
+        fi
+        first=$(field "$cold" first_epoch_ns)
+        conn=$(field "$cold" connected_epoch_ns)
+        total=$(field "$cold" total_ns)
+        awk -v i="$i" -v r="$round" -v l="$launch" -v f="$first" -v c="$conn" -v t="$total" -v e="$end" \
+            -v p50="$(field "$line" p50_ns)" -v p99="$(field "$line" p99_ns)" 'BEGIN {
+            printf "%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\n", i, r, (f / 1000.0 - l) / 1000.0,
+                (c / 1000.0 - l) / 1000.0, t / 1e6, (e - l) / 1000.0, p50, p99 }' >>"$results"
+        printf '  cold round %d  %-52s %s\n' "$round" "$name" "$(tail -1 "$results" | cut -f3-)"
+    done
+done
+elapsed=$(( $(date +%s) - t0 ))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+for p in "${pids[@]}"; do stop_pid "$p"; done
+pids=()
+
+col() { # variant-index column -> median
+    awk -F'\t' -v i="$1" -v c="$2" '$1 == i { print $c }' "$results" | median
+}
+
+section="$work/section.md"
+{
+    echo "### Cold start: a fresh client process, $COLD_COUNT round trips, no warm-up"
+    echo
+    echo "\`benchmarks/cold-start.sh\` (\`make bench-cold\`; part of \`make bench-compare\`), $started, load average"
+    echo "before $load_before, after $load_after, ${elapsed} s. Server: $COLD_SERVER ($(echo "$COLD_TRANSPORT" | tr a-z A-Z)) on vCPU"
+    echo "$CPU_SERVER; each client a new process on vCPU $CPU_CLIENT only (\`taskset\`: the JVM then sees one CPU, its JIT"
+    echo "compiler threads share it with the client, and it picks SerialGC), \`bench --count $COLD_COUNT --warmup 0 --cold\`,"
+    echo "64 B echo. Medians of $COLD_ROUNDS rounds; in each round every variant runs once, in the order below."
+    echo "*first RT*: process start (exec) to the first echo received, JVM start-up and connect included;"
+    echo "*connect*: process start to connected; *$COLD_COUNT RTs*: the timed loop of the first $COLD_COUNT round trips;"
+    echo "*wall*: the whole process, exit included."
+    echo
+    echo "| client | first RT ms | × native | connect ms | $COLD_COUNT RTs ms | × native | p99 µs | wall ms |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    nf=$(col 0 3)
+    nt=$(col 0 5)
+    for i in "${!VARIANTS[@]}"; do
+        IFS='|' read -r name _ _ <<<"${VARIANTS[$i]}"
+        f=$(col "$i" 3)
+        c=$(col "$i" 4)
+        t=$(col "$i" 5)
+        w=$(col "$i" 6)
+        p99=$(col "$i" 8)
+        awk -v n="$name" -v f="$f" -v c="$c" -v t="$t" -v w="$w" -v p="$p99" -v nf="$nf" -v nt="$nt" '
+            function r(x, y) { return (x == "-" || y == "-" || y == 0) ? "-" : sprintf("%.2f", x / y) }
+            function v(x) { return x == "-" ? "-" : sprintf("%.1f", x) }
+            BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", n, v(f), r(f, nf), v(c), v(t), r(t, nt),
+                p == "-" ? "-" : sprintf("%.1f", p / 1000.0), v(w) }'
+    done
+} >"$section"
+
+if [ -n "$SECTION_OUT" ]; then
+    cp "$section" "$SECTION_OUT"
+else
+    splice_section "$root/$OUT" cold-start "$section"
+    echo "cold-start: written to $OUT"
+fi
+cat "$section"

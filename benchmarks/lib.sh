@@ -1,0 +1,82 @@
+# Helpers shared by the benchmark scripts (sourced, not run).
+
+# field LINE KEY: the value of KEY=value in a line of key=value words ("" when absent).
+field() {
+    local kv
+    for kv in $1; do
+        case "$kv" in "$2="*) echo "${kv#*=}"; return ;; esac
+    done
+    echo ""
+}
+
+# median: the median of the numbers on stdin, one per line ("-" lines ignored; "-" when none).
+median() {
+    grep -v '^-$' | sort -g | awk '{ a[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
+        if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# ensure_gnuplot: gnuplot on the PATH, installing Debian's gnuplot-nox when missing and possible (root or sudo).
+# Returns non-zero (charts are then skipped) when it cannot.
+ensure_gnuplot() {
+    command -v gnuplot >/dev/null && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || return 1
+        sudo="sudo -n"
+    fi
+    command -v apt-get >/dev/null || return 1
+    echo "bench: installing gnuplot-nox for the charts" >&2
+    $sudo apt-get update -qq >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gnuplot-nox >/dev/null 2>&1
+    command -v gnuplot >/dev/null
+}
+
+# wait_ready LOG PID WHAT: until LOG contains "ready" (a server's start-up line); exits if PID dies or 60 s pass.
+wait_ready() {
+    for _ in $(seq 1 600); do
+        grep -q ready "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "bench: $3 did not start:" >&2
+    cat "$1" "$1.err" >&2 2>/dev/null
+    exit 1
+}
+
+# stop_pid PID: SIGTERM (after SIGCONT, in case it was stopped), up to 10 s, then SIGKILL; reaps it.
+stop_pid() {
+    local p=$1
+    kill -CONT "$p" 2>/dev/null
+    kill -TERM "$p" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$p" 2>/dev/null; then
+        echo "bench: pid $p ignored SIGTERM; killing it" >&2
+        kill -KILL "$p" 2>/dev/null
+    fi
+    wait "$p" 2>/dev/null
+}
+
+# proc_kb PID KEY: a "KEY: N kB" (or plain number) field of /proc/PID/status.
+proc_kb() {
+    awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status" 2>/dev/null
+}
+
+# splice_section FILE NAME CONTENT_FILE: replace what is between <!-- NAME:begin --> and <!-- NAME:end --> in FILE
+# with CONTENT_FILE's lines (markers kept); appends the marked section when FILE has no markers.
+splice_section() {
+    local file=$1 name=$2 content=$3 tmp
+    tmp="$file.splice.$$"
+    if grep -q "^<!-- $name:begin -->" "$file" 2>/dev/null; then
+        awk -v b="<!-- $name:begin -->" -v e="<!-- $name:end -->" -v c="$content" '
+            $0 == b { print; while ((getline l < c) > 0) print l; skip = 1; next }
+            $0 == e { skip = 0 }
+            !skip { print }' "$file" >"$tmp"
+    else
+        { cat "$file" 2>/dev/null; echo; echo "<!-- $name:begin -->"; cat "$content"; echo "<!-- $name:end -->"; } >"$tmp"
+    fi
+    mv "$tmp" "$file"
+}

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# `make bench-scale`: the scale curve. Aggregate echo round trips per second and latency percentiles with 1, 10,
+# 100 and 1,000 concurrent clients against the jqb server and against the native libqb server, same client
+# program (`qbn-client bench-many`: one thread and one connection per client, blocking round trips), same run,
+# SHM and SOCKET; the server's RSS and thread count while every connection is open.
+#
+# Writes a Markdown section (table + chart link) and the chart (SVG, gnuplot; Debian's gnuplot-nox is installed
+# when missing). Run alone, it splices the section into docs/PERFORMANCE.md between <!-- scale-curve:begin -->
+# and <!-- scale-curve:end -->; bench-compare.sh calls it with SECTION_OUT to include the section itself.
+#
+# Knobs (environment): SCALE_CLIENTS ("1 10 100 1000"), SCALE_DURATION_MS (measured time per point, 2000),
+# SCALE_WARMUP_MS (500), SCALE_SIZE (payload, 64), SCALE_MAX (buffer size asked for, 8192),
+# SCALE_TRANSPORTS ("shm socket"), CPU_SERVER (0), CPU_CLIENT (1), SECTION_OUT (write the section there instead of
+# splicing it into OUT), OUT (docs/PERFORMANCE.md), CHART (docs/scale-curve.svg), COMMANDS (append the commands
+# run to this file).
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+# shellcheck source=lib.sh
+. "$root/benchmarks/lib.sh"
+
+SCALE_CLIENTS=${SCALE_CLIENTS:-"1 10 100 1000"}
+SCALE_DURATION_MS=${SCALE_DURATION_MS:-2000}
+SCALE_WARMUP_MS=${SCALE_WARMUP_MS:-500}
+SCALE_SIZE=${SCALE_SIZE:-64}
+SCALE_MAX=${SCALE_MAX:-8192}
+SCALE_TRANSPORTS=${SCALE_TRANSPORTS:-"shm socket"}
+CPU_SERVER=${CPU_SERVER:-0}
+CPU_CLIENT=${CPU_CLIENT:-1}
+OUT=${OUT:-docs/PERFORMANCE.md}
+CHART=${CHART:-docs/scale-curve.svg}
+SECTION_OUT=${SECTION_OUT:-}
+COMMANDS=${COMMANDS:-}
+
+JQB="$root/bin/jqb"
+NSRV="$root/native/build/qbn-server"
+NCLI="$root/native/build/qbn-client"
+export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
+case "${JQB_JAVA_OPTS:-}" in
+    *forceFilesystemSocketsFile*) ;;
+    *) export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-bench-scale" ;;
+esac
+
+for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
+    [ -e "$f" ] || { echo "scale-curve: $f is missing; run 'make' first" >&2; exit 2; }
+done
+"$NCLI" --help 2>&1 | grep -q bench-many || { echo "scale-curve: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+
+# Each connection holds a few descriptors on both ends (setup socket; SOCKET: data sockets): raise the soft limit.
+max_clients=0
+for n in $SCALE_CLIENTS; do [ "$n" -gt "$max_clients" ] && max_clients=$n; done
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt $((max_clients * 4 + 256)) ]; then
+    echo "scale-curve: the hard fd limit ($hard) is too low for $max_clients clients (needs ~$((max_clients * 4 + 256)))" >&2
+    exit 2
+fi
+ulimit -n "$hard" 2>/dev/null || ulimit -n $((max_clients * 4 + 256))
+
+work=$(mktemp -d /tmp/jqb-scale-curve.XXXXXX)
+results="$work/scale.tsv" # transport clients server rtt_per_s p50 p99 p999 rss_kb idle_rss_kb threads idle_threads connect_s
+: >"$results"
+pids=()
+cleanup() {
+    local rc=$? p
+    for p in "${pids[@]}"; do stop_pid "$p"; done
+    rm -rf "$work"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log_cmd() { [ -n "$COMMANDS" ] && echo "$*" >>"$COMMANDS"; return 0; }
+
+declare -A SVC PID
+start() { # impl transport
+    local impl=$1 t=$2 svc="jqbscale-$$-$1-$2" log="$work/server-$1-$2.log" cmd
+    if [ "$impl" = native ]; then
+        cmd=(taskset -c "$CPU_SERVER" "$NSRV" --service "$svc" --transport "$t")
+    else
+        cmd=(taskset -c "$CPU_SERVER" "$JQB" echo-server --service "$svc" --transport "$t")
+    fi
+    log_cmd "${cmd[*]} &"
+    "${cmd[@]}" >"$log" 2>"$log.err" </dev/null &
+    pids+=("$!")
+    wait_ready "$log" "$!" "$impl server ($t)"
+    SVC[$impl-$t]=$svc
+    PID[$impl-$t]=$!
+}
+
+started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+t0=$(date +%s)
+for t in $SCALE_TRANSPORTS; do
+    start native "$t"
+    start jqb "$t"
+    # The jqb server's JIT: single-connection round trips, then many connections at once.
+    log_cmd "$NCLI bench --service ${SVC[jqb-$t]} --count 20000 --size $SCALE_SIZE --max $SCALE_MAX --warmup 0  # warm-up"
+    timeout 60 "$NCLI" bench --service "${SVC[jqb-$t]}" --count 20000 --size "$SCALE_SIZE" --max "$SCALE_MAX" \
+        --warmup 0 >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
+    log_cmd "$NCLI bench-many --service ${SVC[jqb-$t]} --clients 100 --duration-ms 1000 --warmup-ms 0 --size $SCALE_SIZE --max $SCALE_MAX  # warm-up"
+    timeout 60 "$NCLI" bench-many --service "${SVC[jqb-$t]}" --clients 100 --duration-ms 1000 --warmup-ms 0 \
+        --size "$SCALE_SIZE" --max "$SCALE_MAX" >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
+done
+
+point_timeout=$(( (SCALE_DURATION_MS + SCALE_WARMUP_MS) / 1000 + 120 ))
+flip=0
+for n in $SCALE_CLIENTS; do
+    for t in $SCALE_TRANSPORTS; do
+        # Alternate which server goes first, so that a drift in the machine's speed does not favour one.
+        if [ $flip -eq 0 ]; then order="native jqb"; else order="jqb native"; fi
+        flip=$((1 - flip))
+        for srv in $order; do
+            pid=${PID[$srv-$t]}
+            idle_rss=$(proc_kb "$pid" VmRSS)
+            idle_threads=$(proc_kb "$pid" Threads)
+            cmd=(taskset -c "$CPU_CLIENT" "$NCLI" bench-many --service "${SVC[$srv-$t]}" --clients "$n"
+                --duration-ms "$SCALE_DURATION_MS" --warmup-ms "$SCALE_WARMUP_MS" --size "$SCALE_SIZE"
+                --max "$SCALE_MAX" --server-pid "$pid")
+            log_cmd "${cmd[*]}"
+            line=$(timeout "$point_timeout" "${cmd[@]}" 2>"$work/client.err" | grep '^clients=' | tail -1)
+            if [ -z "$line" ]; then
+                echo "scale-curve: FAILED: ${cmd[*]}" >&2
+                tail -3 "$work/client.err" >&2
+                printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\n' "$t" "$n" "$srv" >>"$results"
+                continue
+            fi
+            printf '  scale %-6s %4s clients -> %-6s  %s\n' "$t" "$n" "$srv" "$line"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$n" "$srv" \
+                "$(field "$line" rtt_per_s)" "$(field "$line" p50_ns)" "$(field "$line" p99_ns)" \
+                "$(field "$line" p999_ns)" "$(field "$line" server_rss_kb)" "${idle_rss:--}" \
+                "$(field "$line" server_threads)" "${idle_threads:--}" "$(field "$line" connect_s)" >>"$results"
+        done
+    done
+done
+elapsed=$(( $(date +%s) - t0 ))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+for p in "${pids[@]}"; do stop_pid "$p"; done
+pids=()
+
+# ---------------------------------------------------------------------------------------------- chart
+
+chart_note=""
+if ensure_gnuplot; then
+    # One data file per transport: clients, then rt/s and p99 (µs) of native and of jqb.
+    for t in $SCALE_TRANSPORTS; do
+        awk -F'\t' -v t="$t" '$1 == t { k = $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+              r[k, $3] = $4; p[k, $3] = ($6 == "-" ? "-" : $6 / 1000.0) }
+            END { for (i = 1; i <= n; i++) { k = order[i]
+              printf "%s %s %s %s %s\n", k, r[k, "native"], r[k, "jqb"], p[k, "native"], p[k, "jqb"] } }' \
+            "$results" | sed 's/ - / NaN /g; s/ -$/ NaN/' >"$work/scale-$t.dat"
+    done
+    {
+        echo "set terminal svg size 1000,420 dynamic font 'sans,12' background rgb 'white'"
+        echo "set output '$work/chart.svg'"
+        echo "set datafile missing 'NaN'"
+        echo "set multiplot layout 1,2 title 'jqb vs native libqb server: $SCALE_SIZE B echo, N concurrent native clients (blocking)'"
+        echo "set logscale x; set grid; set key top left; set xlabel 'concurrent clients'"
+        echo "set xrange [0.7:$((max_clients * 3 / 2))]"
+        echo "set ylabel 'round trips / s (all clients)'; set format y '%.0s%c'; set yrange [0:*]"
+        plot="plot"
+        for t in $SCALE_TRANSPORTS; do
+            T=$(echo "$t" | tr a-z A-Z)
+            plot="$plot '$work/scale-$t.dat' using 1:2 with linespoints title 'native server, $T',"
+            plot="$plot '$work/scale-$t.dat' using 1:3 with linespoints title 'jqb server, $T',"
+        done
+        echo "${plot%,}"
+        echo "set logscale y; set ylabel 'p99 round trip (µs)'; set format y '%g'; set yrange [*:*]"
+        plot="plot"
+        for t in $SCALE_TRANSPORTS; do
+            T=$(echo "$t" | tr a-z A-Z)
+            plot="$plot '$work/scale-$t.dat' using 1:4 with linespoints title 'native server, $T',"
+            plot="$plot '$work/scale-$t.dat' using 1:5 with linespoints title 'jqb server, $T',"
+        done
+        echo "${plot%,}"
+        echo "unset multiplot"
+    } >"$work/chart.gp"
+    if gnuplot "$work/chart.gp" 2>"$work/gnuplot.err"; then
+        mkdir -p "$(dirname "$root/$CHART")" 2>/dev/null
+        cp "$work/chart.svg" "$CHART" 2>/dev/null || cp "$work/chart.svg" "$root/$CHART"
+    else
+        chart_note="(gnuplot failed: $(head -1 "$work/gnuplot.err"))"
+    fi
+else
+    chart_note="(no chart: gnuplot is not installed and could not be installed)"
+fi
+
+# ---------------------------------------------------------------------------------------------- section
+
+section="$work/section.md"
+{
+    echo "### Scale curve: N concurrent clients"
+    echo
+    echo "\`benchmarks/scale-curve.sh\` (\`make bench-scale\`; part of \`make bench-compare\`), $started, load average"
+    echo "before $load_before, after $load_after, ${elapsed} s. Clients: \`qbn-client bench-many\` (native libqb, one thread"
+    echo "and one connection per client, blocking $SCALE_SIZE B echo round trips as fast as each can), all on vCPU"
+    echo "$CPU_CLIENT; server on vCPU $CPU_SERVER; ${SCALE_WARMUP_MS} ms warm-up, then ${SCALE_DURATION_MS} ms measured; buffer size"
+    echo "$SCALE_MAX. The jqb servers were warmed first (20,000 round trips and 100 clients for 1 s). Server RSS and"
+    echo "threads: \`/proc/PID/status\` at the end of the measured window, with every connection open; Δ = that minus"
+    echo "the idle server's figure just before the point, per connection. Latency is per round trip on every"
+    echo "connection: with N clients sharing one vCPU, a round trip waits for the others. Only blocking clients: a"
+    echo "spinning client per connection would only fight the others for the one client vCPU."
+    echo
+    echo "| transport | clients | server | round trips/s | × native | p50 µs | p99 µs | p99 × native | server RSS MiB | Δ RSS per conn KiB | server threads (Δ per conn) |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    awk -F'\t' '
+        function us(x) { return x == "-" ? "-" : sprintf("%.1f", x / 1000.0) }
+        function ratio(x, y) { return (x == "-" || y == "-" || y == 0) ? "-" : sprintf("%.2f", x / y) }
+        { n++; for (i = 1; i <= NF; i++) f[n, i] = $i; if ($3 == "native") base[$1, $2] = n }
+        END {
+          for (r = 1; r <= n; r++) {
+            b = base[f[r,1], f[r,2]]
+            rss = f[r,8] == "-" ? "-" : sprintf("%.1f", f[r,8] / 1024.0)
+            d = (f[r,8] == "-" || f[r,9] == "-") ? "-" : sprintf("%.1f", (f[r,8] - f[r,9]) / f[r,2])
+            th = f[r,10] == "-" ? "-" : sprintf("%d (%.2f)", f[r,10], (f[r,10] - f[r,11]) / f[r,2])
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,1]), f[r,2], f[r,3],
+              f[r,4] == "-" ? "-" : sprintf("%d", f[r,4]), b ? ratio(f[r,4], f[b,4]) : "-", us(f[r,5]), us(f[r,6]),
+              b ? ratio(f[r,6], f[b,6]) : "-", rss, d, th
+          }
+        }' "$results"
+    echo
+    if [ -z "$chart_note" ]; then
+        chart_rel=$(realpath --relative-to="$(dirname "$root/$OUT")" "$root/$CHART" 2>/dev/null || echo "$CHART")
+        echo "![Scale curve: round trips/s and p99 against the number of concurrent clients]($chart_rel)"
+    else
+        echo "$chart_note"
+    fi
+} >"$section"
+
+if [ -n "$SECTION_OUT" ]; then
+    cp "$section" "$SECTION_OUT"
+else
+    splice_section "$root/$OUT" scale-curve "$section"
+    echo "scale-curve: written to $OUT and $CHART"
+fi
+cat "$section"

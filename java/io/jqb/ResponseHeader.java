@@ -1,0 +1,149 @@
+package io.jqb;
+
+import io.jqb.internal.wire.MessageHeaderDescriptor;
+import java.nio.ByteBuffer;
+
+/**
+ * A flyweight over the header every response and event starts with ({@code struct qb_ipc_response_header},
+ * 24 bytes, 8-byte aligned):
+ *
+ * <pre>
+ *  0               4               8               12              16              20              24
+ *  +---------------+---------------+---------------+---------------+---------------+---------------+
+ *  |   id (i32)    |    padding    |  size (i32)   |    padding    |  error (i32)  |    padding    |
+ *  +---------------+---------------+---------------+---------------+---------------+---------------+
+ * </pre>
+ *
+ * <p>{@code size} is the whole message's length, header included; {@code error} is 0 or a negated errno. Fields are
+ * little-endian whatever the wrapped buffer's {@link ByteBuffer#order() order} is. Like {@link RequestHeader}: no
+ * copy, no allocation, position and limit untouched, one instance per thread.</p>
+ */
+public final class ResponseHeader {
+    /** Length of the header in bytes (24). */
+    public static final int LENGTH = MessageHeaderDescriptor.RESPONSE_HEADER_LENGTH;
+
+    private ByteBuffer buffer;
+    private int offset;
+    private long address;
+
+    /** Creates a flyweight that points nowhere yet. */
+    public ResponseHeader() {
+    }
+
+    /**
+     * Points this flyweight at {@code buffer[offset, offset + 24)}.
+     *
+     * @return this
+     * @throws IndexOutOfBoundsException when the header does not fit below the buffer's capacity
+     */
+    public ResponseHeader wrap(ByteBuffer buffer, int offset) {
+        if (offset < 0 || offset > buffer.capacity() - LENGTH) {
+            throw new IndexOutOfBoundsException("offset=" + offset + " capacity=" + buffer.capacity()
+                    + " length=" + LENGTH);
+        }
+        this.buffer = buffer;
+        this.offset = offset;
+        this.address = 0;
+        return this;
+    }
+
+    /**
+     * Points this flyweight at native memory. The caller guarantees that 24 bytes are readable (and writable, for
+     * the setters) at {@code address}.
+     *
+     * @return this
+     */
+    public ResponseHeader wrap(long address) {
+        if (address == 0) {
+            throw new IllegalArgumentException("address=0");
+        }
+        this.buffer = null;
+        this.address = address;
+        return this;
+    }
+
+    /** @return the message id ({@code id}) */
+    public int id() {
+        return get(MessageHeaderDescriptor.ID_OFFSET);
+    }
+
+    /**
+     * Sets the message id.
+     *
+     * @param id the message id
+     * @return this
+     */
+    public ResponseHeader id(int id) {
+        put(MessageHeaderDescriptor.ID_OFFSET, id);
+        return this;
+    }
+
+    /** @return the whole message's length, header included ({@code size}) */
+    public int size() {
+        return get(MessageHeaderDescriptor.SIZE_OFFSET);
+    }
+
+    /**
+     * Sets the whole message's length, header included.
+     *
+     * @param size header + payload bytes
+     * @return this
+     */
+    public ResponseHeader size(int size) {
+        put(MessageHeaderDescriptor.SIZE_OFFSET, size);
+        return this;
+    }
+
+    /** @return 0 or a negated errno ({@code error}) */
+    public int error() {
+        return get(MessageHeaderDescriptor.ERROR_OFFSET);
+    }
+
+    /**
+     * Sets the error field.
+     *
+     * @param error 0 or a negated errno, e.g. {@code -Errno.EINVAL}
+     * @return this
+     */
+    public ResponseHeader error(int error) {
+        put(MessageHeaderDescriptor.ERROR_OFFSET, error);
+        return this;
+    }
+
+    /**
+     * Writes a complete header, padding zeroed.
+     *
+     * @param id the message id
+     * @param size header + payload bytes
+     * @param error 0 or a negated errno
+     * @return this
+     */
+    public ResponseHeader set(int id, int size, int error) {
+        put(MessageHeaderDescriptor.ID_OFFSET, id);
+        put(MessageHeaderDescriptor.ID_OFFSET + 4, 0);
+        put(MessageHeaderDescriptor.SIZE_OFFSET, size);
+        put(MessageHeaderDescriptor.SIZE_OFFSET + 4, 0);
+        put(MessageHeaderDescriptor.ERROR_OFFSET, error);
+        put(MessageHeaderDescriptor.ERROR_OFFSET + 4, 0);
+        return this;
+    }
+
+    private int get(int field) {
+        return buffer != null ? RequestHeader.getInt(buffer, offset + field)
+                : RequestHeader.getInt(RequestHeader.base(address) + field);
+    }
+
+    private void put(int field, int value) {
+        if (buffer != null) {
+            RequestHeader.putInt(buffer, offset + field, value);
+        } else {
+            RequestHeader.putInt(RequestHeader.base(address) + field, value);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return (buffer == null && address == 0) ? "ResponseHeader{unwrapped}"
+                : "ResponseHeader{id=" + id() + ", size=" + size() + ", error=" + error() + "}";
+    }
+}

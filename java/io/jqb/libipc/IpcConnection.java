@@ -1,0 +1,169 @@
+package io.jqb.libipc;
+
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.MessageTooLargeException;
+import io.jqb.libipc.internal.Errors;
+import io.jqb.libipc.internal.FrameReader;
+import io.jqb.libipc.internal.FrameWriter;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
+
+/**
+ * One stream connection: a client accepted by an {@link IpcServer}, or a client's link to its server. Messages are
+ * written with {@link #write}; they are received through the owner's {@code waitEvent} (or {@link IpcClient#read}).
+ *
+ * <p>Writes are whole frames in one write call. The socket is non-blocking: when the peer does not read and its
+ * buffer is full, a write waits up to the write time-out for room; a frame left half-written then would break the
+ * stream, so the connection is shut down (reported as DISCONNECTION by the next {@code waitEvent}) and the write
+ * throws. Writes may come from any thread (they are serialised); everything else belongs to the loop's thread.
+ */
+public final class IpcConnection implements AutoCloseable {
+    final SocketChannel channel;
+    final FrameReader reader;
+    private final FrameWriter writer = new FrameWriter();
+    private final int maxPayload;
+    private final long writeTimeoutMs;
+    private final String name;
+    SelectionKey key;
+    /** In the loop's ready queue. */
+    boolean queued;
+    /** Watched by the loop (added and not deleted). */
+    boolean watched;
+    private volatile boolean closed;
+    private Selector writeWait;
+    /** Told once when the connection closes (the server forgets it). */
+    java.util.function.Consumer<IpcConnection> onClose;
+
+    IpcConnection(SocketChannel channel, int maxPayload, long writeTimeoutMs, String name) {
+        this.channel = channel;
+        this.reader = new FrameReader(maxPayload);
+        this.maxPayload = maxPayload;
+        this.writeTimeoutMs = writeTimeoutMs;
+        this.name = name;
+    }
+
+    /**
+     * Sends one message.
+     *
+     * @param message the message
+     * @throws MessageTooLargeException when the payload exceeds the configured maximum
+     * @throws IpcException when the connection is closed or broken, or the peer does not read for the write time-out
+     */
+    public void write(IpcMessage message) {
+        write(message.type(), message.payload());
+    }
+
+    /**
+     * Sends one frame: {@code type} and {@code payload}'s remaining bytes (its position does not move).
+     *
+     * @param type the type byte (any value)
+     * @param payload the payload, or null for none
+     * @throws MessageTooLargeException when the payload exceeds the configured maximum
+     * @throws IpcException when the connection is closed or broken, or the peer does not read for the write time-out
+     */
+    public void write(byte type, ByteBuffer payload) {
+        int length = payload == null ? 0 : payload.remaining();
+        if (length > maxPayload) {
+            throw new MessageTooLargeException("write(" + name + ")", "payload " + length + " > maximum "
+                    + maxPayload);
+        }
+        synchronized (writer) {
+            if (closed) {
+                throw IpcException.of("write(" + name + ")", Errno.ENOTCONN, "connection closed");
+            }
+            writer.encode(type, payload);
+            try {
+                if (!writer.flush(channel)) {
+                    flushSlowly();
+                }
+            } catch (IOException e) {
+                throw Errors.of("write(" + name + ")", e);
+            }
+        }
+    }
+
+    /** The peer's receive buffer is full: wait for room, up to the write time-out, then give the connection up. */
+    private void flushSlowly() throws IOException {
+        long deadline = System.nanoTime() + writeTimeoutMs * 1_000_000L;
+        if (writeWait == null) {
+            writeWait = Selector.open();
+            channel.register(writeWait, SelectionKey.OP_WRITE);
+        }
+        for (;;) {
+            long left = (deadline - System.nanoTime()) / 1_000_000L;
+            if (left <= 0) {
+                shutdown();
+                throw new IpcException("write(" + name + ")", Errno.ETIMEDOUT, "the peer read nothing for "
+                        + writeTimeoutMs + " ms; connection shut down");
+            }
+            writeWait.select(left);
+            writeWait.selectedKeys().clear();
+            if (writer.flush(channel)) {
+                return;
+            }
+        }
+    }
+
+    /** Ends both directions; the loop then sees EOF and reports DISCONNECTION. */
+    private void shutdown() {
+        try {
+            channel.shutdownInput();
+            channel.shutdownOutput();
+        } catch (IOException e) {
+            // already broken: the loop sees that too
+        }
+    }
+
+    /**
+     * The peer's credentials (SO_PEERCRED), taken when the connection was made.
+     *
+     * @return user and group of the peer process
+     * @throws IpcException when the socket is closed
+     */
+    public UnixDomainPrincipal peer() {
+        try {
+            return channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
+        } catch (IOException e) {
+            throw Errors.of("peer(" + name + ")", e);
+        }
+    }
+
+    /** @return false once closed (by {@link #close()}, by the loop at DISCONNECTION/ERROR, or by its owner) */
+    public boolean isOpen() {
+        return !closed;
+    }
+
+    /** Closes the socket. The owner's loop stops watching it and reports nothing more for it. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        watched = false;
+        if (onClose != null) {
+            onClose.accept(this);
+        }
+        synchronized (writer) {
+            try {
+                if (writeWait != null) {
+                    writeWait.close();
+                }
+                channel.close();
+            } catch (IOException e) {
+                // closing: nothing to do
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "IpcConnection[" + name + (closed ? ", closed" : "") + "]";
+    }
+}

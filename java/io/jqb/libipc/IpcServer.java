@@ -1,0 +1,503 @@
+package io.jqb.libipc;
+
+import io.jqb.IpcException;
+import io.jqb.libipc.internal.Errors;
+import io.jqb.libipc.internal.FrameDescriptor;
+import io.jqb.libipc.internal.LogLimiter;
+import io.jqb.libipc.internal.PathRule;
+import io.jqb.libipc.internal.SocketFile;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SelectableChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.nio.file.FileSystems;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A libipc service ({@code ipc_server_init} / {@code ipc_wait_event} / {@code ipc_server_close}): one AF_UNIX stream
+ * socket at {@code <run dir>/<name>-<index>-<version>}, C libipc clients and {@link IpcClient}s connect to it.
+ *
+ * <pre>{@code
+ * try (IpcServer server = IpcServer.init("pong")) {
+ *     for (;;) {
+ *         IpcEvent e = server.waitEvent(1000);
+ *         if (e.type() == IpcEventType.MESSAGE) {
+ *             e.connection().write(e.message());
+ *         }
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>Differences from C libipc, on purpose: an existing socket file is probed and only a stale one (nobody answers)
+ * is removed, a live server's is refused (EADDRINUSE); a missing run directory is created (mode 0755); a path that
+ * does not fit a unix socket address is an error (ENAMETOOLONG), not a stack overflow; the socket is non-blocking
+ * and every connection has its own reassembly buffer, so partial, coalesced, oversized or reset input only ever
+ * affects the one connection that sent it. One thread drives {@link #waitEvent}; there is no thread per connection.
+ */
+public final class IpcServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(IpcServer.class);
+    /** Default largest payload accepted and sent: what a C libipc reader can take at all (7,999,990 bytes). */
+    public static final int DEFAULT_MAX_PAYLOAD = FrameDescriptor.C_MAX_PAYLOAD;
+    /** Hard cap of the largest payload (64 MiB), whatever is configured. */
+    public static final int MAX_PAYLOAD_CAP = 64 << 20;
+    /** Default write time-out: how long a write waits for a peer that does not read. */
+    public static final long DEFAULT_WRITE_TIMEOUT_MS = 5000;
+    private static final int BACKLOG = 128;
+
+    private final String name;
+    private final Path path;
+    private final ServerSocketChannel listener;
+    private final Object fileKey;
+    private final EventSelector loop;
+    private final Builder config;
+    private final Set<IpcConnection> connections = ConcurrentHashMap.newKeySet();
+    private final LogLimiter rejected = new LogLimiter(10_000);
+    private final List<UserPrincipal> allowedUsers = new ArrayList<>();
+    private final List<GroupPrincipal> allowedGroups = new ArrayList<>();
+    private Selector acceptWait;
+    private long accepted;
+    private boolean closed;
+
+    /** Options for {@link #init(Builder)}. */
+    public static final class Builder {
+        private final String name;
+        private String runDirectory;
+        private int index;
+        private int version;
+        private Set<PosixFilePermission> socketMode;
+        private final List<Integer> uids = new ArrayList<>();
+        private final List<Integer> gids = new ArrayList<>();
+        private int maxPayload = DEFAULT_MAX_PAYLOAD;
+        private long writeTimeoutMs = DEFAULT_WRITE_TIMEOUT_MS;
+        private boolean serverCloseOnClose;
+
+        private Builder(String name) {
+            this.name = name;
+        }
+
+        /**
+         * @param dir the run directory (default: system property {@code jqb.libipc.rundir}, else {@code IPC_RUNDIR},
+         *        else {@code /run/ipc/})
+         * @return this
+         */
+        public Builder runDirectory(String dir) {
+            this.runDirectory = dir;
+            return this;
+        }
+
+        /**
+         * @param index the path's index field (C: {@code srv->index}, 0 in every libipc program)
+         * @return this
+         */
+        public Builder index(int index) {
+            this.index = index;
+            return this;
+        }
+
+        /**
+         * @param version the path's version field (C: {@code srv->version}, 0 in every libipc program)
+         * @return this
+         */
+        public Builder version(int version) {
+            this.version = version;
+            return this;
+        }
+
+        /**
+         * @param mode the socket file's permissions, e.g. {@code "rw-rw----"} (default: as the umask leaves them,
+         *        like C: 0777 &amp; ~umask). Connecting needs write permission.
+         * @return this
+         */
+        public Builder socketMode(String mode) {
+            this.socketMode = java.nio.file.attribute.PosixFilePermissions.fromString(mode);
+            return this;
+        }
+
+        /**
+         * Accepts only peers whose SO_PEERCRED uid is {@code uid} (or whose uid/gid matches another allowed one).
+         * Without any {@code allowUid}/{@code allowGid}, everybody who can open the socket is accepted (as C).
+         *
+         * @param uid an allowed user id
+         * @return this
+         */
+        public Builder allowUid(int uid) {
+            uids.add(uid);
+            return this;
+        }
+
+        /**
+         * Accepts peers whose SO_PEERCRED gid is {@code gid}; see {@link #allowUid}.
+         *
+         * @param gid an allowed group id
+         * @return this
+         */
+        public Builder allowGid(int gid) {
+            gids.add(gid);
+            return this;
+        }
+
+        /**
+         * @param max largest payload accepted from a peer and allowed in a write (default
+         *        {@link #DEFAULT_MAX_PAYLOAD}, at most {@link #MAX_PAYLOAD_CAP}); a peer announcing more is
+         *        disconnected with an ERROR event
+         * @return this
+         */
+        public Builder maxPayload(int max) {
+            if (max < 0 || max > MAX_PAYLOAD_CAP) {
+                throw new IllegalArgumentException("maxPayload=" + max + " (0.." + MAX_PAYLOAD_CAP + ")");
+            }
+            this.maxPayload = max;
+            return this;
+        }
+
+        /**
+         * @param ms how long a write waits for a peer that does not read before giving the connection up
+         * @return this
+         */
+        public Builder writeTimeoutMs(long ms) {
+            this.writeTimeoutMs = ms;
+            return this;
+        }
+
+        /**
+         * @param on send SERVER_CLOSE (type 0, empty) to every client at {@link #close()} (default off: C never
+         *        does)
+         * @return this
+         */
+        public Builder serverCloseOnClose(boolean on) {
+            this.serverCloseOnClose = on;
+            return this;
+        }
+
+        /** @return the listening server */
+        public IpcServer init() {
+            return IpcServer.init(this);
+        }
+    }
+
+    /**
+     * @param name the service name
+     * @return options; finish with {@link Builder#init()}
+     */
+    public static Builder builder(String name) {
+        return new Builder(name);
+    }
+
+    /**
+     * {@code ipc_server_init}: listens at the path rule's socket with default options.
+     *
+     * @param name the service name
+     * @return the listening server
+     * @throws IpcException EADDRINUSE when a live server has the socket, ENAMETOOLONG when the path does not fit,
+     *         others when the directory or socket cannot be made
+     */
+    public static IpcServer init(String name) {
+        return init(new Builder(name));
+    }
+
+    /**
+     * Listens with {@code b}'s options.
+     *
+     * @param b the options
+     * @return the listening server
+     */
+    public static IpcServer init(Builder b) {
+        return new IpcServer(b);
+    }
+
+    private IpcServer(Builder b) {
+        this.config = b;
+        this.name = b.name;
+        String op = "init(" + b.name + ")";
+        String p = PathRule.socketPath(op, PathRule.directory(b.runDirectory), b.name, b.index, b.version);
+        this.path = Path.of(p);
+        Path dir = path.toAbsolutePath().getParent();
+        if (dir != null) {
+            SocketFile.ensureDirectory(op, dir);
+        }
+        SocketFile.claim(op, path);
+        resolvePrincipals(op, b);
+        ServerSocketChannel l = null;
+        EventSelector sel = null;
+        try {
+            l = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            l.bind(UnixDomainSocketAddress.of(path), BACKLOG);
+            if (b.socketMode != null) {
+                Files.setPosixFilePermissions(path, b.socketMode);
+            }
+            l.configureBlocking(false);
+            sel = new EventSelector(false);
+            sel.listen(l, this::acceptOne);
+        } catch (IOException | RuntimeException e) {
+            if (sel != null) {
+                sel.close();
+            }
+            if (l != null) {
+                boolean bound = l.socket().isBound();
+                try {
+                    l.close();
+                } catch (IOException x) {
+                    e.addSuppressed(x);
+                }
+                if (bound) {
+                    try {
+                        Files.deleteIfExists(path);
+                    } catch (IOException x) {
+                        e.addSuppressed(x);
+                    }
+                }
+            }
+            if (e instanceof IOException) {
+                throw Errors.of(op + ": bind " + path, (IOException) e);
+            }
+            throw (RuntimeException) e;
+        }
+        this.listener = l;
+        this.loop = sel;
+        this.fileKey = SocketFile.fileKey(path);
+    }
+
+    private void resolvePrincipals(String op, Builder b) {
+        if (b.uids.isEmpty() && b.gids.isEmpty()) {
+            return;
+        }
+        // Numeric lookups: the JDK falls back to the number itself, and compares principals by id.
+        UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
+        try {
+            for (int uid : b.uids) {
+                allowedUsers.add(lookup.lookupPrincipalByName(Integer.toString(uid)));
+            }
+            for (int gid : b.gids) {
+                allowedGroups.add(lookup.lookupPrincipalByGroupName(Integer.toString(gid)));
+            }
+        } catch (IOException e) {
+            throw Errors.of(op + ": resolving allowed ids", e);
+        }
+    }
+
+    /** Non-blocking accept of one pending connection; null when none is pending or it was refused. */
+    private IpcConnection acceptOne() {
+        SocketChannel ch;
+        try {
+            ch = listener.accept();
+        } catch (IOException e) {
+            rejected.warn(LOG, "libipc " + name + ": accept: " + e.getMessage());
+            return null;
+        }
+        if (ch == null) {
+            return null;
+        }
+        try {
+            ch.configureBlocking(false);
+            if (!allowed(ch)) {
+                ch.close();
+                return null;
+            }
+        } catch (IOException e) {
+            closeQuietly(ch);
+            return null;
+        }
+        IpcConnection c = new IpcConnection(ch, config.maxPayload, config.writeTimeoutMs,
+                name + "#" + (++accepted));
+        c.onClose = connections::remove;
+        connections.add(c);
+        return c;
+    }
+
+    private boolean allowed(SocketChannel ch) throws IOException {
+        if (allowedUsers.isEmpty() && allowedGroups.isEmpty()) {
+            return true;
+        }
+        UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
+        if (allowedUsers.contains(peer.user()) || allowedGroups.contains(peer.group())) {
+            return true;
+        }
+        rejected.warn(LOG, "libipc " + name + ": refused a client of user " + peer.user().getName() + ", group "
+                + peer.group().getName() + " (not allowed)");
+        return false;
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // closing
+        }
+    }
+
+    /**
+     * {@code ipc_accept}: waits for one client and returns its connection, already watched by {@link #waitEvent}
+     * (no CONNECTION event is reported for it).
+     *
+     * @param timeoutMs how long to wait (negative: forever)
+     * @return the connection, or null after the time-out
+     */
+    public IpcConnection accept(long timeoutMs) {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        try {
+            for (;;) {
+                IpcConnection c = acceptOne();
+                if (c != null) {
+                    loop.add(c);
+                    return c;
+                }
+                long left = (deadline - System.nanoTime()) / 1_000_000L;
+                if (timeoutMs >= 0 && left <= 0) {
+                    return null;
+                }
+                if (acceptWait == null) {
+                    acceptWait = Selector.open();
+                    listener.register(acceptWait, SelectionKey.OP_ACCEPT);
+                }
+                acceptWait.select(timeoutMs < 0 ? 0 : Math.max(1, left));
+                acceptWait.selectedKeys().clear();
+            }
+        } catch (IOException e) {
+            throw Errors.of("accept(" + name + ")", e);
+        }
+    }
+
+    /**
+     * {@code ipc_wait_event}: the next event, one per call. See {@link IpcEventType}. The returned object is reused
+     * by the next call.
+     *
+     * @param timeoutMs how long to wait: negative forever, 0 only what is ready now
+     * @return the event (TIMEOUT when nothing happened in time)
+     */
+    public IpcEvent waitEvent(long timeoutMs) {
+        return loop.waitEvent(timeoutMs);
+    }
+
+    /**
+     * {@code ipc_add}: watches {@code c} again after {@link #del}.
+     *
+     * @param c an open connection of this server
+     */
+    public void add(IpcConnection c) {
+        loop.add(c);
+    }
+
+    /**
+     * {@code ipc_del}: stops watching {@code c}; it stays open and yours (write to it, close it, or add it back).
+     *
+     * @param c the connection
+     * @return false when it was not watched
+     */
+    public boolean del(IpcConnection c) {
+        return loop.del(c);
+    }
+
+    /**
+     * {@code ipc_add_fd}, working: reports EXTRA_FD whenever {@code channel} is readable. Read it yourself (until
+     * then it is reported again). The channel is made non-blocking.
+     *
+     * @param channel any selectable channel (pipe, socket, ...)
+     */
+    public void addFd(SelectableChannel channel) {
+        loop.addFd(channel);
+    }
+
+    /**
+     * {@code ipc_add_fd} for a raw file descriptor: reports EXTRA_FD with {@link IpcEvent#fd()} whenever it is
+     * readable (or at EOF/error). Raw fds are polled by one helper thread (a Selector cannot hold them); see
+     * docs/LIBIPC.md.
+     *
+     * @param fd an open file descriptor you keep owning
+     */
+    public void addFd(int fd) {
+        loop.addFd(fd);
+    }
+
+    /**
+     * Stops watching a channel added with {@link #addFd(SelectableChannel)} (it stays open).
+     *
+     * @param channel the channel
+     * @return false when it was not added
+     */
+    public boolean delFd(SelectableChannel channel) {
+        return loop.delFd(channel);
+    }
+
+    /**
+     * Stops watching a raw fd; when this returns, nothing polls it any more, so you may close it.
+     *
+     * @param fd the fd
+     * @return false when it was not added
+     */
+    public boolean delFd(int fd) {
+        return loop.delFd(fd);
+    }
+
+    /** @return the open connections (a copy) */
+    public List<IpcConnection> connections() {
+        return new ArrayList<>(connections);
+    }
+
+    /** @return the socket path */
+    public Path path() {
+        return path;
+    }
+
+    /** @return the service name */
+    public String name() {
+        return name;
+    }
+
+    /**
+     * {@code ipc_server_close}, and more: sends SERVER_CLOSE to every client if configured, closes every connection,
+     * the listener and the selector, and removes the socket file if it is still this server's. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (IpcConnection c : new ArrayList<>(connections)) {
+            if (config.serverCloseOnClose && c.isOpen()) {
+                try {
+                    c.write(IpcMessage.SERVER_CLOSE, null);
+                } catch (IpcException e) {
+                    // that client is gone or stuck: closing it anyway
+                }
+            }
+            c.close();
+        }
+        try {
+            listener.close();
+        } catch (IOException e) {
+            // closing
+        }
+        if (acceptWait != null) {
+            try {
+                acceptWait.close();
+            } catch (IOException e) {
+                // closing
+            }
+        }
+        loop.close();
+        SocketFile.removeIfSame(path, fileKey);
+    }
+
+    @Override
+    public String toString() {
+        return "IpcServer[" + path + "]";
+    }
+}

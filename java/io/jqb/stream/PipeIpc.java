@@ -1,0 +1,160 @@
+package io.jqb.stream;
+
+import static io.jqb.internal.posix.Posix.C;
+import static io.jqb.internal.posix.Posix.MEM;
+
+import io.jqb.Credentials;
+import io.jqb.Errno;
+import io.jqb.IpcException;
+import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.setup.UnixSocket;
+import io.jqb.stream.internal.FdHandle;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A local stream socket (AF_UNIX, SOCK_STREAM): a filesystem path, or a Linux abstract name written {@code "@name"}
+ * (the form {@code ss} prints; socat's {@code ABSTRACT-CONNECT:name}). The accepting side can ask the kernel who
+ * the peer is ({@link #peerCredentials()}).
+ */
+public final class PipeIpc extends SocketIpc {
+    private final String path;
+    /** A listener's filesystem path, removed on close; null otherwise. */
+    private final String ownedPath;
+
+    private PipeIpc(int fd, boolean server, String path, String remote, String ownedPath) {
+        super(fd, server, remote);
+        this.path = path;
+        this.ownedPath = ownedPath;
+    }
+
+    private static UnixSocket.Address address(String path) {
+        if (path == null || path.isEmpty() || path.equals("@")) {
+            throw new IllegalArgumentException("path=" + path);
+        }
+        return path.startsWith("@") ? UnixSocket.abstractAddressExact(path.substring(1))
+                : UnixSocket.filesystemAddress(path);
+    }
+
+    /**
+     * Listens on {@code path} (a filesystem path, or {@code "@name"} for an abstract name). A stale socket file
+     * nobody listens on is replaced; the file is removed again on {@link #close()}.
+     */
+    public static PipeIpc listen(String path) {
+        try (UnixSocket.Address a = address(path)) {
+            int fd;
+            try {
+                fd = UnixSocket.listen(a);
+            } catch (IpcException e) {
+                if (e.errno() != Errno.EADDRINUSE || path.startsWith("@") || !isStaleSocket(path)) {
+                    throw e;
+                }
+                C.unlink(path);
+                fd = UnixSocket.listen(a);
+            }
+            return new PipeIpc(fd, true, path, "", path.startsWith("@") ? null : path);
+        }
+    }
+
+    private static boolean isStaleSocket(String path) {
+        try {
+            if (!Files.readAttributes(Path.of(path), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()) {
+                return false;
+            }
+        } catch (java.io.IOException e) {
+            return false;
+        }
+        try (PipeIpc probe = connect(path, 0)) {
+            return false;
+        } catch (IpcException e) {
+            return e.errno() == Errno.ECONNREFUSED;
+        }
+    }
+
+    /**
+     * Connects to {@code path}, retrying while nobody listens yet (ENOENT, ECONNREFUSED) or the backlog is full
+     * (EAGAIN), up to {@code timeoutMs}.
+     *
+     * @param timeoutMs 0 = one attempt; negative = without limit
+     */
+    public static PipeIpc connect(String path, int timeoutMs) {
+        long deadline = timeoutMs > 0 ? System.nanoTime() + timeoutMs * 1_000_000L : 0;
+        long backoffNs = 1_000_000;
+        try (UnixSocket.Address a = address(path)) {
+            for (;;) {
+                try {
+                    return new PipeIpc(UnixSocket.connect(a, path), false, path, path, null);
+                } catch (IpcException e) {
+                    int err = e.errno();
+                    boolean retry = err == Errno.ENOENT || err == Errno.ECONNREFUSED || err == Errno.EAGAIN;
+                    if (!retry || timeoutMs == 0 || timeoutMs > 0 && System.nanoTime() - deadline >= 0) {
+                        throw e;
+                    }
+                }
+                long park = timeoutMs > 0 ? Math.min(backoffNs, Math.max(0, deadline - System.nanoTime()))
+                        : backoffNs;
+                LockSupport.parkNanos(park);
+                backoffNs = Math.min(backoffNs * 2, 50_000_000);
+            }
+        }
+    }
+
+    /** A connected pair (socketpair(2)), e.g. for a parent and the thread or child it talks to. */
+    public static PipeIpc[] pair() {
+        long sv = Posix.allocate(8);
+        try {
+            Posix.check(C.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0, sv),
+                    "socketpair");
+            return new PipeIpc[] {new PipeIpc(MEM.readInt(sv), false, "", "", null),
+                new PipeIpc(MEM.readInt(sv + 4), true, "", "", null)};
+        } finally {
+            Posix.free(sv, 8);
+        }
+    }
+
+    @Override
+    public PipeIpc accept(int timeoutMs) {
+        int fd = acceptFd(timeoutMs, 0, 0, 0);
+        return fd < 0 ? null : new PipeIpc(fd, true, path, "", null);
+    }
+
+    @Override
+    public String localAddress() {
+        return server ? path : "";
+    }
+
+    /**
+     * The peer process's credentials as the kernel recorded them when it connected (SO_PEERCRED).
+     *
+     * @return pid, uid and gid
+     */
+    public Credentials peerCredentials() {
+        FdHandle h = handle;
+        if (h == null || !h.acquire()) {
+            throw closed("getsockopt(SO_PEERCRED)");
+        }
+        long buf = Posix.allocate(16);
+        try {
+            MEM.writeInt(buf + 12, 12);
+            Posix.check(C.getsockopt(h.fd(), LibC.SOL_SOCKET, LibC.SO_PEERCRED, buf, buf + 12),
+                    "getsockopt(SO_PEERCRED)");
+            return new Credentials(MEM.readInt(buf), MEM.readInt(buf + 4), MEM.readInt(buf + 8));
+        } finally {
+            Posix.free(buf, 16);
+            h.release();
+        }
+    }
+
+    @Override
+    public void close() {
+        boolean wasOpen = handle != null && !handle.isClosed();
+        super.close();
+        if (wasOpen && ownedPath != null) {
+            C.unlink(ownedPath);
+        }
+    }
+}
