@@ -9,8 +9,7 @@ import io.jqb.notify.internal.BrokerCore;
 import io.jqb.notify.internal.BrokerLock;
 import io.jqb.notify.internal.NotifyMessageDescriptor;
 import io.jqb.notify.internal.PeerNetwork;
-import io.jqb.notify.internal.TcpPeerNetwork;
-import java.io.IOException;
+import io.jqb.notify.internal.StreamPeerNetwork;
 import java.nio.file.Path;
 
 /**
@@ -83,8 +82,8 @@ public final class NotificationBroker implements AutoCloseable {
         PeerNetwork peers = null;
         if (cfg.listen() != null || !cfg.peers().isEmpty()) {
             try {
-                peers = new TcpPeerNetwork(cfg.listen(), cfg.peers(), core::fromPeer);
-            } catch (IOException e) {
+                peers = new StreamPeerNetwork(cfg.listen(), cfg.peers(), core::fromPeer);
+            } catch (IpcException e) {
                 ipc.close();
                 core.close();
                 lock.close();
