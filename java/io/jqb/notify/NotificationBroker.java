@@ -17,10 +17,9 @@ import java.nio.file.Path;
  * (libqb-compatible SHM rings, so native {@code qb_ipcc_*} programs can be clients; docs/NOTIFY-PROTOCOL.md) and,
  * with a whitelist in its configuration, brokers on other hosts over TCP.
  *
+ * <!-- example: test/io/jqb/examples/NotifyExample.java#broker -->
  * <pre>{@code
- * try (NotificationBroker broker = NotificationBroker.start(NotificationBroker.defaultService(), null)) {
- *     ...   // clients: Notifications.open(...)
- * }
+ * NotificationBroker broker = NotificationBroker.start(service, null);  // null: no config, nothing crosses hosts
  * }</pre>
  *
  * <p>Who may send with a foreign {@code from}: a client whose uid (from its connection credentials) is 0 or the

@@ -23,12 +23,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * The notification client: send notifications by application ID, to the highest-priority receiver ({@code "1"}) or
  * to everyone ({@code "*"}), and receive them with callbacks. See docs/NOTIFY-PROTOCOL.md for the delivery rules.
  *
+ * <!-- example: test/io/jqb/examples/NotifyExample.java#notify -->
  * <pre>{@code
- * Notifications.setAppId("payments");
- * Notifications n = Notifications.instance();
- * n.register("config.changed", note -> reload(note.paramsJson()), 0, null);
- * n.notify("*", "config.changed", "{\"file\":\"/etc/pay.conf\"}", 0, null);
+ * try (Notifications n = Notifications.open(service, "payments")) {   // or Notifications.instance()
+ *     n.register("config.changed", inbox::add, 0, null);   // callbacks run on delivery threads
+ *     NotifyResult r = n.notify("*", "config.changed", "{\"file\":\"/etc/pay.conf\"}", 0, null);
+ *     if (r != NotifyResult.OK) {                            // SERVER when no broker runs
+ *         throw new IllegalStateException("notify: " + r);
+ *     }
+ *     Notification got = inbox.poll(5, TimeUnit.SECONDS);    // from=payments to=* id=config.changed
+ *     return got;
+ * }
  * }</pre>
+ *
+ * <p>A process with one application ID calls {@link #setAppId} once and uses {@link #instance()}.</p>
  *
  * <p><b>Results and exceptions.</b> {@link #notify}, {@link #register}, {@link #unregister} and the observer and
  * unicast-error calls return a {@link NotifyResult}: {@code OK}, {@code SERVER} (broker not running, unreachable or

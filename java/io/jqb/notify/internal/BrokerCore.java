@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import io.jqb.internal.Logs;
 
 /**
  * The broker's request handling and delivery: one {@link ServiceHandler} on the service's loop thread, the
@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * link threads and take the same lock.
  */
 public final class BrokerCore implements ServiceHandler {
-    private static final Logger LOG = LoggerFactory.getLogger(BrokerCore.class);
+    private static final Logger LOG = Logs.get(BrokerCore.class);
 
     /** One client connection. */
     static final class ClientState {

@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import io.jqb.internal.Logs;
 
 /**
  * The cross-host link over jqb's stream layer ({@link TcpIpc}, framed messages, {@link PeerFrameDescriptor}): a
@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
 public final class StreamPeerNetwork implements PeerNetwork {
     static final int QUEUE = 1024;
     private static final int WRITE_TIMEOUT_MS = 5_000;
-    private static final Logger LOG = LoggerFactory.getLogger(StreamPeerNetwork.class);
+    private static final Logger LOG = Logs.get(StreamPeerNetwork.class);
 
     private final Consumer<Note> inbound;
     private final TcpIpc server;
