@@ -47,6 +47,9 @@ bench: all
 		-Dmdep.includeScope=test
 	java -cp target/test-classes:target/classes:$$(cat target/test.cp) org.openjdk.jmh.Main $(JMH_ARGS)
 
+bench-notify: all
+	@bash benchmarks/notify-compare.sh
+
 bench-compare: all
 	@bash benchmarks/bench-compare.sh
 

@@ -566,6 +566,11 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "<!-- cold-start:begin -->"
     cat "$cold_md"
     echo "<!-- cold-start:end -->"
+    # kept from the previous file: benchmarks/notify-compare.sh (make bench-notify) writes it
+    if grep -q '^<!-- notify-compare:begin -->' "$root/$OUT" 2>/dev/null; then
+        echo
+        sed -n '/^<!-- notify-compare:begin -->/,/^<!-- notify-compare:end -->/p' "$root/$OUT"
+    fi
     echo
     echo "Servers stopped after the run: $shm_check (server pids $server_pids_text)."
     if [ -f "$root/benchmarks/performance-notes.md" ]; then
