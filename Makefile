@@ -5,6 +5,7 @@
 #   make bench    JMH benchmarks (see benchmarks/README.md); JMH_ARGS="-prof gc RingBenchmark" to choose
 #   make bench-compare  jqb and native libqb side by side, every pairing, the spin-vs-floor rounds, the scale curve
 #                 and the cold start; writes docs/PERFORMANCE.md (tables and charts), ~10 minutes on a quiet machine
+#   make bench-notify   notification broker vs D-Bus (private dbus-daemon); a section of docs/PERFORMANCE.md
 #   make bench-scale    only the scale curve (1..1000 concurrent clients); its section of docs/PERFORMANCE.md
 #   make bench-cold     only the cold-start comparison (launcher settings); its section of docs/PERFORMANCE.md
 #   make reliability  only the fault / hostile-input / leak suite (test/io/jqb/reliability; also part of make test)
@@ -14,7 +15,7 @@ MVN      ?= mvn
 MVNFLAGS ?= -B -q
 JAR      := target/jqb.jar
 
-.PHONY: all deps native jar test demo bench bench-compare bench-scale bench-cold clean reliability soak
+.PHONY: all deps native jar test demo bench bench-compare bench-scale bench-cold bench-notify clean reliability soak
 
 all: native jar
 
