@@ -59,6 +59,8 @@ public final class Notifications implements AutoCloseable {
     private static volatile String processAppId;
     private static Notifications defaultInstance;
     private static final AtomicLong REG_IDS = new AtomicLong();
+    /** The instance whose delivery thread this is (so close() from a callback does not wait for itself). */
+    private static final ThreadLocal<Notifications> DELIVERY_THREAD_OF = new ThreadLocal<>();
 
     private final String service;
     private final boolean followsProcessAppId;
@@ -74,7 +76,10 @@ public final class Notifications implements AutoCloseable {
         AtomicInteger n = new AtomicInteger();
         String name = app == null ? "app" : app;
         ThreadFactory f = r -> {
-            Thread t = new Thread(r, "jqb-notify-cb-" + name + "-" + n.incrementAndGet());
+            Thread t = new Thread(() -> {
+                DELIVERY_THREAD_OF.set(this);
+                r.run();
+            }, "jqb-notify-cb-" + name + "-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         };
@@ -314,6 +319,10 @@ public final class Notifications implements AutoCloseable {
     private void reRegister() {
         for (Delivery d : registrations.values()) {
             link.register(new NoteCodec.Registration(d.regId(), d.priority(), d.kind(), d.id(), d.to()));
+            if (!registrations.containsKey(d.regId())) {
+                // unregistered meanwhile: its UNREGISTER may have gone out before this REGISTER
+                link.unregister(d.regId());
+            }
         }
     }
 
@@ -347,7 +356,10 @@ public final class Notifications implements AutoCloseable {
         return n;
     }
 
-    /** Disconnects, stops the delivery threads (waiting up to 5 s for running callbacks). */
+    /**
+     * Disconnects and stops the delivery threads: returns when no callback of this instance runs any more (from
+     * inside a callback: when no other one runs).
+     */
     @Override
     public void close() {
         synchronized (Notifications.class) {
@@ -361,6 +373,9 @@ public final class Notifications implements AutoCloseable {
         }
         registrations.clear();
         executor.shutdown();
+        if (DELIVERY_THREAD_OF.get() == this) {
+            return;   // called from one of our callbacks: the others are done (deactivated), this one ends after
+        }
         try {
             executor.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
