@@ -60,6 +60,7 @@ public final class NotificationBroker implements AutoCloseable {
      *
      * @param service the service name (tests use a private one; see {@link #defaultService()})
      * @param config the configuration file, or null for none (nothing crosses hosts)
+     * @return the running broker
      * @throws NotificationException {@link NotifyResult#PERMISSION} when another broker runs for this service or
      *         its endpoint cannot be created; {@link NotifyResult#CONFIG_FILE} / {@link NotifyResult#CONFIG_SYNTAX}
      *         for the configuration file

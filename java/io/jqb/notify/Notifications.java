@@ -97,7 +97,11 @@ public final class Notifications implements AutoCloseable {
         });
     }
 
-    /** Sets this process's application ID (used by {@link #instance()}); call it once, early. */
+    /**
+     * Sets this process's application ID (used by {@link #instance()}); call it once, early.
+     *
+     * @param appId up to 255 UTF-8 bytes, not empty
+     */
     public static void setAppId(String appId) {
         NoteCodec.name("application ID", appId);
         if (appId == null || appId.isEmpty()) {
@@ -136,6 +140,7 @@ public final class Notifications implements AutoCloseable {
      *
      * @param service the broker's service name
      * @param appId this instance's application ID
+     * @return the instance (close it when done)
      */
     public static Notifications open(String service, String appId) {
         NoteCodec.name("application ID", appId);
@@ -184,7 +189,14 @@ public final class Notifications implements AutoCloseable {
         return r.result();
     }
 
-    /** {@link #notify(String, String, String, int, String)} with flags 0 and the own application ID. */
+    /**
+     * {@link #notify(String, String, String, int, String)} with flags 0 and the own application ID.
+     *
+     * @param to an application ID, {@code "1"} or {@code "*"}
+     * @param id the notification ID
+     * @param params a JSON object's text
+     * @return as {@link #notify(String, String, String, int, String)}
+     */
     public NotifyResult notify(String to, String id, String params) {
         return notify(to, id, params, 0, null);
     }
@@ -195,6 +207,8 @@ public final class Notifications implements AutoCloseable {
      * Registers a callback for a notification ID. A registration with the same (id, to, callback) replaces the
      * earlier one (its priority changes; no second delivery).
      *
+     * @param id the notification ID
+     * @param callback runs on a delivery thread
      * @param priority decides who gets a {@code "1"} notification: highest first, ties to the earliest registration
      * @param to the address to listen on: null for this application's ID, another application's ID, or {@code "*"}
      *        for notifications with this ID whatever their address
@@ -208,7 +222,13 @@ public final class Notifications implements AutoCloseable {
         return add(KIND_NOTIFICATION, id, to, priority, callback);
     }
 
-    /** {@link #register(String, NotificationCallback, int, String)} with priority 0 for the own application ID. */
+    /**
+     * {@link #register(String, NotificationCallback, int, String)} with priority 0 for the own application ID.
+     *
+     * @param id the notification ID
+     * @param callback runs on a delivery thread
+     * @return as {@link #register(String, NotificationCallback, int, String)}
+     */
     public NotifyResult register(String id, NotificationCallback callback) {
         return register(id, callback, 0, null);
     }
@@ -217,6 +237,7 @@ public final class Notifications implements AutoCloseable {
      * Removes registrations; returns when their callbacks are not running and will not run again. Called from inside
      * such a callback it returns at once (that call completes, no other follows).
      *
+     * @param id the notification ID
      * @param callback the callback to remove, or null for every registration for {@code id} (with {@code to} null:
      *        whatever their address)
      * @param to as given to {@link #register}
@@ -231,12 +252,20 @@ public final class Notifications implements AutoCloseable {
     /**
      * Registers an observer: it sees every notification the broker delivers (from, the resolved to, id, flags,
      * params), with an empty {@code to} when nobody received it.
+     *
+     * @param callback runs on a delivery thread
+     * @return OK, APP_ID or SERVER (kept, registered on reconnection)
      */
     public NotifyResult registerObserver(NotificationCallback callback) {
         return add(KIND_OBSERVER, "", "", 0, callback);
     }
 
-    /** Removes an observer, waiting as {@link #unregister} does. */
+    /**
+     * Removes an observer, waiting as {@link #unregister} does.
+     *
+     * @param callback as registered
+     * @return OK, or SERVER
+     */
     public NotifyResult unregisterObserver(NotificationCallback callback) {
         return remove(d -> d.matches(KIND_OBSERVER, "", "", callback));
     }
@@ -244,12 +273,20 @@ public final class Notifications implements AutoCloseable {
     /**
      * Registers a callback for this instance's unicasts (to an application ID or {@code "1"}) that found no receiver;
      * it gets the notification as sent. Broadcasts never trigger it.
+     *
+     * @param callback runs on a delivery thread
+     * @return OK, APP_ID or SERVER (kept, registered on reconnection)
      */
     public NotifyResult registerUnicastError(NotificationCallback callback) {
         return add(KIND_UNICAST_ERROR, "", "", 0, callback);
     }
 
-    /** Removes a unicast-error callback, waiting as {@link #unregister} does. */
+    /**
+     * Removes a unicast-error callback, waiting as {@link #unregister} does.
+     *
+     * @param callback as registered
+     * @return OK, or SERVER
+     */
     public NotifyResult unregisterUnicastError(NotificationCallback callback) {
         return remove(d -> d.matches(KIND_UNICAST_ERROR, "", "", callback));
     }
