@@ -247,6 +247,51 @@ class NotificationsProcessTest {
     }
 
     @Test
+    void aStuckCallbackHoldsAtMost1024AndTheRestIsDroppedForItAlone() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger ran = new AtomicInteger();
+        NotificationCallback stuck = n -> {
+            entered.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ran.incrementAndGet();
+        };
+        BlockingQueue<Notification> other = new LinkedBlockingQueue<>();
+        try (Notifications rx = Notifications.open(service, "rx")) {
+            rx.register("stuck", stuck, 0, null);
+            rx.register("stuck", other::add, 0, null);
+            jv.notify("rx", "stuck", "{\"i\":0}");
+            assertTrue(entered.await(WAIT, TimeUnit.SECONDS));
+            for (int i = 1; i < 2000; i++) {
+                assertEquals(NotifyResult.OK, jv.notify("rx", "stuck", "{\"i\":" + i + "}"));
+            }
+            for (int i = 0; i < 2000; i++) {
+                assertEquals("{\"i\":" + i + "}", take(other).params(), "the other registration got everything");
+            }
+            assertEquals(2000 - 1 - 1024, rx.dropped(), "1 running + 1024 queued, the rest dropped");
+            release.countDown();
+            NotifyTestSupport.awaitTrue("the queued 1024 ran", WAIT * 1000, () -> ran.get() == 1025);
+        }
+    }
+
+    @Test
+    void closeFromInsideACallbackReturns() throws Exception {
+        CountDownLatch closed = new CountDownLatch(1);
+        Notifications rx = Notifications.open(service, "closer");
+        rx.register("close", n -> {
+            rx.close();
+            closed.countDown();
+        }, 0, null);
+        jv.notify("closer", "close", "{}");
+        assertTrue(closed.await(WAIT, TimeUnit.SECONDS), "close() inside the callback did not return");
+        assertTrue(!rx.isConnected());
+    }
+
+    @Test
     void foreignFromIsForRootAndTheBrokersUidOnly() throws Exception {
         BlockingQueue<Notification> got = new LinkedBlockingQueue<>();
         jv.register("ff", got::add, 0, null);
