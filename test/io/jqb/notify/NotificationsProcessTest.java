@@ -135,8 +135,9 @@ class NotificationsProcessTest {
             finishedAtReturn.set(finished.get());
         });
         t.start();
-        NotifyTestSupport.awaitTrue("unregister blocked", WAIT * 1000,
-                () -> t.getState() == Thread.State.WAITING || !t.isAlive());
+        NotifyTestSupport.awaitTrue("unregister waiting for the callback", WAIT * 1000,
+                () -> !t.isAlive() || t.getState() == Thread.State.WAITING && java.util.Arrays.stream(
+                        t.getStackTrace()).anyMatch(f -> f.getMethodName().equals("deactivate")));
         assertTrue(t.isAlive(), "unregister returned while the callback was running");
         release.countDown();
         t.join(WAIT * 1000);
