@@ -29,6 +29,7 @@ PIPE_WARMUP=${PIPE_WARMUP:-20000}
 CONNECT_COUNT=${CONNECT_COUNT:-300}
 CONNECT_WARMUP=${CONNECT_WARMUP:-1000}
 OUT=${OUT:-docs/PERFORMANCE.md}
+case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT_SPLIT=${CPU_CLIENT_SPLIT:-1}
 SIZES=(64 4096 65536)
@@ -41,7 +42,7 @@ MAX=65576
 CELL_TIMEOUT=${CELL_TIMEOUT:-60}
 ROUNDS=${ROUNDS:-5}
 SPIN_COUNT=${SPIN_COUNT:-100000}
-SPIN_WARMUP=${SPIN_WARMUP:-200000}
+SPIN_WARMUP=${SPIN_WARMUP:-500000}
 read -r -a SPIN_SIZES <<<"${SPIN_SIZES:-64 4096 65536}"
 PHASED=${PHASED:-phased:1000:0}
 SKIP_BLOCKING=${SKIP_BLOCKING:-0}
@@ -68,7 +69,7 @@ fi
 
 work=$(mktemp -d /tmp/jqb-bench-compare.XXXXXX)
 results="$work/results.tsv"   # mode transport cpus size client server p50 p99 msgs MBs
-rounds="$work/rounds.tsv"     # round size kind(floor|spin|phased) p50 p99 msgs
+rounds="$work/rounds.tsv"     # round size kind(floor|floor8|spin|phased) p50 p99 msgs
 commands="$work/commands.txt"
 : >"$results"
 : >"$rounds"
@@ -199,11 +200,13 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 
 echo "bench-compare: starting servers (all on vCPU $CPU_SERVER)"
-for impl in "${IMPLS[@]}"; do
-    for t in "${TRANSPORTS[@]}"; do
-        start_server "$impl" "$t"
+if [ "$SKIP_BLOCKING" != 1 ]; then
+    for impl in "${IMPLS[@]}"; do
+        for t in "${TRANSPORTS[@]}"; do
+            start_server "$impl" "$t"
+        done
     done
-done
+fi
 
 phase() { echo "bench-compare: [$(( $(date +%s) - t0 )) s] $*"; }
 if [ "$SKIP_BLOCKING" != 1 ]; then
@@ -318,6 +321,9 @@ floor_run() { # round size
     read -r c w <<<"$(spin_counts "$2")"
     run_round "$1" "$2" floor -- "$FLOOR" --size "$2" --count "$c" --warmup "$w" --server-cpu "$CPU_SERVER" \
         --client-cpu "$CPU_CLIENT_SPLIT"
+    # The same with the payload 8 bytes past a line boundary, where a libqb chunk's payload usually starts.
+    run_round "$1" "$2" floor8 -- "$FLOOR" --size "$2" --count "$c" --warmup "$w" --server-cpu "$CPU_SERVER" \
+        --client-cpu "$CPU_CLIENT_SPLIT" --offset 8
 }
 spin_run() { # round size
     local c w pid=${SERVER_PID[jqb-shm-spin]}
@@ -384,6 +390,11 @@ if [ "$SKIP_COLD" != 1 ]; then
 fi
 [ -s "$scale_md" ] || echo "(not measured in this run: \`make bench-scale\` fills this section)" >"$scale_md"
 [ -s "$cold_md" ] || echo "(not measured in this run: \`make bench-cold\` fills this section)" >"$cold_md"
+# the stream layer's section (make bench-stream, benchmarks/stream-compare.sh) is carried over as it is
+stream_md="$work/stream.md"
+awk '/^<!-- stream-compare:begin -->/ { f = 1; next } /^<!-- stream-compare:end -->/ { f = 0 } f' "$root/$OUT" \
+    >"$stream_md" 2>/dev/null
+[ -s "$stream_md" ] || echo "(not measured yet: \`make bench-stream\` fills this section)" >"$stream_md"
 elapsed=$(( $(date +%s) - t0 ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -447,6 +458,7 @@ tables() {
 floor_tables() {
     [ -s "$rounds" ] || return 0
     local size k c med
+    : >"$work/spin.dat"
     echo "### Spin mode against the hardware floor (SHM, server side vCPU $CPU_SERVER, client side vCPU $CPU_CLIENT_SPLIT)"
     echo
     echo "*floor*: \`native/build/qbn-floor\`, two processes spinning on a shared mapping, one \`memcpy\` of the payload"
@@ -456,13 +468,14 @@ floor_tables() {
     echo "every size runs floor, jqb spin and the native client back to back (reversed every other round). Figures:"
     echo "median over the rounds; × floor: median of the per-round ratios. Counts per run: $SPIN_COUNT round trips after"
     echo "$SPIN_WARMUP warm-up at 64 B and 4 KiB, $((SPIN_COUNT / 5)) after $((SPIN_WARMUP / 10)) at 64 KiB."
-    echo "Goal (issue 14): jqb spin p50 ≤ 1.5× the floor, p99 ≤ 3×."
+    echo "Goal (issue 14): jqb spin p50 ≤ 1.5× the floor, p99 ≤ 3×. *floor +8*: the floor with both payloads 8 bytes"
+    echo "past a cache-line boundary (\`qbn-floor --offset 8\`), where a libqb chunk's payload usually starts."
     echo
-    echo "| size | floor p50 µs | floor p99 µs | jqb spin p50 µs | jqb spin p99 µs | p50 × floor | p99 × floor | native → jqb ($PHASED) p50 / p99 µs | native ↔ native blocking (split) p50 µs |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| size | floor p50 µs | floor p99 µs | jqb spin p50 µs | jqb spin p99 µs | p50 × floor | p99 × floor | floor +8 p50 / p99 µs | native → jqb ($PHASED) p50 / p99 µs | native ↔ native blocking (split) p50 µs |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for size in "${SPIN_SIZES[@]}"; do
         declare -A m=()
-        for k in floor spin phased; do
+        for k in floor floor8 spin phased; do
             for c in 4 5; do
                 m[$k$c]=$(awk -F'\t' -v s="$size" -v k="$k" -v c="$c" '$2 == s && $3 == k { print $c }' "$rounds" | median)
             done
@@ -474,28 +487,58 @@ floor_tables() {
         done
         med=$(awk -F'\t' -v s="$size" '$1 == "rtt" && $2 == "shm" && $3 == "split" && $4 == s && $5 == "native" &&
             $6 == "native" { print $7 }' "$results" | median)
+        echo "$size ${m[floor4]} ${m[spin4]} ${m[floor5]} ${m[spin5]}" >>"$work/spin.dat"
         awk -v s="$size" -v f4="${m[floor4]}" -v f5="${m[floor5]}" -v s4="${m[spin4]}" -v s5="${m[spin5]}" \
-            -v r4="${m[ratio4]}" -v r5="${m[ratio5]}" -v p4="${m[phased4]}" -v p5="${m[phased5]}" -v nn="$med" '
+            -v r4="${m[ratio4]}" -v r5="${m[ratio5]}" -v p4="${m[phased4]}" -v p5="${m[phased5]}" -v nn="$med" \
+            -v o4="${m[floor84]}" -v o5="${m[floor85]}" '
             function us(x) { return x == "-" ? "-" : sprintf("%.2f", x / 1000.0) }
             function x(v) { return v == "-" ? "-" : sprintf("%.2f", v) }
-            BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n", s, us(f4), us(f5), us(s4), us(s5),
-                x(r4), x(r5), us(p4), us(p5), nn == "-" ? "-" : sprintf("%.1f", nn / 1000.0) }'
+            BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s |\n", s, us(f4), us(f5), us(s4),
+                us(s5), x(r4), x(r5), us(o4), us(o5), us(p4), us(p5), nn == "-" ? "-" : sprintf("%.1f", nn / 1000.0) }'
         unset m
     done
+    if [ "${spin_chart_ok:-0}" = 1 ]; then
+        echo
+        echo "![jqb spin mode against the hardware floor: p50 and p99 per size](spin-floor.svg)"
+    fi
     echo
     echo "Every round (p50 / p99 µs):"
     echo
-    echo "| round | size | floor | jqb spin | p50 × floor | p99 × floor | native → jqb ($PHASED) |"
-    echo "|---:|---:|---|---|---:|---:|---|"
+    echo "| round | size | floor | floor +8 | jqb spin | p50 × floor | p99 × floor | native → jqb ($PHASED) |"
+    echo "|---:|---:|---|---|---|---:|---:|---|"
     awk -F'\t' '
-        function us(x) { return x == "-" ? "-" : sprintf("%.2f", x / 1000.0) }
+        function us(x) { return (x == "-" || x == "") ? "-" : sprintf("%.2f", x / 1000.0) }
         function r(a, b) { return (a == "-" || b == "-" || b == 0 || a == "" || b == "") ? "-" : sprintf("%.2f", a / b) }
         { k = $1 SUBSEP $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k; R[n] = $1; S[n] = $2 }
           p50[k, $3] = $4; p99[k, $3] = $5 }
         END { for (i = 1; i <= n; i++) { k = order[i]
-            printf "| %s | %s | %s / %s | %s / %s | %s | %s | %s / %s |\n", R[i], S[i], us(p50[k, "floor"]),
-              us(p99[k, "floor"]), us(p50[k, "spin"]), us(p99[k, "spin"]), r(p50[k, "spin"], p50[k, "floor"]),
+            printf "| %s | %s | %s / %s | %s / %s | %s / %s | %s | %s | %s / %s |\n", R[i], S[i], us(p50[k, "floor"]),
+              us(p99[k, "floor"]), us(p50[k, "floor8"]), us(p99[k, "floor8"]), us(p50[k, "spin"]), us(p99[k, "spin"]),
+              r(p50[k, "spin"], p50[k, "floor"]),
               r(p99[k, "spin"], p99[k, "floor"]), us(p50[k, "phased"]), us(p99[k, "phased"]) } }' "$rounds"
+}
+
+# The spin-vs-floor medians as a chart next to OUT (gnuplot; skipped when it cannot be had).
+spin_chart_ok=0
+spin_chart() {
+    [ -s "$work/spin.dat" ] || return 0
+    ensure_gnuplot || { echo "bench-compare: no gnuplot: spin-floor chart skipped" >&2; return 0; }
+    sed 's/ - / NaN /g; s/ -$/ NaN/' "$work/spin.dat" | awk '{ printf "\"%s B\"", $1; for (i = 2; i <= 5; i++)
+        printf " %s", ($i == "NaN" ? "NaN" : $i / 1000.0); print "" }' >"$work/spin-us.dat"
+    cat >"$work/spin.gp" <<GP
+set terminal svg size 760,380 dynamic font 'sans,12' background rgb 'white'
+set output '$work/spin.svg'
+set title 'jqb spin ↔ jqb spin vs the hardware floor (SHM, two vCPUs; medians of $ROUNDS rounds)'
+set style data histogram; set style histogram clustered gap 1; set style fill solid 0.8 border -1
+set logscale y; set ylabel 'round trip (µs)'; set grid ytics; set key top left; set datafile missing 'NaN'
+plot '$work/spin-us.dat' using 2:xtic(1) title 'floor p50', '' using 3 title 'jqb spin p50', \\
+     '' using 4 title 'floor p99', '' using 5 title 'jqb spin p99'
+GP
+    if gnuplot "$work/spin.gp" 2>"$work/spin-gnuplot.err"; then
+        cp "$work/spin.svg" "$(dirname "$out_path")/spin-floor.svg" && spin_chart_ok=1
+    else
+        echo "bench-compare: gnuplot failed: $(head -1 "$work/spin-gnuplot.err")" >&2
+    fi
 }
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -503,6 +546,8 @@ jdk=$(java -version 2>&1 | head -1)
 jvm=$(java -version 2>&1 | sed -n 3p)
 libqb=$(pkg-config --modversion libqb 2>/dev/null || dpkg-query -W -f '${Version}' libqb100 2>/dev/null || echo unknown)
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+floor_tables >/dev/null
+spin_chart
 dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q . && echo " (with uncommitted changes)")
 
 {
@@ -557,7 +602,9 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo
     tables
     echo
+    echo "<!-- spin-floor:begin -->"
     floor_tables
+    echo "<!-- spin-floor:end -->"
     echo
     echo "<!-- scale-curve:begin -->"
     cat "$scale_md"
@@ -572,10 +619,16 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
         sed -n '/^<!-- notify-compare:begin -->/,/^<!-- notify-compare:end -->/p' "$root/$OUT"
     fi
     echo
+    echo "<!-- stream-compare:begin -->"
+    cat "$stream_md"
+    echo "<!-- stream-compare:end -->"
+    echo
     echo "Servers stopped after the run: $shm_check (server pids $server_pids_text)."
     if [ -f "$root/benchmarks/performance-notes.md" ]; then
         echo
+        echo "<!-- notes:begin -->"
         cat "$root/benchmarks/performance-notes.md"
+        echo "<!-- notes:end -->"
     fi
     echo
     echo "## Commands"
@@ -586,8 +639,24 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo '```'
     sed "s|$root/||g" "$commands"
     echo '```'
-} >"$root/$OUT.tmp"
-mv "$root/$OUT.tmp" "$root/$OUT"
+} >"$out_path.tmp"
+if [ "$SKIP_BLOCKING" = 1 ] && [ -f "$out_path" ]; then
+    # A partial run keeps the file's other tables: only the sections it measured replace theirs.
+    rm -f "$out_path.tmp"
+    spin_md="$work/spin-floor.md"
+    if [ "$SKIP_SPIN" != 1 ]; then
+        { echo "Measured $started, load average before $load_before, after $load_after (\`SKIP_BLOCKING=1\` run)."
+          echo; floor_tables; } >"$spin_md"
+        splice_section "$out_path" spin-floor "$spin_md"
+    fi
+    [ "$SKIP_SCALE" != 1 ] && splice_section "$out_path" scale-curve "$scale_md"
+    [ "$SKIP_COLD" != 1 ] && splice_section "$out_path" cold-start "$cold_md"
+    [ -f "$root/benchmarks/performance-notes.md" ] &&
+        splice_section "$out_path" notes "$root/benchmarks/performance-notes.md"
+    echo "bench-compare: partial run (SKIP_BLOCKING=1): only the measured sections of $OUT were replaced"
+else
+    mv "$out_path.tmp" "$out_path"
+fi
 
 echo
 tables

@@ -27,6 +27,7 @@ COLD_SERVER=${COLD_SERVER:-native}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 OUT=${OUT:-docs/PERFORMANCE.md}
+case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
 SECTION_OUT=${SECTION_OUT:-}
 COMMANDS=${COMMANDS:-}
 
@@ -45,15 +46,16 @@ for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
 done
 "$NCLI" --help 2>&1 | grep -q -- --cold || { echo "cold-start: $NCLI has no --cold; run 'make native'" >&2; exit 2; }
 
-# name | JQB_CDS | extra JVM options. "native" is qbn-client.
+# name | JQB_CDS | extra JVM options | JQB_JFFI_EXTRACT. "native" is qbn-client.
 VARIANTS=(
-    "native|-|-"
-    "jqb (bin/jqb as shipped)|0|"
-    "jqb -Xshare:off (no class-data sharing at all)|0|-Xshare:off"
-    "jqb JQB_CDS=1 (AppCDS archive of jqb's classes)|1|"
-    "jqb -XX:TieredStopAtLevel=1 (C1 only)|0|-XX:TieredStopAtLevel=1"
-    "jqb -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1|0|-XX:TieredStopAtLevel=1 -XX:CICompilerCount=1"
-    "jqb JQB_CDS=1 + -XX:TieredStopAtLevel=1|1|-XX:TieredStopAtLevel=1"
+    "native|-|-|-"
+    "jqb (bin/jqb as shipped)|0||1"
+    "jqb JQB_JFFI_EXTRACT=0 (jffi copies its stub out of its jar at start)|0||0"
+    "jqb -Xshare:off (no class-data sharing at all)|0|-Xshare:off|1"
+    "jqb JQB_CDS=1 (AppCDS archive of jqb's classes)|1||1"
+    "jqb -XX:TieredStopAtLevel=1 (C1 only)|0|-XX:TieredStopAtLevel=1|1"
+    "jqb -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1|0|-XX:TieredStopAtLevel=1 -XX:CICompilerCount=1|1"
+    "jqb JQB_CDS=1 + -XX:TieredStopAtLevel=1|1|-XX:TieredStopAtLevel=1|1"
 )
 
 work=$(mktemp -d /tmp/jqb-cold-start.XXXXXX)
@@ -94,15 +96,15 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 for round in $(seq 1 "$COLD_ROUNDS"); do
     for i in "${!VARIANTS[@]}"; do
-        IFS='|' read -r name cds opts <<<"${VARIANTS[$i]}"
+        IFS='|' read -r name cds opts jffi <<<"${VARIANTS[$i]}"
         if [ "$name" = native ]; then
             cmd=(taskset -c "$CPU_CLIENT" "$NCLI" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
             envs=()
         else
             cmd=(taskset -c "$CPU_CLIENT" "$JQB" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
-            envs=(JQB_CDS="$cds" JQB_JAVA_OPTS="$base_opts $opts")
+            envs=(JQB_CDS="$cds" JQB_JFFI_EXTRACT="$jffi" JQB_JAVA_OPTS="$base_opts $opts")
         fi
-        [ "$round" = 1 ] && log_cmd "${envs[*]} ${cmd[*]}"
+        [ "$round" = 1 ] && log_cmd "$( [ ${#envs[@]} -gt 0 ] && printf '%q ' "${envs[@]}")${cmd[*]}"
         launch=${EPOCHREALTIME/./}
         out=$(env "${envs[@]}" "${cmd[@]}" 2>"$work/client.err")
         end=${EPOCHREALTIME/./}
@@ -150,7 +152,7 @@ section="$work/section.md"
     nf=$(col 0 3)
     nt=$(col 0 5)
     for i in "${!VARIANTS[@]}"; do
-        IFS='|' read -r name _ _ <<<"${VARIANTS[$i]}"
+        IFS='|' read -r name _ _ _ <<<"${VARIANTS[$i]}"
         f=$(col "$i" 3)
         c=$(col "$i" 4)
         t=$(col "$i" 5)
@@ -167,7 +169,7 @@ section="$work/section.md"
 if [ -n "$SECTION_OUT" ]; then
     cp "$section" "$SECTION_OUT"
 else
-    splice_section "$root/$OUT" cold-start "$section"
+    splice_section "$out_path" cold-start "$section"
     echo "cold-start: written to $OUT"
 fi
 cat "$section"

@@ -10,8 +10,8 @@
 #
 # Knobs (environment): SCALE_CLIENTS ("1 10 100 1000"), SCALE_DURATION_MS (measured time per point, 2000),
 # SCALE_WARMUP_MS (500), SCALE_SIZE (payload, 64), SCALE_MAX (buffer size asked for, 8192),
-# SCALE_TRANSPORTS ("shm socket"), CPU_SERVER (0), CPU_CLIENT (1), SECTION_OUT (write the section there instead of
-# splicing it into OUT), OUT (docs/PERFORMANCE.md), CHART (docs/scale-curve.svg), COMMANDS (append the commands
+# SCALE_TRANSPORTS ("shm socket"), CPU_SERVER (0), CPU_CLIENT (1), CHART_FORMAT (svg|png), SECTION_OUT (write the section there instead of
+# splicing it into OUT), OUT (docs/PERFORMANCE.md), CHART (scale-curve.svg next to OUT), COMMANDS (append the commands
 # run to this file).
 set -uo pipefail
 
@@ -29,7 +29,9 @@ SCALE_TRANSPORTS=${SCALE_TRANSPORTS:-"shm socket"}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 OUT=${OUT:-docs/PERFORMANCE.md}
-CHART=${CHART:-docs/scale-curve.svg}
+case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
+CHART=${CHART:-$(dirname "$out_path")/scale-curve.svg}
+case "$CHART" in /*) chart_path=$CHART ;; *) chart_path="$root/$CHART" ;; esac
 SECTION_OUT=${SECTION_OUT:-}
 COMMANDS=${COMMANDS:-}
 
@@ -151,7 +153,11 @@ if ensure_gnuplot; then
             "$results" | sed 's/ - / NaN /g; s/ -$/ NaN/' >"$work/scale-$t.dat"
     done
     {
-        echo "set terminal svg size 1000,420 dynamic font 'sans,12' background rgb 'white'"
+        if [ "${CHART_FORMAT:-svg}" = png ]; then
+            echo "set terminal pngcairo size 1000,420 font 'sans,10'"
+        else
+            echo "set terminal svg size 1000,420 dynamic font 'sans,12' background rgb 'white'"
+        fi
         echo "set output '$work/chart.svg'"
         echo "set datafile missing 'NaN'"
         echo "set multiplot layout 1,2 title 'jqb vs native libqb server: $SCALE_SIZE B echo, N concurrent native clients (blocking)'"
@@ -176,8 +182,7 @@ if ensure_gnuplot; then
         echo "unset multiplot"
     } >"$work/chart.gp"
     if gnuplot "$work/chart.gp" 2>"$work/gnuplot.err"; then
-        mkdir -p "$(dirname "$root/$CHART")" 2>/dev/null
-        cp "$work/chart.svg" "$CHART" 2>/dev/null || cp "$work/chart.svg" "$root/$CHART"
+        cp "$work/chart.svg" "$chart_path"
     else
         chart_note="(gnuplot failed: $(head -1 "$work/gnuplot.err"))"
     fi
@@ -199,10 +204,11 @@ section="$work/section.md"
     echo "threads: \`/proc/PID/status\` at the end of the measured window, with every connection open; Δ = that minus"
     echo "the idle server's figure just before the point, per connection. Latency is per round trip on every"
     echo "connection: with N clients sharing one vCPU, a round trip waits for the others. Only blocking clients: a"
-    echo "spinning client per connection would only fight the others for the one client vCPU."
+    echo "spinning client per connection would only fight the others for the one client vCPU. *N connects*: the"
+    echo "client's N connections made one after another before the run (\`connect_s\`)."
     echo
-    echo "| transport | clients | server | round trips/s | × native | p50 µs | p99 µs | p99 × native | server RSS MiB | Δ RSS per conn KiB | server threads (Δ per conn) |"
-    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| transport | clients | server | round trips/s | × native | p50 µs | p99 µs | p99 × native | server RSS MiB | Δ RSS per conn KiB | server threads (Δ per conn) | N connects s |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk -F'\t' '
         function us(x) { return x == "-" ? "-" : sprintf("%.1f", x / 1000.0) }
         function ratio(x, y) { return (x == "-" || y == "-" || y == 0) ? "-" : sprintf("%.2f", x / y) }
@@ -213,14 +219,14 @@ section="$work/section.md"
             rss = f[r,8] == "-" ? "-" : sprintf("%.1f", f[r,8] / 1024.0)
             d = (f[r,8] == "-" || f[r,9] == "-") ? "-" : sprintf("%.1f", (f[r,8] - f[r,9]) / f[r,2])
             th = f[r,10] == "-" ? "-" : sprintf("%d (%.2f)", f[r,10], (f[r,10] - f[r,11]) / f[r,2])
-            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,1]), f[r,2], f[r,3],
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,1]), f[r,2], f[r,3],
               f[r,4] == "-" ? "-" : sprintf("%d", f[r,4]), b ? ratio(f[r,4], f[b,4]) : "-", us(f[r,5]), us(f[r,6]),
-              b ? ratio(f[r,6], f[b,6]) : "-", rss, d, th
+              b ? ratio(f[r,6], f[b,6]) : "-", rss, d, th, f[r,12]
           }
-        }' "$results"
+        }' <(sort -t"$(printf '\t')" -k1,1 -k2,2n -k3,3r "$results")
     echo
     if [ -z "$chart_note" ]; then
-        chart_rel=$(realpath --relative-to="$(dirname "$root/$OUT")" "$root/$CHART" 2>/dev/null || echo "$CHART")
+        chart_rel=$(realpath --relative-to="$(dirname "$out_path")" "$chart_path" 2>/dev/null || echo "$CHART")
         echo "![Scale curve: round trips/s and p99 against the number of concurrent clients]($chart_rel)"
     else
         echo "$chart_note"
@@ -230,7 +236,7 @@ section="$work/section.md"
 if [ -n "$SECTION_OUT" ]; then
     cp "$section" "$SECTION_OUT"
 else
-    splice_section "$root/$OUT" scale-curve "$section"
+    splice_section "$out_path" scale-curve "$section"
     echo "scale-curve: written to $OUT and $CHART"
 fi
 cat "$section"

@@ -2,7 +2,7 @@
  * qbn-floor: the hardware floor of a shared-memory echo round trip.
  *
  *   qbn-floor [--size B=64] [--count N=100000] [--warmup N=20000]
- *             [--client-cpu C=1] [--server-cpu C=0] [--no-pause]
+ *             [--client-cpu C=1] [--server-cpu C=0] [--no-pause] [--offset B=0]
  *
  * Two processes (fork) share one anonymous MAP_SHARED mapping and busy-spin, each pinned to its CPU:
  *
@@ -26,6 +26,9 @@
  * Output: the line of `qbn-client bench` / `bin/jqb bench` (client-side RTT of each round trip, timed one by one
  * with CLOCK_MONOTONIC; percentiles = sorted[q * count]):
  *   size=S count=N p50_ns=.. p99_ns=.. p999_ns=.. msgs_per_s=.. MB_per_s=..
+ *
+ * --offset B starts both payload areas B bytes past a 128-byte boundary (a libqb ring chunk's payload starts 8
+ * bytes after a 4-byte-aligned chunk header, so it is rarely cache-line aligned): what misalignment costs.
  *
  * Spinning waits use the PAUSE instruction (as Java's Thread.onSpinWait does) unless --no-pause. A wait that
  * lasts more than 10 s ends the run with an error (a peer that is not running, e.g. two processes on one CPU
@@ -153,7 +156,7 @@ static uint64_t percentile(const uint64_t *sorted, size_t n, double q)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: qbn-floor [--size B=64] [--count N=100000] [--warmup N=20000]\n"
-		   "                 [--client-cpu C=1] [--server-cpu C=0] [--no-pause]\n"
+		   "                 [--client-cpu C=1] [--server-cpu C=0] [--no-pause] [--offset B=0]\n"
 		   "  two forked processes echo a payload through shared memory by busy-spinning;\n"
 		   "  prints 'size= count= p50_ns= p99_ns= p999_ns= msgs_per_s= MB_per_s=' like qbn-client bench\n"
 		   "  (a CPU of -1 leaves that process unpinned)\n");
@@ -168,13 +171,14 @@ int main(int argc, char **argv)
 		{ "client-cpu", required_argument, NULL, 'C' },
 		{ "server-cpu", required_argument, NULL, 'S' },
 		{ "no-pause", no_argument, NULL, 'P' },
+		{ "offset", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long size = 64, count = 100000, warmup = 20000, client_cpu = 1, server_cpu = 0;
+	long size = 64, count = 100000, warmup = 20000, client_cpu = 1, server_cpu = 0, offset = 0;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "z:c:w:C:S:Ph", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "z:c:w:C:S:PO:h", longopts, NULL)) != -1) {
 		long *target;
 
 		switch (opt) {
@@ -183,6 +187,7 @@ int main(int argc, char **argv)
 		case 'w': target = &warmup; break;
 		case 'C': target = &client_cpu; break;
 		case 'S': target = &server_cpu; break;
+		case 'O': target = &offset; break;
 		case 'P': use_pause = 0; continue;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -194,12 +199,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || count <= 0 || size > (1L << 30)) {
+	if (optind != argc || count <= 0 || size > (1L << 30) || offset >= BLOCK) {
 		usage(stderr);
 		return 2;
 	}
 
-	size_t area = ((size_t)size + BLOCK - 1) / BLOCK * BLOCK;
+	size_t area = ((size_t)size + (size_t)offset + BLOCK - 1) / BLOCK * BLOCK;
 	size_t len = 2 * BLOCK + 2 * (area ? area : BLOCK);
 	uint8_t *shm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
@@ -209,7 +214,7 @@ int main(int argc, char **argv)
 	memset(shm, 0, len); /* fault every page in before either side starts timing */
 	uint64_t *req_seq = (uint64_t *)shm;
 	uint64_t *resp_seq = (uint64_t *)(shm + BLOCK);
-	uint8_t *req = shm + 2 * BLOCK;
+	uint8_t *req = shm + 2 * BLOCK + offset;
 	uint8_t *resp = req + area;
 	long total = warmup + count;
 	pid_t parent = getpid();

@@ -45,6 +45,7 @@ final class TopCommand {
         boolean once = a.flag("--once");
         boolean tty = System.console() != null;
         AtomicBoolean quit = new AtomicBoolean();
+        Signals.onTermination(() -> quit.set(true));   // SIGINT/SIGTERM: restore the terminal, exit 0
         String saved = null;
         if (!once) {
             saved = tty ? rawTerminal() : null;
@@ -66,6 +67,9 @@ final class TopCommand {
                 }
                 out.print(format(rows, interval));
                 out.flush();
+                if (out.checkError()) {
+                    break;   // the reader went away (e.g. `jqb top | head`): nobody to refresh for
+                }
             } while (!once && !quit.get());
         } catch (UncheckedIOException e) {
             System.err.println("jqb top: " + e.getMessage() + ": " + e.getCause().getMessage());
@@ -104,6 +108,9 @@ final class TopCommand {
                         ring == null || ring.fillPercent() < 0 ? "-" : String.format("%.1f", ring.fillPercent()),
                         ring == null || ring.queued() < 0 ? "-" : Long.toString(ring.queued()), cmd));
             }
+        }
+        if (rows.stream().anyMatch(r -> r.rates().stream().anyMatch(RingRate::estimated))) {
+            b.append("~ estimated: chunks were overwritten before they could be counted (see docs/OPERATIONS.md)\n");
         }
         return b.toString();
     }

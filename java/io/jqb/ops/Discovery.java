@@ -8,9 +8,15 @@ import java.io.UncheckedIOException;
  * Finds every libqb IPC service on this host, native or Java, without their cooperation and without writing
  * anything (what {@code jqb ls} prints).
  *
+ * <!-- example: test/io/jqb/examples/HostView.java#scan -->
  * <pre>{@code
- * HostSnapshot s = Discovery.scan();
- * for (ServiceInfo svc : s.services()) { ... svc.connections() ... }
+ * HostSnapshot host = Discovery.scan();          // read-only: /proc/net/unix, /proc/<pid>/fd, /dev/shm
+ * ServiceInfo svc = host.service(name);          // null when no such service runs
+ * for (ConnectionInfo c : svc.connections()) {
+ *     RingInfo r = c.ring("response");
+ *     out.append(c.clientPid()).append(": ").append(r.queued()).append(" unread, ")
+ *             .append(r.usedBytes()).append(" of ").append(r.dataBytes()).append(" bytes\n");
+ * }
  * }</pre>
  *
  * <p>Sources: {@code /proc/net/unix} (listening sockets: abstract names padded to the whole {@code sun_path}, as

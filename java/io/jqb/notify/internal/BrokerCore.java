@@ -2,6 +2,7 @@ package io.jqb.notify.internal;
 
 import static io.jqb.notify.internal.NotifyMessageDescriptor.*;
 
+import io.jqb.internal.Logs;
 import io.jqb.Connection;
 import io.jqb.Errno;
 import io.jqb.IpcException;
@@ -15,7 +16,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
-import io.jqb.internal.Logs;
 
 /**
  * The broker's request handling and delivery: one {@link ServiceHandler} on the service's loop thread, the

@@ -2,6 +2,7 @@ package io.jqb.notify.internal;
 
 import static io.jqb.notify.internal.NotifyMessageDescriptor.*;
 
+import io.jqb.internal.Logs;
 import io.jqb.Client;
 import io.jqb.Errno;
 import io.jqb.IpcException;
@@ -13,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
-import io.jqb.internal.Logs;
 
 /**
  * A client's connection to the broker: requests (one at a time, under this object's lock) and a transport thread

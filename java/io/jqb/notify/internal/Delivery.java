@@ -1,11 +1,11 @@
 package io.jqb.notify.internal;
 
+import io.jqb.internal.Logs;
 import io.jqb.notify.Notification;
 import io.jqb.notify.NotificationCallback;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
-import io.jqb.internal.Logs;
 
 /**
  * One registration on the client side and its delivery queue: callbacks run one at a time, in order, on the

@@ -1,12 +1,12 @@
 package io.jqb.notify.internal;
 
+import io.jqb.internal.Logs;
 import io.jqb.Connection;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
-import io.jqb.internal.Logs;
 
 /**
  * One client's bounded outbound queue. An event goes straight into the client's event ring when nothing is queued

@@ -51,14 +51,25 @@ public final class RingFiles {
     /** A ring's header fields and the data file's size; garbage and truncation are reported in {@code error}. */
     public static RingInfo readRing(Path dir, String ring, String service) {
         Path h = header(dir, ring, service);
-        ByteBuffer b;
+        long dataBytes = dataSize(data(dir, ring, service));
         try (FileReads.Reader r = FileReads.open(h)) {
-            b = r.read(0, RingHeaderDescriptor.STRUCT_LENGTH);
+            RingInfo info = null;
+            // write_pt == read_pt with messages queued means "full", but the copy is not atomic: a message written
+            // between our read of the pointers and of the semaphore looks the same. A full ring stays full (its
+            // reader is not reading): believe it only when two copies agree.
+            for (int attempt = 0; attempt < 3; attempt++) {
+                RingInfo again = decode(ring, r.read(0, RingHeaderDescriptor.STRUCT_LENGTH), dataBytes,
+                        ring.equals("request"));
+                if (!(again.writePointer() == again.readPointer() && again.queued() > 0 && again.error() == null)
+                        || info != null && info.equals(again)) {
+                    return again;
+                }
+                info = again;
+            }
+            return info;
         } catch (IOException e) {
             return RingInfo.unreadable(ring, h.getFileName() + ": " + FileReads.why(e));
         }
-        long dataBytes = dataSize(data(dir, ring, service));
-        return decode(ring, b, dataBytes, ring.equals("request"));
     }
 
     private static long dataSize(Path data) {

@@ -64,22 +64,7 @@ public final class Scanner {
         long t0 = System.nanoTime();
         List<String> unreadable = new ArrayList<>();
         Path table = roots.proc().resolve("net").resolve("unix");
-        List<UnixSocketTable.Entry> sockets = UnixSocketTable.read(table);
-        Map<String, Listener> byName = new TreeMap<>();
-        for (UnixSocketTable.Entry e : sockets) {
-            if (!e.listening() || e.type() != UnixSocketTable.TYPE_STREAM || e.path() == null) {
-                continue;
-            }
-            String name = e.paddedAbstractName();
-            String address = name == null ? null : "@" + name;
-            if (name == null && isFilesystemService(e.path())) {
-                name = Path.of(e.path()).getFileName().toString();
-                address = e.path();
-            }
-            if (name != null && !byName.containsKey(name)) {
-                byName.put(name, new Listener(name, address, e.inode()));
-            }
-        }
+        Map<String, Listener> byName = listeners(UnixSocketTable.read(table));
         ProcessTable procs = new ProcessTable(roots.proc(), perEntryMillis);
         Set<Long> inodes = new HashSet<>();
         byName.values().forEach(l -> inodes.add(l.inode));
@@ -90,7 +75,7 @@ public final class Scanner {
         unreadable.addAll(procs.unreadable());
 
         List<StaleDirectory> stale = new ArrayList<>();
-        Map<Integer, Listener> orphans = new LinkedHashMap<>();
+        Map<String, Listener> orphans = new LinkedHashMap<>();
         List<Path> dirs;
         try {
             dirs = ConnectionDirs.list(roots.shm());
@@ -130,11 +115,14 @@ public final class Scanner {
                     List.copyOf(problems));
             Listener owner = ownerOf(dir, byName);
             if (owner == null) {
-                owner = orphans.computeIfAbsent(dir.serverPid(), pid -> {
+                String key = dir.serverPid() + "/" + dir.service();
+                owner = orphans.computeIfAbsent(key, k -> {
                     Listener o = new Listener(dir.service() != null ? dir.service() : "?", null, 0);
-                    o.pid = pid;
-                    o.problems.add("no listening socket found for it (withdrawn, another network namespace, or a "
-                            + "filesystem socket outside " + roots.socketDir() + ")");
+                    o.pid = dir.serverPid();
+                    o.problems.add(dir.service() == null
+                            ? "service unknown: its connection directories could not be read"
+                            : "no listening socket found for it (withdrawn, another network namespace, or a "
+                                    + "filesystem socket outside " + roots.socketDir() + ")");
                     return o;
                 });
             }
@@ -164,6 +152,26 @@ public final class Scanner {
         int uid = uid(roots.proc());
         return new HostSnapshot(List.copyOf(services), List.copyOf(stale), List.copyOf(unreadable), uid,
                 (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** The listening sockets with libqb's addressing, by service name. */
+    private Map<String, Listener> listeners(List<UnixSocketTable.Entry> sockets) {
+        Map<String, Listener> byName = new TreeMap<>();
+        for (UnixSocketTable.Entry e : sockets) {
+            if (!e.listening() || e.type() != UnixSocketTable.TYPE_STREAM || e.path() == null) {
+                continue;
+            }
+            String name = e.paddedAbstractName();
+            String address = name == null ? null : "@" + name;
+            if (name == null && isFilesystemService(e.path())) {
+                name = Path.of(e.path()).getFileName().toString();
+                address = e.path();
+            }
+            if (name != null && !byName.containsKey(name)) {
+                byName.put(name, new Listener(name, address, e.inode()));
+            }
+        }
+        return byName;
     }
 
     private record DirRead(ConnectionDirs.Dir dir, List<RingInfo> rings) {

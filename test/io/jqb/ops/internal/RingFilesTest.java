@@ -1,0 +1,59 @@
+package io.jqb.ops.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jqb.internal.wire.RingHeaderDescriptor;
+import io.jqb.internal.wire.SemaphoreDescriptor;
+import io.jqb.ops.RingInfo;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.junit.jupiter.api.Test;
+
+/** Decoding copied ring headers: fill, the full-ring rule, truncation and garbage. */
+class RingFilesTest {
+    private static ByteBuffer header(int w, int r, int words, int sem, int fc) {
+        ByteBuffer b = ByteBuffer.allocate(RingHeaderDescriptor.STRUCT_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(RingHeaderDescriptor.WRITE_PT_OFFSET, w).putInt(RingHeaderDescriptor.READ_PT_OFFSET, r)
+                .putInt(RingHeaderDescriptor.WORD_SIZE_OFFSET, words).putInt(RingHeaderDescriptor.REF_COUNT_OFFSET, 2)
+                .putInt(RingHeaderDescriptor.SEMAPHORE_OFFSET + SemaphoreDescriptor.DATA_OFFSET, sem)
+                .putInt(RingHeaderDescriptor.SEMAPHORE_OFFSET + SemaphoreDescriptor.PRIVATE_OFFSET,
+                        SemaphoreDescriptor.SHARED)
+                .putInt(RingHeaderDescriptor.USER_DATA_OFFSET, fc);
+        return b;
+    }
+
+    @Test
+    void fillWrapsAroundTheEnd() {
+        RingInfo i = RingFiles.decode("response", header(10, 4000, 4096, 3, 0), 16384, false);
+        assertNull(i.error());
+        assertEquals(4 * (10 + 4096 - 4000), i.usedBytes());
+        assertEquals(3, i.queued());
+        assertEquals(2, i.refCount());
+        assertEquals(0, i.flowControl(), "only the request ring has the flag");
+    }
+
+    @Test
+    void equalPointersAreEmptyWithoutMessagesAndFullWithThem() {
+        assertEquals(0, RingFiles.decode("request", header(77, 77, 4096, 0, 1), 16384, true).usedBytes());
+        RingInfo full = RingFiles.decode("request", header(77, 77, 4096, 200, 1), 16384, true);
+        assertEquals(16384, full.usedBytes());
+        assertEquals(100.0, full.fillPercent());
+        assertEquals(1, full.flowControl());
+    }
+
+    @Test
+    void truncatedAndGarbageHeaders() {
+        ByteBuffer shortOne = header(1, 0, 4096, 0, 0).limit(10);
+        assertTrue(RingFiles.decode("event", shortOne, 16384, false).error().startsWith("truncated: header 10"));
+        RingInfo half = RingFiles.decode("event", header(8, 0, 4096, 0, 0).limit(100), 16384, false);
+        assertTrue(half.error().startsWith("truncated"), half.toString());
+        assertEquals(-1, half.queued(), "the semaphore was not in the copy");
+        assertTrue(RingFiles.decode("event", header(0, 0, 0, 0, 0), 16384, false).error().contains("word_size=0"));
+        assertTrue(RingFiles.decode("event", header(0, 0, 4096, 0, 0), 9999, false).error()
+                .contains("data file has 9999"));
+        assertTrue(RingFiles.decode("event", header(0, 5000, 4096, 0, 0), 16384, false).error()
+                .contains("read_pt=5000"));
+    }
+}
