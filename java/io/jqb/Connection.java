@@ -77,14 +77,23 @@ public final class Connection {
         @Override
         public boolean prepareSleep() {
             ServerChannel ch = channel;
-            return ch != null && state == State.ESTABLISHED && ch.advertiseAwake(false);
+            try {
+                return ch != null && state == State.ESTABLISHED && ch.advertiseAwake(false);
+            } catch (InternalError e) {
+                sharedMemoryFault(e);
+                return false;
+            }
         }
 
         @Override
         public void awake() {
             ServerChannel ch = channel;
             if (ch != null && state == State.ESTABLISHED) {
-                ch.advertiseAwake(true);
+                try {
+                    ch.advertiseAwake(true);
+                } catch (InternalError e) {
+                    sharedMemoryFault(e);
+                }
             }
         }
     };

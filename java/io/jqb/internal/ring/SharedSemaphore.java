@@ -8,6 +8,7 @@ import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.Futex;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.SemaphoreDescriptor;
+import io.jqb.internal.posix.Guard;
 import io.jqb.internal.posix.PointerStore;
 
 /**
@@ -67,6 +68,19 @@ public final class SharedSemaphore {
      * @return 0, or -EOVERFLOW when the value is at its maximum (a hostile peer inflated it)
      */
     public int post() {
+        if (Guard.AVAILABLE) {
+            int r = Guard.semPost(futexAddress);
+            if (r == -1) {
+                throw new InternalError("semaphore memory is gone (the peer truncated the ring header)");
+            }
+            if (r == -2) {
+                return -75; // EOVERFLOW
+            }
+            if (r == 1) {
+                Futex.wake(futexAddress, 1);
+            }
+            return 0;
+        }
         long d;
         int failures = 0;
         for (;;) {
@@ -92,6 +106,13 @@ public final class SharedSemaphore {
      * take: that made a spinning server loop burn a core for as long as the connection lived.
      */
     public boolean tryWait() {
+        if (Guard.AVAILABLE) {
+            int r = Guard.semTryWait(futexAddress);
+            if (r < 0) {
+                throw new InternalError("semaphore memory is gone (the peer truncated the ring header)");
+            }
+            return r == 1;
+        }
         int failures = 0;
         for (;;) {
             long d = mem.readVolatileLong(offset);

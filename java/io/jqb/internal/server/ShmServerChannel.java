@@ -246,7 +246,11 @@ public final class ShmServerChannel implements ServerChannel {
     @Override
     public boolean pollRequests(int budget, RequestSink sink) {
         polled = true;
-        if (!open || flowControl != 0 || owner.paused() || request.semaphore().value() == 0) {
+        if (!open || flowControl != 0 || owner.paused()) {
+            return false;
+        }
+        request.checkMapped();
+        if (request.semaphore().value() == 0) {
             return false;
         }
         int served = serve(budget, sink);
@@ -262,6 +266,7 @@ public final class ShmServerChannel implements ServerChannel {
         if (!open) {
             return false;
         }
+        request.checkMapped();
         request.setConsumerAwake(awake ? 1 : 0);
         return !awake && flowControl == 0 && request.semaphore().value() > 0;
     }
@@ -270,6 +275,7 @@ public final class ShmServerChannel implements ServerChannel {
     private int serve(int budget, RequestSink sink) {
         int served = 0;
         if (flowControl == 0) {
+            request.checkMapped();
             int avail = Math.min(request.semaphore().value(), budget);
             for (; served < avail && open && !owner.paused(); served++) {
                 if (!request.semaphore().tryWait()) {
@@ -334,7 +340,15 @@ public final class ShmServerChannel implements ServerChannel {
     @Override
     public int eventQueueLength() {
         synchronized (eventLock) {
-            return destroyed ? 0 : event.semaphore().value();
+            if (destroyed) {
+                return 0;
+            }
+            try {
+                event.checkMapped(); // stats() may run on any thread: a truncated header must not fault later there
+                return event.semaphore().value();
+            } catch (InternalError e) {
+                return 0;
+            }
         }
     }
 
