@@ -7,6 +7,8 @@
 #                 and the cold start; writes docs/PERFORMANCE.md (tables and charts), ~10 minutes on a quiet machine
 #   make bench-scale    only the scale curve (1..1000 concurrent clients); its section of docs/PERFORMANCE.md
 #   make bench-cold     only the cold-start comparison (launcher settings); its section of docs/PERFORMANCE.md
+#   make bench-stream   the stream layer vs plain java.nio vs C sockets (TCP, pipe, TLS); its section of PERFORMANCE.md
+#   make bench-libipc   libipc echo: jqb and the C wire peer, every pairing, pinned and split; its section of PERFORMANCE.md
 #   make reliability  only the fault / hostile-input / leak suite (test/io/jqb/reliability; also part of make test)
 #   make soak     that suite with soak counts (-Djqb.soak=true: 10x cycles, 20x kills, 5M mutations...); not for CI
 
@@ -14,7 +16,8 @@ MVN      ?= mvn
 MVNFLAGS ?= -B -q
 JAR      := target/jqb.jar
 
-.PHONY: all deps native jar test demo bench bench-compare bench-scale bench-cold clean reliability soak
+.PHONY: all deps native jar test demo bench bench-compare bench-stream bench-scale bench-cold bench-libipc clean \
+	reliability soak
 
 all: native jar
 
@@ -50,11 +53,18 @@ bench: all
 bench-compare: all
 	@bash benchmarks/bench-compare.sh
 
+bench-stream: all
+	$(MVN) $(MVNFLAGS) -DskipTests test-compile
+	@bash benchmarks/stream-compare.sh
+
 bench-scale: all
 	@bash benchmarks/scale-curve.sh
 
 bench-cold: all
 	@bash benchmarks/cold-start.sh
+
+bench-libipc: all
+	@bash benchmarks/libipc-compare.sh
 
 clean:
 	$(MAKE) -C native clean

@@ -8,6 +8,12 @@ command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v mvn >/dev/null || need+=(maven)
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
+# the stream layer's interop tests and benchmarks talk to these real peers
+command -v openssl >/dev/null || need+=(openssl)
+command -v socat >/dev/null || need+=(socat)
+command -v nc >/dev/null || need+=(netcat-openbsd)
+command -v prlimit >/dev/null || need+=(util-linux)
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     SUDO=""

@@ -384,6 +384,11 @@ if [ "$SKIP_COLD" != 1 ]; then
 fi
 [ -s "$scale_md" ] || echo "(not measured in this run: \`make bench-scale\` fills this section)" >"$scale_md"
 [ -s "$cold_md" ] || echo "(not measured in this run: \`make bench-cold\` fills this section)" >"$cold_md"
+# the stream layer's section (make bench-stream, benchmarks/stream-compare.sh) is carried over as it is
+stream_md="$work/stream.md"
+awk '/^<!-- stream-compare:begin -->/ { f = 1; next } /^<!-- stream-compare:end -->/ { f = 0 } f' "$root/$OUT" \
+    >"$stream_md" 2>/dev/null
+[ -s "$stream_md" ] || echo "(not measured yet: \`make bench-stream\` fills this section)" >"$stream_md"
 elapsed=$(( $(date +%s) - t0 ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -566,6 +571,10 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "<!-- cold-start:begin -->"
     cat "$cold_md"
     echo "<!-- cold-start:end -->"
+    echo
+    echo "<!-- stream-compare:begin -->"
+    cat "$stream_md"
+    echo "<!-- stream-compare:end -->"
     echo
     echo "Servers stopped after the run: $shm_check (server pids $server_pids_text)."
     if [ -f "$root/benchmarks/performance-notes.md" ]; then

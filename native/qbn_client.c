@@ -68,7 +68,7 @@ static void usage(FILE *f)
 		"      while every connection is open\n"
 		"  qbn-client drive --service NAME [--max N=65536]\n"
 		"drive commands: connect, echo SIZE [TIMEOUT_MS], send ID SIZE, recv TIMEOUT_MS,\n"
-		"  event TIMEOUT_MS, connected, fcmax N, auth, bufsize, sleep MS, disconnect, quit\n");
+		"  event TIMEOUT_MS, events N TIMEOUT_MS, connected, fcmax N, auth, bufsize, sleep MS, disconnect, quit\n");
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -1026,7 +1026,7 @@ static void drive_line(struct driver *d, char *line, int *quit)
 	/* everything below needs a connection */
 	if (strcmp(cmd, "echo") != 0 && strcmp(cmd, "send") != 0 && strcmp(cmd, "recv") != 0 &&
 	    strcmp(cmd, "event") != 0 && strcmp(cmd, "fcmax") != 0 && strcmp(cmd, "auth") != 0 &&
-	    strcmp(cmd, "bufsize") != 0) {
+	    strcmp(cmd, "bufsize") != 0 && strcmp(cmd, "events") != 0) {
 		out("err EINVAL");
 		return;
 	}
@@ -1122,6 +1122,25 @@ static void drive_line(struct driver *d, char *line, int *quit)
 			rc = qb_ipcc_recv(d->c, d->rx, (size_t)d->bufsize, (int32_t)v1);
 		}
 		print_msg(cmd, rc, d->rx, is_event);
+		return;
+	}
+	if (strcmp(cmd, "events") == 0) {
+		/* events N T: read N events, each within T ms, as a libqb application would (qb_ipcc_event_recv
+		 * waits for the notification byte first): a lost notification shows as ETIMEDOUT. */
+		long got = 0;
+
+		if (arg_long(a1, &v1, LONG_MIN) != 0 || v1 < 0 || arg_long(a2, &v2, OP_TIMEOUT_MS) != 0) {
+			out("err EINVAL");
+			return;
+		}
+		for (; got < v1; got++) {
+			rc = qb_ipcc_event_recv(d->c, d->rx, (size_t)d->bufsize, (int32_t)v2);
+			if (rc < 0) {
+				out("err %s after=%ld", qbn_errname(rc), got);
+				return;
+			}
+		}
+		out("ok %ld", got);
 		return;
 	}
 	if (strcmp(cmd, "fcmax") == 0) {

@@ -77,19 +77,24 @@ public final class Client implements AutoCloseable {
      *
      * @param service the service name (abstract socket, or {@code /tmp/<service>} in filesystem-socket mode)
      * @param maxMsgSize the buffer size to ask for; the server may grant more ({@link #bufferSize()})
+     * @return the connected client
      * @throws IpcException ECONNREFUSED when nobody serves {@code service} in this process's socket mode (also when
      *         the server runs in the other mode; libqb itself says ENOENT when the filesystem socket is missing), the
      *         server's refusal (e.g. EACCES), ETIMEDOUT after {@link #DEFAULT_CONNECT_TIMEOUT_MS}
      */
-    public static Client connect(String service, int maxMsgSize) throws IpcException {
+    public static Client connect(String service, int maxMsgSize) {
         return connectAsync(service, maxMsgSize).complete(DEFAULT_CONNECT_TIMEOUT_MS);
     }
 
     /**
      * Starts a connection without waiting for the server ({@code qb_ipcc_connect_async}): poll
      * {@link PendingConnection#fd()} for readability, then call {@link PendingConnection#complete}.
+     *
+     * @param service the service name (an abstract socket, or {@code /tmp/<service>} in filesystem-socket mode)
+     * @param maxMsgSize the buffer size to ask for; the server may grant more ({@link #bufferSize()})
+     * @return the connection under way
      */
-    public static PendingConnection connectAsync(String service, int maxMsgSize) throws IpcException {
+    public static PendingConnection connectAsync(String service, int maxMsgSize) {
         Objects.requireNonNull(service, "service");
         if (maxMsgSize < 0) {
             throw new IllegalArgumentException("maxMsgSize=" + maxMsgSize);
@@ -132,8 +137,9 @@ public final class Client implements AutoCloseable {
          * Reads the server's answer and opens the connection ({@code qb_ipcc_connect_continue}).
          *
          * @param timeoutMs how long to wait for the answer; negative = forever
+         * @return the connected client
          */
-        public Client complete(int timeoutMs) throws IpcException {
+        public Client complete(int timeoutMs) {
             if (done) {
                 throw new IllegalStateException("already completed");
             }
@@ -183,6 +189,7 @@ public final class Client implements AutoCloseable {
      * The largest message, up to {@code maxMsgSize}, that SOCKET-transport datagrams can carry on this host
      * ({@code qb_ipcc_verify_dgram_max_msg_size}); purely local. Ask a SOCKET service for at most this.
      *
+     * @param maxMsgSize the message size wanted
      * @return {@code maxMsgSize}, or the largest size that worked, or -1
      */
     public static int verifyDatagramMaxMsgSize(int maxMsgSize) {
@@ -195,10 +202,11 @@ public final class Client implements AutoCloseable {
      * Sends a request: the bytes between {@code msg}'s position and limit ({@code qb_ipcc_send}). It should start
      * with a 16-byte request header whose size field is the whole length.
      *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
      * @return the length sent, or {@link Errno#WOULD_BLOCK} when the request ring is full or the server's flow
      *         control is on (see {@link #fcEnableMax(int)})
      */
-    public int send(ByteBuffer msg) throws IpcException {
+    public int send(ByteBuffer msg) {
         checkSize(msg.remaining(), "send");
         sendLock.lock();
         try {
@@ -209,8 +217,13 @@ public final class Client implements AutoCloseable {
         }
     }
 
-    /** Sends the concatenation of {@code msgs} as one request ({@code qb_ipcc_sendv}); see {@link #send}. */
-    public int send(ByteBuffer... msgs) throws IpcException {
+    /**
+     * Sends the concatenation of {@code msgs} as one request ({@code qb_ipcc_sendv}); see {@link #send}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent, or {@link Errno#WOULD_BLOCK}
+     */
+    public int send(ByteBuffer... msgs) {
         long total = 0;
         for (ByteBuffer b : msgs) {
             total += b.remaining();
@@ -228,13 +241,14 @@ public final class Client implements AutoCloseable {
     /**
      * Receives the next response ({@code qb_ipcc_recv}) into {@code dst} from its position on.
      *
+     * @param dst where the message goes, from its position on (the position is not moved)
      * @param timeoutMs 0 = do not wait, negative = until a response or the server's death
      * @return the response length, {@link Errno#TIMED_OUT}, or {@link Errno#WOULD_BLOCK} (timeout 0)
      * @throws BufferTooSmallException when the response does not fit (it stays queued;
      *         {@link BufferTooSmallException#neededSize()} says how many bytes it needs)
      * @throws NotConnectedException when the server is gone
      */
-    public int recv(ByteBuffer dst, int timeoutMs) throws IpcException {
+    public int recv(ByteBuffer dst, int timeoutMs) {
         recvLock.lock();
         try {
             checkOpen("recv");
@@ -247,10 +261,13 @@ public final class Client implements AutoCloseable {
     /**
      * Sends a request and waits for its response ({@code qb_ipcc_sendv_recv}).
      *
+     * @param request the request, as for {@link #send(ByteBuffer)}
+     * @param dst where the message goes, from its position on (the position is not moved)
+     * @param timeoutMs milliseconds to wait: 0 = do not wait, negative = until a message arrives or the server is gone
      * @return the response length, {@link Errno#WOULD_BLOCK} (not sent: flow control or full ring), or
      *         {@link Errno#TIMED_OUT} (sent, no response yet: a later {@link #recv} gets it)
      */
-    public int sendRecv(ByteBuffer request, ByteBuffer dst, int timeoutMs) throws IpcException {
+    public int sendRecv(ByteBuffer request, ByteBuffer dst, int timeoutMs) {
         int rc = send(request);
         if (rc < 0) {
             return rc;
@@ -260,8 +277,12 @@ public final class Client implements AutoCloseable {
 
     /**
      * Receives the next event ({@code qb_ipcc_event_recv}); see {@link #recv} for the arguments and results.
+     *
+     * @param dst where the message goes, from its position on (the position is not moved)
+     * @param timeoutMs milliseconds to wait: 0 = do not wait, negative = until a message arrives or the server is gone
+     * @return the event's length, {@link Errno#TIMED_OUT}, or {@link Errno#WOULD_BLOCK} (timeout 0)
      */
-    public int eventRecv(ByteBuffer dst, int timeoutMs) throws IpcException {
+    public int eventRecv(ByteBuffer dst, int timeoutMs) {
         eventLock.lock();
         try {
             checkOpen("event_recv");
@@ -275,7 +296,7 @@ public final class Client implements AutoCloseable {
         return timeoutMs < 0 ? -1 : timeoutMs * 1_000_000L;
     }
 
-    private void checkSize(long len, String op) throws IpcException {
+    private void checkSize(long len, String op) {
         if (closed) {
             throw new NotConnectedException(op, "client closed");
         }
@@ -298,7 +319,7 @@ public final class Client implements AutoCloseable {
         return result(rc, op);
     }
 
-    private int result(int rc, String op) throws IpcException {
+    private int result(int rc, String op) {
         if (rc >= 0 || rc == Errno.WOULD_BLOCK || rc == Errno.TIMED_OUT) {
             return rc;
         }
@@ -338,6 +359,8 @@ public final class Client implements AutoCloseable {
     /**
      * Sets the highest flow-control value that stops sends ({@code qb_ipcc_fc_enable_max_set}); 0 ignores flow
      * control, 1 (default) obeys RATE_OFF, 2 obeys RATE_OFF and RATE_OFF_2.
+     *
+     * @param max 0, 1 or 2
      */
     public void fcEnableMax(int max) {
         if (max < 0 || max > 2) {
@@ -349,6 +372,8 @@ public final class Client implements AutoCloseable {
     /**
      * Sets how {@link #recv} and {@link #eventRecv} wait (SHM; the SOCKET transport always blocks). With a spinning
      * strategy and a spinning jqb server, round trips need no system call at all. Default: {@link WaitStrategy#block()}.
+     *
+     * @param strategy how to wait
      */
     public void setWaitStrategy(WaitStrategy strategy) {
         this.waitStrategy = Objects.requireNonNull(strategy, "strategy");
@@ -360,7 +385,11 @@ public final class Client implements AutoCloseable {
         return waitStrategy;
     }
 
-    /** Attaches an application object to this client ({@code qb_ipcc_context_set}); local only. */
+    /**
+     * Attaches an application object to this client ({@code qb_ipcc_context_set}); local only.
+     *
+     * @param context any object, or {@code null}
+     */
     public void setContext(Object context) {
         this.context = context;
     }

@@ -1,8 +1,13 @@
 package io.jqb;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.Spinner;
+import io.jqb.internal.log.RateLimitedLog;
+import io.jqb.internal.server.HandshakeTimer;
+import io.jqb.internal.server.SendBacklog;
 import io.jqb.internal.server.ServerChannel;
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -19,6 +24,9 @@ import org.slf4j.Logger;
  */
 public final class Connection {
     private static final Logger LOG = Logs.get(Connection.class);
+    private static final RateLimitedLog BACKLOG_LOG = new RateLimitedLog(LOG);
+    /** Protocol violations and faults: one line per dropped connection, but peers can connect and break at will. */
+    private static final RateLimitedLog PEER_LOG = new RateLimitedLog(LOG, 20, 1_000);
 
     enum State { HANDSHAKE, ESTABLISHED, SHUTTING_DOWN, CLOSED }
 
@@ -42,18 +50,24 @@ public final class Connection {
     private volatile Priority priority = Priority.MED;
     private volatile String directory;
     private int maxMsgSize;
+    private long requestedBufferSize;
     private int authUid;
     private int authGid;
     private int authMode = 0600;
+    private final SendBacklog responseBacklog = new SendBacklog();
+    private final SendBacklog eventBacklog = new SendBacklog();
+    private final AtomicBoolean flushScheduled = new AtomicBoolean();
+    private volatile int flushDelayMs = 1;
     private final ServerChannel.RequestSink sink = this::dispatch;
     private final PollHandlers.FdHandler fdHandler = this::onEvents;
     private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
-    private final EventLoop.Spinner spinner = new EventLoop.Spinner() {
+    private final Spinner spinner = new Spinner() {
         @Override
         public boolean poll() {
             ServerChannel ch = channel;
             try {
-                return ch != null && state == State.ESTABLISHED && ch.pollRequests(priority.requestsPerWake(), sink);
+                return ch != null && state == State.ESTABLISHED && !backlogged()
+                        && ch.pollRequests(priority.requestsPerWake(), sink);
             } catch (InternalError e) {
                 sharedMemoryFault(e);
                 return true;
@@ -90,65 +104,217 @@ public final class Connection {
     /**
      * Sends a response: the bytes between {@code msg}'s position and limit (its position is not changed).
      *
-     * @return the length sent, or {@link Errno#WOULD_BLOCK} when the response ring is full (retry later)
+     * <p>While earlier messages wait in this connection's send backlog (see {@link #queueResponse(ByteBuffer)}), the
+     * message is queued behind them, so responses stay in order. On the SOCKET transport, a first send before the
+     * client has bound its socket is queued too and sent by the loop once it has (libqb sleeps instead).</p>
+     *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
+     * @return the length sent (or queued), or {@link Errno#WOULD_BLOCK} when the response ring is full (retry later)
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed
      */
-    public int sendResponse(ByteBuffer msg) throws IpcException {
-        checkSize(msg.remaining(), "response_send");
-        ServerChannel ch = established("response_send");
-        int rc;
-        try {
-            rc = ch.sendResponse(msg);
-        } catch (InternalError e) {
-            throw sendFault(e, "response_send");
-        }
-        return countResponse(rc, "response_send");
-    }
-
-    /** Sends the concatenation of {@code msgs} as one response; see {@link #sendResponse(ByteBuffer)}. */
-    public int sendResponse(ByteBuffer... msgs) throws IpcException {
-        checkSize(total(msgs), "response_sendv");
-        ServerChannel ch = established("response_sendv");
-        int rc;
-        try {
-            rc = ch.sendResponse(msgs);
-        } catch (InternalError e) {
-            throw sendFault(e, "response_sendv");
-        }
-        return countResponse(rc, "response_sendv");
+    public int sendResponse(ByteBuffer msg) {
+        return send(false, false, msg, null, "response_send");
     }
 
     /**
-     * Sends an event (server-initiated message) and notifies the client.
+     * Sends the concatenation of {@code msgs} as one response; see {@link #sendResponse(ByteBuffer)}.
      *
-     * @return the length sent, or {@link Errno#WOULD_BLOCK} when the event ring is full (the client is not reading)
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent (or queued), or {@link Errno#WOULD_BLOCK} when the response ring is full
+     */
+    public int sendResponse(ByteBuffer... msgs) {
+        return send(false, false, null, msgs, "response_sendv");
+    }
+
+    /**
+     * Sends an event (server-initiated message) and notifies the client; queued like
+     * {@link #sendResponse(ByteBuffer)} while the event backlog is not empty.
+     *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
+     * @return the length sent (or queued), or {@link Errno#WOULD_BLOCK} when the event ring is full (the client is
+     *         not reading)
      * @throws MessageTooLargeException when longer than {@link #bufferSize()}
      * @throws NotConnectedException when the connection is closed
      */
-    public int sendEvent(ByteBuffer msg) throws IpcException {
-        checkSize(msg.remaining(), "event_send");
-        ServerChannel ch = established("event_send");
-        int rc;
-        try {
-            rc = ch.sendEvent(msg);
-        } catch (InternalError e) {
-            throw sendFault(e, "event_send");
-        }
-        return countEvent(rc, "event_send");
+    public int sendEvent(ByteBuffer msg) {
+        return send(true, false, msg, null, "event_send");
     }
 
-    /** Sends the concatenation of {@code msgs} as one event; see {@link #sendEvent(ByteBuffer)}. */
-    public int sendEvent(ByteBuffer... msgs) throws IpcException {
-        checkSize(total(msgs), "event_sendv");
-        ServerChannel ch = established("event_sendv");
-        int rc;
-        try {
-            rc = ch.sendEvent(msgs);
-        } catch (InternalError e) {
-            throw sendFault(e, "event_sendv");
+    /**
+     * Sends the concatenation of {@code msgs} as one event; see {@link #sendEvent(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent (or queued), or {@link Errno#WOULD_BLOCK} when the event ring is full
+     */
+    public int sendEvent(ByteBuffer... msgs) {
+        return send(true, false, null, msgs, "event_sendv");
+    }
+
+    /**
+     * Sends a response now, or, when the client's ring is full, copies it into this connection's bounded send
+     * backlog, which the service's loop flushes as the client drains its ring: back-pressure that never blocks
+     * the calling thread (use it from {@code message()} instead of retrying on {@link Errno#WOULD_BLOCK}).
+     *
+     * <p>While a backlog exists, the service reads no further requests from this client (its requests wait in its
+     * ring, and its own sends eventually see a full ring): a client that does not read its answers stalls only
+     * itself. The backlog holds at most {@link Service#sendBacklogLimit()} bytes (one message always fits); past
+     * that, {@link Service#sendBacklogPolicy()} decides: {@link BacklogPolicy#FAIL_SEND} returns
+     * {@link Errno#WOULD_BLOCK} (nothing queued), {@link BacklogPolicy#DISCONNECT} drops the connection and throws
+     * {@link NotConnectedException}.</p>
+     *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
+     * @return the length sent or queued, or {@link Errno#WOULD_BLOCK} when the backlog is full (FAIL_SEND)
+     * @throws MessageTooLargeException when longer than {@link #bufferSize()}
+     * @throws NotConnectedException when the connection is closed (or was dropped for a full backlog)
+     */
+    public int queueResponse(ByteBuffer msg) {
+        return send(false, true, msg, null, "response_send");
+    }
+
+    /**
+     * Queues the concatenation of {@code msgs} as one response; see {@link #queueResponse(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent or queued, or {@link Errno#WOULD_BLOCK} when the backlog is full (FAIL_SEND)
+     */
+    public int queueResponse(ByteBuffer... msgs) {
+        return send(false, true, null, msgs, "response_sendv");
+    }
+
+    /**
+     * Sends an event now or queues it in the event backlog; see {@link #queueResponse(ByteBuffer)}.
+     *
+     * @param msg the message: the bytes between its position and limit (the position is not moved)
+     * @return the length sent or queued, or {@link Errno#WOULD_BLOCK} when the backlog is full (FAIL_SEND)
+     */
+    public int queueEvent(ByteBuffer msg) {
+        return send(true, true, msg, null, "event_send");
+    }
+
+    /**
+     * Queues the concatenation of {@code msgs} as one event; see {@link #queueResponse(ByteBuffer)}.
+     *
+     * @param msgs the parts, sent as one message in this order (positions are not moved)
+     * @return the length sent or queued, or {@link Errno#WOULD_BLOCK} when the backlog is full (FAIL_SEND)
+     */
+    public int queueEvent(ByteBuffer... msgs) {
+        return send(true, true, null, msgs, "event_sendv");
+    }
+
+    /** @return bytes waiting in this connection's send backlogs (responses and events) */
+    public long backlogBytes() {
+        return responseBacklog.bytes() + eventBacklog.bytes();
+    }
+
+    /**
+     * One send path for the eight public methods: {@code one} or {@code many} is the message; {@code queue} makes
+     * a full ring queue the message instead of returning WOULD_BLOCK. Allocation-free unless it queues.
+     */
+    private int send(boolean event, boolean queue, ByteBuffer one, ByteBuffer[] many, String op) {
+        checkSize(one != null ? one.remaining() : total(many), op);
+        ServerChannel ch = established(op);
+        SendBacklog backlog = event ? eventBacklog : responseBacklog;
+        if (backlog.isEmpty()) {
+            int rc;
+            try {
+                if (event) {
+                    rc = one != null ? ch.sendEvent(one) : ch.sendEvent(many);
+                } else {
+                    rc = one != null ? ch.sendResponse(one) : ch.sendResponse(many);
+                }
+            } catch (InternalError e) {
+                throw sendFault(e, op);
+            }
+            if (rc != ServerChannel.NOT_YET_CONNECTED && (rc != Errno.WOULD_BLOCK || !queue)) {
+                return event ? countEvent(rc, op) : countResponse(rc, op);
+            }
         }
-        return countEvent(rc, "event_sendv");
+        return enqueue(backlog, one, many, op);
+    }
+
+    private int enqueue(SendBacklog backlog, ByteBuffer one, ByteBuffer[] many, String op) {
+        long limit = service.sendBacklogLimit();
+        boolean queued = one != null ? backlog.offer(limit, one) : backlog.offer(limit, many);
+        if (!queued) {
+            sendRetries.incrementAndGet();
+            if (service.sendBacklogPolicy() == BacklogPolicy.DISCONNECT) {
+                BACKLOG_LOG.warn("connection {} (pid {}) does not read: send backlog over {} bytes; disconnecting it",
+                        id, pid, limit);
+                disconnect();
+                throw new NotConnectedException(op, "connection " + id + ": send backlog full");
+            }
+            return Errno.WOULD_BLOCK;
+        }
+        updateInterest();
+        scheduleFlush();
+        return (int) (one != null ? one.remaining() : total(many));
+    }
+
+    /** @return true while responses or events wait: the connection's requests are not read meanwhile */
+    boolean backlogged() {
+        return !responseBacklog.isEmpty() || !eventBacklog.isEmpty();
+    }
+
+    private void scheduleFlush() {
+        if (!flushScheduled.compareAndSet(false, true)) {
+            return;
+        }
+        PollHandlers p = service.pollHandlers();
+        int delay = flushDelayMs;
+        if (p instanceof EventLoop) {
+            ((EventLoop) p).schedule(delay, this::flushBacklogs);
+        } else {
+            HandshakeTimer.schedule(delay, () -> p.jobAdd(Priority.HIGH, this::flushBacklogs));
+        }
+    }
+
+    /**
+     * On the loop: sends what the client's rings now take; while anything waits, again after a back-off (1 ms
+     * doubling to 16 ms while the client makes no progress). The client does not tell the server when it drained a
+     * ring (libqb's protocol has no such signal), so the loop looks.
+     */
+    private void flushBacklogs() {
+        flushScheduled.set(false);
+        ServerChannel ch = channel;
+        if (ch == null || state != State.ESTABLISHED) {
+            responseBacklog.clear();
+            eventBacklog.clear();
+            return;
+        }
+        long before = backlogBytes();
+        int r;
+        try {
+            r = responseBacklog.flush(m -> sent(ch.sendResponse(m), responses));
+            if (r == 0 || r == Errno.WOULD_BLOCK) {
+                int e = eventBacklog.flush(m -> sent(ch.sendEvent(m), events));
+                r = e < 0 && e != Errno.WOULD_BLOCK ? e : r;
+            }
+        } catch (InternalError e) {
+            sharedMemoryFault(e);
+            return;
+        }
+        if (r < 0 && r != Errno.WOULD_BLOCK) {
+            BACKLOG_LOG.warn("connection {} (pid {}): queued send failed ({}); disconnecting it", id, pid,
+                    Errno.name(r));
+            disconnect();
+            return;
+        }
+        if (!backlogged()) {
+            flushDelayMs = 1;
+            updateInterest();
+            return;
+        }
+        flushDelayMs = backlogBytes() < before ? 1 : Math.min(flushDelayMs * 2, 16);
+        scheduleFlush();
+    }
+
+    private static int sent(int rc, AtomicLong counter) {
+        if (rc >= 0) {
+            counter.incrementAndGet();
+            return rc;
+        }
+        return rc == ServerChannel.NOT_YET_CONNECTED ? Errno.WOULD_BLOCK : rc;
     }
 
     private static long total(ByteBuffer[] msgs) {
@@ -179,7 +345,7 @@ public final class Connection {
         return new NotConnectedException(op, "connection " + id + ": shared memory fault");
     }
 
-    private int countResponse(int rc, String op) throws IpcException {
+    private int countResponse(int rc, String op) {
         if (rc >= 0) {
             responses.incrementAndGet();
             return rc;
@@ -187,7 +353,7 @@ public final class Connection {
         return failedSend(rc, op);
     }
 
-    private int countEvent(int rc, String op) throws IpcException {
+    private int countEvent(int rc, String op) {
         if (rc >= 0) {
             events.incrementAndGet();
             return rc;
@@ -195,13 +361,13 @@ public final class Connection {
         return failedSend(rc, op);
     }
 
-    private int failedSend(int rc, String op) throws IpcException {
+    private int failedSend(int rc, String op) {
         if (rc == Errno.WOULD_BLOCK) {
             sendRetries.incrementAndGet();
             return rc;
         }
         if (rc == -Errno.EBADMSG) {
-            LOG.warn("{}: connection {} (pid {}) corrupted its ring; disconnecting it", op, id, pid);
+            PEER_LOG.warn("{}: connection {} (pid {}) corrupted its ring; disconnecting it", op, id, pid);
             disconnect();
         }
         throw IpcException.of(op, rc, "connection " + id);
@@ -226,7 +392,7 @@ public final class Connection {
      * HotSpot reports a fault in a mapped file (the peer truncated it) as an InternalError: drop the connection.
      */
     private void sharedMemoryFault(InternalError e) {
-        LOG.warn("connection {} (pid {}): fault accessing its shared memory ({}); disconnecting it", id, pid,
+        PEER_LOG.warn("connection {} (pid {}): fault accessing its shared memory ({}); disconnecting it", id, pid,
                 e.getMessage());
         disconnect();
     }
@@ -269,13 +435,18 @@ public final class Connection {
 
         @Override
         public void violation(String why) {
-            LOG.warn("connection {} (pid {}) broke the protocol: {}; disconnecting it", id, pid, why);
+            PEER_LOG.warn("connection {} (pid {}) broke the protocol: {}; disconnecting it", id, pid, why);
             disconnect();
         }
 
         @Override
         public void recvRetry() {
             recvRetries.incrementAndGet();
+        }
+
+        @Override
+        public boolean paused() {
+            return backlogged();
         }
     };
 
@@ -285,7 +456,7 @@ public final class Connection {
         if (ch == null || state != State.ESTABLISHED) {
             return;
         }
-        int ev = (flowControlState == 0 ? PollHandlers.POLLIN : 0)
+        int ev = (flowControlState == 0 && !backlogged() ? PollHandlers.POLLIN : 0)
                 | (ch.notificationsPending() ? PollHandlers.POLLOUT : 0);
         try {
             service.pollHandlers().dispatchMod(priority, ch.fd(), ev, fdHandler);
@@ -316,7 +487,7 @@ public final class Connection {
      * Marks the connection established and starts watching the channel's fds (on the loop thread, after the
      * handshake response went out), with the interest the current flow control asks for.
      */
-    synchronized void register() throws IpcException {
+    synchronized void register() {
         state = State.ESTABLISHED;
         ServerChannel ch = channel;
         PollHandlers poll = service.pollHandlers();
@@ -386,6 +557,8 @@ public final class Connection {
             ch.closeSocket();
         }
         state = State.CLOSED;
+        responseBacklog.clear();
+        eventBacklog.clear();
         service.connectionClosed(this, ch != null);
         closedPending = true;
         callClosed();
@@ -411,7 +584,7 @@ public final class Connection {
             if (state != State.CLOSED && attemptsLeft > 0) {
                 service.pollHandlers().jobAdd(Priority.HIGH, () -> teardownJob(attemptsLeft - 1));
             } else {
-                LOG.warn("connection {}: late shared-memory fault during teardown: {}", id, e.getMessage());
+                PEER_LOG.warn("connection {}: late shared-memory fault during teardown: {}", id, e.getMessage());
             }
         }
     }
@@ -485,6 +658,10 @@ public final class Connection {
     /**
      * Sets the owner and mode of the connection's directory and files; call it from
      * {@link ServiceHandler#accept} ({@code qb_ipcs_connection_auth_set}). Default: the client's uid/gid, 0600.
+     *
+     * @param uid the user id
+     * @param gid the group id
+     * @param mode the permission bits, e.g. {@code 0660}
      */
     public void authSet(int uid, int gid, int mode) {
         this.authUid = uid;
@@ -508,6 +685,7 @@ public final class Connection {
      * Statistics ({@code qb_ipcs_connection_stats_get_2}).
      *
      * @param clearAfterRead zero the counters (not the pid) after reading
+     * @return the connection's counters
      */
     public ConnectionStats stats(boolean clearAfterRead) {
         ServerChannel ch = channel;
@@ -525,9 +703,25 @@ public final class Connection {
         return s;
     }
 
-    /** @return the agreed buffer size: the largest message either side may send */
+    /**
+     * @return the agreed buffer size: the largest message either side may send (already set in
+     *         {@link ServiceHandler#accept})
+     */
     public int bufferSize() {
         return maxMsgSize;
+    }
+
+    /**
+     * @return the buffer size the client asked for in its connection request (the agreed {@link #bufferSize()} may
+     *         be larger, {@link Service#enforceBufferSize}, or smaller, {@link Service#setMaxBufferSize})
+     */
+    public long requestedBufferSize() {
+        return requestedBufferSize;
+    }
+
+    void setBufferSizes(long requested, int agreed) {
+        this.requestedBufferSize = requested;
+        this.maxMsgSize = agreed;
     }
 
     /** @return the client's pid from its credentials */
@@ -550,7 +744,11 @@ public final class Connection {
         return id;
     }
 
-    /** Attaches an application object to this connection ({@code qb_ipcs_context_set}). */
+    /**
+     * Attaches an application object to this connection ({@code qb_ipcs_context_set}).
+     *
+     * @param context any object, or {@code null}
+     */
     public void setContext(Object context) {
         this.context = context;
     }

@@ -4,6 +4,7 @@ import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.Spinner;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.MsgHdrDescriptor;
@@ -22,6 +23,8 @@ import org.slf4j.Logger;
  */
 public final class EventLoop implements PollHandlers, AutoCloseable {
     private static final Logger LOG = Logs.get(EventLoop.class);
+    /** Failures a peer may provoke repeatedly (a fault on its truncated mapping): rate-limited. */
+    private static final io.jqb.internal.log.RateLimitedLog FAILURE_LOG = new io.jqb.internal.log.RateLimitedLog(LOG);
     private static final int MAX_EVENTS = 64;
     private static final Priority[] ORDER = {Priority.HIGH, Priority.MED, Priority.LOW};
 
@@ -57,24 +60,6 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         }
     }
 
-    /**
-     * Work the loop polls directly while it spins (a connection's request ring). Loop thread only.
-     */
-    public interface Spinner {
-        /** @return true when it found and did work */
-        boolean poll();
-
-        /**
-         * The loop is about to sleep: withdraw any "awake" advertisement, then re-check for work.
-         *
-         * @return true when work is pending (the loop will not sleep)
-         */
-        boolean prepareSleep();
-
-        /** The loop is polling again. */
-        void awake();
-    }
-
     private final String name;
     private final WaitStrategy waitStrategy;
     private final java.util.ArrayList<Spinner> spinners = new java.util.ArrayList<>();
@@ -94,12 +79,12 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private volatile Thread thread;
 
     /** Creates a blocking loop named {@code jqb-loop}. */
-    public EventLoop() throws IpcException {
+    public EventLoop() {
         this("jqb-loop");
     }
 
     /** @param name the thread name {@link #start()} uses */
-    public EventLoop(String name) throws IpcException {
+    public EventLoop(String name) {
         this(name, WaitStrategy.block());
     }
 
@@ -108,7 +93,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * @param waitStrategy how the loop waits when idle; anything but {@link WaitStrategy#block()} makes it poll its
      *        SHM connections' request rings directly while it spins
      */
-    public EventLoop(String name, WaitStrategy waitStrategy) throws IpcException {
+    public EventLoop(String name, WaitStrategy waitStrategy) {
         this.name = name;
         this.waitStrategy = java.util.Objects.requireNonNull(waitStrategy, "waitStrategy");
         this.epfd = Posix.check(C.epoll_create1(LibC.EPOLL_CLOEXEC), "epoll_create1");
@@ -125,7 +110,11 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         ctl(LibC.EPOLL_CTL_ADD, wakeFd, LibC.POLLIN, wakeFd);
     }
 
-    /** Runs the loop on a new thread and returns. */
+    /**
+     * Runs the loop on a new thread and returns.
+     *
+     * @return this loop
+     */
     public EventLoop start() {
         Thread t = new Thread(this::run, name);
         t.setDaemon(false);
@@ -152,7 +141,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 } catch (Throwable t) {
                     // Nothing may end the loop but stop(): a fault surfacing here (e.g. an InternalError from a
                     // peer truncating a mapped file) would otherwise take every connection of the loop with it.
-                    LOG.error("event loop iteration failed; the loop goes on", t);
+                    FAILURE_LOG.error("event loop iteration failed; the loop goes on", t);
                 }
             }
         } finally {
@@ -183,7 +172,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     /** Adds work polled while the loop spins; loop thread only. No effect on a blocking loop. */
-    public void addSpinner(Spinner s) {
+    void addSpinner(Spinner s) {
         if (waitStrategy.spins()) {
             spinners.add(s);
             s.awake();
@@ -191,7 +180,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     /** Loop thread only. */
-    public void removeSpinner(Spinner s) {
+    void removeSpinner(Spinner s) {
         spinners.remove(s);
     }
 
@@ -318,7 +307,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 try {
                     r.handler.onEvents(fd, revents & 0xffff);
                 } catch (RuntimeException | Error e) {
-                    LOG.error("handler for fd {} failed", fd, e);
+                    FAILURE_LOG.error("handler for fd {} failed", fd, e);
                 }
             }
         }
@@ -362,6 +351,9 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     /**
      * Runs {@code task} on the loop thread after {@code delayMs}. Thread-safe.
+     *
+     * @param delayMs milliseconds from now
+     * @param task what to run
      */
     public void schedule(long delayMs, Runnable task) {
         long deadline = System.nanoTime() + delayMs * 1_000_000L;
@@ -392,8 +384,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     @Override
-    public synchronized void dispatchAdd(Priority priority, int fd, int events, FdHandler handler)
-            throws IpcException {
+    public synchronized void dispatchAdd(Priority priority, int fd, int events, FdHandler handler) {
         if (fd < 0) {
             throw new IpcException("epoll_ctl(ADD)", Errno.EBADF);
         }
@@ -411,8 +402,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     @Override
-    public synchronized void dispatchMod(Priority priority, int fd, int events, FdHandler handler)
-            throws IpcException {
+    public synchronized void dispatchMod(Priority priority, int fd, int events, FdHandler handler) {
         Registration r = fd >= 0 && fd < registrations.length ? registrations[fd] : null;
         if (r == null) {
             throw new IpcException("epoll_ctl(MOD fd " + fd + ")", Errno.ENOENT);
@@ -430,7 +420,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         }
     }
 
-    private void ctl(int op, int fd, int ev, long data) throws IpcException {
+    private void ctl(int op, int fd, int ev, long data) {
         MEM.writeInt(ctlEvent + MsgHdrDescriptor.EPOLL_EVENT_EVENTS, ev);
         MEM.writeLong(ctlEvent + MsgHdrDescriptor.EPOLL_EVENT_DATA, data);
         Posix.check(C.epoll_ctl(epfd, op, fd, ctlEvent), "epoll_ctl(fd " + fd + ")");

@@ -28,15 +28,38 @@ public interface PollHandlers {
         void onEvents(int fd, int revents);
     }
 
-    /** Runs {@code job} once, soon, on the loop thread. Thread-safe. */
+    /**
+     * Runs {@code job} once, soon, on the loop thread. Thread-safe.
+     *
+     * @param priority the dispatch priority
+     * @param job what to run
+     */
     void jobAdd(Priority priority, Runnable job);
 
-    /** Starts watching {@code fd} for {@code events}. */
-    void dispatchAdd(Priority priority, int fd, int events, FdHandler handler) throws IpcException;
+    /**
+     * Starts watching {@code fd} for {@code events}.
+     *
+     * @param priority the dispatch priority
+     * @param fd the file descriptor
+     * @param events the {@code POLL*} bits to watch for
+     * @param handler called on the loop thread when {@code fd} is ready
+     */
+    void dispatchAdd(Priority priority, int fd, int events, FdHandler handler);
 
-    /** Changes what {@code fd} is watched for. Thread-safe. */
-    void dispatchMod(Priority priority, int fd, int events, FdHandler handler) throws IpcException;
+    /**
+     * Changes what {@code fd} is watched for. Thread-safe.
+     *
+     * @param priority the dispatch priority
+     * @param fd the file descriptor
+     * @param events the {@code POLL*} bits to watch for
+     * @param handler called on the loop thread when {@code fd} is ready
+     */
+    void dispatchMod(Priority priority, int fd, int events, FdHandler handler);
 
-    /** Stops watching {@code fd} (before it is closed). */
+    /**
+     * Stops watching {@code fd} (before it is closed).
+     *
+     * @param fd the file descriptor
+     */
     void dispatchDel(int fd);
 }

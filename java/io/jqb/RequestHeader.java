@@ -42,6 +42,8 @@ public final class RequestHeader {
     /**
      * Points this flyweight at {@code buffer[offset, offset + 16)}.
      *
+     * @param buffer the buffer holding the header (heap or direct, any byte order, read-only for reading only)
+     * @param offset where the header starts in {@code buffer}
      * @return this
      * @throws IndexOutOfBoundsException when the header does not fit below the buffer's capacity
      */
@@ -60,6 +62,7 @@ public final class RequestHeader {
      * Points this flyweight at native memory (e.g. a message in your own mapping). The caller guarantees that 16
      * bytes are readable (and writable, for the setters) at {@code address}.
      *
+     * @param address the native address of the header
      * @return this
      */
     public RequestHeader wrap(long address) {

@@ -33,6 +33,8 @@ public final class ResponseHeader {
     /**
      * Points this flyweight at {@code buffer[offset, offset + 24)}.
      *
+     * @param buffer the buffer holding the header (heap or direct, any byte order, read-only for reading only)
+     * @param offset where the header starts in {@code buffer}
      * @return this
      * @throws IndexOutOfBoundsException when the header does not fit below the buffer's capacity
      */
@@ -51,6 +53,7 @@ public final class ResponseHeader {
      * Points this flyweight at native memory. The caller guarantees that 24 bytes are readable (and writable, for
      * the setters) at {@code address}.
      *
+     * @param address the native address of the header
      * @return this
      */
     public ResponseHeader wrap(long address) {

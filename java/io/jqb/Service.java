@@ -1,6 +1,7 @@
 package io.jqb;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.server.ConnectionResponse;
@@ -47,18 +48,35 @@ import org.slf4j.Logger;
  * daemon timer thread hands it to the loop with {@link PollHandlers#jobAdd}.</p>
  *
  * <p><b>Stale sweep.</b> {@link #run()} first removes {@code /dev/shm/qb-<pid>-<clientpid>-<fd>-XXXXXX} directories
- * left by servers that died without cleaning up (libqb #61), but only those it can prove stale: the directory is a
- * real directory owned by our effective uid, {@code <pid>} and {@code <clientpid>} are not ours and are gone
- * ({@code kill(pid, 0)} gives ESRCH) or zombies, and it holds nothing but libqb ring/control files. A live or unknown
- * pid (a live client still uses its mappings and cleans up itself), another owner (libqb chowns
- * the directory to the client, so directories of clients of another uid are never swept) or unexpected contents
- * leave it untouched. Disable with {@link #setStaleSweep(boolean)}. See docs/RELIABILITY.md.</p>
+ * that an earlier server <em>of this service name</em> left when it died without cleaning up (libqb #61), but only
+ * those it can prove are its own and stale: every file in the directory is a libqb ring/control file named after this
+ * service, the directory is a real directory owned by our effective uid, and {@code <pid>} and {@code <clientpid>}
+ * are not ours and are gone ({@code kill(pid, 0)} gives ESRCH, or the process has exited unreaped). Other services'
+ * directories are never touched by default: sweeping every service's is the explicit
+ * {@link #sweepStaleDirectories(boolean)} (and {@code jqb sweep}). Disable the start-up sweep with
+ * {@link #setStaleSweep(boolean)}. See docs/RELIABILITY.md.</p>
  */
 public final class Service implements AutoCloseable {
     private static final Logger LOG = Logs.get(Service.class);
+    private static final RateLimitedLog ACCEPT_LOG = new RateLimitedLog(LOG);
+    /** Lines a connecting peer can trigger at will (garbage, half-open connects). */
+    private static final RateLimitedLog HANDSHAKE_LOG = new RateLimitedLog(LOG, 10, 1_000);
+    private static final int ENFILE = 23;
+    private static final int EMFILE = 24;
     private static final AtomicLong CONNECTION_IDS = new AtomicLong();
+
+    static {
+        // Out of fds, the JVM cannot open a class file either (with a directory on the class path every class load
+        // opens one; a failed load is remembered for good): load what the EMFILE path needs while it still can.
+        Errno.describe(EMFILE);
+        HandshakeTimer.class.getName();
+    }
     /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
     private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;
+    /** Default of {@link #setMaxBufferSize}: 16 MiB, well above what libqb applications ask for (corosync 1 MiB). */
+    public static final int DEFAULT_MAX_BUFFER_SIZE = 16 << 20;
+    /** Default limit of {@link #setSendBacklog}: 1 MiB per connection and direction. */
+    public static final long DEFAULT_SEND_BACKLOG_BYTES = 1 << 20;
     /** Default of {@link #setHandshakeTimeout}. */
     public static final long DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 
@@ -79,6 +97,7 @@ public final class Service implements AutoCloseable {
     private volatile RateLimit rateLimit = RateLimit.NORMAL;
     private WaitStrategy waitStrategy = WaitStrategy.block();
     private volatile int enforcedBufferSize;
+    private volatile int maxBufferSize = DEFAULT_MAX_BUFFER_SIZE;
     private volatile Thread loopThread;
     private int listenFd = -1;
     /** The filesystem socket path when the service runs in filesystem mode, else null. */
@@ -87,6 +106,12 @@ public final class Service implements AutoCloseable {
     private volatile boolean destroyed;
     private volatile long handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS;
     private volatile boolean staleSweep = true;
+    /** accept(2) failures for want of fds or memory in the current episode, its start, the back-off (loop only). */
+    private int acceptFailures;
+    private long acceptEpisodeStart;
+    private int acceptBackoffMs;
+    private volatile long sendBacklogLimit = DEFAULT_SEND_BACKLOG_BYTES;
+    private volatile BacklogPolicy sendBacklogPolicy = BacklogPolicy.FAIL_SEND;
 
     private Service(String name, int serviceId, TransportType type, ServiceHandler handler) {
         this.name = name;
@@ -102,6 +127,7 @@ public final class Service implements AutoCloseable {
      * @param serviceId an application-defined id ({@link #serviceId()})
      * @param type the transport offered to clients
      * @param handler the callbacks
+     * @return the service, not yet running
      */
     public static Service create(String name, int serviceId, TransportType type, ServiceHandler handler) {
         Objects.requireNonNull(name, "name");
@@ -115,6 +141,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets how the built-in loop waits when idle (used when {@link #run()} starts it; ignored with your own poll
      * handlers). A spinning loop polls its SHM connections directly; see {@link WaitStrategy}.
+     *
+     * @param strategy how to wait
      */
     public void setWaitStrategy(WaitStrategy strategy) {
         if (running) {
@@ -123,7 +151,11 @@ public final class Service implements AutoCloseable {
         this.waitStrategy = Objects.requireNonNull(strategy, "strategy");
     }
 
-    /** Runs the service on {@code handlers} instead of a built-in loop ({@code qb_ipcs_poll_handlers_set}). */
+    /**
+     * Runs the service on {@code handlers} instead of a built-in loop ({@code qb_ipcs_poll_handlers_set}).
+     *
+     * @param handlers the loop to run on
+     */
     public void setPollHandlers(PollHandlers handlers) {
         if (running) {
             throw new IllegalStateException("service " + name + " is already running");
@@ -137,7 +169,7 @@ public final class Service implements AutoCloseable {
      *
      * @throws IpcException e.g. EADDRINUSE when another server has the name
      */
-    public synchronized void run() throws IpcException {
+    public synchronized void run() {
         if (running || destroyed) {
             throw new IllegalStateException("service " + name + (destroyed ? " is destroyed" : " is running"));
         }
@@ -147,7 +179,7 @@ public final class Service implements AutoCloseable {
                     "Required directory not present: " + SocketNames.socketDir());
         }
         if (staleSweep) {
-            StaleSweep.sweep(java.nio.file.Path.of(ShmDirectory.SHM_ROOT), pid, StaleSweep.effectiveUid());
+            StaleSweep.sweep(StaleSweep.defaultRoot(), pid, StaleSweep.effectiveUid(), name, false);
         }
         if (poll == null) {
             ownLoop = new EventLoop("jqb-" + name, waitStrategy);
@@ -197,12 +229,60 @@ public final class Service implements AutoCloseable {
         for (;;) {
             int cfd = UnixSocket.accept(fd);
             if (cfd < 0) {
-                if (-cfd != Errno.EAGAIN && -cfd != Errno.EINTR) {
-                    LOG.warn("accept on service {}: {}", name, Errno.name(cfd));
+                int e = -cfd;
+                if (e == Errno.EAGAIN || e == Errno.EINTR) {
+                    return;
+                }
+                if (e == EMFILE || e == ENFILE || e == Errno.ENOBUFS || e == Errno.ENOMEM) {
+                    pauseAccepting(e);
+                } else {
+                    ACCEPT_LOG.warn("accept on service {}: {}", name, Errno.name(e));
                 }
                 return;
             }
+            if (acceptFailures > 0) {
+                LOG.warn("service {}: accepting again after {} failed accepts over {} ms", name, acceptFailures,
+                        (System.nanoTime() - acceptEpisodeStart) / 1_000_000);
+                acceptFailures = 0;
+                acceptBackoffMs = 0;
+            }
             startHandshake(cfd);
+        }
+    }
+
+    /**
+     * Out of fds (EMFILE/ENFILE) or kernel memory: the listener stays readable (level-triggered), so polling it
+     * again at once would spin the loop and log a line per turn. Stop watching it for a back-off (10 ms doubling to
+     * 500 ms) while connected clients go on being served; waiting clients stay in the listen backlog. One WARN line
+     * when the episode starts and one with the count when it ends.
+     */
+    private void pauseAccepting(int errno) {
+        if (acceptFailures++ == 0) {
+            acceptEpisodeStart = System.nanoTime();
+            LOG.warn("service {}: accept: {} ({}); pausing accepts until it recovers", name, Errno.name(errno),
+                    Errno.describe(errno));
+        }
+        acceptBackoffMs = acceptBackoffMs == 0 ? 10 : Math.min(acceptBackoffMs * 2, 500);
+        PollHandlers p = poll;
+        int fd = listenFd;
+        try {
+            p.dispatchMod(Priority.MED, fd, 0, this::onListenerReady);
+        } catch (IpcException e) {
+            LOG.debug("service {}: dispatch_mod on the listener: {}", name, e.getMessage());
+        }
+        Runnable resume = () -> {
+            if (!destroyed && listenFd == fd) {
+                try {
+                    p.dispatchMod(Priority.MED, fd, PollHandlers.POLLIN, this::onListenerReady);
+                } catch (IpcException e) {
+                    LOG.debug("service {}: dispatch_mod on the listener: {}", name, e.getMessage());
+                }
+            }
+        };
+        if (p instanceof EventLoop) {
+            ((EventLoop) p).schedule(acceptBackoffMs, resume);
+        } else {
+            HandshakeTimer.schedule(acceptBackoffMs, () -> p.jobAdd(Priority.HIGH, resume));
         }
     }
 
@@ -214,7 +294,7 @@ public final class Service implements AutoCloseable {
             handshakes.put(cfd, reader);
             armHandshakeTimeout(cfd, reader);
         } catch (IpcException e) {
-            LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
+            HANDSHAKE_LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
             reader.close();
             Posix.closeQuietly(cfd);
         }
@@ -247,7 +327,7 @@ public final class Service implements AutoCloseable {
         poll.dispatchDel(cfd);
         UnixSocket.shutdownAndClose(cfd);
         reader.close();
-        LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped", name, cfd, ms);
+        HANDSHAKE_LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped", name, cfd, ms);
     }
 
     private void onHandshakeReady(HandshakeReader reader, int cfd) {
@@ -278,7 +358,7 @@ public final class Service implements AutoCloseable {
             if (e.errno() == Errno.EPIPE || e.errno() == Errno.ECONNRESET) {
                 LOG.debug("service {}: client went away during the handshake: {}", name, e.getMessage());
             } else {
-                LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
+                HANDSHAKE_LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
             }
             UnixSocket.shutdownAndClose(cfd);
         } finally {
@@ -296,13 +376,17 @@ public final class Service implements AutoCloseable {
         UnixSocket.shutdownAndClose(cfd);
     }
 
-    private void establish(int cfd, Credentials cred, long requested, boolean jqbClient) throws IpcException {
+    private void establish(int cfd, Credentials cred, long requested, boolean jqbClient) {
         long size = Math.max(requested, enforcedBufferSize);
         if (size > MAX_BUFFER_SIZE) {
             refuse(cfd, -Errno.EINVAL, "max_msg_size=" + size + " exceeds " + MAX_BUFFER_SIZE);
             return;
         }
+        // The cap: the server decides the size and the client learns it from the response (libqb clients size
+        // their buffers from it), as with enforceBufferSize; accept() sees both values and may refuse.
+        size = Math.min(size, maxBufferSize);
         Connection c = new Connection(this, CONNECTION_IDS.incrementAndGet(), cred.pid(), cred.uid(), cred.gid());
+        c.setBufferSizes(requested, (int) size);
         String dir;
         try {
             dir = ShmDirectory.create(pid, cred.pid(), cfd, cred.uid(), cred.gid());
@@ -329,11 +413,16 @@ public final class Service implements AutoCloseable {
         try {
             ch = type == TransportType.SOCKET
                     ? SocketServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
-                            c.owner)
+                            c.owner, cred.pid(), cred.uid())
                     : ShmServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
                             c.owner);
-        } catch (IpcException e) {
-            refuse(cfd, -e.errno(), e.getMessage());
+        } catch (RuntimeException | Error e) {
+            // An Error too (OutOfMemoryError for the buffers): the client gets a clean refusal, nothing leaks.
+            int errno = e instanceof IpcException ? ((IpcException) e).errno() : Errno.ENOMEM;
+            if (!(e instanceof IpcException)) {
+                HANDSHAKE_LOG.warn("service {}: connection set-up failed: {}", name, e.toString());
+            }
+            refuse(cfd, -errno, e.getMessage());
             ShmDirectory.remove(dir);
             callDestroyed(c);
             return;
@@ -346,8 +435,8 @@ public final class Service implements AutoCloseable {
             ConnectionResponse.send(cfd, 0, ch.connectionType(), (int) size, c.id(), ch.requestPath(),
                     ch.responsePath(), ch.eventPath(), jqbClient);
             c.register();
-        } catch (IpcException e) {
-            LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
+        } catch (RuntimeException | Error e) {
+            HANDSHAKE_LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
             c.markEstablished();
             c.teardownNow();
             return;
@@ -399,6 +488,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets the rate limit of every connection ({@code qb_ipcs_request_rate_limit}): loop priority and the
      * flow-control flag clients check before sending. Thread-safe; takes effect immediately.
+     *
+     * @param limit the new rate limit
      */
     public void requestRateLimit(RateLimit limit) {
         rateLimit = Objects.requireNonNull(limit, "limit");
@@ -415,6 +506,8 @@ public final class Service implements AutoCloseable {
     /**
      * Sets the smallest buffer size a connection gets, whatever the client asks for
      * ({@code qb_ipcs_enforce_buffer_size}).
+     *
+     * @param bytes the smallest buffer size every new connection gets
      */
     public void enforceBufferSize(int bytes) {
         if (bytes < 0) {
@@ -423,15 +516,66 @@ public final class Service implements AutoCloseable {
         this.enforcedBufferSize = bytes;
     }
 
+    /**
+     * Caps the buffer size a client may ask for (default {@value #DEFAULT_MAX_BUFFER_SIZE} bytes); jqb's addition,
+     * libqb has no upper bound. Each connection's rings take about three times its buffer size in {@code /dev/shm}
+     * (RAM), so without a cap one unprivileged handshake could ask for a gigabyte. A larger request is served with
+     * the capped size, which the client learns from the connection response (a libqb client sizes its buffers from
+     * it, as it does after {@link #enforceBufferSize}); {@link ServiceHandler#accept} sees what was asked for
+     * ({@link Connection#requestedBufferSize()}) and what it gets ({@link Connection#bufferSize()}) and may refuse.
+     * The cap wins over {@link #enforceBufferSize}.
+     *
+     * @param bytes the largest buffer size a connection may get, at least one page
+     */
+    public void setMaxBufferSize(int bytes) {
+        if (bytes < ChunkDescriptor.PAGE_SIZE) {
+            throw new IllegalArgumentException("bytes=" + bytes + " (at least " + ChunkDescriptor.PAGE_SIZE + ")");
+        }
+        this.maxBufferSize = bytes;
+    }
+
+    /** @return the largest buffer size a connection gets; see {@link #setMaxBufferSize} */
+    public int maxBufferSize() {
+        return maxBufferSize;
+    }
+
     /** @return the enforced minimum buffer size (0 = none) */
     public int enforcedBufferSize() {
         return enforcedBufferSize;
     }
 
     /**
+     * Bounds each connection's send backlogs ({@link Connection#queueResponse}, {@link Connection#queueEvent}):
+     * at most {@code limitBytes} queued per direction (one message always fits), and what happens past that.
+     * Default {@value #DEFAULT_SEND_BACKLOG_BYTES} bytes, {@link BacklogPolicy#FAIL_SEND}. Thread-safe.
+     *
+     * @param limitBytes the most bytes queued per connection and direction
+     * @param policy what a send does when the backlog is full
+     */
+    public void setSendBacklog(long limitBytes, BacklogPolicy policy) {
+        if (limitBytes < 0) {
+            throw new IllegalArgumentException("limitBytes=" + limitBytes);
+        }
+        this.sendBacklogPolicy = Objects.requireNonNull(policy, "policy");
+        this.sendBacklogLimit = limitBytes;
+    }
+
+    /** @return the most bytes a connection queues per direction; see {@link #setSendBacklog} */
+    public long sendBacklogLimit() {
+        return sendBacklogLimit;
+    }
+
+    /** @return what a send past {@link #sendBacklogLimit()} does; see {@link #setSendBacklog} */
+    public BacklogPolicy sendBacklogPolicy() {
+        return sendBacklogPolicy;
+    }
+
+    /**
      * Sets how long a newly connected client may take to send its complete connection request before the service
      * drops it (default {@value #DEFAULT_HANDSHAKE_TIMEOUT_MS} ms; 0 = never). Applies to connections accepted from
      * then on. libqb has no such limit (PR #123/#352).
+     *
+     * @param millis the time-out in milliseconds
      */
     public void setHandshakeTimeout(long millis) {
         if (millis < 0) {
@@ -446,8 +590,39 @@ public final class Service implements AutoCloseable {
     }
 
     /**
-     * Whether {@link #run()} removes directories in {@code /dev/shm} that provably belong to dead servers (default
-     * true; see the class comment). Call before {@link #run()}.
+     * Removes the stale connection directories of <em>every</em> service from {@code /dev/shm}: those whose server and
+     * client processes are provably gone, owned by our effective uid, holding only libqb ring/control files (see the
+     * class comment). A service's own start-up sweep touches only directories of its own name; this is the explicit,
+     * machine-wide clean-up ({@code jqb sweep}).
+     *
+     * @param dryRun decide and report, but remove nothing
+     * @return each directory removed (or that would be), with the reason
+     */
+    public static List<StaleDirectory> sweepStaleDirectories(boolean dryRun) {
+        return sweepStaleDirectories(StaleSweep.defaultRoot(), dryRun);
+    }
+
+    /**
+     * {@link #sweepStaleDirectories(boolean)} of another directory than {@code /dev/shm}, e.g. a second shm mount.
+     *
+     * @param root the directory holding {@code qb-*} connection directories
+     * @param dryRun decide and report, but remove nothing
+     * @return each directory removed (or that would be), with the reason
+     */
+    public static List<StaleDirectory> sweepStaleDirectories(java.nio.file.Path root, boolean dryRun) {
+        StaleSweep.Result r = StaleSweep.sweep(root, Posix.C.getpid(), StaleSweep.effectiveUid(), null, dryRun);
+        List<StaleDirectory> out = new ArrayList<>();
+        for (StaleSweep.Entry e : r.removed) {
+            out.add(new StaleDirectory(e.dir, e.reason));
+        }
+        return out;
+    }
+
+    /**
+     * Whether {@link #run()} removes directories in {@code /dev/shm} that provably belong to dead earlier servers of
+     * this service name (default true; see the class comment). Call before {@link #run()}.
+     *
+     * @param enabled false to skip the sweep
      */
     public void setStaleSweep(boolean enabled) {
         this.staleSweep = enabled;
@@ -469,6 +644,7 @@ public final class Service implements AutoCloseable {
      * Service statistics ({@code qb_ipcs_stats_get}).
      *
      * @param clearAfterRead reset the closed-connection count after reading
+     * @return the service's counters
      */
     public ServiceStats stats(boolean clearAfterRead) {
         ServiceStats s = new ServiceStats(active.get(), closedCount.get());
@@ -482,6 +658,8 @@ public final class Service implements AutoCloseable {
      * A snapshot of the service's connections ({@code qb_ipcs_connection_first_get/next_get}). The snapshot holds no
      * references: {@link Connection#ref()} any you keep beyond the current loop callback. A connection is listed
      * once its handshake response is out (sending to it works), until it is destroyed.
+     *
+     * @return the established connections
      */
     public List<Connection> connections() {
         List<Connection> l = new ArrayList<>(connections.size());
@@ -510,7 +688,11 @@ public final class Service implements AutoCloseable {
         return type;
     }
 
-    /** Attaches an application object to the service ({@code qb_ipcs_service_context_set}). */
+    /**
+     * Attaches an application object to the service ({@code qb_ipcs_service_context_set}).
+     *
+     * @param context any object, or {@code null}
+     */
     public void setContext(Object context) {
         this.context = context;
     }

@@ -35,17 +35,31 @@ public final class WaitStrategy {
         this.name = name;
     }
 
-    /** Sleep in the kernel at once (libqb's behaviour; the default). */
+    /**
+     * Sleep in the kernel at once (libqb's behaviour; the default).
+     *
+     * @return the blocking strategy (libqb's)
+     */
     public static WaitStrategy block() {
         return BLOCK;
     }
 
-    /** Never sleep: spin until the message arrives or the timeout expires. */
+    /**
+     * Never sleep: spin until the message arrives or the timeout expires.
+     *
+     * @return the busy-spin strategy
+     */
     public static WaitStrategy busySpin() {
         return BUSY_SPIN;
     }
 
-    /** Spin for {@code spin}, then yield for {@code yield}, then sleep in the kernel. */
+    /**
+     * Spin for {@code spin}, then yield for {@code yield}, then sleep in the kernel.
+     *
+     * @param spin how long to spin before yielding
+     * @param yield how long to yield before sleeping
+     * @return a phased strategy
+     */
     public static WaitStrategy phased(Duration spin, Duration yield) {
         long s = spin.toNanos();
         long y = yield.toNanos();
@@ -57,6 +71,9 @@ public final class WaitStrategy {
 
     /**
      * Parses {@code block}, {@code spin} (busy spin) or {@code phased:<spin µs>:<yield µs>}.
+     *
+     * @param s the text, e.g. {@code phased:50:200}
+     * @return the strategy {@code s} names
      */
     public static WaitStrategy parse(String s) {
         if (s.equals("block")) {

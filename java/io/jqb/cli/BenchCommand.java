@@ -137,7 +137,7 @@ final class BenchCommand {
         return now.getEpochSecond() * 1_000_000_000L + now.getNano();
     }
 
-    private static void roundTrip(Client c, ByteBuffer req, ByteBuffer resp, int size) throws IpcException {
+    private static void roundTrip(Client c, ByteBuffer req, ByteBuffer resp, int size) {
         sendPatiently(c, req);
         expectEcho(c.recv(resp, OP_TIMEOUT_MS), size);
     }
@@ -147,7 +147,7 @@ final class BenchCommand {
      * because the server frees the previous request chunk only after its handler (which already answered) returns.
      * Yield first, so that a server on the same vCPU can finish; sleep only if it persists (flow control).
      */
-    private static void sendPatiently(Client c, ByteBuffer req) throws IpcException {
+    private static void sendPatiently(Client c, ByteBuffer req) {
         long deadline = 0;
         for (int attempt = 0;; attempt++) {
             int rc = c.send(req);
@@ -168,7 +168,7 @@ final class BenchCommand {
         }
     }
 
-    private static void expectEcho(int rc, int size) throws IpcException {
+    private static void expectEcho(int rc, int size) {
         if (rc != size + EchoMessages.RESPONSE_HEADER) {
             throw new IpcException("bench recv", rc < 0 ? -rc : Errno.EBADMSG, "length " + rc);
         }
@@ -192,8 +192,7 @@ final class BenchCommand {
      *
      * @return the elapsed nanoseconds
      */
-    private static long pipeline(Client c, ByteBuffer req, ByteBuffer resp, int size, int count, int window)
-            throws IpcException {
+    private static long pipeline(Client c, ByteBuffer req, ByteBuffer resp, int size, int count, int window) {
         final int len = req.remaining();
         long sent = 0;
         long received = 0;

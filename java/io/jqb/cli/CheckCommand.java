@@ -140,7 +140,7 @@ final class CheckCommand {
         check("still-connected", () -> client.isConnected() ? null : "not connected");
     }
 
-    private int roundTrip(int id, int n) throws IpcException {
+    private int roundTrip(int id, int n) {
         EchoMessages.request(req, id, n);
         // A libqb server reclaims a request only after its msg_process returned, i.e. after sending the response: the
         // previous request can still fill the ring for a moment, so a full ring is retried, not a failure.
@@ -155,12 +155,12 @@ final class CheckCommand {
         return client.recv(resp, TIMEOUT_MS);
     }
 
-    private String echo(int n) throws IpcException {
+    private String echo(int n) {
         int len = roundTrip(EchoHandler.ECHO, n);
         return len < 0 ? Errno.name(len) : EchoMessages.checkResponse(resp, len, EchoHandler.ECHO, n, 0);
     }
 
-    private String event(int n) throws IpcException {
+    private String event(int n) {
         int len = roundTrip(EchoHandler.EVENT, n);
         if (len < 0) {
             return "response: " + Errno.name(len);

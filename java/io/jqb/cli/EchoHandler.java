@@ -6,6 +6,7 @@ import io.jqb.IpcException;
 import io.jqb.RequestHeader;
 import io.jqb.ResponseHeader;
 import io.jqb.ServiceHandler;
+import io.jqb.internal.log.RateLimitedLog;
 import java.nio.ByteBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,18 +19,15 @@ import org.slf4j.LoggerFactory;
  * <li>any other id: response {id, 24, -EINVAL}.</li>
  * <li>an ECHO or EVENT whose answer would exceed the buffer size: response {id, 24, -EMSGSIZE}.</li>
  * </ul>
- * Allocation-free: one scratch header and one array of views, used on the loop thread only.
+ * Allocation-free while clients read (one scratch header and one array of views, loop thread only); answers to a
+ * client whose ring is full go to its send backlog ({@link Connection#queueResponse}), never waited for.
  */
 public class EchoHandler implements ServiceHandler {
     public static final int ECHO = 1;
     public static final int EVENT = 2;
     private static final Logger LOG = LoggerFactory.getLogger(EchoHandler.class);
-    /**
-     * How long an answer may wait for room in a full ring before it is dropped (logged). The wait runs on the loop
-     * thread: a client that pipelines without reading stalls the others meanwhile, but a client that reads while
-     * other threads fill the same ring loses nothing (a short limit dropped answers in ConcurrencyTest).
-     */
-    private static final long RETRY_NANOS = 5_000_000_000L;
+    /** Answers dropped because a client's backlog was full: peer-triggerable, so rate-limited. */
+    private static final RateLimitedLog DROPPED = new RateLimitedLog(LOG);
 
     private static final int REQ = RequestHeader.LENGTH;
     private static final int RES = ResponseHeader.LENGTH;
@@ -63,38 +61,24 @@ public class EchoHandler implements ServiceHandler {
                     break;
             }
         } catch (IpcException e) {
-            if (e.errno() == Errno.EAGAIN) {
-                LOG.warn("echo to {} dropped: {}", c, e.getMessage());
-            } else {
-                LOG.debug("echo to {} failed: {}", c, e.getMessage());
-            }
+            LOG.debug("echo to {} failed: {}", c, e.getMessage());
             return -e.errno();
         }
         return 0;
     }
 
-    private void respond(Connection c, boolean event, int id, int size, int error, ByteBuffer payload)
-            throws IpcException {
+    private void respond(Connection c, boolean event, int id, int size, int error, ByteBuffer payload) {
         header.clear();
         responseHeader.set(id, size, error);
         parts[0] = header;
         parts[1] = payload;
-        long deadline = 0;
-        for (;;) {
-            int rc = payload == null
-                    ? (event ? c.sendEvent(header) : c.sendResponse(header))
-                    : (event ? c.sendEvent(parts) : c.sendResponse(parts));
-            if (rc != Errno.WOULD_BLOCK) {
-                return;
-            }
-            // The client pipelines faster than it reads, or other threads fill the ring: give it time.
-            long now = System.nanoTime();
-            if (deadline == 0) {
-                deadline = now + RETRY_NANOS;
-            } else if (now - deadline > 0) {
-                throw new IpcException(event ? "event_send" : "response_send", Errno.EAGAIN, "client not reading");
-            }
-            Thread.yield();
+        // Never wait for the client on the loop: a full ring queues the answer in the connection's bounded backlog,
+        // and the service reads no more of this client's requests until it has drained it.
+        int rc = payload == null
+                ? (event ? c.queueEvent(header) : c.queueResponse(header))
+                : (event ? c.queueEvent(parts) : c.queueResponse(parts));
+        if (rc == Errno.WOULD_BLOCK) {
+            DROPPED.warn("echo to {} dropped: its send backlog is full", c);
         }
     }
 }

@@ -57,6 +57,9 @@ public final class Main {
             case "top":
                 rc = TopCommand.run(rest, System.out);
                 break;
+            case "sweep":
+                rc = SweepCommand.run(rest, System.out);
+                break;
             default:
                 System.err.println("jqb: unknown command '" + args[0] + "'");
                 usage();
@@ -82,6 +85,9 @@ public final class Main {
                 "      (use with --warmup 0; see benchmarks/cold-start.sh)",
                 "  bench-connect --service NAME [--count N] [--warmup N] [--max BYTES]",
                 "      connect + handshake + disconnect; prints 'connect count=N p50_ns=.. p99_ns=..'",
+                "  sweep [--dry-run] [--root DIR]",
+                "      remove every service's stale /dev/shm/qb-* directories (server and client gone, ours, only",
+                "      libqb files); prints 'removed DIR: REASON' ('would remove' with --dry-run) per directory",
                 "  stream-echo (--tcp [ADDR:]PORT | --tls [ADDR:]PORT --cert PEM --key PEM [--ca PEM] | --pipe PATH)",
                 "        [--raw]",
                 "      echo every framed message (prefix JQBS), or every byte with --raw; prints 'ready' when it",

@@ -1,5 +1,6 @@
 package io.jqb.libipc;
 
+import io.jqb.internal.Logs;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.MessageTooLargeException;
@@ -18,7 +19,6 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The loop behind {@code waitEvent}: one {@link Selector} (epoll) over the listener, the connections and the extra
@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * first, so a busy low fd starves the rest.)
  */
 final class EventSelector implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(EventSelector.class);
+    private static final Logger LOG = Logs.get(EventSelector.class);
     private static final Object LISTENER = new Object();
 
     /** An extra channel added with addFd. */
@@ -98,16 +98,16 @@ final class EventSelector implements AutoCloseable {
         if (!c.isOpen()) {
             throw IpcException.of("add", Errno.ENOTCONN, "connection closed");
         }
+        c.watched = true;
         try {
             if (c.key == null || !c.key.isValid()) {
                 c.key = c.channel.register(selector, SelectionKey.OP_READ, c);
-            } else {
-                c.key.interestOps(SelectionKey.OP_READ);
             }
         } catch (IOException e) {
+            c.watched = false;
             throw Errors.of("add", e);
         }
-        c.watched = true;
+        c.updateInterest();
         if (c.reader.hasFrame() && !c.queued) {
             c.queued = true;
             ready.add(c);
@@ -120,9 +120,7 @@ final class EventSelector implements AutoCloseable {
             return false;
         }
         c.watched = false;
-        if (c.key != null && c.key.isValid()) {
-            c.key.interestOps(0);
-        }
+        c.updateInterest(); // queued output still leaves
         return true;
     }
 
@@ -149,6 +147,11 @@ final class EventSelector implements AutoCloseable {
         e.key.cancel();
         ready.remove(e);
         return true;
+    }
+
+    /** @return true while channels or raw fds are added */
+    boolean hasExtras() {
+        return !extras.isEmpty() || raw != null;
     }
 
     void addFd(int fd) {
@@ -208,7 +211,7 @@ final class EventSelector implements AutoCloseable {
                         if (timeoutMs == 0 || timeoutMs > 0 && deadline - System.nanoTime() <= 0) {
                             return event.set(IpcEventType.TIMEOUT, null);
                         }
-                        if (Thread.interrupted()) {
+                        if (Thread.currentThread().isInterrupted()) { // select returns at once while set: report it
                             return event.error(null, new IpcException("waitEvent", Errno.EINTR, "interrupted"));
                         }
                         continue;
@@ -242,7 +245,10 @@ final class EventSelector implements AutoCloseable {
             }
         } else if (a instanceof IpcConnection) {
             IpcConnection c = (IpcConnection) a;
-            if (!c.queued && c.watched) {
+            if (k.isValid() && k.isWritable()) {
+                c.flushQueued();
+            }
+            if (!c.queued && c.watched && k.isValid() && k.isReadable()) {
                 c.queued = true;
                 ready.add(c);
             }

@@ -126,7 +126,7 @@ public final class IpcClient implements AutoCloseable {
             ch.connect(UnixDomainSocketAddress.of(path));
             ch.configureBlocking(false);
             sel = new EventSelector(true);
-            IpcConnection c = new IpcConnection(ch, b.maxPayload, b.writeTimeoutMs, b.name);
+            IpcConnection c = new IpcConnection(ch, b.maxPayload, b.writeTimeoutMs, 0, b.name);
             sel.add(c);
             this.connection = c;
             this.loop = sel;
@@ -170,14 +170,21 @@ public final class IpcClient implements AutoCloseable {
 
     /**
      * {@code ipc_read}: the next message (including a SERVER_CLOSE one, type 0), a view valid until the next
-     * {@code read}/{@code waitEvent}. Events of added fds are skipped here; use {@link #waitEvent} for them.
+     * {@code read}/{@code waitEvent}. Not while fds are added with {@code addFd}: use {@link #waitEvent} then.
      *
      * @param timeoutMs how long to wait: negative forever, 0 only what is buffered or ready
      * @return the message, or null after the time-out
      * @throws NotConnectedException when the server closed the connection (or it was reset)
      * @throws IpcException for a frame over the maximum (the connection is then closed)
+     * @throws IllegalStateException while fds are added (their events would be lost)
      */
     public IpcMessage read(long timeoutMs) {
+        if (loop.hasExtras()) {
+            throw new IllegalStateException("read() while fds are added with addFd: use waitEvent()");
+        }
+        if (!connection.isOpen()) {
+            throw new NotConnectedException("read(" + name + ")", "the connection is closed");
+        }
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         for (;;) {
             long left = timeoutMs < 0 ? -1 : Math.max(0, (deadline - System.nanoTime()) / 1_000_000L);

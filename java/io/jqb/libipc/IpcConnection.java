@@ -18,10 +18,17 @@ import jdk.net.UnixDomainPrincipal;
  * One stream connection: a client accepted by an {@link IpcServer}, or a client's link to its server. Messages are
  * written with {@link #write}; they are received through the owner's {@code waitEvent} (or {@link IpcClient#read}).
  *
- * <p>Writes are whole frames in one write call. The socket is non-blocking: when the peer does not read and its
- * buffer is full, a write waits up to the write time-out for room; a frame left half-written then would break the
- * stream, so the connection is shut down (reported as DISCONNECTION by the next {@code waitEvent}) and the write
- * throws. Writes may come from any thread (they are serialised); everything else belongs to the loop's thread.
+ * <p>Writes are whole frames in one write call. The socket is non-blocking, and when the peer does not read:
+ * <ul>
+ * <li>on a server's connection, what the socket does not take is queued (up to the server's
+ * {@code maxPendingOutput} bytes, default 4 MiB) and sent by {@code waitEvent} when the peer reads again, so one slow
+ * reader never stalls the loop and the others; a write that finds the queue over its limit shuts the connection
+ * down (reported as DISCONNECTION by the next {@code waitEvent}) and throws ENOBUFS;</li>
+ * <li>on a client's connection, a write waits up to the write time-out for room (C libipc blocks forever); a frame
+ * left half-written would break the stream, so the connection is then shut down and the write throws
+ * ETIMEDOUT.</li>
+ * </ul>
+ * Writes may come from any thread (they are serialised); everything else belongs to the loop's thread.
  */
 public final class IpcConnection implements AutoCloseable {
     final SocketChannel channel;
@@ -30,6 +37,8 @@ public final class IpcConnection implements AutoCloseable {
     private final int maxPayload;
     private final long writeTimeoutMs;
     private final String name;
+    /** Server side: queue what the socket does not take, up to maxPending bytes. Client side (0): wait for room. */
+    private final int maxPending;
     SelectionKey key;
     /** In the loop's ready queue. */
     boolean queued;
@@ -40,11 +49,12 @@ public final class IpcConnection implements AutoCloseable {
     /** Told once when the connection closes (the server forgets it). */
     java.util.function.Consumer<IpcConnection> onClose;
 
-    IpcConnection(SocketChannel channel, int maxPayload, long writeTimeoutMs, String name) {
+    IpcConnection(SocketChannel channel, int maxPayload, long writeTimeoutMs, int maxPending, String name) {
         this.channel = channel;
         this.reader = new FrameReader(maxPayload);
         this.maxPayload = maxPayload;
         this.writeTimeoutMs = writeTimeoutMs;
+        this.maxPending = maxPending;
         this.name = name;
     }
 
@@ -77,20 +87,110 @@ public final class IpcConnection implements AutoCloseable {
             if (closed) {
                 throw IpcException.of("write(" + name + ")", Errno.ENOTCONN, "connection closed");
             }
-            writer.encode(type, payload);
             try {
+                if (maxPending > 0) {
+                    queue(type, payload);
+                    return;
+                }
+                writer.encode(type, payload);
                 if (!writer.flush(channel)) {
                     flushSlowly();
                 }
             } catch (IOException e) {
+                writer.discard();
                 throw Errors.of("write(" + name + ")", e);
+            }
+        }
+    }
+
+    /** Server side: send now if nothing is queued, else queue behind it; the loop flushes on OP_WRITE. */
+    private void queue(byte type, ByteBuffer payload) throws IOException {
+        int before = writer.pending();
+        if (before > 0) {
+            if (before > maxPending) {
+                writer.discard();
+                shutdown();
+                throw new IpcException("write(" + name + ")", Errno.ENOBUFS, before
+                        + " bytes already queued for a peer that does not read (limit " + maxPending
+                        + "); connection shut down");
+            }
+            writer.append(type, payload);
+            return;
+        }
+        writer.encode(type, payload);
+        if (!writer.flush(channel)) {
+            updateInterest();
+            SelectionKey k = key;
+            if (k != null) {
+                k.selector().wakeup(); // a select already in progress must see OP_WRITE
+            }
+        }
+    }
+
+    /** The loop: the socket has room again. */
+    void flushQueued() {
+        synchronized (writer) {
+            try {
+                if (writer.pending() > 0 && !closed) {
+                    writer.flush(channel);
+                }
+            } catch (IOException e) {
+                writer.discard(); // the peer is gone: its EOF or reset is reported by the read side
+            }
+            updateInterest();
+        }
+    }
+
+    /** @return bytes queued for the peer (server side) */
+    int queued() {
+        synchronized (writer) {
+            return writer.pending();
+        }
+    }
+
+    /** Interest: OP_READ while watched, OP_WRITE while something is queued. */
+    void updateInterest() {
+        SelectionKey k = key;
+        if (k == null || !k.isValid()) {
+            return;
+        }
+        int ops = (watched ? SelectionKey.OP_READ : 0);
+        synchronized (writer) {
+            if (writer.pending() > 0) {
+                ops |= SelectionKey.OP_WRITE;
+            }
+        }
+        try {
+            k.interestOps(ops);
+        } catch (java.nio.channels.CancelledKeyException e) {
+            // closed meanwhile
+        }
+    }
+
+    /** At server close: gives what is queued up to {@code timeoutMs} to leave. */
+    void drain(long timeoutMs) {
+        synchronized (writer) {
+            if (writer.pending() == 0 || closed) {
+                return;
+            }
+            try {
+                if (!writer.flush(channel)) {
+                    long saved = timeoutMs;
+                    flushSlowly(saved);
+                }
+            } catch (IOException | IpcException e) {
+                writer.discard();
             }
         }
     }
 
     /** The peer's receive buffer is full: wait for room, up to the write time-out, then give the connection up. */
     private void flushSlowly() throws IOException {
-        long deadline = System.nanoTime() + writeTimeoutMs * 1_000_000L;
+        flushSlowly(writeTimeoutMs);
+    }
+
+    private void flushSlowly(long timeoutMs) throws IOException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         if (writeWait == null) {
             writeWait = Selector.open();
             channel.register(writeWait, SelectionKey.OP_WRITE);
@@ -98,9 +198,10 @@ public final class IpcConnection implements AutoCloseable {
         for (;;) {
             long left = (deadline - System.nanoTime()) / 1_000_000L;
             if (left <= 0) {
+                writer.discard();
                 shutdown();
                 throw new IpcException("write(" + name + ")", Errno.ETIMEDOUT, "the peer read nothing for "
-                        + writeTimeoutMs + " ms; connection shut down");
+                        + timeoutMs + " ms; connection shut down");
             }
             writeWait.select(left);
             writeWait.selectedKeys().clear();

@@ -34,15 +34,20 @@ import org.slf4j.LoggerFactory;
  * A libipc service ({@code ipc_server_init} / {@code ipc_wait_event} / {@code ipc_server_close}): one AF_UNIX stream
  * socket at {@code <run dir>/<name>-<index>-<version>}, C libipc clients and {@link IpcClient}s connect to it.
  *
+ * <!-- example: test/io/jqb/examples/LibipcPong.java#pong-loop -->
  * <pre>{@code
- * try (IpcServer server = IpcServer.init("pong")) {
- *     for (;;) {
- *         IpcEvent e = server.waitEvent(1000);
- *         if (e.type() == IpcEventType.MESSAGE) {
- *             e.connection().write(e.message());
+ * try (IpcServer server = IpcServer.builder(name).runDirectory(runDir).init()) {
+ *     while (!stop.get()) {
+ *         IpcEvent e = server.waitEvent(100);            // one event per call
+ *         switch (e.type()) {
+ *             case CONNECTION -> log.accept("connected: " + e.connection());
+ *             case MESSAGE -> e.connection().write(e.message());   // same type, same payload
+ *             case DISCONNECTION -> log.accept("gone: " + e.connection());   // already closed and removed
+ *             case ERROR -> log.accept("error: " + e.cause().getMessage()); // e.g. a frame too large
+ *             default -> { }                              // TIMEOUT, EXTRA_FD (nothing added here)
  *         }
  *     }
- * }
+ * }   // removes the socket file
  * }</pre>
  *
  * <p>Differences from C libipc, on purpose: an existing socket file is probed and only a stale one (nobody answers)
@@ -57,8 +62,12 @@ public final class IpcServer implements AutoCloseable {
     public static final int DEFAULT_MAX_PAYLOAD = FrameDescriptor.C_MAX_PAYLOAD;
     /** Hard cap of the largest payload (64 MiB), whatever is configured. */
     public static final int MAX_PAYLOAD_CAP = 64 << 20;
-    /** Default write time-out: how long a write waits for a peer that does not read. */
+    /** Default write time-out: how long a client's write waits for a server that does not read. */
     public static final long DEFAULT_WRITE_TIMEOUT_MS = 5000;
+    /** Default limit of the output queued for one client that does not read (4 MiB). */
+    public static final int DEFAULT_MAX_PENDING_OUTPUT = 4 << 20;
+    /** How long {@link #close()} lets queued output (and SERVER_CLOSE frames) leave, for all clients together. */
+    public static final long CLOSE_DRAIN_MS = 1000;
     private static final int BACKLOG = 128;
 
     private final String name;
@@ -85,7 +94,7 @@ public final class IpcServer implements AutoCloseable {
         private final List<Integer> uids = new ArrayList<>();
         private final List<Integer> gids = new ArrayList<>();
         private int maxPayload = DEFAULT_MAX_PAYLOAD;
-        private long writeTimeoutMs = DEFAULT_WRITE_TIMEOUT_MS;
+        private int maxPendingOutput = DEFAULT_MAX_PENDING_OUTPUT;
         private boolean serverCloseOnClose;
 
         private Builder(String name) {
@@ -168,11 +177,15 @@ public final class IpcServer implements AutoCloseable {
         }
 
         /**
-         * @param ms how long a write waits for a peer that does not read before giving the connection up
+         * @param bytes how much output may queue for one client that does not read (default
+         *        {@link #DEFAULT_MAX_PENDING_OUTPUT}); a write beyond it shuts that connection down and throws ENOBUFS
          * @return this
          */
-        public Builder writeTimeoutMs(long ms) {
-            this.writeTimeoutMs = ms;
+        public Builder maxPendingOutput(int bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("maxPendingOutput=" + bytes);
+            }
+            this.maxPendingOutput = bytes;
             return this;
         }
 
@@ -250,7 +263,12 @@ public final class IpcServer implements AutoCloseable {
                 sel.close();
             }
             if (l != null) {
-                boolean bound = l.socket().isBound();
+                boolean bound;
+                try {
+                    bound = l.getLocalAddress() != null;
+                } catch (IOException x) {
+                    bound = false;
+                }
                 try {
                     l.close();
                 } catch (IOException x) {
@@ -314,8 +332,8 @@ public final class IpcServer implements AutoCloseable {
             closeQuietly(ch);
             return null;
         }
-        IpcConnection c = new IpcConnection(ch, config.maxPayload, config.writeTimeoutMs,
-                name + "#" + (++accepted));
+        IpcConnection c = new IpcConnection(ch, config.maxPayload, DEFAULT_WRITE_TIMEOUT_MS,
+                config.maxPendingOutput, name + "#" + (++accepted));
         c.onClose = connections::remove;
         connections.add(c);
         return c;
@@ -379,7 +397,7 @@ public final class IpcServer implements AutoCloseable {
      * by the next call.
      *
      * @param timeoutMs how long to wait: negative forever, 0 only what is ready now
-     * @return the event (TIMEOUT when nothing happened in time)
+     * @return the event (TIMEOUT when nothing happened in time; ERROR with EINTR while the thread is interrupted)
      */
     public IpcEvent waitEvent(long timeoutMs) {
         return loop.waitEvent(timeoutMs);
@@ -461,7 +479,8 @@ public final class IpcServer implements AutoCloseable {
     }
 
     /**
-     * {@code ipc_server_close}, and more: sends SERVER_CLOSE to every client if configured, closes every connection,
+     * {@code ipc_server_close}, and more: sends SERVER_CLOSE to every client if configured, lets queued output leave
+     * (at most {@link #CLOSE_DRAIN_MS} for all clients together), closes every connection,
      * the listener and the selector, and removes the socket file if it is still this server's. Idempotent.
      */
     @Override
@@ -470,14 +489,19 @@ public final class IpcServer implements AutoCloseable {
             return;
         }
         closed = true;
-        for (IpcConnection c : new ArrayList<>(connections)) {
-            if (config.serverCloseOnClose && c.isOpen()) {
+        List<IpcConnection> all = new ArrayList<>(connections);
+        if (config.serverCloseOnClose) {
+            for (IpcConnection c : all) {
                 try {
                     c.write(IpcMessage.SERVER_CLOSE, null);
                 } catch (IpcException e) {
                     // that client is gone or stuck: closing it anyway
                 }
             }
+        }
+        long deadline = System.nanoTime() + CLOSE_DRAIN_MS * 1_000_000L;
+        for (IpcConnection c : all) {
+            c.drain(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
             c.close();
         }
         try {

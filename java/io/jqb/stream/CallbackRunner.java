@@ -3,6 +3,7 @@ package io.jqb.stream;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
+import io.jqb.internal.Logs;
 import io.jqb.IpcException;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
@@ -10,14 +11,13 @@ import io.jqb.stream.internal.FdHandle;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The thread behind {@link Ipc#setCallback}: polls the endpoint's fd and an eventfd (the stop signal) and calls the
  * callback while data can be read. Level-triggered, like poll(2): the callback is expected to read.
  */
 final class CallbackRunner implements Runnable {
-    private static final Logger LOG = LoggerFactory.getLogger(CallbackRunner.class);
+    private static final Logger LOG = Logs.get(CallbackRunner.class);
     private static final AtomicInteger SEQ = new AtomicInteger();
     /** pollfd[2] (16 bytes) + the eventfd's 8-byte counter. */
     private static final int SCRATCH = 24;

@@ -35,6 +35,8 @@ public abstract class Ipc implements AutoCloseable {
     public static final long END_OF_STREAM = -2;
     /** Size of each connection's receive and send buffers (native memory, made on first use). */
     static final int BUFFER_SIZE = 64 * 1024;
+    /** Payloads at least this long in direct buffers bypass the connection's buffers (no copy). */
+    static final int DIRECT_MIN = 8 * 1024;
 
     private ByteBuffer in;
     private long inAddress;
@@ -63,6 +65,25 @@ public abstract class Ipc implements AutoCloseable {
 
     /** Sends every byte from {@code buf}'s position to its limit (a direct buffer at {@code address}). */
     abstract void writeAll(ByteBuffer buf, long address);
+
+    /** @return true when {@link #recvDirect} and {@link #writeTwo} work (plain sockets; not TLS) */
+    boolean direct() {
+        return false;
+    }
+
+    /**
+     * Receives straight into native memory, bypassing the receive buffer (large payloads into direct buffers).
+     *
+     * @return bytes received, 0 on time-out, -1 at end of stream
+     */
+    int recvDirect(long address, int len, int timeoutMs) {
+        throw new UnsupportedOperationException();
+    }
+
+    /** Sends two native ranges (a frame header and a direct payload) without copying them. */
+    void writeTwo(long a1, int l1, long a2, int l2) {
+        throw new UnsupportedOperationException();
+    }
 
     /** @return the fd handle the callback polls, or null when closed */
     abstract FdHandle handle();
@@ -266,6 +287,12 @@ public abstract class Ipc implements AutoCloseable {
         int from = payload.position();
         out.clear();
         FrameDescriptor.writeHeader(out, 0, prefix, msgId, len);
+        if (len >= DIRECT_MIN && payload.isDirect() && direct()) {
+            // large direct payload: header and payload in one sendmsg, no copy
+            writeTwo(outAddress, FrameDescriptor.HEADER_LENGTH, io.jqb.internal.posix.Posix.bufferAddress(payload)
+                    + from, len);
+            return;
+        }
         out.position(FrameDescriptor.HEADER_LENGTH);
         int done = 0;
         for (;;) {
@@ -389,6 +416,16 @@ public abstract class Ipc implements AutoCloseable {
 
     private void readPayload(ByteBuffer in, ByteBuffer dst, long deadline) {
         int left = pendingLength;
+        if (left - in.remaining() >= DIRECT_MIN && dst.isDirect() && direct()) {
+            left -= moveTo(in, dst, left);
+            long at = io.jqb.internal.posix.Posix.bufferAddress(dst);
+            while (left > 0) {
+                int r = fillDirect(at + dst.position(), left, deadline);
+                dst.position(dst.position() + r);
+                left -= r;
+            }
+            return;
+        }
         while (left > 0) {
             if (!in.hasRemaining()) {
                 int r = eof ? -1 : fill(in, msLeft(deadline, "readMessage", "payload bytes left=" + left), "readMessage");
@@ -400,6 +437,24 @@ public abstract class Ipc implements AutoCloseable {
             }
             left -= moveTo(in, dst, left);
         }
+    }
+
+    /** One {@link #recvDirect} within the frame deadline; throws for a truncated or stalled frame. */
+    private int fillDirect(long address, int left, long deadline) {
+        int r;
+        try {
+            r = eof ? -1 : recvDirect(address, left, msLeft(deadline, "readMessage", "payload bytes left=" + left));
+        } catch (FrameException e) {
+            throw e;
+        } catch (IpcException e) {
+            throw broken(e);
+        }
+        if (r < 0) {
+            eof = true;
+            throw broken(new FrameException("readMessage", FrameException.Kind.TRUNCATED,
+                    "length=" + pendingLength + " missing=" + left));
+        }
+        return r;
     }
 
     /** @return whole milliseconds left until {@code deadline}, rounded up; throws TIMED_OUT when none */

@@ -3,6 +3,7 @@ package io.jqb.stream;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
+import io.jqb.internal.Logs;
 import io.jqb.IpcException;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
@@ -13,7 +14,6 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Accepts connections on a listening {@link Ipc} and serves each with a fresh copy of a prototype
@@ -31,12 +31,13 @@ import org.slf4j.LoggerFactory;
  * {@link #run} returns once the accept loop ended and every service thread has ended.</p>
  *
  * <p><b>Accept errors</b> (e.g. EMFILE when the fd limit is reached) are passed to {@link #failure}: true goes on
- * (after a short pause, so a persistent error does not spin), false makes {@link #run} return false.</p>
+ * (after a short pause, so a persistent error does not spin), false stops the server as {@link #stopNow()} does and
+ * makes {@link #run} return false.</p>
  *
  * @param <S> the service type
  */
 public class IpcServer<S extends IpcService> {
-    private static final Logger LOG = LoggerFactory.getLogger(IpcServer.class);
+    private static final Logger LOG = Logs.get(IpcServer.class);
     /** Pause after an accept error that {@link #failure} chose to go on from. */
     private static final int FAILURE_PAUSE_MS = 50;
 
@@ -165,6 +166,11 @@ public class IpcServer<S extends IpcService> {
                     goOn = false;
                 }
                 if (!goOn) {
+                    closeServices = true;
+                    stopping = true;
+                    for (Running r : running) {
+                        r.conn.close();
+                    }
                     return false;
                 }
                 waitWake(FAILURE_PAUSE_MS);

@@ -1,11 +1,13 @@
 package io.jqb.stream;
 
 import static io.jqb.internal.posix.Posix.C;
+import static io.jqb.internal.posix.Posix.MEM;
 
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
+import io.jqb.internal.wire.MsgHdrDescriptor;
 import io.jqb.stream.internal.FdHandle;
 import java.nio.ByteBuffer;
 
@@ -65,9 +67,21 @@ abstract class SocketIpc extends Ipc {
         }
     }
 
+    /**
+     * Most bytes one fill of the receive buffer asks for: enough to take many small frames per system call, small
+     * enough that most of a large frame is received straight into the caller's direct buffer (no copy).
+     */
+    static final int FILL_MAX = 16 * 1024;
+
     @Override
     int fillIn(ByteBuffer buf, long address, int timeoutMs) {
-        return recvInto(buf, address, timeoutMs);
+        // bytes already buffered: a frame is arriving, so try recv before poll
+        int n = recvAt(address + buf.limit(), Math.min(buf.capacity() - buf.limit(), FILL_MAX), timeoutMs,
+                buf.hasRemaining());
+        if (n > 0) {
+            buf.limit(buf.limit() + n);
+        }
+        return n;
     }
 
     /**
@@ -76,6 +90,30 @@ abstract class SocketIpc extends Ipc {
      * @return bytes received, 0 on time-out, -1 at end of stream
      */
     int recvInto(ByteBuffer buf, long address, int timeoutMs) {
+        int n = recvAt(address + buf.limit(), buf.capacity() - buf.limit(), timeoutMs, false);
+        if (n > 0) {
+            buf.limit(buf.limit() + n);
+        }
+        return n;
+    }
+
+    @Override
+    boolean direct() {
+        return true;
+    }
+
+    @Override
+    int recvDirect(long address, int len, int timeoutMs) {
+        return recvAt(address, len, timeoutMs, true);
+    }
+
+    /**
+     * Receives up to {@code space} bytes at {@code address}, waiting up to {@code timeoutMs}.
+     *
+     * @param optimistic try recv before poll (when data is probably there: the rest of a frame)
+     * @return bytes received, 0 on time-out, -1 at end of stream
+     */
+    private int recvAt(long address, int space, int timeoutMs, boolean optimistic) {
         FdHandle h = handle;
         if (h == null || !h.acquire()) {
             throw closed("recv");
@@ -83,9 +121,9 @@ abstract class SocketIpc extends Ipc {
         try {
             final int fd = h.fd();
             final long deadline = timeoutMs > 0 ? System.nanoTime() + timeoutMs * 1_000_000L : 0;
-            final int space = buf.capacity() - buf.limit();
+            boolean skipPoll = optimistic;
             for (;;) {
-                if (timeoutMs != 0) {
+                if (timeoutMs != 0 && !skipPoll) {
                     int wait = timeoutMs < 0 ? -1 : msLeft(deadline);
                     if (wait == 0 || Posix.pollOne(fd, LibC.POLLIN, wait, h.readScratch()) == 0) {
                         if (timeoutMs < 0) {
@@ -94,9 +132,9 @@ abstract class SocketIpc extends Ipc {
                         return 0;
                     }
                 }
-                long n = C.recv(fd, address + buf.limit(), space, LibC.MSG_DONTWAIT);
+                skipPoll = false;
+                long n = C.recv(fd, address, space, LibC.MSG_DONTWAIT);
                 if (n > 0) {
-                    buf.limit(buf.limit() + (int) n);
                     return (int) n;
                 }
                 if (n == 0) {
@@ -167,6 +205,72 @@ abstract class SocketIpc extends Ipc {
                 }
             }
             buf.position(pos);
+        } finally {
+            h.release();
+        }
+    }
+
+    @Override
+    void writeTwo(long a1, int l1, long a2, int l2) {
+        try {
+            sendTwo(a1, l1, a2, l2);
+        } catch (IpcException e) {
+            markError(e);
+            throw e;
+        }
+    }
+
+    /** Sends {@code l1} bytes at {@code a1} then {@code l2} at {@code a2} with sendmsg (no copy), all of them. */
+    private void sendTwo(long a1, int l1, long a2, int l2) {
+        FdHandle h = handle;
+        if (h == null || !h.acquire()) {
+            throw closed("send");
+        }
+        try {
+            final int fd = h.fd();
+            final long msg = h.msgScratch();
+            final long iov = msg + MsgHdrDescriptor.MSGHDR_LENGTH;
+            final int timeoutMs = writeTimeoutMs;
+            long deadline = 0;
+            long done = 0;
+            final long total = (long) l1 + l2;
+            while (done < total) {
+                int cnt = 0;
+                if (done < l1) {
+                    MEM.writeLong(iov + MsgHdrDescriptor.IOV_BASE, a1 + done);
+                    MEM.writeLong(iov + MsgHdrDescriptor.IOV_LEN, l1 - done);
+                    MEM.writeLong(iov + MsgHdrDescriptor.IOVEC_LENGTH + MsgHdrDescriptor.IOV_BASE, a2);
+                    MEM.writeLong(iov + MsgHdrDescriptor.IOVEC_LENGTH + MsgHdrDescriptor.IOV_LEN, l2);
+                    cnt = 2;
+                } else {
+                    MEM.writeLong(iov + MsgHdrDescriptor.IOV_BASE, a2 + (done - l1));
+                    MEM.writeLong(iov + MsgHdrDescriptor.IOV_LEN, total - done);
+                    cnt = 1;
+                }
+                MEM.setMemory(msg, MsgHdrDescriptor.MSGHDR_LENGTH, (byte) 0);
+                MEM.writeLong(msg + MsgHdrDescriptor.MSG_IOV, iov);
+                MEM.writeLong(msg + MsgHdrDescriptor.MSG_IOVLEN, cnt);
+                long n = C.sendmsg(fd, msg, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+                if (n >= 0) {
+                    done += n;
+                    continue;
+                }
+                int e = Posix.errno();
+                if (e == Errno.EINTR) {
+                    continue;
+                }
+                if (e != Errno.EAGAIN) {
+                    throw IpcException.of("send(" + remote + ")", h.isClosed() ? Errno.ENOTCONN : e, null);
+                }
+                if (timeoutMs >= 0 && deadline == 0) {
+                    deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+                }
+                int wait = timeoutMs < 0 ? -1 : msLeft(deadline);
+                if (wait == 0 || Posix.pollOne(fd, LibC.POLLOUT, wait, h.writeScratch()) == 0) {
+                    throw new IpcException("send(" + remote + ")", Errno.ETIMEDOUT,
+                            "sent=" + done + " writeTimeoutMs=" + timeoutMs);
+                }
+            }
         } finally {
             h.release();
         }

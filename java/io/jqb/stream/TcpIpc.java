@@ -22,10 +22,12 @@ import java.util.stream.Stream;
 /**
  * A TCP connection or listening socket (IPv4 and IPv6). Connections have TCP_NODELAY on.
  *
+ * <!-- example: test/io/jqb/examples/StreamEcho.java#client -->
  * <pre>{@code
- * try (TcpIpc c = TcpIpc.connect("db1:7000", 0, 2000)) {
- *     c.writeMessage(PREFIX, 1, "hello");
- *     Message m = c.readMessage(PREFIX, 1 << 20, 5000);
+ * try (TcpIpc c = TcpIpc.connect(hostPort, 0, 2000)) {      // "host:port", "[v6]:port"; 2 s to connect
+ *     c.writeMessage(PREFIX, 1, text);                       // prefix, id, UTF-8 payload
+ *     Message m = c.readMessage(PREFIX, 1 << 20, 5000);      // size limit, 5 s for the first byte
+ *     return m == null ? null : m.text();                   // null: nothing within 5 s (or peer closed)
  * }
  * }</pre>
  */

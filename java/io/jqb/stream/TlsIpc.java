@@ -65,6 +65,11 @@ public final class TlsIpc extends Ipc {
         }
     }
 
+    /** @return the local TCP port (e.g. of a listener on port 0), or -1 */
+    public int transportPort() {
+        return transport.localPort();
+    }
+
     /** Completes the handshake now (within the settings' handshake time-out) if it has not happened yet. */
     public void handshake() {
         try {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jqb.Service;
 import io.jqb.testutil.EchoWire;
 import io.jqb.testutil.InteropTestBase;
+import io.jqb.testutil.LibipcPeer;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import java.nio.file.Files;
@@ -80,6 +81,36 @@ class ExamplesTest extends InteropTestBase {
         String name = serviceName();
         track(NativeServer.start(name));
         assertEquals("ping", Events.requestEvent(name, "ping"));
+    }
+
+    @Test
+    void libipcPongEchoesToTheCPeer() throws Exception {
+        String name = serviceName();
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "jqb-ex-" + ProcessHandle.current().pid() + "-");
+        AtomicBoolean stop = new AtomicBoolean();
+        CompletableFuture<Void> server = CompletableFuture.runAsync(() -> LibipcPong.serve(name, dir.toString(), stop, line -> { }));
+        try {
+            Path socket = dir.resolve(name + "-0-0");
+            waitUntil("the pong server listens", () -> listening(socket) || server.isDone());
+            LibipcPeer.Result r = LibipcPeer.run(dir.toString(), 60_000, "bench", name, "--count", "100",
+                    "--size", "64", "--warmup", "0");
+            assertEquals(0, r.exit(), r.output()); // libipc-peer checks every echoed byte
+        } finally {
+            stop.set(true);
+            server.get(30, TimeUnit.SECONDS);
+            Files.deleteIfExists(dir.resolve(name + "-0-0"));
+            Files.delete(dir);
+        }
+    }
+
+    /** True once {@code socket} is a listening unix socket (flag __SO_ACCEPTCON in /proc/net/unix). */
+    private static boolean listening(Path socket) {
+        try {
+            return Files.readAllLines(Path.of("/proc/net/unix")).stream().map(l -> l.trim().split("\\s+"))
+                    .anyMatch(f -> f.length >= 8 && f[7].equals(socket.toString()) && f[3].equals("00010000"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     @Test

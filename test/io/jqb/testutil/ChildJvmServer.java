@@ -41,10 +41,21 @@ public final class ChildJvmServer implements AutoCloseable {
 
     /** Starts {@code jqb echo-server --service NAME} and waits (up to 30 s) for its ready line. */
     public static ChildJvmServer start(String service) throws IOException, InterruptedException {
+        return start(service, List.of());
+    }
+
+    /**
+     * Like {@link #start(String)}, with extra JVM options (before the class name) and extra echo-server options
+     * (after {@code --service NAME}), e.g. {@code -XX:MaxDirectMemorySize=64m} and {@code --transport socket}.
+     */
+    public static ChildJvmServer start(String service, List<String> jvmOptions, String... serverOptions)
+            throws IOException, InterruptedException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "-cp", cp, "io.jqb.cli.Main", "echo-server", "--service", service));
+                "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Xshare:auto"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", cp, "io.jqb.cli.Main", "echo-server", "--service", service));
+        cmd.addAll(List.of(serverOptions));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(new File("/dev/null")).start();
         ChildJvmServer s = new ChildJvmServer(p);
         long deadline = System.nanoTime() + 30_000_000_000L;

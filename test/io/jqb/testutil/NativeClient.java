@@ -82,7 +82,19 @@ public final class NativeClient implements AutoCloseable {
      * @param max the buffer size the client asks for; 0 = the client's default
      */
     public static NativeClient drive(String service, long max) {
-        List<String> cmd = new ArrayList<>(List.of(clientBinary().toString(), "drive", "--service", service));
+        return drive(service, max, -1);
+    }
+
+    /**
+     * Like {@link #drive(String, long)}, running as {@code uid} (and the same gid, no groups) through
+     * {@code setpriv} when {@code uid >= 0}: an unprivileged attacker against a root server. Needs root.
+     */
+    public static NativeClient drive(String service, long max, int uid) {
+        List<String> cmd = new ArrayList<>();
+        if (uid >= 0) {
+            cmd.addAll(List.of("/usr/bin/setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups"));
+        }
+        cmd.addAll(List.of(clientBinary().toString(), "drive", "--service", service));
         if (max > 0) {
             cmd.add("--max");
             cmd.add(Long.toString(max));

@@ -1,21 +1,20 @@
 package io.jqb.internal.client;
 
-import io.jqb.internal.Logs;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.WaitStrategy;
+import io.jqb.internal.Logs;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
+import io.jqb.internal.posix.Processes;
 import io.jqb.internal.ring.SharedSemaphore;
 import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.UnixSocket;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.slf4j.Logger;
 
 /**
@@ -448,7 +447,7 @@ public final class ShmClientChannel implements ClientChannel {
             if (C.kill(pid, 0) < 0 && Posix.errno() == Errno.ESRCH) {
                 return true;
             }
-            if (isZombie(pid)) {
+            if (Processes.hasExited(pid)) {
                 return true;
             }
             try {
@@ -459,15 +458,5 @@ public final class ShmClientChannel implements ClientChannel {
             }
         }
         return false;
-    }
-
-    private static boolean isZombie(int pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            int paren = stat.lastIndexOf(')');
-            return paren > 0 && paren + 2 < stat.length() && stat.charAt(paren + 2) == 'Z';
-        } catch (IOException e) {
-            return false;
-        }
     }
 }

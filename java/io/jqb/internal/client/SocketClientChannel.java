@@ -241,6 +241,9 @@ public final class SocketClientChannel implements ClientChannel {
         // libqb's client removes the control file and the directory whether or not the server is alive.
         control.close(true);
         C.rmdir(directory);
+        sendIo.close();
+        recvIo.close();
+        eventIo.close();
         C.close(eventFd);
         C.close(requestFd);
         UnixSocket.shutdownAndClose(setupFd);

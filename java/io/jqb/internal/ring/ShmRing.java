@@ -147,7 +147,7 @@ public final class ShmRing {
             ShmRing r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.STRUCT_LENGTH, dat, (int) expectData);
             FaultSafe.addInt(hdr + REF_COUNT_OFFSET, 1);
             return r;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             Posix.C.munmap(hdr, RingHeaderDescriptor.STRUCT_LENGTH);
             if (dat != 0) {
                 Posix.C.munmap(dat, 2 * expectData);

@@ -7,6 +7,12 @@ import java.nio.ByteBuffer;
  * {@code Connection} code above it is the same for both.
  */
 public interface ServerChannel {
+    /**
+     * A send's status: the peer has not bound the socket this message goes to yet (SOCKET transport, right after the
+     * handshake). The caller queues the message and retries later instead of sleeping, as libqb does, on the loop.
+     */
+    int NOT_YET_CONNECTED = Integer.MIN_VALUE + 1;
+
     /** Receives requests from {@link #onEvents}. */
     interface RequestSink {
         /**
@@ -30,6 +36,11 @@ public interface ServerChannel {
 
         /** Counts a request read that found nothing. */
         void recvRetry();
+
+        /** @return true while the connection reads no requests (its send backlog is not empty) */
+        default boolean paused() {
+            return false;
+        }
     }
 
     /** Wire value of {@code connection_type}. */

@@ -20,13 +20,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Requests: the client commits a chunk, posts the request semaphore, then writes one byte. The loop serves as many
  * chunks as the semaphore shows (capped by priority) and drains as many bytes, so level-triggered readiness wakes
  * it again for whatever is left. Responses: commit and post, no byte. Events: commit, post, then one 0x00 byte
- * (queued for POLLOUT when the socket is full).</p>
+ * (counted when the socket is full, and resent on every later event send and on POLLOUT, as libqb does).</p>
  *
  * <p>Locks: {@code responseLock} serialises response writers, {@code eventLock} event writers and the socket's
  * lifetime (so no thread can write a doorbell into a closed, reused fd). The request ring is the loop's alone.</p>
  */
 public final class ShmServerChannel implements ServerChannel {
     private static final int DRAIN = 256;
+    /** Most outstanding notification bytes sent by one send(2). */
+    private static final int NOTIFY_CHUNK = 256;
 
     private final int fd;
     private final ShmRing request;
@@ -37,8 +39,8 @@ public final class ShmServerChannel implements ServerChannel {
     private final Object responseLock = new Object();
     private final Object eventLock = new Object();
     private final AtomicInteger pendingNotifications = new AtomicInteger();
-    /** One 0x00 byte, for event notifications; another area for draining doorbells (loop thread only). */
-    private final long notifyByte;
+    /** Zero bytes for event notifications; another area for draining doorbells (loop thread only). */
+    private final long notifyBytes;
     private final long drainBuf;
     private int owedBytes;
     /**
@@ -59,7 +61,7 @@ public final class ShmServerChannel implements ServerChannel {
         this.event = event;
         this.owner = owner;
         this.requestView = request.view().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
-        this.notifyByte = Posix.allocate(8);
+        this.notifyBytes = Posix.allocate(NOTIFY_CHUNK);
         this.drainBuf = Posix.allocate(DRAIN);
     }
 
@@ -71,12 +73,17 @@ public final class ShmServerChannel implements ServerChannel {
         String name = service.length() > 200 ? service.substring(0, 200) : service;
         ShmRing req = null;
         ShmRing resp = null;
+        ShmRing ev = null;
         try {
             req = ShmRing.create(dir + "/qb-request-" + name, maxMsgSize, uid, gid, mode);
             resp = ShmRing.create(dir + "/qb-response-" + name, maxMsgSize, uid, gid, mode);
-            ShmRing ev = ShmRing.create(dir + "/qb-event-" + name, maxMsgSize, uid, gid, mode);
+            ev = ShmRing.create(dir + "/qb-event-" + name, maxMsgSize, uid, gid, mode);
             return new ShmServerChannel(fd, req, resp, ev, owner);
-        } catch (IpcException e) {
+        } catch (RuntimeException | Error e) {
+            // Also an OutOfMemoryError: nothing of this connection may outlive a failed set-up.
+            if (ev != null) {
+                ev.close(true);
+            }
             if (resp != null) {
                 resp.close(true);
             }
@@ -137,11 +144,7 @@ public final class ShmServerChannel implements ServerChannel {
             if (!open) {
                 return -Errno.ENOTCONN;
             }
-            int rc = event.write(msg);
-            if (rc >= 0) {
-                notifyClient();
-            }
-            return rc;
+            return notified(event.write(msg));
         }
     }
 
@@ -151,35 +154,52 @@ public final class ShmServerChannel implements ServerChannel {
             if (!open) {
                 return -Errno.ENOTCONN;
             }
-            int rc = event.write(msgs);
-            if (rc >= 0) {
-                notifyClient();
-            }
-            return rc;
+            return notified(event.write(msgs));
         }
     }
 
-    /** Under eventLock: one byte per event, in order; when the socket is full, the loop sends it later. */
-    private void notifyClient() {
-        if (pendingNotifications.get() == 0
-                && C.send(fd, notifyByte, 1, LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL) == 1) {
-            return;
+    /**
+     * Under eventLock, after an event write: one notification byte per event, as libqb 2.0.6 does it
+     * ({@code new_event_notification} / {@code resend_event_notifications} in lib/ipcs.c). While any byte is
+     * outstanding (the socket was full), every event send, successful or not, first tries to send all outstanding
+     * bytes: a server that sends from inside a callback and retries on a full ring must not depend on the loop
+     * dispatching POLLOUT, which it cannot do while that callback runs (the client would sleep in poll with its
+     * ring full of events nobody told it about).
+     */
+    private int notified(int rc) {
+        if (rc >= 0) {
+            if (pendingNotifications.get() == 0
+                    && C.send(fd, notifyBytes, 1, LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL) == 1) {
+                return rc;
+            }
+            if (pendingNotifications.getAndIncrement() == 0) {
+                owner.interestChanged();
+            }
+            resendNotifications();
+        } else if (rc == Errno.WOULD_BLOCK && pendingNotifications.get() > 0) {
+            resendNotifications();
         }
-        if (pendingNotifications.getAndIncrement() == 0) {
-            owner.interestChanged();
+        return rc;
+    }
+
+    /** Under eventLock: sends as many outstanding notification bytes as the socket takes. */
+    private void resendNotifications() {
+        int owed;
+        while (open && (owed = pendingNotifications.get()) > 0) {
+            long n = C.send(fd, notifyBytes, Math.min(owed, NOTIFY_CHUNK), LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL);
+            if (n <= 0) {
+                return;
+            }
+            if (pendingNotifications.addAndGet((int) -n) == 0) {
+                owner.interestChanged();
+                return;
+            }
         }
     }
 
     private void flushNotifications() {
         synchronized (eventLock) {
-            while (open && pendingNotifications.get() > 0) {
-                if (C.send(fd, notifyByte, 1, LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL) != 1) {
-                    return;
-                }
-                if (pendingNotifications.decrementAndGet() == 0) {
-                    owner.interestChanged();
-                }
-            }
+            resendNotifications();
         }
     }
 
@@ -226,7 +246,7 @@ public final class ShmServerChannel implements ServerChannel {
     @Override
     public boolean pollRequests(int budget, RequestSink sink) {
         polled = true;
-        if (!open || flowControl != 0 || request.semaphore().value() == 0) {
+        if (!open || flowControl != 0 || owner.paused() || request.semaphore().value() == 0) {
             return false;
         }
         int served = serve(budget, sink);
@@ -251,7 +271,7 @@ public final class ShmServerChannel implements ServerChannel {
         int served = 0;
         if (flowControl == 0) {
             int avail = Math.min(request.semaphore().value(), budget);
-            for (; served < avail && open; served++) {
+            for (; served < avail && open && !owner.paused(); served++) {
                 if (!request.semaphore().tryWait()) {
                     owner.recvRetry();
                     break;
@@ -345,7 +365,7 @@ public final class ShmServerChannel implements ServerChannel {
                     r.decrementRefCount();
                     r.close(true);
                 }
-                Posix.free(notifyByte, 8);
+                Posix.free(notifyBytes, NOTIFY_CHUNK);
                 Posix.free(drainBuf, DRAIN);
             }
         }

@@ -5,6 +5,8 @@ import static io.jqb.internal.posix.Posix.C;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.PollHandlers;
+import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
@@ -12,6 +14,7 @@ import io.jqb.internal.socket.ControlFile;
 import io.jqb.internal.socket.Datagrams;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import io.jqb.internal.wire.ControlFileDescriptor;
+import com.kenai.jffi.MemoryIO;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -19,11 +22,13 @@ import java.nio.ByteOrder;
  * Server side of one SOCKET connection (libqb's QB_IPC_SOCKET): a control file with per-channel queue counters and
  * the flow-control flag, and abstract datagram sockets {@code B-request} (requests in, responses out) and
  * {@code B-event-tx} (events out), where B = {@code <dir>/qb-<service>}. Response and event sockets connect to the
- * client's {@code B-response} / {@code B-event} on their first send, retrying up to 10 × 100 ms as libqb does. One
+ * client's {@code B-response} / {@code B-event} on their first send; until the client has bound them (up to 1 s, libqb's 10 × 100 ms) a send
+ * returns {@link #NOT_YET_CONNECTED} instead of sleeping, and the connection queues it. One
  * datagram is one message, framed by the header's size field; no doorbell bytes. The setup socket stays open only
  * to notice the client's hang-up.
  */
 public final class SocketServerChannel implements ServerChannel {
+    private static final RateLimitedLog INJECTED = new RateLimitedLog(Logs.get(SocketServerChannel.class));
     private static final int CONNECT_TRIES = 10;
 
     private final int setupFd;
@@ -37,9 +42,23 @@ public final class SocketServerChannel implements ServerChannel {
     private final Object eventLock = new Object();
     private final Datagrams responseIo;
     private final Datagrams eventIo;
-    private final ByteBuffer receiveBuffer;
-    private final ByteBuffer requestView;
+    /**
+     * Where requests are received, made on the first request (loop thread only): malloc'd, not zero-filled, so a
+     * connection costs RAM only for the pages its largest request touched (a zeroed direct buffer of the agreed
+     * size cost all of it up front, and stayed until the garbage collector ran); freed by {@link #destroy()}.
+     */
+    private ByteBuffer receiveBuffer;
+    private ByteBuffer requestView;
+    private long receiveAddress;
     private final long livenessBuf;
+    /** recvmsg scratch: msghdr, iovec and the SCM_CREDENTIALS of each request (SO_PASSCRED is on). */
+    private final long credScratch;
+    /** The client's pid and uid from the handshake: only its datagrams are requests. */
+    private final int peerPid;
+    private final int peerUid;
+    /** When the first connect to the client's socket failed (nanoTime | 1), under the direction's lock; 0 = not. */
+    private final long[] responseFirstTry = new long[1];
+    private final long[] eventFirstTry = new long[1];
     private boolean responseConnected;
     private boolean eventConnected;
     private volatile boolean open = true;
@@ -48,7 +67,10 @@ public final class SocketServerChannel implements ServerChannel {
     private boolean destroyed;
 
     private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String base,
-            ControlFile control, Owner owner) {
+            ControlFile control, Owner owner, int peerPid, int peerUid) {
+        this.peerPid = peerPid;
+        this.peerUid = peerUid;
+        this.credScratch = Posix.allocate(UnixSocket.RECV_SCRATCH);
         this.setupFd = setupFd;
         this.requestFd = requestFd;
         this.eventFd = eventFd;
@@ -58,23 +80,26 @@ public final class SocketServerChannel implements ServerChannel {
         this.owner = owner;
         this.responseIo = new Datagrams(maxMsgSize);
         this.eventIo = new Datagrams(maxMsgSize);
-        this.receiveBuffer = ByteBuffer.allocateDirect(maxMsgSize).order(ByteOrder.LITTLE_ENDIAN);
-        this.requestView = receiveBuffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         this.livenessBuf = Posix.allocate(16);
     }
 
-    /** Creates the control file and binds the server's two datagram sockets. */
+    /**
+     * Creates the control file and binds the server's two datagram sockets; requests are accepted only from
+     * {@code peerPid}/{@code peerUid} (the handshake's credentials).
+     */
     public static SocketServerChannel create(int setupFd, String dir, String service, int maxMsgSize, int uid,
-            int gid, int mode, Owner owner) throws IpcException {
+            int gid, int mode, Owner owner, int peerPid, int peerUid) throws IpcException {
         ControlFile ctl = ControlFile.create(dir + "/qb-control-" + service, uid, gid, mode);
         String base = dir + "/qb-" + service;
         int req = -1;
         int ev = -1;
         try {
             req = UnixSocket.boundDatagram(base + "-request", maxMsgSize);
+            // Before anyone can know the name: every datagram then carries its sender's credentials.
+            Posix.setIntOption(req, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
             ev = UnixSocket.boundDatagram(base + "-event-tx", maxMsgSize);
-            return new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner);
-        } catch (RuntimeException e) {
+            return new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner, peerPid, peerUid);
+        } catch (RuntimeException | Error e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
             ctl.close(true);
@@ -112,24 +137,26 @@ public final class SocketServerChannel implements ServerChannel {
         return setupFd;
     }
 
-    /** Connects {@code fd} to the client's socket {@code name} (which the client binds after the handshake). */
-    private int connectPeer(int fd, String name) {
+    /**
+     * Connects {@code fd} to the client's socket {@code name}, which the client binds after the handshake. libqb
+     * retries up to 10 × 100 ms, sleeping on the caller's thread (often the loop); jqb tries once per send and
+     * returns {@link #NOT_YET_CONNECTED} (the connection queues the message and its loop retries) until
+     * {@code CONNECT_TRIES × 100 ms} after the first attempt, then the error.
+     */
+    private int connectPeer(int fd, String name, long[] firstTry) {
         try (UnixSocket.Address a = UnixSocket.abstractAddress(name)) {
-            int rc = 0;
-            for (int i = 0; i < CONNECT_TRIES; i++) {
-                rc = UnixSocket.connectRaw(fd, a);
-                if (rc == 0) {
-                    UnixSocket.setBufferSizes(fd, maxMsgSize);
-                    return 0;
-                }
-                Thread.sleep(100);
+            int rc = UnixSocket.connectRaw(fd, a);
+            if (rc == 0) {
+                UnixSocket.setBufferSizes(fd, maxMsgSize);
+                return 0;
             }
-            return rc;
+            long now = System.nanoTime();
+            if (firstTry[0] == 0) {
+                firstTry[0] = now | 1;
+            }
+            return now - firstTry[0] < CONNECT_TRIES * 100_000_000L ? NOT_YET_CONNECTED : rc;
         } catch (IpcException e) {
             return -e.errno();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return -Errno.EINTR;
         }
     }
 
@@ -154,7 +181,7 @@ public final class SocketServerChannel implements ServerChannel {
             return -Errno.ENOTCONN;
         }
         if (!responseConnected) {
-            int rc = connectPeer(requestFd, base + "-response");
+            int rc = connectPeer(requestFd, base + "-response", responseFirstTry);
             if (rc < 0) {
                 return rc;
             }
@@ -184,7 +211,7 @@ public final class SocketServerChannel implements ServerChannel {
             return -Errno.ENOTCONN;
         }
         if (!eventConnected) {
-            int rc = connectPeer(eventFd, base + "-event");
+            int rc = connectPeer(eventFd, base + "-event", eventFirstTry);
             if (rc < 0) {
                 return rc;
             }
@@ -211,18 +238,39 @@ public final class SocketServerChannel implements ServerChannel {
         if ((revents & PollHandlers.POLLIN) == 0 || flowControl != 0) {
             return true;
         }
+        if (receiveBuffer == null) {
+            try {
+                receiveAddress = Posix.MEM.allocate(Math.max(maxMsgSize, 16));
+            } catch (OutOfMemoryError e) {
+                owner.violation("no memory for a " + maxMsgSize + "-byte receive buffer");
+                return false;
+            }
+            receiveBuffer = MemoryIO.getInstance().newDirectByteBuffer(receiveAddress, Math.max(maxMsgSize, 16))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            requestView = receiveBuffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        }
         int avail = Math.max(1, Math.min(control.sent(ControlFileDescriptor.REQUEST), budget));
-        for (int i = 0; i < avail && open; i++) {
+        for (int i = 0; i < avail && open && !owner.paused(); i++) {
             // One system call per request: the receive buffer holds the largest legal request, so nothing is cut.
             receiveBuffer.clear();
-            int n = Datagrams.receiveWhole(requestFd, receiveBuffer);
-            if (n == Errno.WOULD_BLOCK) {
+            long got = UnixSocket.recvmsgCredentials(requestFd, receiveAddress, receiveBuffer.capacity(), credScratch);
+            int n = (int) got;
+            if (n == -Errno.EAGAIN) {
                 owner.recvRetry();
                 break;
             }
             if (n < 0) {
                 owner.fail("request socket: " + Errno.name(n));
                 return false;
+            }
+            int fromPid = UnixSocket.receivedPid(credScratch);
+            int fromUid = UnixSocket.receivedUid(credScratch);
+            if (fromPid != peerPid || fromUid != peerUid) {
+                // Not the client: the socket's abstract name is public (/proc/net/unix) and, until our first
+                // response connects it to the client's socket, anyone may send to it. Drop it, keep the client.
+                INJECTED.warn("{}: dropped a {}-byte datagram from pid {} uid {} (the client is pid {} uid {})",
+                        base, n, fromPid, fromUid, peerPid, peerUid);
+                continue;
             }
             int size = n >= 16 ? receiveBuffer.getInt(8) : -1;
             if (size < 16 || size > n) {
@@ -297,6 +345,14 @@ public final class SocketServerChannel implements ServerChannel {
                 destroyed = true;
                 control.close(true);
                 Posix.free(livenessBuf, 16);
+                Posix.free(credScratch, UnixSocket.RECV_SCRATCH);
+                responseIo.close();
+                eventIo.close();
+                if (receiveBuffer != null) {
+                    receiveBuffer = null;
+                    requestView = null;
+                    Posix.MEM.freeMemory(receiveAddress, Math.max(maxMsgSize, 16));
+                }
             }
         }
     }

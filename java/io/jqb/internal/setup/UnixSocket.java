@@ -156,6 +156,26 @@ public final class UnixSocket {
      * @return bytes received (0 = EOF), or a negated errno
      */
     public static long recvWithCredentials(int fd, long buf, int len, long scratch, Credentials[] creds) {
+        long n = recvmsgCredentials(fd, buf, len, scratch);
+        if (n >= 0 && receivedPid(scratch) != NO_CREDENTIALS) {
+            long d = scratch + MsgHdrDescriptor.MSGHDR_LENGTH + MsgHdrDescriptor.IOVEC_LENGTH
+                    + MsgHdrDescriptor.CMSG_DATA;
+            creds[0] = new Credentials(MEM.readInt(d + MsgHdrDescriptor.UCRED_PID),
+                    MEM.readInt(d + MsgHdrDescriptor.UCRED_UID), MEM.readInt(d + MsgHdrDescriptor.UCRED_GID));
+        }
+        return n;
+    }
+
+    /** What {@link #receivedPid} returns when no SCM_CREDENTIALS came with the data. */
+    public static final int NO_CREDENTIALS = Integer.MIN_VALUE;
+
+    /**
+     * {@link #recvWithCredentials} without allocating: the credentials stay in {@code scratch}, read them with
+     * {@link #receivedPid} and {@link #receivedUid}.
+     *
+     * @return bytes received (0 = EOF or an empty datagram), or a negated errno
+     */
+    public static long recvmsgCredentials(int fd, long buf, int len, long scratch) {
         long msg = scratch;
         long iov = scratch + MsgHdrDescriptor.MSGHDR_LENGTH;
         long ctl = iov + MsgHdrDescriptor.IOVEC_LENGTH;
@@ -170,19 +190,30 @@ public final class UnixSocket {
         do {
             n = C.recvmsg(fd, msg, LibC.MSG_DONTWAIT);
         } while (n < 0 && Posix.errno() == Errno.EINTR);
-        if (n < 0) {
-            return -Posix.errno();
-        }
-        long ctlLen = MEM.readLong(msg + MsgHdrDescriptor.MSG_CONTROLLEN);
-        if (ctlLen >= MsgHdrDescriptor.CMSG_UCRED_LEN
+        return n < 0 ? -Posix.errno() : n;
+    }
+
+    private static boolean hasCredentials(long scratch) {
+        long ctl = scratch + MsgHdrDescriptor.MSGHDR_LENGTH + MsgHdrDescriptor.IOVEC_LENGTH;
+        long ctlLen = MEM.readLong(scratch + MsgHdrDescriptor.MSG_CONTROLLEN);
+        return ctlLen >= MsgHdrDescriptor.CMSG_UCRED_LEN
                 && MEM.readLong(ctl + MsgHdrDescriptor.CMSG_LEN_OFFSET) >= MsgHdrDescriptor.CMSG_UCRED_LEN
                 && MEM.readInt(ctl + MsgHdrDescriptor.CMSG_LEVEL) == LibC.SOL_SOCKET
-                && MEM.readInt(ctl + MsgHdrDescriptor.CMSG_TYPE) == LibC.SCM_CREDENTIALS) {
-            long d = ctl + MsgHdrDescriptor.CMSG_DATA;
-            creds[0] = new Credentials(MEM.readInt(d + MsgHdrDescriptor.UCRED_PID),
-                    MEM.readInt(d + MsgHdrDescriptor.UCRED_UID), MEM.readInt(d + MsgHdrDescriptor.UCRED_GID));
-        }
-        return n;
+                && MEM.readInt(ctl + MsgHdrDescriptor.CMSG_TYPE) == LibC.SCM_CREDENTIALS;
+    }
+
+    /** @return the sender's pid from the last {@link #recvmsgCredentials} into {@code scratch}, or NO_CREDENTIALS */
+    public static int receivedPid(long scratch) {
+        return hasCredentials(scratch) ? MEM.readInt(scratch + MsgHdrDescriptor.MSGHDR_LENGTH
+                + MsgHdrDescriptor.IOVEC_LENGTH + MsgHdrDescriptor.CMSG_DATA + MsgHdrDescriptor.UCRED_PID)
+                : NO_CREDENTIALS;
+    }
+
+    /** @return the sender's uid from the last {@link #recvmsgCredentials} into {@code scratch}, or NO_CREDENTIALS */
+    public static int receivedUid(long scratch) {
+        return hasCredentials(scratch) ? MEM.readInt(scratch + MsgHdrDescriptor.MSGHDR_LENGTH
+                + MsgHdrDescriptor.IOVEC_LENGTH + MsgHdrDescriptor.CMSG_DATA + MsgHdrDescriptor.UCRED_UID)
+                : NO_CREDENTIALS;
     }
 
     /** Native scratch bytes {@link #recvWithCredentials} needs. */

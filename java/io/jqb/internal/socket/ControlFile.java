@@ -38,7 +38,7 @@ public final class ControlFile {
             }
             Posix.check(Posix.C.fchmod(fd, mode), "fchmod(" + path + ")");
             return new ControlFile(path, map(fd, path));
-        } catch (IpcException e) {
+        } catch (RuntimeException | Error e) {
             DirectoryFiles.unlink(path);
             throw e;
         } finally {

@@ -18,8 +18,11 @@ public final class PathRule {
     public static final String ENV = "IPC_RUNDIR";
     /** libipc's default directory (with its trailing slash, so the path has a double slash, as in C). */
     public static final String DEFAULT_DIR = "/run/ipc/";
-    /** sun_path holds 108 bytes including the terminating NUL. */
-    public static final int MAX_PATH_BYTES = 107;
+    /**
+     * Longest socket path: sun_path holds 108 bytes, C libipc would use up to 107 (it does not check, and overflows
+     * beyond), the JDK's {@code UnixDomainSocketAddress} binds and connects at most 106.
+     */
+    public static final int MAX_PATH_BYTES = 106;
 
     private PathRule() {
     }

@@ -68,9 +68,14 @@ public final class SocketFile {
         if (!a.isOther()) {
             throw new IpcException(operation, Errno.EEXIST, path + " exists and is not a socket; not removing it");
         }
-        if (answers(path)) {
+        int probe = probe(path);
+        if (probe == 0) {
             throw new IpcException(operation, Errno.EADDRINUSE, "a live server answers on " + path
                     + "; not taking its socket over");
+        }
+        if (probe != Errno.ECONNREFUSED && probe != Errno.ENOENT) {
+            throw new IpcException(operation, probe, "cannot tell whether a server still answers on " + path
+                    + "; not removing it");
         }
         try {
             Files.deleteIfExists(path);
@@ -79,19 +84,17 @@ public final class SocketFile {
         }
     }
 
-    /** @return true when a connect to {@code path} succeeds (the probe connection is closed at once, unused) */
-    public static boolean answers(Path path) {
+    /**
+     * Connects to {@code path} and closes the probe connection at once, unused.
+     *
+     * @return 0 when somebody answers, else the errno of the failed connect (ECONNREFUSED: a stale socket)
+     */
+    public static int probe(Path path) {
         try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             probe.connect(UnixDomainSocketAddress.of(path));
-            return true;
+            return 0;
         } catch (IOException e) {
-            // ECONNREFUSED (stale), ENOENT (gone meanwhile), EACCES (not ours to judge: treat as not answering only
-            // when refused or gone)
-            int errno = Errors.errno(e);
-            if (errno == Errno.ECONNREFUSED || errno == Errno.ENOENT) {
-                return false;
-            }
-            return true;
+            return Errors.errno(e);
         }
     }
 

@@ -2,6 +2,7 @@ package io.jqb.notify.internal;
 
 import static io.jqb.notify.internal.NotifyMessageDescriptor.*;
 
+import io.jqb.internal.Logs;
 import io.jqb.Connection;
 import io.jqb.Errno;
 import io.jqb.IpcException;
@@ -15,7 +16,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The broker's request handling and delivery: one {@link ServiceHandler} on the service's loop thread, the
@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * link threads and take the same lock.
  */
 public final class BrokerCore implements ServiceHandler {
-    private static final Logger LOG = LoggerFactory.getLogger(BrokerCore.class);
+    private static final Logger LOG = Logs.get(BrokerCore.class);
 
     /** One client connection. */
     static final class ClientState {

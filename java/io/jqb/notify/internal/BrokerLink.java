@@ -2,6 +2,7 @@ package io.jqb.notify.internal;
 
 import static io.jqb.notify.internal.NotifyMessageDescriptor.*;
 
+import io.jqb.internal.Logs;
 import io.jqb.Client;
 import io.jqb.Errno;
 import io.jqb.IpcException;
@@ -13,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A client's connection to the broker: requests (one at a time, under this object's lock) and a transport thread
@@ -25,7 +25,7 @@ public final class BrokerLink implements AutoCloseable {
     public static final int REQUEST_TIMEOUT_MS = 5_000;
     private static final long MIN_BACKOFF_MS = 50;
     private static final long MAX_BACKOFF_MS = 2_000;
-    private static final Logger LOG = LoggerFactory.getLogger(BrokerLink.class);
+    private static final Logger LOG = Logs.get(BrokerLink.class);
 
     /** What the owner does on connection changes and events. */
     public interface Owner {

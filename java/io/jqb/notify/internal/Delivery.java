@@ -1,11 +1,11 @@
 package io.jqb.notify.internal;
 
+import io.jqb.internal.Logs;
 import io.jqb.notify.Notification;
 import io.jqb.notify.NotificationCallback;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One registration on the client side and its delivery queue: callbacks run one at a time, in order, on the
@@ -17,7 +17,7 @@ public final class Delivery {
     /** Most notifications waiting for one registration's callback. */
     public static final int LIMIT = 1024;
     private static final int BATCH = 64;
-    private static final Logger LOG = LoggerFactory.getLogger(Delivery.class);
+    private static final Logger LOG = Logs.get(Delivery.class);
 
     private final long regId;
     private final int kind;

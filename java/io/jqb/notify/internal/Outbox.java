@@ -1,12 +1,12 @@
 package io.jqb.notify.internal;
 
+import io.jqb.internal.Logs;
 import io.jqb.Connection;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One client's bounded outbound queue. An event goes straight into the client's event ring when nothing is queued
@@ -19,7 +19,7 @@ public final class Outbox {
     public static final int MAX_EVENTS = 1024;
     /** Most bytes queued for one client beyond its event ring. */
     public static final int MAX_BYTES = 4 * 1024 * 1024;
-    private static final Logger LOG = LoggerFactory.getLogger(Outbox.class);
+    private static final Logger LOG = Logs.get(Outbox.class);
 
     private final Connection connection;
     private final Flusher flusher;

@@ -1,5 +1,6 @@
 package io.jqb.notify.internal;
 
+import io.jqb.internal.Logs;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -17,7 +18,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A minimal framed TCP link between brokers ({@link FrameDescriptor}): a listening socket, one dialer per configured
@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class TcpPeerNetwork implements PeerNetwork {
     static final int QUEUE = 1024;
-    private static final Logger LOG = LoggerFactory.getLogger(TcpPeerNetwork.class);
+    private static final Logger LOG = Logs.get(TcpPeerNetwork.class);
 
     private final Consumer<Note> inbound;
     private final ServerSocket server;

@@ -23,8 +23,11 @@ public final class FdHandle {
         this.scratch = Posix.allocate(SCRATCH);
     }
 
-    /** Bytes of scratch: read pollfd (8), write pollfd (8), two pollfds for a two-fd poll (16), a long (8). */
-    private static final int SCRATCH = 40;
+    /**
+     * Bytes of scratch: read pollfd (16, room for two), write pollfd (8), a spare 16, then the writer's msghdr
+     * (56) and two iovecs (32).
+     */
+    private static final int SCRATCH = 40 + 56 + 32;
 
     /** @return the fd number (valid between a successful {@link #acquire()} and {@link #release()}) */
     public int fd() {
@@ -44,6 +47,11 @@ public final class FdHandle {
     /** 16 spare bytes for the owner's small native values (e.g. an eventfd counter). */
     public long spareScratch() {
         return scratch + 24;
+    }
+
+    /** The writing side's {@code struct msghdr} (56 bytes) followed by two {@code struct iovec} (32 bytes). */
+    public long msgScratch() {
+        return scratch + 40;
     }
 
     /** @return true when the caller may use the fd; pair with {@link #release()} */

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# libipc echo round trips: jqb (io.jqb.libipc, bin/jqb libipc-*) and the C libipc wire peer (native/build/libipc-peer,
+# plain sockets), every pairing (jqb<->jqb, C client->jqb server, jqb client->C server, C<->C), pinned to one vCPU
+# (server and client both on CPU_PINNED) and split (server on CPU_SERVER, client on CPU_CLIENT).
+# Writes a Markdown section into docs/PERFORMANCE.md between <!-- libipc-compare:begin --> and
+# <!-- libipc-compare:end --> (appended when the markers are missing).
+#
+# Knobs (environment): COUNT (100000 round trips per run), WARMUP (20000), SIZES ("0 64 4096"), ROUNDS (3; the
+# median of the runs' p50 and msgs/s is reported), CPU_PINNED (0), CPU_SERVER (0), CPU_CLIENT (1),
+# OUT (docs/PERFORMANCE.md), SECTION_OUT (write the section there instead of splicing it into OUT).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+# shellcheck source=benchmarks/lib.sh
+source benchmarks/lib.sh
+
+COUNT=${COUNT:-100000}
+WARMUP=${WARMUP:-20000}
+SIZES=${SIZES:-"0 64 4096"}
+ROUNDS=${ROUNDS:-3}
+CPU_PINNED=${CPU_PINNED:-0}
+CPU_SERVER=${CPU_SERVER:-0}
+CPU_CLIENT=${CPU_CLIENT:-1}
+OUT=${OUT:-docs/PERFORMANCE.md}
+jqb="$here/bin/jqb"
+peer="$here/native/build/libipc-peer"
+[ -x "$peer" ] && [ -f target/jqb.jar ] || { echo "libipc-compare: run 'make' first" >&2; exit 2; }
+command -v taskset >/dev/null || { echo "libipc-compare: taskset (util-linux) is needed" >&2; exit 2; }
+
+work=$(mktemp -d)
+export IPC_RUNDIR="$work/ipc"
+mkdir -p "$IPC_RUNDIR"
+spids=()
+cleanup() {
+    for p in "${spids[@]}"; do stop_pid "$p"; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# client KIND CPU NAME SIZE: one bench run; prints its result line.
+client() {
+    local kind=$1 cpu=$2 name=$3 size=$4
+    if [ "$kind" = jqb ]; then
+        JQB_LOG_LEVEL=warn taskset -c "$cpu" "$jqb" libipc-bench "$name" --count "$COUNT" --size "$size" \
+            --warmup "$WARMUP" | grep '^size='
+    else
+        taskset -c "$cpu" "$peer" bench "$name" --count "$COUNT" --size "$size" --warmup "$WARMUP" | grep '^size='
+    fi
+}
+
+rows="$work/rows"
+: >"$rows"
+for layout in pinned split; do
+    if [ "$layout" = pinned ]; then scpu=$CPU_PINNED; ccpu=$CPU_PINNED; else scpu=$CPU_SERVER; ccpu=$CPU_CLIENT; fi
+    jname="lbj-$$-$layout"; cname="lbc-$$-$layout"
+    JQB_LOG_LEVEL=warn taskset -c "$scpu" "$jqb" libipc-echo-server "$jname" >"$work/j.log" 2>"$work/j.log.err" &
+    jpid=$!; spids+=("$jpid")
+    taskset -c "$scpu" "$peer" echo-server "$cname" >"$work/c.log" 2>"$work/c.log.err" </dev/null &
+    cpid=$!; spids+=("$cpid")
+    wait_ready "$work/j.log" "$jpid" "jqb libipc-echo-server"
+    wait_ready "$work/c.log" "$cpid" "libipc-peer echo-server"
+    # Warm the jqb server's JIT before anything is measured against it.
+    client c "$ccpu" "$jname" 64 >/dev/null
+    for size in $SIZES; do
+        for pair in "jqb:jqb:$jname" "C:jqb:$jname" "jqb:C:$cname" "C:C:$cname"; do
+            ck=${pair%%:*}; rest=${pair#*:}; sk=${rest%%:*}; name=${rest#*:}
+            p50s="$work/p50"; rates="$work/rate"; : >"$p50s"; : >"$rates"
+            for _ in $(seq 1 "$ROUNDS"); do
+                line=$(client "$([ "$ck" = jqb ] && echo jqb || echo c)" "$ccpu" "$name" "$size") || line=""
+                if [ -z "$line" ]; then
+                    echo "libipc-compare: $ck client -> $sk server, $size B, $layout: failed" >&2
+                    echo "-" >>"$p50s"; echo "-" >>"$rates"; continue
+                fi
+                field "$line" p50_ns >>"$p50s"
+                field "$line" msgs_per_s >>"$rates"
+            done
+            echo "$layout $size $ck $sk $(median <"$p50s") $(median <"$rates")" >>"$rows"
+            echo "libipc-compare: $layout $size B $ck->$sk p50 $(median <"$p50s") ns, $(median <"$rates") msg/s" >&2
+        done
+    done
+    stop_pid "$jpid"; stop_pid "$cpid"
+    spids=()
+done
+
+section="$work/section.md"
+{
+    echo "## libipc: jqb and the C wire peer (echo round trips)"
+    echo
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) vCPUs, load average at the end:" \
+        "$(cut -d' ' -f1-3 /proc/loadavg). $COUNT lock-step DATA round trips per run after $WARMUP warm-up ones," \
+        "median of $ROUNDS runs. *pinned*: server and client on CPU $CPU_PINNED (\`taskset -c $CPU_PINNED\` both);" \
+        "*split*: server on CPU $CPU_SERVER, client on CPU $CPU_CLIENT. The C peer (\`native/build/libipc-peer\`)" \
+        "is a plain-sockets libipc 33cd215 wire peer written from the protocol document: poll() loop, exact" \
+        "framing, one send per frame; it does not malloc 8 MB per read as C libipc does, so it is a faster" \
+        "baseline than libipc itself. Every echo is checked byte for byte by both clients."
+    echo
+    echo "| layout | size | client → server | p50 µs | msgs/s | p50 vs C↔C |"
+    echo "|---|---:|---|---:|---:|---:|"
+    while read -r layout size ck sk p50 rate; do
+        base=$(awk -v l="$layout" -v s="$size" '$1 == l && $2 == s && $3 == "C" && $4 == "C" { print $5 }' "$rows")
+        ratio="-"
+        if [ "$p50" != "-" ] && [ -n "$base" ] && [ "$base" != "-" ]; then
+            ratio=$(awk -v a="$p50" -v b="$base" 'BEGIN { printf "%.2f×", a / b }')
+        fi
+        p50us="-"; [ "$p50" = "-" ] || p50us=$(awk -v a="$p50" 'BEGIN { printf "%.1f", a / 1000 }')
+        ratefmt="-"; [ "$rate" = "-" ] || ratefmt=$(printf '%.0f' "$rate")
+        echo "| $layout | $size B | $ck → $sk | $p50us | $ratefmt | $ratio |"
+    done <"$rows"
+    echo
+    echo "Regenerate: \`make bench-libipc\` (= \`benchmarks/libipc-compare.sh\`; knobs COUNT, WARMUP, SIZES, ROUNDS," \
+        "CPU_PINNED, CPU_SERVER, CPU_CLIENT). Commands per run:"
+    echo
+    echo '```'
+    echo "taskset -c S bin/jqb libipc-echo-server NAME            |  taskset -c S native/build/libipc-peer echo-server NAME"
+    echo "taskset -c C bin/jqb libipc-bench NAME --count $COUNT --size SIZE --warmup $WARMUP"
+    echo "taskset -c C native/build/libipc-peer bench NAME --count $COUNT --size SIZE --warmup $WARMUP"
+    echo '```'
+} >"$section"
+
+if [ -n "${SECTION_OUT:-}" ]; then
+    cp "$section" "$SECTION_OUT"
+else
+    splice_section "$OUT" libipc-compare "$section"
+    echo "libipc-compare: wrote the libipc section of $OUT" >&2
+fi
+cat "$section"

@@ -1,0 +1,78 @@
+package io.jqb.internal.log;
+
+import org.slf4j.Logger;
+
+/**
+ * A log line a peer can trigger, limited to {@code burst} lines per {@code intervalMs}: the lines past that are
+ * counted, and the next line logged says how many were suppressed ({@code "... (suppressed N similar lines)"}).
+ * One instance per kind of line (a static field next to the Logger). Thread-safe; the slow path only.
+ */
+public final class RateLimitedLog {
+    /** Default: at most this many lines per second. */
+    public static final int DEFAULT_BURST = 5;
+
+    private final Logger log;
+    private final int burst;
+    private final long intervalNanos;
+    private long windowStart;
+    private int inWindow;
+    private long suppressed;
+
+    /** At most {@value #DEFAULT_BURST} lines a second. */
+    public RateLimitedLog(Logger log) {
+        this(log, DEFAULT_BURST, 1_000);
+    }
+
+    public RateLimitedLog(Logger log, int burst, long intervalMs) {
+        this.log = log;
+        this.burst = burst;
+        this.intervalNanos = intervalMs * 1_000_000L;
+        this.windowStart = System.nanoTime() - intervalNanos;
+    }
+
+    /** Logs at WARN unless over the limit. */
+    public void warn(String format, Object... args) {
+        long s = admit();
+        if (s >= 0) {
+            log.warn(s == 0 ? format : format + " (suppressed " + s + " similar lines)", args);
+        }
+    }
+
+    /** Logs at ERROR unless over the limit. */
+    public void error(String format, Object... args) {
+        long s = admit();
+        if (s >= 0) {
+            log.error(s == 0 ? format : format + " (suppressed " + s + " similar lines)", args);
+        }
+    }
+
+    /** Logs at INFO unless over the limit. */
+    public void info(String format, Object... args) {
+        long s = admit();
+        if (s >= 0) {
+            log.info(s == 0 ? format : format + " (suppressed " + s + " similar lines)", args);
+        }
+    }
+
+    /** @return lines suppressed so far and not yet reported */
+    public synchronized long suppressed() {
+        return suppressed;
+    }
+
+    /** @return -1 to suppress, else the number suppressed before this line (then reset) */
+    private synchronized long admit() {
+        long now = System.nanoTime();
+        if (now - windowStart >= intervalNanos) {
+            windowStart = now;
+            inWindow = 0;
+        }
+        if (inWindow >= burst) {
+            suppressed++;
+            return -1;
+        }
+        inWindow++;
+        long s = suppressed;
+        suppressed = 0;
+        return s;
+    }
+}

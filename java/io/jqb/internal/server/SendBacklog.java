@@ -1,0 +1,94 @@
+package io.jqb.internal.server;
+
+import io.jqb.Errno;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+
+/**
+ * Messages of one direction (responses or events) of one connection that could not be sent yet because the
+ * client's ring or socket was full, in order, bounded in bytes. Each queued message is a heap copy (the slow path:
+ * the client is not reading); the copies are garbage once sent, so nothing stays allocated after a drain.
+ *
+ * <p>A message is admitted when the backlog is empty (so one message of the agreed size always fits) or when the
+ * bytes queued plus its length stay within the limit.</p>
+ */
+public final class SendBacklog {
+    /** Sends one message; returns a length, {@link Errno#WOULD_BLOCK} or a negated errno. */
+    public interface Sender {
+        int send(ByteBuffer msg);
+    }
+
+    private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
+    private long bytes;
+    private volatile boolean nonEmpty;
+
+    /** @return true while messages wait (a volatile read, for the hot path) */
+    public boolean isEmpty() {
+        return !nonEmpty;
+    }
+
+    /** @return bytes queued */
+    public synchronized long bytes() {
+        return bytes;
+    }
+
+    /** @return messages queued */
+    public synchronized int size() {
+        return queue.size();
+    }
+
+    /**
+     * Copies {@code msgs} (position..limit of each, positions unchanged) as one message.
+     *
+     * @return false when it does not fit under {@code limit}
+     */
+    public synchronized boolean offer(long limit, ByteBuffer... msgs) {
+        long len = 0;
+        for (ByteBuffer b : msgs) {
+            len += b.remaining();
+        }
+        if (!queue.isEmpty() && bytes + len > limit) {
+            return false;
+        }
+        ByteBuffer copy = ByteBuffer.allocate((int) len);
+        for (ByteBuffer b : msgs) {
+            copy.put(b.duplicate());
+        }
+        copy.flip();
+        queue.add(copy);
+        bytes += len;
+        nonEmpty = true;
+        return true;
+    }
+
+    /**
+     * Sends queued messages in order until one would block.
+     *
+     * @return 0 when all went, {@link Errno#WOULD_BLOCK} when some wait, or the first hard error (negated errno;
+     *         the backlog is then cleared)
+     */
+    public synchronized int flush(Sender sender) {
+        ByteBuffer head;
+        while ((head = queue.peek()) != null) {
+            int rc = sender.send(head);
+            if (rc == Errno.WOULD_BLOCK) {
+                return rc;
+            }
+            if (rc < 0) {
+                clear();
+                return rc;
+            }
+            queue.poll();
+            bytes -= head.remaining();
+        }
+        nonEmpty = false;
+        return 0;
+    }
+
+    /** Drops everything queued. */
+    public synchronized void clear() {
+        queue.clear();
+        bytes = 0;
+        nonEmpty = false;
+    }
+}
