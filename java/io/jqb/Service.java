@@ -631,11 +631,13 @@ public final class Service implements AutoCloseable {
     /**
      * Registers this service and each of its connections as JMX MBeans ({@code io.jqb:type=Service,name="<name>"},
      * {@code io.jqb:type=Connection,service="<name>",id=<id>}; see {@link io.jqb.ops.ServiceMXBean} and
-     * {@link io.jqb.ops.ConnectionMXBean}) in the platform MBean server, until {@link #close()}. The system property
-     * {@code jqb.jmx=true} does this for every service at {@link #run()}.
+     * {@link io.jqb.ops.ConnectionMXBean}) in the platform MBean server, until {@link #close()} (no effect after it).
+     * The system property {@code jqb.jmx=true} does this for every service at {@link #run()}.
      */
     public void enableJmx() {
-        ServiceMonitor.of(this).enableJmx();
+        if (!destroyed) {
+            ServiceMonitor.of(this).enableJmx();
+        }
     }
 
     /**

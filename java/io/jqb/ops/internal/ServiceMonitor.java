@@ -3,6 +3,7 @@ package io.jqb.ops.internal;
 import io.jqb.internal.Logs;
 import io.jqb.Connection;
 import io.jqb.Service;
+import io.jqb.internal.Logs;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Collection;
