@@ -1,5 +1,6 @@
 package io.jqb.libipc;
 
+import io.jqb.internal.Logs;
 import io.jqb.IpcException;
 import io.jqb.libipc.internal.Errors;
 import io.jqb.libipc.internal.FrameDescriptor;
@@ -28,7 +29,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 import org.slf4j.Logger;
-import io.jqb.internal.Logs;
 
 /**
  * A libipc service ({@code ipc_server_init} / {@code ipc_wait_event} / {@code ipc_server_close}): one AF_UNIX stream
