@@ -6,10 +6,11 @@ import static io.jqb.internal.wire.SemaphoreDescriptor.SEM_VALUE_MAX;
 import io.jqb.Errno;
 import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.Futex;
-import io.jqb.internal.posix.Posix;
-import io.jqb.internal.wire.SemaphoreDescriptor;
 import io.jqb.internal.posix.Guard;
 import io.jqb.internal.posix.PointerStore;
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.wire.SemaphoreDescriptor;
+import io.jqb.internal.wire.TimespecDescriptor;
 
 /**
  * A glibc-compatible process-shared POSIX semaphore living in a ring header (see {@link SemaphoreDescriptor}).
@@ -171,8 +172,8 @@ public final class SharedSemaphore {
                     addWaiters(-ONE_WAITER);
                     return Errno.TIMED_OUT;
                 }
-                Posix.MEM.writeLong(timespec, remaining / 1_000_000_000L);
-                Posix.MEM.writeLong(timespec + 8, remaining % 1_000_000_000L);
+                Posix.MEM.writeLong(timespec + TimespecDescriptor.SEC_OFFSET, remaining / 1_000_000_000L);
+                Posix.MEM.writeLong(timespec + TimespecDescriptor.NSEC_OFFSET, remaining % 1_000_000_000L);
                 ts = timespec;
             }
             Futex.waitRelative(futexAddress, 0, ts);

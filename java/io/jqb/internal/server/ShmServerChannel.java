@@ -9,6 +9,7 @@ import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.wire.MessageHeaderDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -289,18 +290,25 @@ public final class ShmServerChannel implements ServerChannel {
                 }
                 int off = request.payloadOffset();
                 requestView.clear();
-                int size = len >= 16 ? requestView.getInt(off + 8) : -1;
-                if (size < 16 || size > len) {
+                int size = MessageHeaderDescriptor.requestSize(requestView, off, len);
+                if (size < 0) {
                     request.reclaim(len);
-                    owner.violation("bad request header: chunk " + len + " bytes, header size " + size);
+                    owner.violation("bad request header: chunk " + len + " bytes, header size "
+                            + (len >= MessageHeaderDescriptor.REQUEST_HEADER_LENGTH
+                                    ? requestView.getInt(off + MessageHeaderDescriptor.SIZE_OFFSET) : "missing"));
                     return -1;
                 }
                 requestView.position(off).limit(off + size);
+                boolean more;
                 try {
-                    sink.onRequest(requestView);
+                    more = sink.onRequest(requestView);
                 } finally {
                     // Whatever the callback threw, the request is served: never leave it in the ring.
                     request.reclaim(len);
+                }
+                if (!more) {
+                    served++; // back-off, as libqb: this one is consumed, the rest waits for the next wake-up
+                    break;
                 }
             }
         }
