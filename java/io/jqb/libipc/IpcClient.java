@@ -3,7 +3,6 @@ package io.jqb.libipc;
 import io.jqb.IpcException;
 import io.jqb.NotConnectedException;
 import io.jqb.libipc.internal.Errors;
-import io.jqb.libipc.internal.PathRule;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -29,15 +28,12 @@ public final class IpcClient implements AutoCloseable {
 
     /** Options for {@link Builder#connect()}. */
     public static final class Builder {
-        private final String name;
-        private String runDirectory;
-        private int index;
-        private int version;
+        private final EndpointPath endpoint;
         private int maxPayload = IpcServer.DEFAULT_MAX_PAYLOAD;
         private long writeTimeoutMs = IpcServer.DEFAULT_WRITE_TIMEOUT_MS;
 
         private Builder(String name) {
-            this.name = name;
+            this.endpoint = new EndpointPath(name);
         }
 
         /**
@@ -46,7 +42,7 @@ public final class IpcClient implements AutoCloseable {
          * @return this
          */
         public Builder runDirectory(String dir) {
-            this.runDirectory = dir;
+            endpoint.runDirectory = dir;
             return this;
         }
 
@@ -55,7 +51,7 @@ public final class IpcClient implements AutoCloseable {
          * @return this
          */
         public Builder index(int index) {
-            this.index = index;
+            endpoint.index = index;
             return this;
         }
 
@@ -64,7 +60,7 @@ public final class IpcClient implements AutoCloseable {
          * @return this
          */
         public Builder version(int version) {
-            this.version = version;
+            endpoint.version = version;
             return this;
         }
 
@@ -116,9 +112,9 @@ public final class IpcClient implements AutoCloseable {
     }
 
     private IpcClient(Builder b) {
-        this.name = b.name;
-        String op = "connect(" + b.name + ")";
-        this.path = Path.of(PathRule.socketPath(op, PathRule.directory(b.runDirectory), b.name, b.index, b.version));
+        this.name = b.endpoint.name;
+        String op = "connect(" + name + ")";
+        this.path = b.endpoint.socketPath(op);
         SocketChannel ch = null;
         EventSelector sel = null;
         try {
@@ -126,7 +122,7 @@ public final class IpcClient implements AutoCloseable {
             ch.connect(UnixDomainSocketAddress.of(path));
             ch.configureBlocking(false);
             sel = new EventSelector(true);
-            IpcConnection c = new IpcConnection(ch, b.maxPayload, b.writeTimeoutMs, 0, b.name);
+            IpcConnection c = new IpcConnection(ch, b.maxPayload, b.writeTimeoutMs, 0, name);
             sel.add(c);
             this.connection = c;
             this.loop = sel;

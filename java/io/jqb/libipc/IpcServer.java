@@ -5,7 +5,6 @@ import io.jqb.IpcException;
 import io.jqb.libipc.internal.Errors;
 import io.jqb.libipc.internal.FrameDescriptor;
 import io.jqb.libipc.internal.LogLimiter;
-import io.jqb.libipc.internal.PathRule;
 import io.jqb.libipc.internal.SocketFile;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -86,10 +85,7 @@ public final class IpcServer implements AutoCloseable {
 
     /** Options for {@link #init(Builder)}. */
     public static final class Builder {
-        private final String name;
-        private String runDirectory;
-        private int index;
-        private int version;
+        private final EndpointPath endpoint;
         private Set<PosixFilePermission> socketMode;
         private final List<Integer> uids = new ArrayList<>();
         private final List<Integer> gids = new ArrayList<>();
@@ -98,7 +94,7 @@ public final class IpcServer implements AutoCloseable {
         private boolean serverCloseOnClose;
 
         private Builder(String name) {
-            this.name = name;
+            this.endpoint = new EndpointPath(name);
         }
 
         /**
@@ -107,7 +103,7 @@ public final class IpcServer implements AutoCloseable {
          * @return this
          */
         public Builder runDirectory(String dir) {
-            this.runDirectory = dir;
+            endpoint.runDirectory = dir;
             return this;
         }
 
@@ -116,7 +112,7 @@ public final class IpcServer implements AutoCloseable {
          * @return this
          */
         public Builder index(int index) {
-            this.index = index;
+            endpoint.index = index;
             return this;
         }
 
@@ -125,7 +121,7 @@ public final class IpcServer implements AutoCloseable {
          * @return this
          */
         public Builder version(int version) {
-            this.version = version;
+            endpoint.version = version;
             return this;
         }
 
@@ -237,10 +233,9 @@ public final class IpcServer implements AutoCloseable {
 
     private IpcServer(Builder b) {
         this.config = b;
-        this.name = b.name;
-        String op = "init(" + b.name + ")";
-        String p = PathRule.socketPath(op, PathRule.directory(b.runDirectory), b.name, b.index, b.version);
-        this.path = Path.of(p);
+        this.name = b.endpoint.name;
+        String op = "init(" + name + ")";
+        this.path = b.endpoint.socketPath(op);
         Path dir = path.toAbsolutePath().getParent();
         if (dir != null) {
             SocketFile.ensureDirectory(op, dir);
