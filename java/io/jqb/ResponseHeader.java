@@ -22,9 +22,7 @@ public final class ResponseHeader {
     /** Length of the header in bytes (24). */
     public static final int LENGTH = MessageHeaderDescriptor.RESPONSE_HEADER_LENGTH;
 
-    private ByteBuffer buffer;
-    private int offset;
-    private long address;
+    private final HeaderView view = new HeaderView(LENGTH);
 
     /** Creates a flyweight that points nowhere yet. */
     public ResponseHeader() {
@@ -39,13 +37,7 @@ public final class ResponseHeader {
      * @throws IndexOutOfBoundsException when the header does not fit below the buffer's capacity
      */
     public ResponseHeader wrap(ByteBuffer buffer, int offset) {
-        if (offset < 0 || offset > buffer.capacity() - LENGTH) {
-            throw new IndexOutOfBoundsException("offset=" + offset + " capacity=" + buffer.capacity()
-                    + " length=" + LENGTH);
-        }
-        this.buffer = buffer;
-        this.offset = offset;
-        this.address = 0;
+        view.wrap(buffer, offset);
         return this;
     }
 
@@ -57,17 +49,13 @@ public final class ResponseHeader {
      * @return this
      */
     public ResponseHeader wrap(long address) {
-        if (address == 0) {
-            throw new IllegalArgumentException("address=0");
-        }
-        this.buffer = null;
-        this.address = address;
+        view.wrap(address);
         return this;
     }
 
     /** @return the message id ({@code id}) */
     public int id() {
-        return get(MessageHeaderDescriptor.ID_OFFSET);
+        return view.get(MessageHeaderDescriptor.ID_OFFSET);
     }
 
     /**
@@ -77,13 +65,13 @@ public final class ResponseHeader {
      * @return this
      */
     public ResponseHeader id(int id) {
-        put(MessageHeaderDescriptor.ID_OFFSET, id);
+        view.put(MessageHeaderDescriptor.ID_OFFSET, id);
         return this;
     }
 
     /** @return the whole message's length, header included ({@code size}) */
     public int size() {
-        return get(MessageHeaderDescriptor.SIZE_OFFSET);
+        return view.get(MessageHeaderDescriptor.SIZE_OFFSET);
     }
 
     /**
@@ -93,13 +81,13 @@ public final class ResponseHeader {
      * @return this
      */
     public ResponseHeader size(int size) {
-        put(MessageHeaderDescriptor.SIZE_OFFSET, size);
+        view.put(MessageHeaderDescriptor.SIZE_OFFSET, size);
         return this;
     }
 
     /** @return 0 or a negated errno ({@code error}) */
     public int error() {
-        return get(MessageHeaderDescriptor.ERROR_OFFSET);
+        return view.get(MessageHeaderDescriptor.ERROR_OFFSET);
     }
 
     /**
@@ -109,7 +97,7 @@ public final class ResponseHeader {
      * @return this
      */
     public ResponseHeader error(int error) {
-        put(MessageHeaderDescriptor.ERROR_OFFSET, error);
+        view.put(MessageHeaderDescriptor.ERROR_OFFSET, error);
         return this;
     }
 
@@ -122,31 +110,18 @@ public final class ResponseHeader {
      * @return this
      */
     public ResponseHeader set(int id, int size, int error) {
-        put(MessageHeaderDescriptor.ID_OFFSET, id);
-        put(MessageHeaderDescriptor.ID_OFFSET + 4, 0);
-        put(MessageHeaderDescriptor.SIZE_OFFSET, size);
-        put(MessageHeaderDescriptor.SIZE_OFFSET + 4, 0);
-        put(MessageHeaderDescriptor.ERROR_OFFSET, error);
-        put(MessageHeaderDescriptor.ERROR_OFFSET + 4, 0);
+        view.put(MessageHeaderDescriptor.ID_OFFSET, id);
+        view.put(MessageHeaderDescriptor.ID_OFFSET + 4, 0);
+        view.put(MessageHeaderDescriptor.SIZE_OFFSET, size);
+        view.put(MessageHeaderDescriptor.SIZE_OFFSET + 4, 0);
+        view.put(MessageHeaderDescriptor.ERROR_OFFSET, error);
+        view.put(MessageHeaderDescriptor.ERROR_OFFSET + 4, 0);
         return this;
-    }
-
-    private int get(int field) {
-        return buffer != null ? RequestHeader.getInt(buffer, offset + field)
-                : RequestHeader.getInt(RequestHeader.base(address) + field);
-    }
-
-    private void put(int field, int value) {
-        if (buffer != null) {
-            RequestHeader.putInt(buffer, offset + field, value);
-        } else {
-            RequestHeader.putInt(RequestHeader.base(address) + field, value);
-        }
     }
 
     @Override
     public String toString() {
-        return (buffer == null && address == 0) ? "ResponseHeader{unwrapped}"
+        return !view.isWrapped() ? "ResponseHeader{unwrapped}"
                 : "ResponseHeader{id=" + id() + ", size=" + size() + ", error=" + error() + "}";
     }
 }
