@@ -6,7 +6,6 @@ import io.jqb.notify.Notifications;
 import io.jqb.notify.NotifyResult;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code jqb notify-listen --app APP [--priority P] [--to T] [--service NAME] ID...}: registers for each ID and
@@ -32,31 +31,17 @@ final class NotifyListenCommand {
             System.err.println("jqb notify-listen: " + e.getMessage());
             return 2;
         }
-        Object out = new Object();
-        NotificationCallback print = n -> {
-            synchronized (out) {
-                System.out.println(n.line());
-                System.out.flush();
-            }
-        };
+        NotifyLines out = new NotifyLines("notify-listen");
+        NotificationCallback print = n -> out.print(n.line());
         try (Notifications n = Notifications.open(a.get("--service", NotificationBroker.defaultService()),
                 a.require("--app"))) {
             for (String id : ids) {
                 NotifyResult r = n.register(id, print, priority, a.get("--to", null));
-                if (r == NotifyResult.SERVER) {
-                    System.err.println("jqb notify-listen: broker not reachable; registering when it is");
-                } else if (r != NotifyResult.OK) {
-                    System.out.println(r);
+                if (!out.accepted(r, "registering")) {
                     return 1;
                 }
             }
-            CountDownLatch stop = new CountDownLatch(1);
-            Signals.onTermination(stop::countDown);
-            synchronized (out) {
-                System.out.println("jqb notify-listen: ready (pid " + ProcessHandle.current().pid() + ")");
-                System.out.flush();
-            }
-            stop.await();
+            out.readyUntilTerminated();
         } catch (IllegalArgumentException e) {
             System.err.println("jqb notify-listen: " + e.getMessage());
             return 2;
