@@ -87,15 +87,7 @@ stop_servers() {
         kill -TERM "$p" 2>/dev/null
     done
     for p in "${server_pids[@]}"; do
-        for _ in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$p" 2>/dev/null; then
-            echo "bench-compare: server pid $p ignored SIGTERM; killing it" >&2
-            kill -KILL "$p" 2>/dev/null
-        fi
-        wait "$p" 2>/dev/null
+        reap_pid "$p"
     done
 }
 
@@ -123,16 +115,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_ready() { # log pid what
-    for _ in $(seq 1 600); do
-        grep -q ready "$1" 2>/dev/null && return 0
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "bench-compare: $3 did not start:" >&2
-    cat "$1" "$1.err" >&2 2>/dev/null
-    exit 1
-}
 
 start_server() { # impl transport [--wait STRATEGY]; the key is impl-transport[-spin|-phased]
     local impl=$1 t=$2

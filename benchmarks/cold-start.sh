@@ -62,15 +62,8 @@ work=$(mktemp -d /tmp/jqb-cold-start.XXXXXX)
 results="$work/cold.tsv" # variant-index round ttfr_ms connect_ms total_ms wall_ms p50_ns p99_ns
 : >"$results"
 pids=()
-cleanup() {
-    local rc=$? p
-    for p in "${pids[@]}"; do stop_pid "$p"; done
-    rm -rf "$work"
-    exit $rc
-}
-trap cleanup EXIT
+trap cleanup_work EXIT
 trap 'exit 130' INT TERM
-log_cmd() { [ -n "$COMMANDS" ] && echo "$*" >>"$COMMANDS"; return 0; }
 
 svc="jqbcold-$$-$COLD_SERVER-$COLD_TRANSPORT"
 if [ "$COLD_SERVER" = native ]; then

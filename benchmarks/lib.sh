@@ -46,9 +46,14 @@ wait_ready() {
 
 # stop_pid PID: SIGTERM (after SIGCONT, in case it was stopped), up to 10 s, then SIGKILL; reaps it.
 stop_pid() {
+    kill -CONT "$1" 2>/dev/null
+    kill -TERM "$1" 2>/dev/null
+    reap_pid "$1"
+}
+
+# reap_pid PID: waits up to 10 s for PID (already sent SIGTERM) to end, then SIGKILLs it; reaps it.
+reap_pid() {
     local p=$1
-    kill -CONT "$p" 2>/dev/null
-    kill -TERM "$p" 2>/dev/null
     for _ in $(seq 1 100); do
         kill -0 "$p" 2>/dev/null || break
         sleep 0.1
@@ -79,4 +84,16 @@ splice_section() {
         { cat "$file" 2>/dev/null; echo; echo "<!-- $name:begin -->"; cat "$content"; echo "<!-- $name:end -->"; } >"$tmp"
     fi
     mv "$tmp" "$file"
+}
+
+# log_cmd WORDS...: appends the command line to $COMMANDS (the file recording how the figures were made) when set.
+log_cmd() { [ -n "$COMMANDS" ] && echo "$*" >>"$COMMANDS"; return 0; }
+
+# cleanup_work: the EXIT trap of a script that keeps its servers' pids in pids=() and its files in $work: stops each
+# server (stop_pid), removes $work, keeps the script's exit status.
+cleanup_work() {
+    local rc=$? p
+    for p in "${pids[@]}"; do stop_pid "$p"; done
+    rm -rf "$work"
+    exit $rc
 }

@@ -22,12 +22,7 @@ command -v perf >/dev/null || { echo "profile-spin: perf is not installed (Debia
 work=$(mktemp -d /tmp/jqb-profile-spin.XXXXXX)
 ls /tmp/perf-*.map 2>/dev/null | sort >"$work/maps.before"
 pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do stop_pid "$p"; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap cleanup_work EXIT
 export JQB_LOG_LEVEL=warn
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-profile"
 svc="jqbprof-$$"

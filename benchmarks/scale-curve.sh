@@ -63,16 +63,9 @@ work=$(mktemp -d /tmp/jqb-scale-curve.XXXXXX)
 results="$work/scale.tsv" # transport clients server rtt_per_s p50 p99 p999 rss_kb idle_rss_kb threads idle_threads connect_s
 : >"$results"
 pids=()
-cleanup() {
-    local rc=$? p
-    for p in "${pids[@]}"; do stop_pid "$p"; done
-    rm -rf "$work"
-    exit $rc
-}
-trap cleanup EXIT
+trap cleanup_work EXIT
 trap 'exit 130' INT TERM
 
-log_cmd() { [ -n "$COMMANDS" ] && echo "$*" >>"$COMMANDS"; return 0; }
 
 declare -A SVC PID
 start() { # impl transport

@@ -34,11 +34,7 @@ NIO=(java -cp "$root/target/test-classes" io.jqb.bench.NioStreamEcho)
 work=$(mktemp -d)
 commands="$work/commands"
 pids=()
-cleanup() {
-    for p in "${pids[@]}"; do stop_pid "$p"; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap cleanup_work EXIT
 export JQB_LOG_LEVEL=warn
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
