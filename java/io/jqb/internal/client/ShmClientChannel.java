@@ -25,22 +25,17 @@ import org.slf4j.Logger;
  * a dead server is noticed within the caller's timeout (libqb can hang here forever). Event waits poll the socket,
  * which becomes readable when the server commits an event or goes away.</p>
  */
-public final class ShmClientChannel implements ClientChannel {
+public final class ShmClientChannel extends AbstractClientChannel {
     private static final Logger LOG = Logs.get(ShmClientChannel.class);
-    private static final int DEAD = LibC.POLLHUP | LibC.POLLERR | LibC.POLLNVAL;
 
     private final int fd;
     private final int serverPid;
     private final ShmRing request;
     private final ShmRing response;
     private final ShmRing event;
-    private final String directory;
     /** Native scratch: [0] doorbell byte, [8] event byte sink, [16] pollfd for send, [24] recv, [32] event. */
     private final long scratch;
     private int owedEventBytes;
-    private volatile boolean connected = true;
-    /** Set by {@link #abort()}: the client is closing, every wait ends within one liveness slice. */
-    private volatile boolean aborted;
     private boolean closed;
     /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
     private final boolean jqbServer;
@@ -48,14 +43,13 @@ public final class ShmClientChannel implements ClientChannel {
 
     private ShmClientChannel(int fd, int serverPid, ShmRing request, ShmRing response, ShmRing event,
             boolean jqbServer) {
+        super(request.headerPath());
         this.fd = fd;
         this.serverPid = serverPid;
         this.jqbServer = jqbServer;
         this.request = request;
         this.response = response;
         this.event = event;
-        String h = request.headerPath();
-        this.directory = h.substring(0, Math.max(h.lastIndexOf('/'), 0));
         this.scratch = Posix.allocate(40);
     }
 
@@ -95,11 +89,7 @@ public final class ShmClientChannel implements ClientChannel {
             connected = false;
             return -Errno.ENOTCONN;
         }
-        int fc = request.flowControl();
-        if (fc > 0 && fc <= fcEnableMax) {
-            return Errno.WOULD_BLOCK;
-        }
-        return 0;
+        return flowControlled(request.flowControl(), fcEnableMax);
     }
 
     @Override
@@ -258,14 +248,6 @@ public final class ShmClientChannel implements ClientChannel {
         }
     }
 
-    /** {@link #refusedLength}: [0] responses, [1] events; each written under its direction's lock. */
-    private final int[] refused = {-1, -1};
-
-    @Override
-    public int refusedLength(boolean isEvent) {
-        return refused[isEvent ? 1 : 0];
-    }
-
     private int readChunk(ShmRing ring, ByteBuffer dst) {
         int len = ring.peekLength();
         if (len < 0) {
@@ -382,20 +364,10 @@ public final class ShmClientChannel implements ClientChannel {
         }
         long pfd = Posix.allocate(8);
         try {
-            if ((Posix.pollOne(fd, 0, 0, pfd) & DEAD) != 0) {
-                connected = false;
-            }
-        } catch (IpcException e) {
-            connected = false;
+            return pollConnected(fd, pfd);
         } finally {
             Posix.free(pfd, 8);
         }
-        return connected;
-    }
-
-    @Override
-    public void abort() {
-        aborted = true;
     }
 
     @Override

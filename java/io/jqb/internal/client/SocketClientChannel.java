@@ -18,33 +18,26 @@ import java.nio.ByteBuffer;
  * {@code B-event-tx}. Waits poll the data socket together with the setup socket, so a dead server ends any wait
  * at once.
  */
-public final class SocketClientChannel implements ClientChannel {
-    private static final int DEAD = LibC.POLLHUP | LibC.POLLERR | LibC.POLLNVAL;
-
+public final class SocketClientChannel extends AbstractClientChannel {
     private final int setupFd;
     private final int requestFd;
     private final int eventFd;
     private final ControlFile control;
     private final int maxMsgSize;
-    private final String directory;
     private final Datagrams sendIo;
     private final Datagrams recvIo;
     private final Datagrams eventIo;
     /** Native scratch: [0] two pollfds for recv, [16] two for events, [32] one for liveness checks. */
     private final long scratch;
-    private volatile boolean connected = true;
-    /** Set by {@link #abort()}: the client is closing, every wait ends within one slice. */
-    private volatile boolean aborted;
     private boolean closed;
 
     private SocketClientChannel(int setupFd, int requestFd, int eventFd, ControlFile control, int maxMsgSize) {
+        super(control.path());
         this.setupFd = setupFd;
         this.requestFd = requestFd;
         this.eventFd = eventFd;
         this.control = control;
         this.maxMsgSize = maxMsgSize;
-        String p = control.path();
-        this.directory = p.substring(0, Math.max(p.lastIndexOf('/'), 0));
         this.sendIo = new Datagrams(maxMsgSize);
         this.recvIo = new Datagrams(maxMsgSize);
         this.eventIo = new Datagrams(maxMsgSize);
@@ -95,8 +88,7 @@ public final class SocketClientChannel implements ClientChannel {
         if (!connected) {
             return -Errno.ENOTCONN;
         }
-        int fc = control.flowControl(ControlFileDescriptor.REQUEST);
-        return fc > 0 && fc <= fcEnableMax ? Errno.WOULD_BLOCK : 0;
+        return flowControlled(control.flowControl(ControlFileDescriptor.REQUEST), fcEnableMax);
     }
 
     @Override
@@ -121,14 +113,6 @@ public final class SocketClientChannel implements ClientChannel {
             return -Errno.ENOTCONN;
         }
         return rc;
-    }
-
-    /** {@link #refusedLength}: [0] responses, [1] events; each written under its direction's lock. */
-    private final int[] refused = {-1, -1};
-
-    @Override
-    public int refusedLength(boolean isEvent) {
-        return refused[isEvent ? 1 : 0];
     }
 
     @Override
@@ -207,22 +191,7 @@ public final class SocketClientChannel implements ClientChannel {
 
     @Override
     public boolean checkConnected() {
-        if (!connected) {
-            return false;
-        }
-        try {
-            if ((Posix.pollOne(setupFd, 0, 0, scratch + 32) & DEAD) != 0) {
-                connected = false;
-            }
-        } catch (IpcException e) {
-            connected = false;
-        }
-        return connected;
-    }
-
-    @Override
-    public void abort() {
-        aborted = true;
+        return pollConnected(setupFd, scratch + 32);
     }
 
     @Override
