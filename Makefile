@@ -5,6 +5,7 @@
 #   make bench    JMH benchmarks (see benchmarks/README.md); JMH_ARGS="-prof gc RingBenchmark" to choose
 #   make bench-compare  jqb and native libqb side by side, every pairing, the spin-vs-floor rounds, the scale curve
 #                 and the cold start; writes docs/PERFORMANCE.md (tables and charts), ~10 minutes on a quiet machine
+#   make bench-notify   notification broker vs D-Bus (private dbus-daemon); a section of docs/PERFORMANCE.md
 #   make bench-scale    only the scale curve (1..1000 concurrent clients); its section of docs/PERFORMANCE.md
 #   make bench-cold     only the cold-start comparison (launcher settings); its section of docs/PERFORMANCE.md
 #   make bench-stream   the stream layer vs plain java.nio vs C sockets (TCP, pipe, TLS); its section of PERFORMANCE.md
@@ -16,8 +17,8 @@ MVN      ?= mvn
 MVNFLAGS ?= -B -q
 JAR      := target/jqb.jar
 
-.PHONY: all deps native jar test demo bench bench-compare bench-stream bench-scale bench-cold bench-libipc clean \
-	reliability soak
+.PHONY: all deps native jar test demo bench bench-compare bench-stream bench-scale bench-cold bench-libipc bench-notify \
+	clean reliability soak
 
 all: native jar
 
@@ -49,6 +50,9 @@ bench: all
 	$(MVN) $(MVNFLAGS) -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/test.cp \
 		-Dmdep.includeScope=test
 	java -cp target/test-classes:target/classes:$$(cat target/test.cp) org.openjdk.jmh.Main $(JMH_ARGS)
+
+bench-notify: all
+	@bash benchmarks/notify-compare.sh
 
 bench-compare: all
 	@bash benchmarks/bench-compare.sh

@@ -155,6 +155,8 @@ section="$work/section.md"
     echo "after $WARMUP warm-up ones; processes not pinned. C = \`native/build/qbn-stream\` (blocking recv/sendmsg),"
     echo "java.nio = \`NioStreamEcho\` (blocking SocketChannel, direct buffers, gathering writes). Ratios divide jqb's"
     echo "p50 by the other's (below 1: jqb faster)."
+    echo "msgs/s is the whole run's count over its wall time (one connection): on a loaded machine it swings far"
+    echo "more than p50, which is the figure to compare."
     echo
     echo "| transport | size | C p50 µs | java.nio p50 µs | jqb p50 µs | C msgs/s | java.nio msgs/s | jqb msgs/s | jqb/C p50 | jqb/nio p50 |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

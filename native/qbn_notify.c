@@ -340,6 +340,7 @@ static int cmd_bench_recv(int argc, char **argv)
 	const char *app = opt(argc, argv, "--app", NULL);
 	const char *outpath = opt(argc, argv, "--out", NULL);
 	long count = atol(opt(argc, argv, "--count", "1000"));
+	int idle = atoi(opt(argc, argv, "--idle-ms", "10000"));
 	char *pos[1];
 	if (app == NULL || positional(argc, argv, pos, 1) < 1) {
 		return 2;
@@ -352,8 +353,9 @@ static int cmd_bench_recv(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 	long got = 0;
+	int64_t first = 0, last = 0;
 	while (got < count) {
-		ssize_t r = qb_ipcc_event_recv(c, rx, sizeof(rx), 10000);
+		ssize_t r = qb_ipcc_event_recv(c, rx, sizeof(rx), idle);
 		if (r == -ETIMEDOUT || r == -EAGAIN) {
 			break;
 		}
@@ -361,6 +363,10 @@ static int cmd_bench_recv(int argc, char **argv)
 			break;
 		}
 		int64_t t = now_ns();
+		if (got == 0) {
+			first = t;
+		}
+		last = t;
 		const uint8_t *b = rx + RES_HDR;
 		int32_t pl = get32(b + 12);
 		uint16_t fl = get16(b + 16), tl = get16(b + 18), il = get16(b + 20);
@@ -378,12 +384,16 @@ static int cmd_bench_recv(int argc, char **argv)
 	if (o != stdout) {
 		fclose(o);
 	}
-	printf("done %ld\n", got);
+	printf("done got=%ld first_ns=%lld last_ns=%lld\n", got, (long long)first, (long long)last);
 	qb_ipcc_disconnect(c);
+	free(lat);
 	return got == count ? 0 : 1;
 }
 
-/* bench-send --service S --app A --to T --count N [--gap-us G] ID: N notifications, params {"t":now}. */
+/*
+ * bench-send --service S --app A --to T --count N [--gap-us G] [--window W] ID: N notifications, params
+ * {"t":now}. --window W keeps up to W requests in flight (responses collected in order; every result must be OK).
+ */
 static int cmd_bench_send(int argc, char **argv)
 {
 	const char *service = opt(argc, argv, "--service", "jqb-notify");
@@ -391,28 +401,60 @@ static int cmd_bench_send(int argc, char **argv)
 	const char *to = opt(argc, argv, "--to", "*");
 	long count = atol(opt(argc, argv, "--count", "1000"));
 	long gap = atol(opt(argc, argv, "--gap-us", "0"));
+	long window = atol(opt(argc, argv, "--window", "1"));
 	char *pos[1];
-	if (app == NULL || positional(argc, argv, pos, 1) < 1) {
+	if (app == NULL || positional(argc, argv, pos, 1) < 1 || window < 1) {
 		return 2;
 	}
 	qb_ipcc_connection_t *c = connect_as(service, app);
 	char params[64];
+	long inflight = 0, bad = 0;
 	int64_t t0 = now_ns();
 	for (long i = 0; i < count; i++) {
 		snprintf(params, sizeof(params), "{\"t\":%lld}", (long long)now_ns());
-		int rc = call(c, note(0, "", to, pos[0], params), NULL);
-		if (rc != 0) {
-			printf("%s\n", result_name(rc));
+		size_t len = note(0, "", to, pos[0], params);
+		ssize_t n;
+		while ((n = qb_ipcc_send(c, tx, len)) == -EAGAIN) {
+			if (inflight == 0) {
+				usleep(100);
+				continue;
+			}
+			if (qb_ipcc_recv(c, rx, sizeof(rx), 5000) < RES_HDR + 8) {
+				printf("SERVER\n");
+				return 1;
+			}
+			bad += get32(rx + 16) != 0 || get32(rx + RES_HDR) != 0;
+			inflight--;
+		}
+		if (n < 0) {
+			printf("%s\n", result_name((int)n));
 			return 1;
+		}
+		inflight++;
+		while (inflight >= window) {
+			if (qb_ipcc_recv(c, rx, sizeof(rx), 5000) < RES_HDR + 8) {
+				printf("SERVER\n");
+				return 1;
+			}
+			bad += get32(rx + 16) != 0 || get32(rx + RES_HDR) != 0;
+			inflight--;
 		}
 		if (gap > 0) {
 			usleep((useconds_t)gap);
 		}
 	}
+	while (inflight > 0) {
+		if (qb_ipcc_recv(c, rx, sizeof(rx), 5000) < RES_HDR + 8) {
+			printf("SERVER\n");
+			return 1;
+		}
+		bad += get32(rx + 16) != 0 || get32(rx + RES_HDR) != 0;
+		inflight--;
+	}
 	double s = (double)(now_ns() - t0) / 1e9;
-	printf("sent=%ld seconds=%.3f per_s=%.0f\n", count, s, count / s);
+	printf("sent=%ld seconds=%.3f per_s=%.0f start_ns=%lld not_ok=%ld\n", count, s, count / s, (long long)t0, bad);
 	qb_ipcc_disconnect(c);
-	return 0;
+	return bad == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)

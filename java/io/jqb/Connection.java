@@ -43,6 +43,8 @@ public final class Connection {
     private final AtomicLong recvRetries = new AtomicLong();
     private final AtomicLong flowControlCount = new AtomicLong();
     private volatile int flowControlState;
+    /** libqb's {@code stats.flow_control_state}: set on each change, zeroed by a clearing read (unlike the state). */
+    private volatile int statsFlowControlState;
     private volatile State state = State.HANDSHAKE;
     private volatile boolean closedPending;
     private volatile Object context;
@@ -77,14 +79,23 @@ public final class Connection {
         @Override
         public boolean prepareSleep() {
             ServerChannel ch = channel;
-            return ch != null && state == State.ESTABLISHED && ch.advertiseAwake(false);
+            try {
+                return ch != null && state == State.ESTABLISHED && ch.advertiseAwake(false);
+            } catch (InternalError e) {
+                sharedMemoryFault(e);
+                return false;
+            }
         }
 
         @Override
         public void awake() {
             ServerChannel ch = channel;
             if (ch != null && state == State.ESTABLISHED) {
-                ch.advertiseAwake(true);
+                try {
+                    ch.advertiseAwake(true);
+                } catch (InternalError e) {
+                    sharedMemoryFault(e);
+                }
             }
         }
     };
@@ -405,19 +416,21 @@ public final class Connection {
         }
     }
 
-    private void dispatch(ByteBuffer request) {
+    /** @return false to end the batch: a disconnect request, or a negative return (libqb's back-off) */
+    private boolean dispatch(ByteBuffer request) {
         int msgId = request.getInt(request.position());
         if (msgId == io.jqb.internal.wire.MessageHeaderDescriptor.MSG_DISCONNECT) {
             disconnect();
-            return;
+            return false;
         }
         requests.incrementAndGet();
         try {
-            service.handler().message(this, request);
+            return service.handler().message(this, request) >= 0;
         } catch (InternalError e) {
             throw e;
         } catch (RuntimeException | Error e) {
             LOG.error("message handler failed on connection {}", id, e);
+            return true;
         }
     }
 
@@ -476,6 +489,7 @@ public final class Connection {
         RateLimit rl = service.rateLimit();
         this.priority = rl.priority();
         this.flowControlState = rl.flowControl();
+        this.statsFlowControlState = flowControlState;
         ch.setFlowControl(rl.flowControl());
     }
 
@@ -528,6 +542,7 @@ public final class Connection {
         }
         if (flowControlState != rl.flowControl()) {
             flowControlState = rl.flowControl();
+            statsFlowControlState = flowControlState;
             flowControlCount.incrementAndGet();
             ch.setFlowControl(rl.flowControl());
         }
@@ -617,6 +632,19 @@ public final class Connection {
         refs.incrementAndGet();
     }
 
+    /** Takes a reference unless the last one is already gone (then destroying has begun). */
+    boolean tryRef() {
+        for (;;) {
+            int r = refs.get();
+            if (r <= 0) {
+                return false;
+            }
+            if (refs.compareAndSet(r, r + 1)) {
+                return true;
+            }
+        }
+    }
+
     /** Gives a reference back; the last one destroys the connection ({@code qb_ipcs_connection_unref}). */
     public void unref() {
         int left = refs.decrementAndGet();
@@ -684,13 +712,14 @@ public final class Connection {
     /**
      * Statistics ({@code qb_ipcs_connection_stats_get_2}).
      *
-     * @param clearAfterRead zero the counters (not the pid) after reading
+     * @param clearAfterRead zero the statistics after reading, all but the client's pid, as libqb does (its
+     *         {@code flowControlState} too: it reads 0 until the flag changes again; flow control itself stays)
      * @return the connection's counters
      */
     public ConnectionStats stats(boolean clearAfterRead) {
         ServerChannel ch = channel;
         ConnectionStats s = new ConnectionStats(pid, requests.get(), responses.get(), events.get(),
-                sendRetries.get(), recvRetries.get(), flowControlState, flowControlCount.get(),
+                sendRetries.get(), recvRetries.get(), statsFlowControlState, flowControlCount.get(),
                 ch == null ? 0 : ch.eventQueueLength());
         if (clearAfterRead) {
             requests.set(0);
@@ -699,6 +728,7 @@ public final class Connection {
             sendRetries.set(0);
             recvRetries.set(0);
             flowControlCount.set(0);
+            statsFlowControlState = 0;
         }
         return s;
     }

@@ -16,7 +16,8 @@ import org.slf4j.Logger;
 /**
  * jqb's built-in event loop: one thread, one epoll instance, no thread per connection. Level-triggered, like
  * libqb's poll loop. Ready fds are dispatched HIGH priority first, then MED, then LOW; jobs queued from any
- * thread run between polls; timers serve time-outs.
+ * thread ({@link #jobAdd}) run between polls, also HIGH before MED before LOW as libqb's job levels; timers serve
+ * time-outs.
  *
  * <p>Start it on its own thread with {@link #start()}, or call {@link #run()} from a thread of yours; {@link #close()}
  * stops it and releases its fds.</p>
@@ -68,7 +69,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private final long events;
     private final long ctlEvent;
     private final long wakeBuf;
-    private final ConcurrentLinkedQueue<Runnable> jobs = new ConcurrentLinkedQueue<>();
+    /** Jobs by priority, as libqb's loop levels: [0] HIGH, [1] MED, [2] LOW. */
+    private final ConcurrentLinkedQueue<Runnable>[] jobs = newJobQueues();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private final CountDownLatch finished = new CountDownLatch(1);
     private Registration[] registrations = new Registration[256];
@@ -155,7 +157,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     private int nextTimeoutMs() {
-        if (!jobs.isEmpty()) {
+        if (jobsPending()) {
             return 0;
         }
         Timer t = timers.peek();
@@ -202,28 +204,20 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * awake advertisements, re-check, and only then sleep in epoll.
      */
     private void runSpinning() {
-        final long spin = waitStrategy.spinNanos();
-        final long yieldUntil = spin + waitStrategy.yieldNanos();
         long idleSince = System.nanoTime();
         int iteration = 0;
         while (running) {
             boolean work = pollSpinners();
             // epoll_wait is a system call: ask it only every 32 spins, or at once when a job is queued.
-            if ((++iteration & 31) == 0 || !jobs.isEmpty()) {
+            if ((++iteration & 31) == 0 || jobsPending()) {
                 work |= poll(0);
             }
             if (work) {
                 idleSince = System.nanoTime();
                 continue;
             }
-            long idle = System.nanoTime() - idleSince;
-            if (idle < spin || !waitStrategy.blocks()) {
-                Thread.onSpinWait();
-                continue;
-            }
-            if (idle < yieldUntil) {
-                Thread.yield();
-                continue;
+            if (waitStrategy.idle(System.nanoTime() - idleSince)) {
+                continue; // spinning or yielding
             }
             boolean pending = false;
             for (int i = 0; i < spinners.size(); i++) {
@@ -315,11 +309,31 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         return n > 0 | ran | runTimers();
     }
 
+    @SuppressWarnings("unchecked")
+    private static ConcurrentLinkedQueue<Runnable>[] newJobQueues() {
+        return new ConcurrentLinkedQueue[] {new ConcurrentLinkedQueue<>(), new ConcurrentLinkedQueue<>(),
+            new ConcurrentLinkedQueue<>()};
+    }
+
+    private boolean jobsPending() {
+        return !jobs[0].isEmpty() || !jobs[1].isEmpty() || !jobs[2].isEmpty();
+    }
+
+    /** Runs queued jobs, HIGH before MED before LOW (a HIGH job queued meanwhile goes before the next MED). */
     private boolean runJobs() {
-        Runnable j;
         int budget = 1024;
         boolean ran = false;
-        while (budget-- > 0 && (j = jobs.poll()) != null) {
+        while (budget-- > 0) {
+            Runnable j = jobs[0].poll();
+            if (j == null) {
+                j = jobs[1].poll();
+            }
+            if (j == null) {
+                j = jobs[2].poll();
+            }
+            if (j == null) {
+                break;
+            }
             ran = true;
             try {
                 j.run();
@@ -367,7 +381,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     @Override
     public void jobAdd(Priority priority, Runnable job) {
-        jobs.add(job);
+        jobs[priority == Priority.HIGH ? 0 : priority == Priority.LOW ? 2 : 1].add(job);
         if (!inLoop()) {
             wake();
         }

@@ -631,30 +631,59 @@ public final class Service implements AutoCloseable {
     /**
      * Registers this service and each of its connections as JMX MBeans ({@code io.jqb:type=Service,name="<name>"},
      * {@code io.jqb:type=Connection,service="<name>",id=<id>}; see {@link io.jqb.ops.ServiceMXBean} and
-     * {@link io.jqb.ops.ConnectionMXBean}) in the platform MBean server, until {@link #close()}. The system property
-     * {@code jqb.jmx=true} does this for every service at {@link #run()}.
+     * {@link io.jqb.ops.ConnectionMXBean}) in the platform MBean server, until {@link #close()} (no effect after it).
+     * The system property {@code jqb.jmx=true} does this for every service at {@link #run()}.
      */
     public void enableJmx() {
-        ServiceMonitor.of(this).enableJmx();
+        if (!destroyed) {
+            ServiceMonitor.of(this).enableJmx();
+        }
     }
 
     /**
      * Service statistics ({@code qb_ipcs_stats_get}).
      *
-     * @param clearAfterRead reset the closed-connection count after reading
+     * @param clearAfterRead zero both counters after reading, as libqb does: from then on they count connections
+     *         established and closed since this read, so {@code activeConnections} goes below 0 when connections
+     *         that were open at the clearing read close (libqb's u32 wraps at the same point)
      * @return the service's counters
      */
     public ServiceStats stats(boolean clearAfterRead) {
-        ServiceStats s = new ServiceStats(active.get(), closedCount.get());
-        if (clearAfterRead) {
-            closedCount.set(0);
+        synchronized (active) {
+            ServiceStats s = new ServiceStats(active.get(), closedCount.get());
+            if (clearAfterRead) {
+                active.set(0);
+                closedCount.set(0);
+            }
+            return s;
         }
-        return s;
     }
 
     /**
-     * A snapshot of the service's connections ({@code qb_ipcs_connection_first_get/next_get}). The snapshot holds no
-     * references: {@link Connection#ref()} any you keep beyond the current loop callback. A connection is listed
+     * Calls {@code action} for each established connection, holding a reference on it during the call, as libqb's
+     * {@code qb_ipcs_connection_first_get/next_get} iteration does (each returned connection is referenced until
+     * the next one is fetched): a connection that closes meanwhile is not destroyed (its {@code destroyed}
+     * callback, its files) before {@code action} returns. {@link Connection#ref()} one to keep it longer.
+     *
+     * @param action called with each connection, on the calling thread
+     */
+    public void forEachConnection(java.util.function.Consumer<Connection> action) {
+        for (Connection c : connections) {
+            if (!c.tryRef()) {
+                continue; // already destroyed: libqb's iteration skips it too
+            }
+            try {
+                action.accept(c);
+            } finally {
+                c.unref();
+            }
+        }
+    }
+
+    /**
+     * A snapshot of the service's connections. Unlike libqb's iteration it holds no references (a list cannot give
+     * them back): use {@link #forEachConnection} to keep each alive while you use it, or {@link Connection#ref()}
+     * any you keep beyond the current loop callback. A connection is listed
      * once its handshake response is out (sending to it works), until it is destroyed.
      *
      * @return the established connections
@@ -718,12 +747,47 @@ public final class Service implements AutoCloseable {
     }
 
     /**
-     * Disconnects every client, withdraws the listening socket and removes every file ({@code qb_ipcs_destroy}).
-     * With the built-in loop, safe from any thread; it returns when everything is gone and the loop thread has
-     * ended. With your own poll handlers, call it from your loop's thread.
+     * {@code qb_ipcs_destroy}, as libqb 2.0.6: disconnects every client and withdraws the listening socket (and its
+     * file in filesystem mode), then gives back the creation reference. When that was the last reference, the
+     * service is gone (its loop stopped, every file removed) when this returns; when {@link #ref()} references are
+     * still held, the service accepts and serves nobody from now on and ends at the last {@link #unref()}. With the
+     * built-in loop, safe from any thread; with your own poll handlers, call it from your loop's thread.
      */
     public void destroy() {
+        if (refs.get() > 1 && running && !destroyed) {
+            onLoop(this::withdraw);
+        }
         unref();
+    }
+
+    /** Runs {@code step} on the loop thread and waits for it (built-in loop), or runs it here (your loop's thread). */
+    private void onLoop(Runnable step) {
+        EventLoop own = ownLoop;
+        if (own == null || own.inLoop()) {
+            step.run();
+            return;
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        own.jobAdd(Priority.HIGH, () -> {
+            try {
+                step.run();
+            } finally {
+                done.complete(null);
+            }
+        });
+        try {
+            done.get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warn("service {}: loop did not run the step: {}", name, e.toString());
+        }
+    }
+
+    /** Loop thread: disconnects everyone and closes the listener and pending handshakes; the loop keeps running. */
+    private void withdraw() {
+        for (Connection c : connections) {
+            c.disconnect();
+        }
+        closeListener();
     }
 
     @Override
@@ -773,10 +837,8 @@ public final class Service implements AutoCloseable {
         }
     }
 
-    private void teardownAll() {
-        for (Connection c : connections) {
-            c.teardownNow();
-        }
+    /** Closes pending handshakes and the listening socket (unlinking its file in filesystem mode). Loop thread. */
+    private void closeListener() {
         for (var e : handshakes.entrySet()) {
             poll.dispatchDel(e.getKey());
             UnixSocket.shutdownAndClose(e.getKey());
@@ -792,6 +854,13 @@ public final class Service implements AutoCloseable {
                 socketPath = null;
             }
         }
+    }
+
+    private void teardownAll() {
+        for (Connection c : connections) {
+            c.teardownNow();
+        }
+        closeListener();
         running = false;
         LOG.debug("service {} destroyed", name);
     }

@@ -32,7 +32,9 @@ public interface ServiceHandler {
      * @param connection the client's connection
      * @param request the request bytes between position and limit (the request header's size field), little-endian
      *        and read-only; valid only during this call (it is a view of the shared ring, not a copy)
-     * @return ignored by the service (as in libqb); conventionally 0 or a negated errno
+     * @return 0 (or positive) to go on; negative to back off, as libqb's {@code msg_process}: this request is
+     *         consumed, and the connection's further queued requests wait for the loop's next wake-up instead of
+     *         being served in the same batch (other connections get their turn first)
      */
     int message(Connection connection, ByteBuffer request);
 

@@ -36,6 +36,27 @@ public final class WaitStrategy {
     }
 
     /**
+     * One idle step of a waiting loop that has found nothing for {@code idleNanos}: the phases spin, yield, block
+     * written once (the client's receive and the event loop both use it). Spins ({@link Thread#onSpinWait()}) within
+     * the spin window, yields ({@link Thread#yield()}) within the yield window that follows, and returns false once
+     * the strategy says to block: at once for {@link #block()}, never for {@link #busySpin()}.
+     *
+     * @param idleNanos how long the caller has found nothing
+     * @return true after spinning or yielding once; false when the caller should block now
+     */
+    public boolean idle(long idleNanos) {
+        if (!blocks || idleNanos < spinNanos) {
+            Thread.onSpinWait();
+            return true;
+        }
+        if (idleNanos - spinNanos < yieldNanos) {
+            Thread.yield();
+            return true;
+        }
+        return false;
+    }
+
+    /**
      * Sleep in the kernel at once (libqb's behaviour; the default).
      *
      * @return the blocking strategy (libqb's)

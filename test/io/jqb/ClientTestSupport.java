@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
+import io.jqb.testutil.Tracked;
 import io.jqb.testutil.EchoWire;
 import io.jqb.testutil.ForceFilesystemSwitch;
 import io.jqb.testutil.NativeServer;
@@ -25,7 +26,7 @@ abstract class ClientTestSupport {
     static final int TIMEOUT_MS = 5_000;
     static final long OUR_PID = ProcessHandle.current().pid();
 
-    private final List<AutoCloseable> resources = Collections.synchronizedList(new ArrayList<>());
+    private final Tracked tracked = new Tracked();
     private static AutoCloseable abstractMode;
 
     /**
@@ -51,32 +52,11 @@ abstract class ClientTestSupport {
 
     @AfterEach
     void closeTracked() throws Exception {
-        List<AutoCloseable> rs;
-        synchronized (resources) {
-            rs = new ArrayList<>(resources);
-            resources.clear();
-        }
-        Collections.reverse(rs);
-        Exception first = null;
-        for (AutoCloseable r : rs) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        tracked.closeAll();
     }
 
     <T extends AutoCloseable> T track(T r) {
-        resources.add(r);
-        return r;
+        return tracked.add(r);
     }
 
     Client connect(String service, int max) throws IpcException {

@@ -350,10 +350,49 @@ class ServiceInteropTest extends InteropTestBase {
         a.expect("disconnect", "ok");
         waitUntil("1 active, 1 closed", () -> s.stats(false).equals(new ServiceStats(1, 1)));
         assertEquals(new ServiceStats(1, 1), s.stats(true));
-        assertEquals(new ServiceStats(1, 0), s.stats(false));
+        // libqb's qb_ipcs_stats_get(clear) zeroes the whole struct, active_connections included
+        assertEquals(new ServiceStats(0, 0), s.stats(false));
         b.kill();
-        waitUntil("0 active, 1 closed", () -> s.stats(false).equals(new ServiceStats(0, 1)));
+        waitUntil("-1 active, 1 closed", () -> s.stats(false).equals(new ServiceStats(-1, 1)));
         waitUntil("no connection listed", () -> s.connections().isEmpty());
         assertNoHookErrors(h);
+    }
+
+    @Test
+    void forEachConnectionHoldsAReferenceDuringTheCall() throws Exception {
+        RecordingHandler h = new RecordingHandler();
+        Service s = start(h);
+        NativeClient a = drive(s.name());
+        a.connect();
+        connectionOf(s, a);
+        java.util.List<Integer> refsSeen = new java.util.ArrayList<>();
+        s.forEachConnection(c -> {
+            refsSeen.add(c.refCount());
+            a.expect("disconnect", "ok"); // the client goes away while we hold the connection
+            waitUntil("closed", () -> h.closed.get() == 1);
+            assertEquals(0, h.destroyed.get(), "destroyed while the iteration holds it");
+        });
+        assertEquals(java.util.List.of(2), refsSeen);
+        assertCountSettles("destroyed", h.destroyed, 1); // the iteration's reference was the last
+    }
+
+    @Test
+    void clearingConnectionStatsZeroesTheFlowControlStateAsLibqb() throws Exception {
+        Service s = start(new RecordingHandler());
+        NativeClient a = drive(s.name());
+        a.connect();
+        Connection c = connectionOf(s, a);
+        s.requestRateLimit(RateLimit.OFF);
+        a.expect("send 1 0", "err EAGAIN");
+        ConnectionStats st = c.stats(true);
+        assertEquals(1, st.flowControlState());
+        assertEquals(1, st.flowControlCount());
+        // libqb memsets the stats (all but client_pid): the state field reads 0 until the flag changes again
+        assertEquals(new ConnectionStats((int) a.pid(), 0, 0, 0, 0, 0, 0, 0, 0), c.stats(false));
+        a.expect("send 1 0", "err EAGAIN"); // flow control itself is still on
+        s.requestRateLimit(RateLimit.NORMAL);
+        assertEquals(0, c.stats(false).flowControlState());
+        assertEquals(1, c.stats(false).flowControlCount());
+        a.echo(10);
     }
 }

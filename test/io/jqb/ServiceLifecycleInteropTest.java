@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.NativeClient;
+import io.jqb.testutil.PollLoop;
 import io.jqb.testutil.NativeClient.Msg;
 import io.jqb.testutil.RecordingHandler;
 import io.jqb.testutil.ShmAssert;
@@ -258,20 +259,68 @@ class ServiceLifecycleInteropTest extends InteropTestBase {
     }
 
     @Test
-    void serviceReferenceKeepsItRunningUntilTheLastUnref() throws Exception {
+    void destroyWithAReferenceHeldDisconnectsEveryoneAndWithdrawsAsLibqbDoes() throws Exception {
+        // libqb 2.0.6 qb_ipcs_destroy: disconnect every connection, withdraw the listener, then unref
         RecordingHandler h = new RecordingHandler();
         Service s = start(h);
-        s.ref();
-        s.destroy();
-        assertTrue(s.isRunning());
         NativeClient nc = drive(s.name());
         nc.connect();
         nc.echo(64);
+        s.ref();
+        s.destroy();
+        assertCountSettles("destroyed", h.destroyed, 1);
+        nc.expect("recv 300", "err ENOTCONN");
+        drive(s.name()).expect("connect", "err ECONNREFUSED");
+        assertTrue(s.isRunning(), "the service object lives until the last reference");
         s.unref();
         assertFalse(s.isRunning());
         assertEquals(1, h.destroyed.get());
-        nc.expect("recv 300", "err ENOTCONN");
         ShmAssert.assertNoneLeft();
+    }
+
+    @Test
+    void aNegativeMessageReturnBacksOffAsLibqb() throws Exception {
+        // libqb's msg_process: "0 == good, negative == backoff": the request is consumed, the batch ends
+        PollLoop loop = track(new PollLoop("backoff-loop"));
+        java.util.concurrent.atomic.AtomicInteger perDispatch = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger seen = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger dispatches = loop.dispatches;
+        java.util.concurrent.atomic.AtomicInteger lastDispatch = new java.util.concurrent.atomic.AtomicInteger(-1);
+        java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+        Service s = track(Service.create(serviceName(), 7, TransportType.SHM, new ServiceHandler() {
+            @Override
+            public int message(Connection c, java.nio.ByteBuffer request) {
+                int d = dispatches.get();
+                int n = lastDispatch.getAndSet(d) == d ? perDispatch.incrementAndGet() : resetTo(perDispatch, 1);
+                most.accumulateAndGet(n, Math::max);
+                if (seen.incrementAndGet() == 1) {
+                    try {
+                        gate.await(10, java.util.concurrent.TimeUnit.SECONDS); // let the rest queue up
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return -Errno.EAGAIN;
+            }
+        }));
+        s.setPollHandlers(loop);
+        s.run();
+        track(() -> loop.runAndWait(s::close));
+        NativeClient nc = drive(s.name());
+        nc.connect();
+        for (int i = 0; i < 6; i++) {
+            nc.expect("send 1 0", "ok");
+        }
+        waitUntil("the first request is in message()", () -> seen.get() >= 1);
+        gate.countDown();
+        waitUntil("all six requests consumed", () -> seen.get() == 6);
+        assertEquals(1, most.get(), "a negative return must end the batch: at most one request per dispatch");
+    }
+
+    private static int resetTo(java.util.concurrent.atomic.AtomicInteger a, int v) {
+        a.set(v);
+        return v;
     }
 
     @Test

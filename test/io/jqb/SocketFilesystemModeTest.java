@@ -9,6 +9,8 @@ import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.SocketNames;
 import io.jqb.testutil.EchoWire;
 import io.jqb.testutil.ForceFilesystemSwitch;
+import io.jqb.testutil.HostSwitchWatcher;
+import io.jqb.testutil.Tracked;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import io.jqb.testutil.RecordingHandler;
@@ -39,7 +41,8 @@ import org.junit.jupiter.api.Test;
  * native libqb 2.0.6 peers (which decide once per process, at their first IPC call): jqb services and clients in
  * filesystem mode talk to native ones over SOCKET and SHM, the listening socket is {@code /tmp/<name>} with mode 0777
  * while serving and gone afterwards, a stale one from a killed server is replaced, and a client in the other mode is
- * refused. The switch file exists only for the moments a peer decides, and is always removed again.
+ * refused. The host's switch file is never created: native peers see one in their own mount namespace and jqb reads a
+ * private one (see {@link ForceFilesystemSwitch}); {@link HostSwitchWatcher} fails the class if the real one appears.
  */
 class SocketFilesystemModeTest {
     static final long OUR_PID = ProcessHandle.current().pid();
@@ -47,7 +50,7 @@ class SocketFilesystemModeTest {
     static final Path SOCKET_DIR = Path.of("/tmp");
     private static final AtomicInteger NAMES = new AtomicInteger();
 
-    private final List<AutoCloseable> resources = Collections.synchronizedList(new ArrayList<>());
+    private final Tracked tracked = new Tracked();
     private final List<String> names = new ArrayList<>();
 
     @BeforeAll
@@ -59,33 +62,16 @@ class SocketFilesystemModeTest {
     @AfterEach
     void cleanUp() throws Exception {
         ForceFilesystemSwitch.off();
-        List<AutoCloseable> rs;
-        synchronized (resources) {
-            rs = new ArrayList<>(resources);
-            resources.clear();
-        }
-        Collections.reverse(rs);
-        Exception first = null;
-        for (AutoCloseable r : rs) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
+        try {
+            tracked.closeAll();
+        } finally {
+            for (String n : names) {
+                // a failed test may have left one (the test itself asserts it is gone)
+                Files.deleteIfExists(SOCKET_DIR.resolve(n));
             }
-        }
-        for (String n : names) {
-            // a failed test may have left one (the test itself asserts it is gone)
-            Files.deleteIfExists(SOCKET_DIR.resolve(n));
-        }
-        names.clear();
-        System.clearProperty(SocketNames.FORCE_FILE_PROPERTY);
-        System.clearProperty(SocketNames.SOCKET_DIR_PROPERTY);
-        if (first != null) {
-            throw first;
+            names.clear();
+            System.clearProperty(SocketNames.FORCE_FILE_PROPERTY);
+            System.clearProperty(SocketNames.SOCKET_DIR_PROPERTY);
         }
     }
 
@@ -96,11 +82,11 @@ class SocketFilesystemModeTest {
         NativeClient.killAll();
         NativeClient.assertNoChildProcesses();
         ShmAssert.assertNoneLeft();
+        HostSwitchWatcher.assertNeverAppeared();
     }
 
     <T extends AutoCloseable> T track(T r) {
-        resources.add(r);
-        return r;
+        return tracked.add(r);
     }
 
     String uniqueName(String tag) {
@@ -109,7 +95,7 @@ class SocketFilesystemModeTest {
         return n;
     }
 
-    /** Runs the service with the real switch file present (jqb decides at run()). */
+    /** Runs the service with the (private) switch file present (jqb decides at run()). */
     Service serviceInFilesystemMode(String name, TransportType type, ServiceHandler h) throws Exception {
         Service s = track(Service.create(name, 9, type, h));
         ForceFilesystemSwitch.with(() -> {
@@ -128,7 +114,7 @@ class SocketFilesystemModeTest {
         return s;
     }
 
-    /** A native server that made its once-per-process decision with the real switch file present. */
+    /** A native server that made its once-per-process decision seeing the switch file (in its own namespace). */
     NativeServer nativeServerInFilesystemMode(String name, String transport) throws Exception {
         return ForceFilesystemSwitch.with(() -> track(NativeServer.start(name, "--transport", transport)));
     }
@@ -205,8 +191,8 @@ class SocketFilesystemModeTest {
         assertEquals(22, r.passed(), r.stdout());
 
         // the data path is still the abstract datagram sockets and the control file
-        NativeClient d = track(NativeClient.drive(name));
-        ForceFilesystemSwitch.with(d::connect);
+        NativeClient d = track(ForceFilesystemSwitch.with(() -> NativeClient.drive(name)));
+        d.connect();
         Path dir = SocketFiles.connectionDir(OUR_PID, d.pid());
         SocketFiles.assertDatagramSockets(dir, name);
         SocketFiles.assertControlFileOnly(dir, name, Posix.C.getuid(), Posix.C.getgid(), 0600);
@@ -236,8 +222,8 @@ class SocketFilesystemModeTest {
         r.assertPassed();
         assertEquals(22, r.passed(), r.stdout());
 
-        NativeClient d = track(NativeClient.drive(name));
-        ForceFilesystemSwitch.with(d::connect);
+        NativeClient d = track(ForceFilesystemSwitch.with(() -> NativeClient.drive(name)));
+        d.connect();
         Path dir = SocketFiles.connectionDir(OUR_PID, d.pid());
         ShmAssert.assertSixFiles(dir, name);
         d.echo(1000);
@@ -341,11 +327,8 @@ class SocketFilesystemModeTest {
         assertRefused(assertThrows(IpcException.class,
                 () -> ForceFilesystemSwitch.with(() -> track(Client.connect(nname, MAX)))), "jqb → native");
         // libqb's own client reports the missing /tmp/<name> as it is (ENOENT), not as a refusal
-        NativeClient d = track(NativeClient.drive(jname));
-        ForceFilesystemSwitch.with(() -> {
-            d.expect("connect", "err ENOENT");
-            return null;
-        });
+        NativeClient d = track(ForceFilesystemSwitch.with(() -> NativeClient.drive(jname)));
+        d.expect("connect", "err ENOENT");
         // both still serve clients in their own mode
         ForceFilesystemSwitch.withoutSwitch(() -> {
             try (Client c = Client.connect(jname, MAX)) {
@@ -384,8 +367,8 @@ class SocketFilesystemModeTest {
         long age = System.currentTimeMillis() - Files.getLastModifiedTime(p).toMillis();
         assertTrue(age < 60_000, "the socket file is " + age + " ms old: the stale one was not replaced");
 
-        NativeClient d = track(NativeClient.drive(name));
-        ForceFilesystemSwitch.with(d::connect);
+        NativeClient d = track(ForceFilesystemSwitch.with(() -> NativeClient.drive(name)));
+        d.connect();
         d.echo(2000);
         d.expect("disconnect", "ok");
         s.close();

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
+import io.jqb.testutil.Tracked;
 import io.jqb.testutil.EchoWire;
 import io.jqb.testutil.ForceFilesystemSwitch;
 import io.jqb.testutil.JqbCliProcess;
@@ -48,31 +49,11 @@ class SocketTransportTest {
     static final int TIMEOUT_MS = 5_000;
     private static final AtomicInteger NAMES = new AtomicInteger();
 
-    private final List<AutoCloseable> resources = Collections.synchronizedList(new ArrayList<>());
+    private final Tracked tracked = new Tracked();
 
     @AfterEach
     void closeTracked() throws Exception {
-        List<AutoCloseable> rs;
-        synchronized (resources) {
-            rs = new ArrayList<>(resources);
-            resources.clear();
-        }
-        Collections.reverse(rs);
-        Exception first = null;
-        for (AutoCloseable r : rs) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        tracked.closeAll();
     }
 
     /** Keeps other test runs on this host from opening a force-filesystem-sockets window while we run. */
@@ -95,8 +76,7 @@ class SocketTransportTest {
     }
 
     <T extends AutoCloseable> T track(T r) {
-        resources.add(r);
-        return r;
+        return tracked.add(r);
     }
 
     /** Short (sun_path has room for 106 bytes of {@code <dir>/qb-<name>-event-tx}) and unique on the host. */

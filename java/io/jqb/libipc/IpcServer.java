@@ -1,5 +1,6 @@
 package io.jqb.libipc;
 
+import io.jqb.internal.Logs;
 import io.jqb.IpcException;
 import io.jqb.libipc.internal.Errors;
 import io.jqb.libipc.internal.FrameDescriptor;
@@ -28,7 +29,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A libipc service ({@code ipc_server_init} / {@code ipc_wait_event} / {@code ipc_server_close}): one AF_UNIX stream
@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
  * affects the one connection that sent it. One thread drives {@link #waitEvent}; there is no thread per connection.
  */
 public final class IpcServer implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(IpcServer.class);
+    private static final Logger LOG = Logs.get(IpcServer.class);
     /** Default largest payload accepted and sent: what a C libipc reader can take at all (7,999,990 bytes). */
     public static final int DEFAULT_MAX_PAYLOAD = FrameDescriptor.C_MAX_PAYLOAD;
     /** Hard cap of the largest payload (64 MiB), whatever is configured. */

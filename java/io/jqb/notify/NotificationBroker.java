@@ -9,8 +9,7 @@ import io.jqb.notify.internal.BrokerCore;
 import io.jqb.notify.internal.BrokerLock;
 import io.jqb.notify.internal.NotifyMessageDescriptor;
 import io.jqb.notify.internal.PeerNetwork;
-import io.jqb.notify.internal.TcpPeerNetwork;
-import java.io.IOException;
+import io.jqb.notify.internal.StreamPeerNetwork;
 import java.nio.file.Path;
 
 /**
@@ -18,10 +17,9 @@ import java.nio.file.Path;
  * (libqb-compatible SHM rings, so native {@code qb_ipcc_*} programs can be clients; docs/NOTIFY-PROTOCOL.md) and,
  * with a whitelist in its configuration, brokers on other hosts over TCP.
  *
+ * <!-- example: test/io/jqb/examples/NotifyExample.java#broker -->
  * <pre>{@code
- * try (NotificationBroker broker = NotificationBroker.start(NotificationBroker.defaultService(), null)) {
- *     ...   // clients: Notifications.open(...)
- * }
+ * NotificationBroker broker = NotificationBroker.start(service, null);  // null: no config, nothing crosses hosts
  * }</pre>
  *
  * <p>Who may send with a foreign {@code from}: a client whose uid (from its connection credentials) is 0 or the
@@ -62,6 +60,7 @@ public final class NotificationBroker implements AutoCloseable {
      *
      * @param service the service name (tests use a private one; see {@link #defaultService()})
      * @param config the configuration file, or null for none (nothing crosses hosts)
+     * @return the running broker
      * @throws NotificationException {@link NotifyResult#PERMISSION} when another broker runs for this service or
      *         its endpoint cannot be created; {@link NotifyResult#CONFIG_FILE} / {@link NotifyResult#CONFIG_SYNTAX}
      *         for the configuration file
@@ -83,8 +82,8 @@ public final class NotificationBroker implements AutoCloseable {
         PeerNetwork peers = null;
         if (cfg.listen() != null || !cfg.peers().isEmpty()) {
             try {
-                peers = new TcpPeerNetwork(cfg.listen(), cfg.peers(), core::fromPeer);
-            } catch (IOException e) {
+                peers = new StreamPeerNetwork(cfg.listen(), cfg.peers(), core::fromPeer);
+            } catch (IpcException e) {
                 ipc.close();
                 core.close();
                 lock.close();

@@ -23,12 +23,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * The notification client: send notifications by application ID, to the highest-priority receiver ({@code "1"}) or
  * to everyone ({@code "*"}), and receive them with callbacks. See docs/NOTIFY-PROTOCOL.md for the delivery rules.
  *
+ * <!-- example: test/io/jqb/examples/NotifyExample.java#notify -->
  * <pre>{@code
- * Notifications.setAppId("payments");
- * Notifications n = Notifications.instance();
- * n.register("config.changed", note -> reload(note.paramsJson()), 0, null);
- * n.notify("*", "config.changed", "{\"file\":\"/etc/pay.conf\"}", 0, null);
+ * try (Notifications n = Notifications.open(service, "payments")) {   // or Notifications.instance()
+ *     n.register("config.changed", inbox::add, 0, null);   // callbacks run on delivery threads
+ *     NotifyResult r = n.notify("*", "config.changed", "{\"file\":\"/etc/pay.conf\"}", 0, null);
+ *     if (r != NotifyResult.OK) {                            // SERVER when no broker runs
+ *         throw new IllegalStateException("notify: " + r);
+ *     }
+ *     Notification got = inbox.poll(5, TimeUnit.SECONDS);    // from=payments to=* id=config.changed
+ *     return got;
+ * }
  * }</pre>
+ *
+ * <p>A process with one application ID calls {@link #setAppId} once and uses {@link #instance()}.</p>
  *
  * <p><b>Results and exceptions.</b> {@link #notify}, {@link #register}, {@link #unregister} and the observer and
  * unicast-error calls return a {@link NotifyResult}: {@code OK}, {@code SERVER} (broker not running, unreachable or
@@ -51,6 +59,8 @@ public final class Notifications implements AutoCloseable {
     private static volatile String processAppId;
     private static Notifications defaultInstance;
     private static final AtomicLong REG_IDS = new AtomicLong();
+    /** The instance whose delivery thread this is (so close() from a callback does not wait for itself). */
+    private static final ThreadLocal<Notifications> DELIVERY_THREAD_OF = new ThreadLocal<>();
 
     private final String service;
     private final boolean followsProcessAppId;
@@ -66,7 +76,10 @@ public final class Notifications implements AutoCloseable {
         AtomicInteger n = new AtomicInteger();
         String name = app == null ? "app" : app;
         ThreadFactory f = r -> {
-            Thread t = new Thread(r, "jqb-notify-cb-" + name + "-" + n.incrementAndGet());
+            Thread t = new Thread(() -> {
+                DELIVERY_THREAD_OF.set(this);
+                r.run();
+            }, "jqb-notify-cb-" + name + "-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         };
@@ -84,7 +97,11 @@ public final class Notifications implements AutoCloseable {
         });
     }
 
-    /** Sets this process's application ID (used by {@link #instance()}); call it once, early. */
+    /**
+     * Sets this process's application ID (used by {@link #instance()}); call it once, early.
+     *
+     * @param appId up to 255 UTF-8 bytes, not empty
+     */
     public static void setAppId(String appId) {
         NoteCodec.name("application ID", appId);
         if (appId == null || appId.isEmpty()) {
@@ -123,6 +140,7 @@ public final class Notifications implements AutoCloseable {
      *
      * @param service the broker's service name
      * @param appId this instance's application ID
+     * @return the instance (close it when done)
      */
     public static Notifications open(String service, String appId) {
         NoteCodec.name("application ID", appId);
@@ -171,7 +189,14 @@ public final class Notifications implements AutoCloseable {
         return r.result();
     }
 
-    /** {@link #notify(String, String, String, int, String)} with flags 0 and the own application ID. */
+    /**
+     * {@link #notify(String, String, String, int, String)} with flags 0 and the own application ID.
+     *
+     * @param to an application ID, {@code "1"} or {@code "*"}
+     * @param id the notification ID
+     * @param params a JSON object's text
+     * @return as {@link #notify(String, String, String, int, String)}
+     */
     public NotifyResult notify(String to, String id, String params) {
         return notify(to, id, params, 0, null);
     }
@@ -182,6 +207,8 @@ public final class Notifications implements AutoCloseable {
      * Registers a callback for a notification ID. A registration with the same (id, to, callback) replaces the
      * earlier one (its priority changes; no second delivery).
      *
+     * @param id the notification ID
+     * @param callback runs on a delivery thread
      * @param priority decides who gets a {@code "1"} notification: highest first, ties to the earliest registration
      * @param to the address to listen on: null for this application's ID, another application's ID, or {@code "*"}
      *        for notifications with this ID whatever their address
@@ -195,7 +222,13 @@ public final class Notifications implements AutoCloseable {
         return add(KIND_NOTIFICATION, id, to, priority, callback);
     }
 
-    /** {@link #register(String, NotificationCallback, int, String)} with priority 0 for the own application ID. */
+    /**
+     * {@link #register(String, NotificationCallback, int, String)} with priority 0 for the own application ID.
+     *
+     * @param id the notification ID
+     * @param callback runs on a delivery thread
+     * @return as {@link #register(String, NotificationCallback, int, String)}
+     */
     public NotifyResult register(String id, NotificationCallback callback) {
         return register(id, callback, 0, null);
     }
@@ -204,6 +237,7 @@ public final class Notifications implements AutoCloseable {
      * Removes registrations; returns when their callbacks are not running and will not run again. Called from inside
      * such a callback it returns at once (that call completes, no other follows).
      *
+     * @param id the notification ID
      * @param callback the callback to remove, or null for every registration for {@code id} (with {@code to} null:
      *        whatever their address)
      * @param to as given to {@link #register}
@@ -218,12 +252,20 @@ public final class Notifications implements AutoCloseable {
     /**
      * Registers an observer: it sees every notification the broker delivers (from, the resolved to, id, flags,
      * params), with an empty {@code to} when nobody received it.
+     *
+     * @param callback runs on a delivery thread
+     * @return OK, APP_ID or SERVER (kept, registered on reconnection)
      */
     public NotifyResult registerObserver(NotificationCallback callback) {
         return add(KIND_OBSERVER, "", "", 0, callback);
     }
 
-    /** Removes an observer, waiting as {@link #unregister} does. */
+    /**
+     * Removes an observer, waiting as {@link #unregister} does.
+     *
+     * @param callback as registered
+     * @return OK, or SERVER
+     */
     public NotifyResult unregisterObserver(NotificationCallback callback) {
         return remove(d -> d.matches(KIND_OBSERVER, "", "", callback));
     }
@@ -231,12 +273,20 @@ public final class Notifications implements AutoCloseable {
     /**
      * Registers a callback for this instance's unicasts (to an application ID or {@code "1"}) that found no receiver;
      * it gets the notification as sent. Broadcasts never trigger it.
+     *
+     * @param callback runs on a delivery thread
+     * @return OK, APP_ID or SERVER (kept, registered on reconnection)
      */
     public NotifyResult registerUnicastError(NotificationCallback callback) {
         return add(KIND_UNICAST_ERROR, "", "", 0, callback);
     }
 
-    /** Removes a unicast-error callback, waiting as {@link #unregister} does. */
+    /**
+     * Removes a unicast-error callback, waiting as {@link #unregister} does.
+     *
+     * @param callback as registered
+     * @return OK, or SERVER
+     */
     public NotifyResult unregisterUnicastError(NotificationCallback callback) {
         return remove(d -> d.matches(KIND_UNICAST_ERROR, "", "", callback));
     }
@@ -306,6 +356,10 @@ public final class Notifications implements AutoCloseable {
     private void reRegister() {
         for (Delivery d : registrations.values()) {
             link.register(new NoteCodec.Registration(d.regId(), d.priority(), d.kind(), d.id(), d.to()));
+            if (!registrations.containsKey(d.regId())) {
+                // unregistered meanwhile: its UNREGISTER may have gone out before this REGISTER
+                link.unregister(d.regId());
+            }
         }
     }
 
@@ -339,7 +393,10 @@ public final class Notifications implements AutoCloseable {
         return n;
     }
 
-    /** Disconnects, stops the delivery threads (waiting up to 5 s for running callbacks). */
+    /**
+     * Disconnects and stops the delivery threads: returns when no callback of this instance runs any more (from
+     * inside a callback: when no other one runs).
+     */
     @Override
     public void close() {
         synchronized (Notifications.class) {
@@ -353,6 +410,9 @@ public final class Notifications implements AutoCloseable {
         }
         registrations.clear();
         executor.shutdown();
+        if (DELIVERY_THREAD_OF.get() == this) {
+            return;   // called from one of our callbacks: the others are done (deactivated), this one ends after
+        }
         try {
             executor.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

@@ -15,7 +15,10 @@ public enum NotifyResult {
     /** The broker's configuration file has a syntax error. */
     CONFIG_SYNTAX;
 
-    /** @return the result with this ordinal, or {@link #SERVER} for a value this version does not know */
+    /**
+     * @param ordinal a wire value
+     * @return the result with this ordinal, or {@link #SERVER} for a value this version does not know
+     */
     public static NotifyResult of(int ordinal) {
         NotifyResult[] v = values();
         return ordinal >= 0 && ordinal < v.length ? v[ordinal] : SERVER;

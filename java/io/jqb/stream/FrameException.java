@@ -30,6 +30,7 @@ public final class FrameException extends IpcException {
         }
     }
 
+    /** What was wrong. */
     private final Kind kind;
 
     /**

@@ -95,6 +95,9 @@ public abstract class Ipc implements AutoCloseable {
      * available without waiting further.
      *
      * @return bytes read; 0 when nothing arrived in time; -1 when the peer closed the stream (see {@link #eof()})
+     * @param buf the destination
+     * @param maxSize the most bytes to read
+     * @param timeoutMs milliseconds to wait (0: do not wait, negative: without limit)
      */
     public int read(byte[] buf, int maxSize, int timeoutMs) {
         return read(buf, maxSize, timeoutMs, 0);
@@ -106,6 +109,10 @@ public abstract class Ipc implements AutoCloseable {
      * exceeded the second time-out, or the stream ended.
      *
      * @return bytes read (what arrived so far); 0 when nothing arrived; -1 when the stream ended before any byte
+     * @param buf the destination
+     * @param maxSize the most bytes to read
+     * @param firstByteTimeoutMs milliseconds to wait for the first byte (negative: without limit)
+     * @param nextBytesTimeoutMs milliseconds to wait for each later burst (0: do not wait)
      */
     public int read(byte[] buf, int maxSize, int firstByteTimeoutMs, int nextBytesTimeoutMs) {
         Objects.checkFromIndexSize(0, maxSize, buf.length);
@@ -132,6 +139,9 @@ public abstract class Ipc implements AutoCloseable {
      * advances).
      *
      * @return bytes read; 0 when nothing arrived; -1 when the stream ended before any byte
+     * @param dst the destination, filled up to its remaining bytes
+     * @param firstByteTimeoutMs milliseconds to wait for the first byte (negative: without limit)
+     * @param nextBytesTimeoutMs milliseconds to wait for each later burst (0: do not wait)
      */
     public int read(ByteBuffer dst, int firstByteTimeoutMs, int nextBytesTimeoutMs) {
         ByteBuffer in = in("read");
@@ -155,6 +165,9 @@ public abstract class Ipc implements AutoCloseable {
      * (64 KiB) can be peeked at.
      *
      * @return bytes copied; 0 when nothing arrived in time; -1 when the stream ended
+     * @param buf the destination
+     * @param maxSize the most bytes to read
+     * @param timeoutMs milliseconds to wait (0: do not wait, negative: without limit)
      */
     public int peek(byte[] buf, int maxSize, int timeoutMs) {
         Objects.checkFromIndexSize(0, maxSize, buf.length);
@@ -167,12 +180,20 @@ public abstract class Ipc implements AutoCloseable {
         return k == 0 && eof ? -1 : k;
     }
 
-    /** Writes all of {@code data}, or throws. */
+    /**
+     * Writes all of {@code data}, or throws.
+     * @param data the bytes to write
+     */
     public void write(byte[] data) {
         write(data, 0, data.length);
     }
 
-    /** Writes {@code len} bytes of {@code data} from {@code off}, all of them, or throws. */
+    /**
+     * Writes {@code len} bytes of {@code data} from {@code off}, all of them, or throws.
+     * @param data the bytes to write
+     * @param off the offset of the first byte
+     * @param len how many bytes
+     */
     public void write(byte[] data, int off, int len) {
         Objects.checkFromIndexSize(off, len, data.length);
         ByteBuffer out = out("write");
@@ -186,7 +207,10 @@ public abstract class Ipc implements AutoCloseable {
         }
     }
 
-    /** Writes all of {@code data}'s remaining bytes (its position advances to its limit), or throws. */
+    /**
+     * Writes all of {@code data}'s remaining bytes (its position advances to its limit), or throws.
+     * @param data the bytes to write
+     */
     public void write(ByteBuffer data) {
         ByteBuffer out = out("write");
         while (data.hasRemaining()) {
@@ -201,6 +225,7 @@ public abstract class Ipc implements AutoCloseable {
      * Waits up to {@code timeoutMs} until a read would not block (data, or the end of the stream).
      *
      * @return true when a read would return at once
+     * @param timeoutMs milliseconds to wait (0: do not wait, negative: without limit)
      */
     public boolean pollIn(int timeoutMs) {
         ByteBuffer in = in("pollIn");
@@ -270,17 +295,32 @@ public abstract class Ipc implements AutoCloseable {
 
     // ---- framed messages ------------------------------------------------------------------------------------
 
-    /** Writes one frame {@code prefix, msgId, payload} (see {@code docs/STREAM-PROTOCOL.md}). */
+    /**
+     * Writes one frame {@code prefix, msgId, payload} (see {@code docs/STREAM-PROTOCOL.md}).
+     * @param prefix the frame prefix both ends agree on
+     * @param msgId the message id
+     * @param payload the payload
+     */
     public void writeMessage(int prefix, int msgId, byte[] payload) {
         writeMessage(prefix, msgId, ByteBuffer.wrap(payload));
     }
 
-    /** Writes one frame with {@code text} encoded as UTF-8. */
+    /**
+     * Writes one frame with {@code text} encoded as UTF-8.
+     * @param prefix the frame prefix both ends agree on
+     * @param msgId the message id
+     * @param text the payload, sent as UTF-8
+     */
     public void writeMessage(int prefix, int msgId, String text) {
         writeMessage(prefix, msgId, text.getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Writes one frame with {@code payload}'s remaining bytes (its position is left unchanged). */
+    /**
+     * Writes one frame with {@code payload}'s remaining bytes (its position is left unchanged).
+     * @param prefix the frame prefix both ends agree on
+     * @param msgId the message id
+     * @param payload the payload
+     */
     public void writeMessage(int prefix, int msgId, ByteBuffer payload) {
         ByteBuffer out = out("writeMessage");
         int len = payload.remaining();
@@ -335,6 +375,9 @@ public abstract class Ipc implements AutoCloseable {
      * {@link FrameException.Kind#TOO_LARGE}); allocates nothing.
      *
      * @return the message id as an unsigned value (0 .. 2^32-1), {@link #TIMED_OUT}, or {@link #END_OF_STREAM}
+     * @param prefix the frame prefix both ends agree on
+     * @param dst the destination, filled up to its remaining bytes
+     * @param timeoutMs milliseconds to wait (0: do not wait, negative: without limit)
      */
     public long readMessage(int prefix, ByteBuffer dst, int timeoutMs) {
         ByteBuffer in = in("readMessage");

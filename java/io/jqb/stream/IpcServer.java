@@ -84,12 +84,19 @@ public class IpcServer<S extends IpcService> {
         this.slots = new Semaphore(maxThreads);
     }
 
-    /** Sets the listening endpoint {@link #run(IpcService)} will use. */
+    /**
+     * Sets the listening endpoint {@link #run(IpcService)} will use.
+     * @param listenIpc the listening endpoint
+     */
     public void set(Ipc listenIpc) {
         this.listener = listenIpc;
     }
 
-    /** {@link #run(Ipc, IpcService)} on the endpoint given to {@link #set}. */
+    /**
+     * {@link #run(Ipc, IpcService)} on the endpoint given to {@link #set}.
+     * @param prototype the service copied for every connection
+     * @return as {@link #run(Ipc, IpcService)}
+     */
     public boolean run(S prototype) {
         return run(listener, prototype);
     }
@@ -99,6 +106,8 @@ public class IpcServer<S extends IpcService> {
      *
      * @return true after a stop; false when it could not start (no endpoint, already running, already stopped)
      *     or when {@link #failure} said to give up
+     * @param listenIpc the listening endpoint
+     * @param prototype the service copied for every connection
      */
     public boolean run(Ipc listenIpc, S prototype) {
         if (listenIpc == null || prototype == null) {
@@ -318,6 +327,7 @@ public class IpcServer<S extends IpcService> {
      * {@link #stop()}, waits up to {@code graceMs} for services to finish, then {@link #stopNow()}.
      *
      * @return true when every service finished within the grace period
+     * @param graceMs how long running services may take to finish
      */
     public boolean stop(long graceMs) {
         stop();
@@ -333,6 +343,7 @@ public class IpcServer<S extends IpcService> {
      * Waits until no service runs (after a stop, until {@link #run} can return).
      *
      * @return true when none runs
+     * @param timeoutMs milliseconds to wait (0: do not wait, negative: without limit)
      */
     public boolean awaitTermination(long timeoutMs) {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;

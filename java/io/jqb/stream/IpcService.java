@@ -11,6 +11,7 @@ public interface IpcService {
     /**
      * Serves one connection until it ends. The service owns {@code ipc} and closes it; {@link IpcServer#stopNow()}
      * closes it from another thread, which makes blocked reads and writes return or throw.
+     * @param ipc the accepted connection
      */
     void serve(Ipc ipc);
 }

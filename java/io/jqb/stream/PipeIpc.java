@@ -43,6 +43,8 @@ public final class PipeIpc extends SocketIpc {
     /**
      * Listens on {@code path} (a filesystem path, or {@code "@name"} for an abstract name). A stale socket file
      * nobody listens on is replaced; the file is removed again on {@link #close()}.
+     * @param path a filesystem path, or {@code "@name"} for a Linux abstract name
+     * @return the listening endpoint
      */
     public static PipeIpc listen(String path) {
         try (UnixSocket.Address a = address(path)) {
@@ -80,6 +82,8 @@ public final class PipeIpc extends SocketIpc {
      * (EAGAIN), up to {@code timeoutMs}.
      *
      * @param timeoutMs 0 = one attempt; negative = without limit
+     * @param path a filesystem path, or {@code "@name"} for a Linux abstract name
+     * @return the connection
      */
     public static PipeIpc connect(String path, int timeoutMs) {
         long deadline = timeoutMs > 0 ? System.nanoTime() + timeoutMs * 1_000_000L : 0;
@@ -103,7 +107,10 @@ public final class PipeIpc extends SocketIpc {
         }
     }
 
-    /** A connected pair (socketpair(2)), e.g. for a parent and the thread or child it talks to. */
+    /**
+     * A connected pair (socketpair(2)), e.g. for a parent and the thread or child it talks to.
+     * @return the two connected ends
+     */
     public static PipeIpc[] pair() {
         long sv = Posix.allocate(8);
         try {

@@ -53,6 +53,7 @@ public final class TcpIpc extends SocketIpc {
      * @param timeoutMs connect time-out; negative = the operating system's own (minutes)
      * @throws IllegalArgumentException for a malformed host or port
      * @throws IpcException when it cannot connect (ETIMEDOUT, ECONNREFUSED, ...; ENOENT for an unknown name)
+     * @return the connection
      */
     public static TcpIpc connect(String host, int port, int timeoutMs) {
         HostPort hp = HostPort.parse(host, port);
@@ -117,12 +118,19 @@ public final class TcpIpc extends SocketIpc {
      * @param port the port; 0 = any free one ({@link #localAddress()} tells which)
      * @param address the local address to bind, e.g. {@code "127.0.0.1"} for loopback only; null = all interfaces
      *     (IPv6 and IPv4 when the host has IPv6)
+     * @return the listening endpoint
      */
     public static TcpIpc listen(int port, String address) {
         return listen(port, address, DEFAULT_BACKLOG);
     }
 
-    /** {@link #listen(int, String)} with an explicit listen backlog. */
+    /**
+     * {@link #listen(int, String)} with an explicit listen backlog.
+     * @param port the port; 0 = any free one
+     * @param address the local address to bind; null = all interfaces
+     * @param backlog the listen backlog
+     * @return the listening endpoint
+     */
     public static TcpIpc listen(int port, String address, int backlog) {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port=" + port);
@@ -222,6 +230,7 @@ public final class TcpIpc extends SocketIpc {
     /**
      * Takes ownership of a connected socket fd (vfiipc's {@code setFD}): closes this end's previous socket; the
      * remote address is empty afterwards. The fd is made non-blocking.
+     * @param fd a connected stream socket fd
      */
     public void adopt(int fd) {
         if (fd < 0) {
@@ -241,6 +250,7 @@ public final class TcpIpc extends SocketIpc {
      * remote addresses, since the JDK does not expose the fd), then the channel is closed. As {@link #adopt(int)}.
      *
      * @throws IpcException ENOENT when the channel's socket cannot be found among this process's fds
+     * @param channel a connected TCP channel
      */
     public void adopt(SocketChannel channel) {
         int fd = findFd(channel);
@@ -301,6 +311,8 @@ public final class TcpIpc extends SocketIpc {
      * Turns on TCP keepalive: TCP_KEEPCNT = {@code count}, TCP_KEEPIDLE = TCP_KEEPINTVL = {@code intervalSeconds},
      * and TCP_USER_TIMEOUT = count * interval * 1000 ms, so a dead peer is noticed within about twice that time.
      * {@code count} or {@code intervalSeconds} 0 turns keepalive and the user time-out off.
+     * @param count keepalive probes before the peer is declared dead (TCP_KEEPCNT)
+     * @param intervalSeconds idle seconds before the first probe and between probes
      */
     public void setKeepalive(int count, int intervalSeconds) {
         if (count < 0 || intervalSeconds < 0) {

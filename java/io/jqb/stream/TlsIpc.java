@@ -29,6 +29,8 @@ public final class TlsIpc extends Ipc {
      * @param timeoutMs for the TCP connect and, again, for the handshake; negative = OS default / the settings'
      *     handshake time-out
      * @throws IpcException when either fails (EPROTO with the JDK's reason for a TLS failure)
+     * @param settings key and trust material and options
+     * @return the connection, handshake done
      */
     public static TlsIpc connect(String host, int port, int timeoutMs, TlsSettings settings) {
         TcpIpc.HostPort hp = TcpIpc.HostPort.parse(host, port);
@@ -44,7 +46,13 @@ public final class TlsIpc extends Ipc {
         }
     }
 
-    /** Listens on TCP as {@link TcpIpc#listen(int, String)}; accepted connections speak TLS. */
+    /**
+     * Listens on TCP as {@link TcpIpc#listen(int, String)}; accepted connections speak TLS.
+     * @param port the port; 0 = any free one
+     * @param address the local address to bind; null = all interfaces
+     * @param settings key and trust material and options
+     * @return the listening endpoint
+     */
     public static TlsIpc listen(int port, String address, TlsSettings settings) {
         return new TlsIpc(TcpIpc.listen(port, address), null, settings);
     }

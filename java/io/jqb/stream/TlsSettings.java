@@ -46,6 +46,7 @@ public final class TlsSettings {
      * @param keyPem its private key, PKCS#8 ({@code BEGIN PRIVATE KEY}, what {@code openssl genpkey} and
      *     {@code openssl req -newkey} write), or null
      * @param trustPem the certificates (CAs) to trust for the peer, or null for the JDK's default trust store
+     * @return the settings
      */
     public static TlsSettings fromPem(String certChainPem, String keyPem, String trustPem) {
         try {
@@ -71,6 +72,7 @@ public final class TlsSettings {
      * @param pkcs12 the key store file, or null for a client without a certificate
      * @param password its password
      * @param trustPem the certificates to trust for the peer (PEM), or null for the JDK's default trust store
+     * @return the settings
      */
     public static TlsSettings fromPkcs12(String pkcs12, char[] password, String trustPem) {
         try {
@@ -87,19 +89,31 @@ public final class TlsSettings {
         }
     }
 
-    /** A server asks for and requires a client certificate signed by a trusted CA (default: off). */
+    /**
+     * A server asks for and requires a client certificate signed by a trusted CA (default: off).
+     * @param on true to turn it on
+     * @return this
+     */
     public TlsSettings requireClientAuth(boolean on) {
         clientAuth = on;
         return this;
     }
 
-    /** A client checks that the server's certificate names the host it connected to (default: on). */
+    /**
+     * A client checks that the server's certificate names the host it connected to (default: on).
+     * @param on true to turn it on
+     * @return this
+     */
     public TlsSettings verifyHostname(boolean on) {
         verifyHostname = on;
         return this;
     }
 
-    /** How long a handshake may take (default 10 s). */
+    /**
+     * How long a handshake may take (default 10 s).
+     * @param ms milliseconds
+     * @return this
+     */
     public TlsSettings handshakeTimeout(int ms) {
         if (ms <= 0) {
             throw new IllegalArgumentException("handshakeTimeoutMs=" + ms);

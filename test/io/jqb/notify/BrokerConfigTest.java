@@ -69,6 +69,10 @@ class BrokerConfigTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> Params.compact("[1]")).getMessage()
                 .contains("must be a JSON object"));
         assertThrows(IllegalArgumentException.class, () -> Params.compact("{} {}"));
+        assertThrows(IllegalArgumentException.class, () -> Params.compact("{}{}"));
+        assertThrows(IllegalArgumentException.class, () -> Params.compact("{\"a\":1"));
+        assertEquals("{\"s\":\"a b\\\" c\"}", Params.compact("{\"s\":\"a b\\\" c\"}"), "spaces in strings stay");
+        assertEquals("{\"s\":\"a b\"}", Params.compact("{\"s\" :\"a b\"}"));
         String big = "{\"x\":\"" + "y".repeat(40_000) + "\"}";
         assertTrue(assertThrows(IllegalArgumentException.class, () -> Params.compact(big)).getMessage()
                 .contains("more than the limit of 32768"));

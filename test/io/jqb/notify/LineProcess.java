@@ -30,6 +30,7 @@ final class LineProcess implements AutoCloseable {
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
     private final StringBuffer out = new StringBuffer();
     private final StringBuffer err = new StringBuffer();
+    private final List<Thread> pumps = new ArrayList<>();
 
     private LineProcess(List<String> command) {
         this.command = command;
@@ -93,6 +94,7 @@ final class LineProcess implements AutoCloseable {
         }, "line-process-" + (stdout ? "out" : "err"));
         t.setDaemon(true);
         t.start();
+        pumps.add(t);
     }
 
     /** @return the next stdout line, failing the test at EOF or after {@link #LINE_TIMEOUT_MS} */
@@ -142,6 +144,9 @@ final class LineProcess implements AutoCloseable {
         try {
             if (!process.waitFor(LINE_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
                 fail("still running: " + describe());
+            }
+            for (Thread t : pumps) {
+                t.join(LINE_TIMEOUT_MS);   // all output read
             }
             return process.exitValue();
         } catch (InterruptedException e) {

@@ -110,6 +110,33 @@ class NotifyCliProcessTest {
 
     @Test
     @Order(6)
+    void brokerConfigErrorsNameTheLineAndAWhitelistOpensTcp() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("jqbn-cfg");
+        try {
+            java.nio.file.Path bad = java.nio.file.Files.writeString(dir.resolve("bad.conf"), "send a\nsend\n");
+            LineProcess p = LineProcess.jqb("notify-broker", "--service", NotifyTestSupport.uniqueService(),
+                    "--config", bad.toString());
+            assertEquals(1, p.exit());
+            assertTrue(p.stderr().contains("CONFIG_SYNTAX: " + bad + ":2:"), p.describe());
+            java.nio.file.Path good = java.nio.file.Files.writeString(dir.resolve("good.conf"),
+                    "# loopback only in tests\nlisten 127.0.0.1:0\nsend a\n");
+            try (LineProcess b = LineProcess.jqb("notify-broker", "--service", NotifyTestSupport.uniqueService(),
+                    "--config", good.toString())) {
+                String ready = b.await(l -> l.contains("ready"));
+                assertTrue(ready.matches(".*tcp port [1-9][0-9]*\\).*"), ready);
+                b.terminate();
+                assertEquals(0, b.exit());
+            }
+        } finally {
+            for (String f : new String[] {"bad.conf", "good.conf"}) {
+                java.nio.file.Files.deleteIfExists(dir.resolve(f));
+            }
+            java.nio.file.Files.delete(dir);
+        }
+    }
+
+    @Test
+    @Order(7)
     void brokerExitsZeroOnSigtermAndNotifyThenSaysServer() {
         broker.terminate();
         assertEquals(0, broker.exit(), broker.describe());

@@ -37,7 +37,7 @@ class SocketInjectionTest extends InteropTestBase {
         NonBlockingEchoHandler h = new NonBlockingEchoHandler();
         Service s = track(Service.create(serviceName(), 7, TransportType.SOCKET, h));
         s.run();
-        int rounds = Soak.count("socket.injections", 10, 500);
+        int rounds = Soak.count("socket.injections", 10, 200);
         for (int i = 0; i < rounds; i++) {
             NativeClient nc = drive(s.name());
             nc.connect();

@@ -32,7 +32,7 @@ class SocketMemoryTest extends InteropTestBase {
         Assumptions.assumeTrue((int) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0
                 && Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs root + setpriv");
         String name = serviceName();
-        int clients = Soak.count("socket.bigbuffers", 12, 48);
+        int clients = Soak.count("socket.bigbuffers", 12, 32);
         try (ChildJvmServer server = ChildJvmServer.start(name, List.of("-XX:MaxDirectMemorySize=64m"),
                 "--transport", "socket")) {
             long pid = server.pid();

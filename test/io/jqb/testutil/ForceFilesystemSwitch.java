@@ -2,6 +2,7 @@ package io.jqb.testutil;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.jqb.internal.setup.SocketNames;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
@@ -10,215 +11,148 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
 
 /**
- * The REAL libqb switch file {@code /etc/libqb/force-filesystem-sockets}: while it exists, a native libqb process
- * that makes its first IPC call (qb_ipcs_run / qb_ipcc_connect) decides for filesystem sockets for its whole life, and
- * jqb decides the same each time a service runs or a client connects.
+ * libqb's switch file {@code /etc/libqb/force-filesystem-sockets}, without ever creating it: while a "window" is open,
+ * <ul>
+ * <li>native peers started by {@link NativeServer} / {@link NativeClient} run in their own mount namespace
+ * ({@code unshare --mount}) in which an overlay on {@code /etc} (or, when the host has {@code /etc/libqb}, a bind mount
+ * over it) holds the file: only that process sees it, and it decides for filesystem sockets at its first IPC call;</li>
+ * <li>jqb in this JVM reads a private switch file instead (system property {@code jqb.forceFilesystemSocketsFile}).</li>
+ * </ul>
+ * No other process on the host is affected (issue 9, item 7); {@link HostSwitchWatcher} checks that the real file
+ * never appears. Peers started outside a window are unaffected, so {@code with(() -> NativeClient.drive(..))}, not
+ * {@code drive} first and {@code with(d::connect)} later.
  *
- * <p>The file is host-wide, so it exists only for the moment a peer decides: {@link #on()} just before, {@link #off()}
- * right after (or {@link #onUntil}). {@link #off()} is idempotent and also removes {@code /etc/libqb} when this class
- * created it. A JVM shutdown hook removes the file whatever happens; test classes also call {@link #off()} from
- * {@code @AfterEach} and {@code @AfterAll}.</p>
- *
- * <p>Several test runs may share a host (each in its own JVM). {@link #on()} holds an exclusive lock on
- * {@code $TMPDIR/jqb-force-filesystem-sockets.lock} until {@link #off()}; tests whose native peers must decide for the
- * abstract namespace hold a shared lock on it ({@link #holdAbstractMode()}) while they start them, so no other run's
- * switch file can flip them.</p>
+ * <p>Other test runs of older code on a shared host may still create the real file while holding an exclusive lock
+ * on {@code $TMPDIR/jqb-force-filesystem-sockets.lock}; {@link #holdAbstractMode()} holds a shared lock on it while
+ * peers that must use the abstract namespace start.</p>
  */
 public final class ForceFilesystemSwitch {
+    /** The host's real switch file: never created by these tests. */
     public static final Path FILE = Path.of("/etc/libqb/force-filesystem-sockets");
-    private static final Path DIR = FILE.getParent();
-    private static final Path LOCK = Path.of(System.getProperty("java.io.tmpdir"), "jqb-force-filesystem-sockets.lock");
+    static final Path LOCK = Path.of(System.getProperty("java.io.tmpdir"), "jqb-force-filesystem-sockets.lock");
     private static final long LOCK_WAIT_MS = 60_000;
-    private static boolean createdDir;
-    private static boolean createdFile;
-    private static FileLock exclusive;
+    private static Path base;
+    private static int windows;
+    private static String savedProperty;
 
     static {
-        Runtime.getRuntime().addShutdownHook(new Thread(ForceFilesystemSwitch::off, "force-fs-switch-cleanup"));
+        HostSwitchWatcher.start();
+        Runtime.getRuntime().addShutdownHook(new Thread(ForceFilesystemSwitch::cleanUp, "force-fs-switch-cleanup"));
     }
 
     private ForceFilesystemSwitch() {
     }
 
-    /**
-     * Takes the host-wide lock: exclusive for a switch window, shared for runs that need the abstract namespace.
-     * Waits (polling) up to {@link #LOCK_WAIT_MS}.
-     */
-    private static FileLock lock(boolean shared) {
-        long deadline = System.nanoTime() + LOCK_WAIT_MS * 1_000_000L;
-        FileChannel ch = null;
-        try {
-            ch = FileChannel.open(LOCK, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
-            for (;;) {
-                FileLock l;
-                try {
-                    l = ch.tryLock(0, Long.MAX_VALUE, shared);
-                } catch (OverlappingFileLockException e) {
-                    l = null; // this JVM holds it (another thread's window): wait like everyone else
-                }
-                if (l != null) {
-                    return l;
-                }
-                if (System.nanoTime() > deadline) {
-                    fail("no " + (shared ? "shared" : "exclusive") + " lock on " + LOCK + " within " + LOCK_WAIT_MS
-                            + " ms: another test run keeps the force-filesystem-sockets switch");
-                }
-                Thread.sleep(10);
-            }
-        } catch (IOException e) {
-            closeQuietly(ch);
-            throw new UncheckedIOException("locking " + LOCK, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            closeQuietly(ch);
-            throw new IllegalStateException("interrupted waiting for " + LOCK, e);
-        } catch (RuntimeException | Error e) {
-            closeQuietly(ch);
-            throw e;
-        }
-    }
-
-    private static void release(FileLock l) {
-        if (l != null) {
+    /** The private directory holding the switch file jqb reads and the overlays' upper/work directories. */
+    private static synchronized Path base() {
+        if (base == null) {
             try {
-                l.release();
+                base = Files.createTempDirectory("jqb-fsns-" + ProcessHandle.current().pid() + "-");
+                Files.createDirectories(base.resolve("switch/libqb"));
+                Files.createFile(base.resolve("switch/libqb/force-filesystem-sockets"));
             } catch (IOException e) {
-                // the channel is closed next anyway
+                throw new UncheckedIOException(e);
             }
-            closeQuietly(l.channel());
+        }
+        return base;
+    }
+
+    /** Opens a window: jqb in this JVM and native peers started meanwhile decide for filesystem sockets. */
+    public static synchronized void on() {
+        if (windows++ == 0) {
+            savedProperty = System.getProperty(SocketNames.FORCE_FILE_PROPERTY);
+            System.setProperty(SocketNames.FORCE_FILE_PROPERTY,
+                    base().resolve("switch/libqb/force-filesystem-sockets").toString());
         }
     }
 
-    private static void closeQuietly(FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException e) {
-                // ignore
-            }
-        }
-    }
-
-    /**
-     * Holds a shared lock: no other run's switch window opens until it is closed. Hold it while native peers that
-     * must be in the abstract namespace start (they decide at their first IPC call).
-     */
-    public static AutoCloseable holdAbstractMode() {
-        FileLock l = lock(true);
-        if (!awaitAbsent(10_000)) {
-            release(l);
-            fail(FILE + " exists although no test run holds the switch: the host is in filesystem-socket mode");
-        }
-        return () -> release(l);
-    }
-
-    /**
-     * Creates the switch file (and /etc/libqb when missing), holding the exclusive lock until {@link #off()}. Fails if
-     * someone else's switch file is (still) there.
-     */
-    public static void on() {
-        FileLock l = null;
-        synchronized (ForceFilesystemSwitch.class) {
-            if (exclusive != null) {
-                return; // already on (nested)
-            }
-        }
-        l = lock(false);
-        synchronized (ForceFilesystemSwitch.class) {
-            exclusive = l;
-            try {
-                if (!Files.isDirectory(DIR)) {
-                    Files.createDirectories(DIR);
-                    createdDir = true;
-                }
-                if (!awaitAbsent(10_000)) {
-                    off();
-                    fail(FILE + " exists and was not created by this test run: the host is in filesystem-socket mode,"
-                            + " refusing to run (and to remove it)");
-                }
-                Files.createFile(FILE);
-                createdFile = true;
-            } catch (IOException e) {
-                off();
-                throw new UncheckedIOException("creating " + FILE, e);
-            }
-        }
-    }
-
-    /** Removes the switch file (and /etc/libqb if this class created it) and releases the lock. Never throws. */
+    /** Closes every window of this JVM. Idempotent, never throws. */
     public static synchronized void off() {
-        if (createdFile) {
-            try {
-                Files.deleteIfExists(FILE);
-                createdFile = false;
-            } catch (IOException e) {
-                System.err.println("ForceFilesystemSwitch: cannot remove " + FILE + ": " + e);
+        if (windows > 0) {
+            windows = 0;
+            if (savedProperty == null) {
+                System.clearProperty(SocketNames.FORCE_FILE_PROPERTY);
+            } else {
+                System.setProperty(SocketNames.FORCE_FILE_PROPERTY, savedProperty);
             }
         }
-        if (createdDir) {
-            try {
-                Files.deleteIfExists(DIR);
-            } catch (IOException e) {
-                // not empty: someone else put something there; leave it
-            }
-            createdDir = false;
+    }
+
+    private static synchronized void close() {
+        if (windows > 0 && --windows == 0) {
+            windows = 1;
+            off();
         }
-        if (exclusive != null) {
-            release(exclusive);
-            exclusive = null;
-        }
+    }
+
+    /** @return whether this JVM has a window open */
+    public static synchronized boolean heldHere() {
+        return windows > 0;
     }
 
     /**
-     * Waits until nobody's switch file exists (another test run on the host may hold it for a moment).
-     *
-     * @return true when it is absent, false when it was still there after {@code maxMs}
+     * {@code cmd} as it must be started now: unchanged outside a window; inside one, in a private mount namespace
+     * that shows the switch file at {@code /etc/libqb/force-filesystem-sockets}. {@code unshare} and {@code sh}
+     * exec into the peer, so the process's pid is the peer's.
      */
-    public static boolean awaitAbsent(long maxMs) {
-        long deadline = System.nanoTime() + maxMs * 1_000_000L;
-        while (Files.exists(FILE)) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
+    public static synchronized List<String> wrap(List<String> cmd) {
+        if (windows == 0) {
+            return cmd;
+        }
+        Path ns;
+        try {
+            ns = Files.createTempDirectory(base(), "ns-");
+            Files.createDirectories(ns.resolve("upper/libqb"));
+            Files.createFile(ns.resolve("upper/libqb/force-filesystem-sockets"));
+            Files.createDirectories(ns.resolve("work"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        List<String> w = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                "mount -t overlay jqb-fsns -o \"lowerdir=/etc,upperdir=$1,workdir=$2\" /etc 2>/dev/null"
+                        + " || { [ -d /etc/libqb ] && mount --bind \"$3\" /etc/libqb; }"
+                        + " || { echo 'jqb test: cannot show the switch file in a private mount namespace' >&2;"
+                        + " exit 97; }; shift 3; exec \"$@\"",
+                "jqb-fsns", ns.resolve("upper").toString(), ns.resolve("work").toString(),
+                base().resolve("switch/libqb").toString()));
+        w.addAll(cmd);
+        return w;
+    }
+
+    private static synchronized void cleanUp() {
+        off();
+        if (base != null) {
+            try (Stream<Path> s = Files.walk(base)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException | RuntimeException e) {
+                // best effort at exit
             }
         }
-        return true;
     }
 
-    /** @return whether this JVM has a switch window open (its own switch file and the exclusive lock) */
-    public static synchronized boolean heldHere() {
-        return exclusive != null || createdFile;
-    }
-
-    /** @return whether the real switch file exists right now (anyone's) */
-    public static boolean isOn() {
-        return Files.exists(FILE);
-    }
-
-    /** Interface for a step that needs the switch file while it runs. */
+    /** Interface for a step that runs inside a window. */
     public interface Step<T> {
         T run() throws Exception;
     }
 
-    /** Runs {@code step} with the switch file present, removing it afterwards whatever happens. */
+    /** Runs {@code step} inside a window (see the class comment). */
     public static <T> T with(Step<T> step) throws Exception {
         on();
         try {
             return step.run();
         } finally {
-            off();
+            close();
         }
     }
 
-    /** Runs {@code step} holding the shared lock ({@link #holdAbstractMode()}): no switch window meanwhile. */
+    /** Runs {@code step} holding the shared lock ({@link #holdAbstractMode()}). */
     public static <T> T withoutSwitch(Step<T> step) throws Exception {
         try (AutoCloseable l = holdAbstractMode()) {
             return step.run();
@@ -226,8 +160,8 @@ public final class ForceFilesystemSwitch {
     }
 
     /**
-     * Creates the switch file and starts a watcher that removes it as soon as {@code decided} is true (a peer has
-     * connected, so it has made its once-per-process decision), or after {@code maxMs}.
+     * Opens a window and closes it as soon as {@code decided} is true (a peer has connected, so it has made its
+     * decision), or after {@code maxMs}.
      *
      * @return the watcher thread (join it, or just call {@link #off()})
      */
@@ -250,5 +184,91 @@ public final class ForceFilesystemSwitch {
         t.setDaemon(true);
         t.start();
         return t;
+    }
+
+    /**
+     * Holds a shared lock on the host-wide lock file while native peers that must use the abstract namespace start:
+     * no test run of older code (which creates the real file under an exclusive lock) opens a window meanwhile.
+     */
+    public static AutoCloseable holdAbstractMode() {
+        FileLock l = lock(true, LOCK_WAIT_MS);
+        if (l == null) {
+            fail("no shared lock on " + LOCK + " within " + LOCK_WAIT_MS + " ms");
+        }
+        if (!awaitAbsent(10_000)) {
+            release(l);
+            fail(FILE + " exists: the host is in filesystem-socket mode");
+        }
+        return () -> release(l);
+    }
+
+    /** @return whether the host's real switch file exists right now */
+    public static boolean isOn() {
+        return Files.exists(FILE);
+    }
+
+    /**
+     * Waits until the host's real switch file is absent (a test run of older code may hold it for a moment).
+     *
+     * @return true when absent, false when still there after {@code maxMs}
+     */
+    public static boolean awaitAbsent(long maxMs) {
+        long deadline = System.nanoTime() + maxMs * 1_000_000L;
+        while (Files.exists(FILE)) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            NativeClient.sleep(20);
+        }
+        return true;
+    }
+
+    /** A lock on {@link #LOCK}, waiting up to {@code waitMs} (0: try once); null when not obtained. */
+    static FileLock lock(boolean shared, long waitMs) {
+        long deadline = System.nanoTime() + waitMs * 1_000_000L;
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(LOCK, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            for (;;) {
+                FileLock l;
+                try {
+                    l = ch.tryLock(0, Long.MAX_VALUE, shared);
+                } catch (OverlappingFileLockException e) {
+                    l = null;
+                }
+                if (l != null) {
+                    return l;
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    ch.close();
+                    return null;
+                }
+                NativeClient.sleep(10);
+            }
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new UncheckedIOException("locking " + LOCK, e);
+        }
+    }
+
+    static void release(FileLock l) {
+        if (l != null) {
+            try {
+                l.release();
+            } catch (IOException e) {
+                // the channel is closed next anyway
+            }
+            closeQuietly(l.channel());
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                // ignore
+            }
+        }
     }
 }

@@ -31,7 +31,7 @@ public abstract class InteropTestBase {
     /** How long the server side may take to notice something a native client did. */
     protected static final Duration SETTLE = Duration.ofSeconds(5);
 
-    private final List<AutoCloseable> resources = Collections.synchronizedList(new ArrayList<>());
+    private final Tracked tracked = new Tracked();
     private String testName = "t";
 
     @BeforeEach
@@ -41,25 +41,7 @@ public abstract class InteropTestBase {
 
     @AfterEach
     void closeResources() throws Exception {
-        List<AutoCloseable> rs;
-        synchronized (resources) {
-            rs = new ArrayList<>(resources);
-            resources.clear();
-        }
-        Collections.reverse(rs);
-        Exception first = null;
-        for (AutoCloseable r : rs) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e;
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        tracked.closeAll();
     }
 
     @AfterAll
@@ -67,12 +49,12 @@ public abstract class InteropTestBase {
         NativeClient.killAll();
         NativeClient.assertNoChildProcesses();
         ShmAssert.assertNoneLeft();
+        HostSwitchWatcher.assertNeverAppeared();
     }
 
     /** Closes {@code r} after the test (in reverse order of registration). */
     protected <T extends AutoCloseable> T track(T r) {
-        resources.add(r);
-        return r;
+        return tracked.add(r);
     }
 
     /** A service name unique to this test and JVM: {@code jqbt-<test>-<pid>} (suffix keeps parallel runs apart). */

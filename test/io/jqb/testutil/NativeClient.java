@@ -100,7 +100,7 @@ public final class NativeClient implements AutoCloseable {
             cmd.add(Long.toString(max));
         }
         try {
-            Process p = new ProcessBuilder(cmd).start();
+            Process p = new ProcessBuilder(ForceFilesystemSwitch.wrap(cmd)).start();
             LIVE.add(p);
             return new NativeClient(service, p);
         } catch (IOException e) {
@@ -404,7 +404,7 @@ public final class NativeClient implements AutoCloseable {
             cmd.add(Long.toString(max));
         }
         try {
-            Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File(
+            Process p = new ProcessBuilder(ForceFilesystemSwitch.wrap(cmd)).redirectInput(ProcessBuilder.Redirect.from(new java.io.File(
                     "/dev/null"))).start();
             LIVE.add(p);
             return p;

@@ -90,7 +90,7 @@ public final class NativeServer implements AutoCloseable {
         cmd.addAll(List.of(args));
         Process p;
         try {
-            p = new ProcessBuilder(cmd).start();
+            p = new ProcessBuilder(ForceFilesystemSwitch.wrap(cmd)).start();
         } catch (IOException e) {
             throw new IllegalStateException("cannot start " + cmd, e);
         }

@@ -27,8 +27,6 @@ import org.slf4j.Logger;
  */
 public final class ShmClientChannel implements ClientChannel {
     private static final Logger LOG = Logs.get(ShmClientChannel.class);
-    /** Longest sleep on a semaphore before the socket is checked for a hang-up. */
-    private static final long LIVENESS_SLICE_NANOS = 100_000_000L;
     private static final int DEAD = LibC.POLLHUP | LibC.POLLERR | LibC.POLLNVAL;
 
     private final int fd;
@@ -158,8 +156,6 @@ public final class ShmClientChannel implements ClientChannel {
             return false;
         }
         final long start = System.nanoTime();
-        final long spinEnd = ws.blocks() ? ws.spinNanos() : Long.MAX_VALUE;
-        final long yieldEnd = ws.blocks() ? spinEnd + ws.yieldNanos() : Long.MAX_VALUE;
         final long limit = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos;
         long lastLiveness = start;
         for (int i = 0;; i++) {
@@ -172,17 +168,17 @@ public final class ShmClientChannel implements ClientChannel {
             }
             long now = System.nanoTime();
             long spent = now - start;
-            if (spent >= limit || spent >= yieldEnd) {
+            if (spent >= limit) {
                 return false;
             }
-            if (now - lastLiveness > LIVENESS_SLICE_NANOS) {
+            if (now - lastLiveness > WaitSlices.SLICE_NANOS) {
                 lastLiveness = now;
                 if (aborted || !checkConnected()) {
                     return false;
                 }
             }
-            if (spent >= spinEnd) {
-                Thread.yield();
+            if (!ws.idle(spent)) {
+                return false; // past the spin and yield windows: block
             }
         }
     }
@@ -244,14 +240,11 @@ public final class ShmClientChannel implements ClientChannel {
         if (timeoutNanos == 0) {
             return checkConnected() ? Errno.WOULD_BLOCK : -Errno.ENOTCONN;
         }
-        final long deadline = System.nanoTime() + timeoutNanos;
+        final long deadline = WaitSlices.deadline(timeoutNanos);
         for (;;) {
-            long slice = LIVENESS_SLICE_NANOS;
-            if (timeoutNanos > 0) {
-                slice = Math.min(slice, deadline - System.nanoTime());
-                if (slice <= 0) {
-                    return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
-                }
+            long slice = WaitSlices.sliceNanos(timeoutNanos, deadline);
+            if (slice < 0) {
+                return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
             }
             if (sem.await(slice) == 0) {
                 return 0;
@@ -294,7 +287,7 @@ public final class ShmClientChannel implements ClientChannel {
     public int eventRecv(ByteBuffer dst, long timeoutNanos) {
         final SharedSemaphore sem = event.semaphore();
         drainOwedEventBytes();
-        final long deadline = System.nanoTime() + Math.max(timeoutNanos, 0);
+        final long deadline = WaitSlices.deadline(timeoutNanos);
         if (timeoutNanos != 0 && sem.value() == 0 && spinFor(sem, timeoutNanos)) {
             int rc = readChunk(event, dst);
             if (rc >= 0) {
@@ -314,18 +307,9 @@ public final class ShmClientChannel implements ClientChannel {
                 return -Errno.ENOTCONN;
             }
             // Poll in liveness slices, not forever: abort() (a close from another thread) must end the wait.
-            final int sliceMs = (int) (LIVENESS_SLICE_NANOS / 1_000_000L);
-            int waitMs;
-            if (timeoutNanos == 0) {
-                waitMs = 0;
-            } else if (timeoutNanos < 0) {
-                waitMs = sliceMs;
-            } else {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return Errno.TIMED_OUT;
-                }
-                waitMs = (int) Math.min((left + 999_999) / 1_000_000, sliceMs);
+            int waitMs = timeoutNanos == 0 ? 0 : WaitSlices.sliceMillis(timeoutNanos, deadline);
+            if (waitMs < 0) {
+                return Errno.TIMED_OUT;
             }
             int rev;
             try {

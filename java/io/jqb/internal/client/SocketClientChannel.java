@@ -36,8 +36,6 @@ public final class SocketClientChannel implements ClientChannel {
     /** Set by {@link #abort()}: the client is closing, every wait ends within one slice. */
     private volatile boolean aborted;
     private boolean closed;
-    /** Longest single poll, so that {@link #abort()} ends a wait promptly. */
-    private static final int SLICE_MS = 100;
 
     private SocketClientChannel(int setupFd, int requestFd, int eventFd, ControlFile control, int maxMsgSize) {
         this.setupFd = setupFd;
@@ -144,7 +142,7 @@ public final class SocketClientChannel implements ClientChannel {
     }
 
     private int receive(int fd, Datagrams io, int channel, ByteBuffer dst, long timeoutNanos, long pollfds) {
-        final long deadline = System.nanoTime() + Math.max(timeoutNanos, 0);
+        final long deadline = WaitSlices.deadline(timeoutNanos);
         // A direct buffer with room for the largest message takes the datagram without a peek (one system call).
         final boolean whole = dst.isDirect() && dst.remaining() >= maxMsgSize;
         for (;;) {
@@ -185,17 +183,12 @@ public final class SocketClientChannel implements ClientChannel {
             if (!connected || aborted) {
                 return -Errno.ENOTCONN;
             }
-            int waitMs;
             if (timeoutNanos == 0) {
                 return checkConnected() ? Errno.WOULD_BLOCK : -Errno.ENOTCONN;
-            } else if (timeoutNanos < 0) {
-                waitMs = SLICE_MS;
-            } else {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
-                }
-                waitMs = (int) Math.min((left + 999_999) / 1_000_000, SLICE_MS);
+            }
+            int waitMs = WaitSlices.sliceMillis(timeoutNanos, deadline);
+            if (waitMs < 0) {
+                return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
             }
             int rev;
             try {

@@ -5,11 +5,15 @@ import org.slf4j.Logger;
 /**
  * A log line a peer can trigger, limited to {@code burst} lines per {@code intervalMs}: the lines past that are
  * counted, and the next line logged says how many were suppressed ({@code "... (suppressed N similar lines)"}).
- * One instance per kind of line (a static field next to the Logger). Thread-safe; the slow path only.
+ * One instance per kind of line (a static field next to the Logger). Thread-safe; the slow path only. The system
+ * property {@value #BURST_PROPERTY}, when set, overrides every instance's burst (read on each line: tests that assert
+ * one line per event set it).
  */
 public final class RateLimitedLog {
     /** Default: at most this many lines per second. */
     public static final int DEFAULT_BURST = 5;
+    /** Overrides the burst of every instance. */
+    public static final String BURST_PROPERTY = "jqb.log.burst";
 
     private final Logger log;
     private final int burst;
@@ -18,11 +22,20 @@ public final class RateLimitedLog {
     private int inWindow;
     private long suppressed;
 
-    /** At most {@value #DEFAULT_BURST} lines a second. */
+    /**
+     * At most {@value #DEFAULT_BURST} lines a second.
+     *
+     * @param log where the lines go
+     */
     public RateLimitedLog(Logger log) {
         this(log, DEFAULT_BURST, 1_000);
     }
 
+    /**
+     * @param log where the lines go
+     * @param burst lines logged per interval
+     * @param intervalMs the interval
+     */
     public RateLimitedLog(Logger log, int burst, long intervalMs) {
         this.log = log;
         this.burst = burst;
@@ -30,7 +43,12 @@ public final class RateLimitedLog {
         this.windowStart = System.nanoTime() - intervalNanos;
     }
 
-    /** Logs at WARN unless over the limit. */
+    /**
+     * Logs at WARN unless over the limit.
+     *
+     * @param format an SLF4J format
+     * @param args its arguments
+     */
     public void warn(String format, Object... args) {
         long s = admit();
         if (s >= 0) {
@@ -38,7 +56,12 @@ public final class RateLimitedLog {
         }
     }
 
-    /** Logs at ERROR unless over the limit. */
+    /**
+     * Logs at ERROR unless over the limit.
+     *
+     * @param format an SLF4J format
+     * @param args its arguments
+     */
     public void error(String format, Object... args) {
         long s = admit();
         if (s >= 0) {
@@ -46,7 +69,12 @@ public final class RateLimitedLog {
         }
     }
 
-    /** Logs at INFO unless over the limit. */
+    /**
+     * Logs at INFO unless over the limit.
+     *
+     * @param format an SLF4J format
+     * @param args its arguments
+     */
     public void info(String format, Object... args) {
         long s = admit();
         if (s >= 0) {
@@ -66,7 +94,7 @@ public final class RateLimitedLog {
             windowStart = now;
             inWindow = 0;
         }
-        if (inWindow >= burst) {
+        if (inWindow >= Integer.getInteger(BURST_PROPERTY, burst)) {
             suppressed++;
             return -1;
         }

@@ -53,6 +53,13 @@ public final class PointerStore {
 
     /** @return the new value */
     public int addAndGetInt(long offset, int delta) {
+        if (Guard.AVAILABLE) {
+            long r = Guard.addInt(at(offset, 4), delta);
+            if ((r >>> 32) != 0) {
+                throw new InternalError("shared memory is gone (the peer truncated the file)");
+            }
+            return (int) r;
+        }
         return NativeMemory.getAndAddInt(at(offset, 4), delta) + delta;
     }
 
@@ -69,6 +76,14 @@ public final class PointerStore {
     }
 
     public boolean compareAndSwapLong(long offset, long expected, long v) {
+        if (Guard.AVAILABLE) {
+            // An interpreted Unsafe CAS on a page the peer truncated away is a fatal SIGBUS: see Guard.
+            int r = Guard.casLong(at(offset, 8), expected, v);
+            if (r < 0) {
+                throw new InternalError("shared memory is gone (the peer truncated the file)");
+            }
+            return r == 1;
+        }
         return NativeMemory.casLong(at(offset, 8), expected, v);
     }
 

@@ -1,6 +1,7 @@
 package io.jqb.internal.posix;
 
 import io.jqb.IpcException;
+import io.jqb.internal.wire.PollFdDescriptor;
 
 /**
  * Thin checked wrappers over {@link LibC}: each failure becomes an {@link IpcException} naming the operation and
@@ -57,18 +58,21 @@ public final class Posix {
      */
     public static int pollTwo(int fd0, int events0, int fd1, int events1, int timeoutMs, long pollfds)
             throws IpcException {
-        MEM.writeInt(pollfds, fd0);
-        MEM.writeShort(pollfds + 4, (short) events0);
-        MEM.writeShort(pollfds + 6, (short) 0);
-        MEM.writeInt(pollfds + 8, fd1);
-        MEM.writeShort(pollfds + 12, (short) events1);
-        MEM.writeShort(pollfds + 14, (short) 0);
+        final long p0 = PollFdDescriptor.entry(pollfds, 0);
+        final long p1 = PollFdDescriptor.entry(pollfds, 1);
+        MEM.writeInt(p0 + PollFdDescriptor.FD_OFFSET, fd0);
+        MEM.writeShort(p0 + PollFdDescriptor.EVENTS_OFFSET, (short) events0);
+        MEM.writeShort(p0 + PollFdDescriptor.REVENTS_OFFSET, (short) 0);
+        MEM.writeInt(p1 + PollFdDescriptor.FD_OFFSET, fd1);
+        MEM.writeShort(p1 + PollFdDescriptor.EVENTS_OFFSET, (short) events1);
+        MEM.writeShort(p1 + PollFdDescriptor.REVENTS_OFFSET, (short) 0);
         int rc;
         do {
             rc = C.poll(pollfds, 2, timeoutMs);
         } while (rc < 0 && errno() == io.jqb.Errno.EINTR);
         check(rc, "poll");
-        return rc == 0 ? 0 : (MEM.readShort(pollfds + 6) & 0xffff) | ((MEM.readShort(pollfds + 14) & 0xffff) << 16);
+        return rc == 0 ? 0 : (MEM.readShort(p0 + PollFdDescriptor.REVENTS_OFFSET) & 0xffff)
+                | ((MEM.readShort(p1 + PollFdDescriptor.REVENTS_OFFSET) & 0xffff) << 16);
     }
 
     /** @return the native address of a direct buffer's first byte (index 0, not its position) */
@@ -140,14 +144,14 @@ public final class Posix {
      * @return the revents, 0 on timeout
      */
     public static int pollOne(int fd, int events, int timeoutMs, long pollfd) throws IpcException {
-        MEM.writeInt(pollfd, fd);
-        MEM.writeShort(pollfd + 4, (short) events);
-        MEM.writeShort(pollfd + 6, (short) 0);
+        MEM.writeInt(pollfd + PollFdDescriptor.FD_OFFSET, fd);
+        MEM.writeShort(pollfd + PollFdDescriptor.EVENTS_OFFSET, (short) events);
+        MEM.writeShort(pollfd + PollFdDescriptor.REVENTS_OFFSET, (short) 0);
         int rc;
         do {
             rc = C.poll(pollfd, 1, timeoutMs);
         } while (rc < 0 && errno() == io.jqb.Errno.EINTR);
         check(rc, "poll");
-        return rc == 0 ? 0 : MEM.readShort(pollfd + 6) & 0xffff;
+        return rc == 0 ? 0 : MEM.readShort(pollfd + PollFdDescriptor.REVENTS_OFFSET) & 0xffff;
     }
 }

@@ -6,9 +6,11 @@ import static io.jqb.internal.wire.SemaphoreDescriptor.SEM_VALUE_MAX;
 import io.jqb.Errno;
 import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.Futex;
+import io.jqb.internal.posix.Guard;
+import io.jqb.internal.posix.PointerStore;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.SemaphoreDescriptor;
-import io.jqb.internal.posix.PointerStore;
+import io.jqb.internal.wire.TimespecDescriptor;
 
 /**
  * A glibc-compatible process-shared POSIX semaphore living in a ring header (see {@link SemaphoreDescriptor}).
@@ -67,6 +69,19 @@ public final class SharedSemaphore {
      * @return 0, or -EOVERFLOW when the value is at its maximum (a hostile peer inflated it)
      */
     public int post() {
+        if (Guard.AVAILABLE) {
+            int r = Guard.semPost(futexAddress);
+            if (r == -1) {
+                throw new InternalError("semaphore memory is gone (the peer truncated the ring header)");
+            }
+            if (r == -2) {
+                return -75; // EOVERFLOW
+            }
+            if (r == 1) {
+                Futex.wake(futexAddress, 1);
+            }
+            return 0;
+        }
         long d;
         int failures = 0;
         for (;;) {
@@ -92,6 +107,13 @@ public final class SharedSemaphore {
      * take: that made a spinning server loop burn a core for as long as the connection lived.
      */
     public boolean tryWait() {
+        if (Guard.AVAILABLE) {
+            int r = Guard.semTryWait(futexAddress);
+            if (r < 0) {
+                throw new InternalError("semaphore memory is gone (the peer truncated the ring header)");
+            }
+            return r == 1;
+        }
         int failures = 0;
         for (;;) {
             long d = mem.readVolatileLong(offset);
@@ -150,8 +172,8 @@ public final class SharedSemaphore {
                     addWaiters(-ONE_WAITER);
                     return Errno.TIMED_OUT;
                 }
-                Posix.MEM.writeLong(timespec, remaining / 1_000_000_000L);
-                Posix.MEM.writeLong(timespec + 8, remaining % 1_000_000_000L);
+                Posix.MEM.writeLong(timespec + TimespecDescriptor.SEC_OFFSET, remaining / 1_000_000_000L);
+                Posix.MEM.writeLong(timespec + TimespecDescriptor.NSEC_OFFSET, remaining % 1_000_000_000L);
                 ts = timespec;
             }
             Futex.waitRelative(futexAddress, 0, ts);

@@ -14,6 +14,7 @@ import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.FaultSafe;
+import io.jqb.internal.posix.Guard;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ChunkDescriptor;
@@ -327,6 +328,7 @@ public final class ShmRing {
      * @return the length written, {@link Errno#WOULD_BLOCK}, or -EBADMSG (corrupt ring)
      */
     public int write(ByteBuffer src) {
+        checkMapped();
         final int len = src.remaining();
         long off = claim(len);
         if (off < 0) {
@@ -339,6 +341,7 @@ public final class ShmRing {
 
     /** Writes the concatenation of {@code srcs} as one chunk; see {@link #write(ByteBuffer)}. */
     public int write(ByteBuffer[] srcs) {
+        checkMapped();
         long total = 0;
         for (ByteBuffer b : srcs) {
             total += b.remaining();
@@ -363,6 +366,7 @@ public final class ShmRing {
 
     /** Writes {@code len} bytes of {@code src} from {@code srcOffset} as one chunk. */
     public int write(byte[] src, int srcOffset, int len) {
+        checkMapped();
         long off = claim(len);
         if (off < 0) {
             return (int) off;
@@ -380,6 +384,7 @@ public final class ShmRing {
      * @return the chunk's payload length (≥ 0), or -EBADMSG when the chunk or pointers are corrupt or not committed
      */
     public int peekLength() {
+        checkMapped();
         final int n = words;
         final int p = header.readVolatileInt(READ_PT_OFFSET);
         final int w = header.readVolatileInt(WRITE_PT_OFFSET);
@@ -468,6 +473,20 @@ public final class ShmRing {
      * @return false when the header's first page is gone (the peer truncated the file); a kernel probe, never a
      *         signal: one system call, so off the hot path only
      */
+    /**
+     * Throws at once when the peer truncated either file (a guarded read of each mapping's last byte: a file loses
+     * pages only from its end). Called before a write or a read touches the ring through Unsafe: a fault there in
+     * JIT-compiled code is not thrown where it happens but at some later point of the thread, possibly while it
+     * serves another connection. Without libjqbguard this does nothing.
+     *
+     * @throws InternalError when a file is truncated, as HotSpot reports a fault in a mapped file
+     */
+    public void checkMapped() {
+        if (Guard.AVAILABLE && Guard.probe(headerAddress + headerMapLength - 1, dataAddress + dataBytes - 1) < 0) {
+            throw new InternalError("ring file truncated by the peer: " + headerPath);
+        }
+    }
+
     public boolean headerAccessible() {
         return FaultSafe.accessible(headerAddress);
     }

@@ -13,8 +13,12 @@ import java.util.ArrayDeque;
  * bytes queued plus its length stay within the limit.</p>
  */
 public final class SendBacklog {
-    /** Sends one message; returns a length, {@link Errno#WOULD_BLOCK} or a negated errno. */
+    /** Sends one message. */
     public interface Sender {
+        /**
+         * @param msg the message (position..limit)
+         * @return a length, {@link Errno#WOULD_BLOCK} or a negated errno
+         */
         int send(ByteBuffer msg);
     }
 

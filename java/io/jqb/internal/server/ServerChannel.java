@@ -17,8 +17,10 @@ public interface ServerChannel {
     interface RequestSink {
         /**
          * @param request a view of the request (position..limit)
+         * @return false to end this batch (libqb's back-off: {@code msg_process} returned a negative value); the
+         *         request is consumed either way and the rest is served on a later wake-up
          */
-        void onRequest(ByteBuffer request);
+        boolean onRequest(ByteBuffer request);
     }
 
     /** What a channel asks of its connection. */

@@ -9,6 +9,7 @@ import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.wire.MessageHeaderDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -246,7 +247,11 @@ public final class ShmServerChannel implements ServerChannel {
     @Override
     public boolean pollRequests(int budget, RequestSink sink) {
         polled = true;
-        if (!open || flowControl != 0 || owner.paused() || request.semaphore().value() == 0) {
+        if (!open || flowControl != 0 || owner.paused()) {
+            return false;
+        }
+        request.checkMapped();
+        if (request.semaphore().value() == 0) {
             return false;
         }
         int served = serve(budget, sink);
@@ -262,6 +267,7 @@ public final class ShmServerChannel implements ServerChannel {
         if (!open) {
             return false;
         }
+        request.checkMapped();
         request.setConsumerAwake(awake ? 1 : 0);
         return !awake && flowControl == 0 && request.semaphore().value() > 0;
     }
@@ -270,6 +276,7 @@ public final class ShmServerChannel implements ServerChannel {
     private int serve(int budget, RequestSink sink) {
         int served = 0;
         if (flowControl == 0) {
+            request.checkMapped();
             int avail = Math.min(request.semaphore().value(), budget);
             for (; served < avail && open && !owner.paused(); served++) {
                 if (!request.semaphore().tryWait()) {
@@ -283,18 +290,25 @@ public final class ShmServerChannel implements ServerChannel {
                 }
                 int off = request.payloadOffset();
                 requestView.clear();
-                int size = len >= 16 ? requestView.getInt(off + 8) : -1;
-                if (size < 16 || size > len) {
+                int size = MessageHeaderDescriptor.requestSize(requestView, off, len);
+                if (size < 0) {
                     request.reclaim(len);
-                    owner.violation("bad request header: chunk " + len + " bytes, header size " + size);
+                    owner.violation("bad request header: chunk " + len + " bytes, header size "
+                            + (len >= MessageHeaderDescriptor.REQUEST_HEADER_LENGTH
+                                    ? requestView.getInt(off + MessageHeaderDescriptor.SIZE_OFFSET) : "missing"));
                     return -1;
                 }
                 requestView.position(off).limit(off + size);
+                boolean more;
                 try {
-                    sink.onRequest(requestView);
+                    more = sink.onRequest(requestView);
                 } finally {
                     // Whatever the callback threw, the request is served: never leave it in the ring.
                     request.reclaim(len);
+                }
+                if (!more) {
+                    served++; // back-off, as libqb: this one is consumed, the rest waits for the next wake-up
+                    break;
                 }
             }
         }
@@ -334,7 +348,15 @@ public final class ShmServerChannel implements ServerChannel {
     @Override
     public int eventQueueLength() {
         synchronized (eventLock) {
-            return destroyed ? 0 : event.semaphore().value();
+            if (destroyed) {
+                return 0;
+            }
+            try {
+                event.checkMapped(); // stats() may run on any thread: a truncated header must not fault later there
+                return event.semaphore().value();
+            } catch (InternalError e) {
+                return 0;
+            }
         }
     }
 

@@ -12,6 +12,7 @@ import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.socket.ControlFile;
 import io.jqb.internal.socket.Datagrams;
+import io.jqb.internal.wire.MessageHeaderDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import io.jqb.internal.wire.ControlFileDescriptor;
 import com.kenai.jffi.MemoryIO;
@@ -272,15 +273,19 @@ public final class SocketServerChannel implements ServerChannel {
                         base, n, fromPid, fromUid, peerPid, peerUid);
                 continue;
             }
-            int size = n >= 16 ? receiveBuffer.getInt(8) : -1;
-            if (size < 16 || size > n) {
-                owner.violation("bad request: datagram " + n + " bytes, header size " + size);
+            int size = MessageHeaderDescriptor.requestSize(receiveBuffer, 0, n);
+            if (size < 0) {
+                owner.violation("bad request: datagram " + n + " bytes, header size "
+                        + (n >= MessageHeaderDescriptor.REQUEST_HEADER_LENGTH
+                                ? receiveBuffer.getInt(MessageHeaderDescriptor.SIZE_OFFSET) : "missing"));
                 return false;
             }
             control.decrementSent(ControlFileDescriptor.REQUEST);
             requestView.clear();
             requestView.limit(size);
-            sink.onRequest(requestView);
+            if (!sink.onRequest(requestView)) {
+                break; // back-off, as libqb: the rest waits for the next wake-up
+            }
         }
         return true;
     }

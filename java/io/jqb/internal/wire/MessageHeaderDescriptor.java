@@ -22,4 +22,21 @@ public final class MessageHeaderDescriptor {
 
     private MessageHeaderDescriptor() {
     }
+
+    /**
+     * The one validation of a request a peer wrote (both server transports): the request header's size field must
+     * cover at least the header and at most the {@code available} bytes the transport delivered (chunk or datagram).
+     *
+     * @param b the buffer holding the request (its byte order must be little-endian)
+     * @param off where the request starts
+     * @param available bytes the transport delivered
+     * @return the size field, or -1 when the request is invalid
+     */
+    public static int requestSize(java.nio.ByteBuffer b, int off, int available) {
+        if (available < REQUEST_HEADER_LENGTH) {
+            return -1;
+        }
+        int size = b.getInt(off + SIZE_OFFSET);
+        return size >= REQUEST_HEADER_LENGTH && size <= available ? size : -1;
+    }
 }

@@ -186,34 +186,42 @@ public final class BrokerCore implements ServiceHandler {
      */
     public synchronized int deliver(Note note, ClientState sender, long senderId) {
         List<RoutingTable.Target> targets = table.route(note.to(), note.id());
+        String resolved = targets.isEmpty() ? "" : targets.get(0).resolvedTo();
         int n = 0;
-        for (RoutingTable.Target t : targets) {
-            if (send(t.client(), EVT_DELIVER, note.deliveredAs(t.regId(), t.resolvedTo()))) {
-                n++;
+        if (!targets.isEmpty()) {
+            ByteBuffer e = encode(EVT_DELIVER, note, resolved);   // once: the targets differ only in regId
+            for (RoutingTable.Target t : targets) {
+                if (send(t.client(), t.regId(), e)) {
+                    n++;
+                }
             }
         }
-        String resolved = targets.isEmpty() ? "" : targets.get(0).resolvedTo();
-        for (RoutingTable.Entry o : table.observers()) {
-            send(o.client(), EVT_OBSERVED, note.deliveredAs(o.regId(), resolved));
+        List<RoutingTable.Entry> observers = table.observers();
+        if (!observers.isEmpty()) {
+            ByteBuffer e = encode(EVT_OBSERVED, note, resolved);
+            for (RoutingTable.Entry o : observers) {
+                send(o.client(), o.regId(), e);
+            }
         }
         if (targets.isEmpty() && sender != null && !RoutingTable.ALL.equals(note.to())) {
-            for (RoutingTable.Entry w : table.unicastErrorWatchers(senderId)) {
-                send(w.client(), EVT_UNICAST_ERROR, note.deliveredAs(w.regId(), note.to()));
+            List<RoutingTable.Entry> watchers = table.unicastErrorWatchers(senderId);
+            if (!watchers.isEmpty()) {
+                ByteBuffer e = encode(EVT_UNICAST_ERROR, note, note.to());
+                for (RoutingTable.Entry w : watchers) {
+                    send(w.client(), w.regId(), e);
+                }
             }
         }
         delivered.addAndGet(n);
         return targets.size();
     }
 
-    private boolean send(long client, int eventId, Note n) {
-        ClientState s = clients.get(client);
-        if (s == null) {
-            return false;
-        }
+    /** Encodes a whole event (header + NOTE, regId 0) into the shared event buffer, position 0, limit its size. */
+    private ByteBuffer encode(int eventId, Note n, String to) {
         ByteBuffer e = event;
         e.clear();
         e.position(RESPONSE_BODY);
-        NoteCodec.putNote(e, n);
+        NoteCodec.putNote(e, n.deliveredAs(0, to));
         int size = e.position();
         e.putInt(MessageHeaderDescriptor.ID_OFFSET, eventId);
         e.putInt(MessageHeaderDescriptor.ID_OFFSET + 4, 0);
@@ -222,6 +230,17 @@ public final class BrokerCore implements ServiceHandler {
         e.putInt(MessageHeaderDescriptor.ERROR_OFFSET, 0);
         e.putInt(MessageHeaderDescriptor.ERROR_OFFSET + 4, 0);
         e.position(0).limit(size);
+        return e;
+    }
+
+    /** Sends the encoded event to one registration of one client (patching its regId in). */
+    private boolean send(long client, long regId, ByteBuffer e) {
+        ClientState s = clients.get(client);
+        if (s == null) {
+            return false;
+        }
+        e.putLong(RESPONSE_BODY + NOTE_REG_ID, regId);
+        e.position(0);
         return s.outbox.offer(e);
     }
 

@@ -51,32 +51,54 @@ public final class NotifyMessageDescriptor {
     /** Told when the connection's unicasts find no receiver. */
     public static final int KIND_UNICAST_ERROR = 2;
 
+    /** Offset of a request's body (after qb_ipc_request_header). */
     public static final int REQUEST_BODY = 16;
+    /** Offset of a response's or event's body (after qb_ipc_response_header). */
     public static final int RESPONSE_BODY = 24;
 
+    /** HELLO: length of the application ID. */
     public static final int HELLO_APP_LEN = 0;
+    /** HELLO: size of the fixed part; the application ID follows. */
     public static final int HELLO_FIXED = 4;
 
+    /** REGISTER: the registration id chosen by the client. */
     public static final int REG_ID = 0;
+    /** REGISTER: priority for "1" notifications. */
     public static final int REG_PRIORITY = 8;
+    /** REGISTER: one of the KIND_* values. */
     public static final int REG_KIND = 12;
+    /** REGISTER: length of the notification ID. */
     public static final int REG_ID_LEN = 14;
+    /** REGISTER: length of the address listened on. */
     public static final int REG_TO_LEN = 16;
+    /** REGISTER: size of the fixed part; the ID and the address follow. */
     public static final int REG_FIXED = 20;
 
+    /** UNREGISTER: the registration id. */
     public static final int UNREG_ID = 0;
+    /** UNREGISTER: size of the body. */
     public static final int UNREG_FIXED = 8;
 
+    /** NOTE: the registration it is delivered to (0 in NOTIFY). */
     public static final int NOTE_REG_ID = 0;
+    /** NOTE: the sender's flags. */
     public static final int NOTE_FLAGS = 8;
+    /** NOTE: length of the params JSON. */
     public static final int NOTE_PARAMS_LEN = 12;
+    /** NOTE: length of the sender's application ID. */
     public static final int NOTE_FROM_LEN = 16;
+    /** NOTE: length of the address. */
     public static final int NOTE_TO_LEN = 18;
+    /** NOTE: length of the notification ID. */
     public static final int NOTE_ID_LEN = 20;
+    /** NOTE: size of the fixed part; from, to, id and params follow. */
     public static final int NOTE_FIXED = 24;
 
+    /** Response: the NotifyResult ordinal. */
     public static final int RESULT_CODE = 0;
+    /** Response: registrations a NOTIFY reached on this host. */
     public static final int RESULT_RECEIVERS = 4;
+    /** Response: size of the body. */
     public static final int RESULT_FIXED = 8;
 
     /** Longest application or notification ID, in UTF-8 bytes. */
@@ -91,12 +113,19 @@ public final class NotifyMessageDescriptor {
     private NotifyMessageDescriptor() {
     }
 
-    /** @return the offset of the first string of a NOTE body that starts at {@code body} */
+    /**
+     * @param body offset of the NOTE body
+     * @return the offset of its first string
+     */
     public static int noteStrings(int body) {
         return body + NOTE_FIXED;
     }
 
-    /** @return an unsigned 16-bit length at {@code offset} */
+    /**
+     * @param b the message (little-endian)
+     * @param offset absolute offset
+     * @return the unsigned 16-bit value there
+     */
     public static int u16(ByteBuffer b, int offset) {
         return b.getShort(offset) & 0xffff;
     }

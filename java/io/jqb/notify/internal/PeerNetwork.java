@@ -2,7 +2,7 @@ package io.jqb.notify.internal;
 
 /**
  * The broker's link to brokers on other hosts: the one seam between the broker and its cross-host transport
- * (today {@link TcpPeerNetwork}, a minimal framed TCP link; to be swapped for jqb's stream layer when it lands).
+ * (today {@link StreamPeerNetwork}, jqb's stream layer over TCP).
  * The broker applies the whitelist on both sides of this interface.
  */
 public interface PeerNetwork extends AutoCloseable {

@@ -1,7 +1,9 @@
 package io.jqb.ops.internal;
 
+import io.jqb.internal.Logs;
 import io.jqb.Connection;
 import io.jqb.Service;
+import io.jqb.internal.Logs;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -13,7 +15,6 @@ import javax.management.JMException;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The one hook between {@link Service} and the operations family: the service reports its start, each connection's
@@ -21,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * registers the MBeans when JMX is on. Nothing here runs on a message path (a map update per connection).
  */
 public final class ServiceMonitor {
-    private static final Logger LOG = LoggerFactory.getLogger(ServiceMonitor.class);
+    private static final Logger LOG = Logs.get(ServiceMonitor.class);
     /** Monitors of the services that ran (and have not closed). */
     private static final Map<Service, ServiceMonitor> MONITORS = new ConcurrentHashMap<>();
     /** System property that turns JMX on for every service ({@code -Djqb.jmx=true}). */

@@ -1,0 +1,110 @@
+package io.jqb.internal.posix;
+
+import io.jqb.internal.Logs;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import org.slf4j.Logger;
+
+/**
+ * Atomic read-modify-writes on shared memory a peer may truncate, through {@code libjqbguard.so}
+ * (native/jqb_guard.c): a SIGBUS during one of them is a return code in the calling thread, not a fatal error of the
+ * JVM (HotSpot guards Unsafe loads, stores and copies, but not an interpreted Unsafe compare-and-set).
+ *
+ * <p>The library is found, in this order: the system property {@code jqb.guard.library} (a path); {@code
+ * native/build/libjqbguard.so} under the working directory (a source checkout after {@code make}); the copy packaged
+ * in the jar ({@code io/jqb/native/libjqbguard.so}), extracted to a temporary file. When none loads,
+ * {@link #AVAILABLE} is false and callers use Unsafe as before (one DEBUG line says why).</p>
+ */
+public final class Guard {
+    private static final Logger LOG = Logs.get(Guard.class);
+    /** The property naming the library's path. */
+    public static final String LIBRARY_PROPERTY = "jqb.guard.library";
+    /** Whether the guarded operations can be used; constant, so the JIT folds the branch. */
+    public static final boolean AVAILABLE = load();
+
+    private Guard() {
+    }
+
+    private static boolean load() {
+        String explicit = System.getProperty(LIBRARY_PROPERTY);
+        try {
+            if (explicit != null && !explicit.isEmpty()) {
+                System.load(Path.of(explicit).toAbsolutePath().toString());
+            } else {
+                Path local = Path.of("native", "build", "libjqbguard.so").toAbsolutePath();
+                if (Files.isRegularFile(local)) {
+                    System.load(local.toString());
+                } else if (!loadPackaged()) {
+                    LOG.debug("libjqbguard.so not found: a peer truncating its ring files can crash this JVM");
+                    return false;
+                }
+            }
+            if (install() != 0) {
+                LOG.debug("libjqbguard: sigaction(SIGBUS) failed");
+                return false;
+            }
+            return true;
+        } catch (UnsatisfiedLinkError | IOException | SecurityException e) {
+            LOG.debug("libjqbguard not loaded: {}", e.toString());
+            return false;
+        }
+    }
+
+    private static boolean loadPackaged() throws IOException {
+        try (InputStream in = Guard.class.getResourceAsStream("/io/jqb/native/libjqbguard.so")) {
+            if (in == null) {
+                return false;
+            }
+            Path tmp = Files.createTempFile("libjqbguard", ".so");
+            try {
+                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+                System.load(tmp.toString());
+            } finally {
+                Files.deleteIfExists(tmp); // mapped once loaded: the file is not needed any more
+            }
+            return true;
+        }
+    }
+
+    private static native int install();
+
+    /**
+     * Compare-and-set of the 64-bit word at {@code address}.
+     *
+     * @return 1 when swapped, 0 when the word was not {@code expect}, -1 when the memory is gone
+     */
+    public static native int casLong(long address, long expect, long update);
+
+    /**
+     * {@code sem_post} on glibc's 64-bit semaphore word (value low, waiters high).
+     *
+     * @return 1 when waiters are registered (wake one), 0 when none, -2 at SEM_VALUE_MAX or a negative value, -1 when
+     *         the memory is gone
+     */
+    public static native int semPost(long address);
+
+    /**
+     * {@code sem_trywait} on glibc's 64-bit semaphore word.
+     *
+     * @return 1 when a token was taken, 0 when none, -1 when the memory is gone
+     */
+    public static native int semTryWait(long address);
+
+    /**
+     * Reads one byte at each address under the guard. A file can only lose pages from its end, so a probe of its
+     * mapping's last byte tells whether all of it is still there.
+     *
+     * @return 0 when both can be read, -1 when either is gone
+     */
+    public static native int probe(long a, long b);
+
+    /**
+     * Atomic add on the 32-bit word at {@code address}.
+     *
+     * @return the new value in the low 32 bits, or a value with bit 32 set when the memory is gone
+     */
+    public static native long addInt(long address, int delta);
+}

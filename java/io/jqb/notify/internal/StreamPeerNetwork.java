@@ -1,0 +1,235 @@
+package io.jqb.notify.internal;
+
+import io.jqb.IpcException;
+import io.jqb.stream.FrameException;
+import io.jqb.stream.Ipc;
+import io.jqb.stream.Message;
+import io.jqb.stream.TcpIpc;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import io.jqb.internal.Logs;
+
+/**
+ * The cross-host link over jqb's stream layer ({@link TcpIpc}, framed messages, {@link PeerFrameDescriptor}): a
+ * listening endpoint, one dialer per configured peer (reconnects with back-off from 100 ms to 5 s), a reader and a
+ * writer thread per link, and a bounded queue of {@value #QUEUE} frames per link (full: the frame is dropped and
+ * counted). A peer that stops reading fails the link after a 5 s write time-out.
+ */
+public final class StreamPeerNetwork implements PeerNetwork {
+    static final int QUEUE = 1024;
+    private static final int WRITE_TIMEOUT_MS = 5_000;
+    private static final Logger LOG = Logs.get(StreamPeerNetwork.class);
+
+    private final Consumer<Note> inbound;
+    private final TcpIpc server;
+    private final Set<Link> links = ConcurrentHashMap.newKeySet();
+    private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    /**
+     * @param listen where to accept peers (a wildcard address: all interfaces), or null not to listen
+     * @param peers brokers to dial
+     * @param inbound gets every notification a peer sends (on a link's reader thread)
+     * @throws IpcException when it cannot listen
+     */
+    public StreamPeerNetwork(InetSocketAddress listen, List<InetSocketAddress> peers, Consumer<Note> inbound) {
+        this.inbound = inbound;
+        if (listen != null) {
+            server = TcpIpc.listen(listen.getPort(),
+                    listen.getAddress().isAnyLocalAddress() ? null : listen.getAddress().getHostAddress());
+            start("jqb-notify-accept", this::acceptLoop);
+        } else {
+            server = null;
+        }
+        for (InetSocketAddress p : peers) {
+            start("jqb-notify-dial-" + p.getPort(), () -> dialLoop(p));
+        }
+    }
+
+    private void start(String name, Runnable r) {
+        Thread t = new Thread(() -> {
+            try {
+                r.run();
+            } finally {
+                threads.remove(Thread.currentThread());
+            }
+        }, name);
+        t.setDaemon(true);
+        threads.add(t);
+        t.start();
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try {
+                Ipc c = server.accept(1_000);
+                if (c != null) {
+                    start("jqb-notify-peer", () -> runLink(c));
+                }
+            } catch (IpcException e) {
+                if (!closed) {
+                    LOG.warn("accept on port {}: {}", server.localPort(), e.getMessage());
+                }
+                return;
+            }
+        }
+    }
+
+    private void dialLoop(InetSocketAddress peer) {
+        long backoff = 100;
+        boolean logged = false;
+        while (!closed) {
+            try {
+                Ipc c = TcpIpc.connect(peer.getAddress().getHostAddress(), peer.getPort(), 5_000);
+                backoff = 100;
+                logged = false;
+                runLink(c);
+            } catch (IpcException e) {
+                if (!logged && !closed) {
+                    LOG.info("peer {} unreachable ({}); retrying with back-off", peer, e.getMessage());
+                    logged = true;
+                }
+            }
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                try {
+                    wait(backoff);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            backoff = Math.min(backoff * 2, 5_000);
+        }
+    }
+
+    /** Runs one link on this thread (the reader) until it fails; a writer thread drains its queue. */
+    private void runLink(Ipc ipc) {
+        Link link = new Link(ipc);
+        ipc.setWriteTimeout(WRITE_TIMEOUT_MS);
+        links.add(link);
+        start("jqb-notify-peer-writer", link::writeLoop);
+        try {
+            while (!closed) {
+                Message m = ipc.readMessage(PeerFrameDescriptor.PREFIX, NotifyMessageDescriptor.MAX_NOTE, 1_000);
+                if (m == null) {
+                    if (ipc.eof()) {
+                        return;
+                    }
+                    continue;
+                }
+                if (m.msgId() != PeerFrameDescriptor.MSG_NOTE) {
+                    LOG.warn("peer sent message id {}; closing the link", m.msgId());
+                    return;
+                }
+                byte[] body = m.payload();
+                inbound.accept(NoteCodec.getNote(ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN), 0,
+                        body.length));
+            }
+        } catch (FrameException | IllegalArgumentException e) {
+            LOG.warn("peer link: {}; closing it", e.getMessage());
+        } catch (IpcException e) {
+            LOG.debug("peer link ended: {}", e.getMessage());
+        } finally {
+            links.remove(link);
+            link.close();
+        }
+    }
+
+    @Override
+    public void publish(Note note) {
+        if (links.isEmpty()) {
+            return;
+        }
+        ByteBuffer b = ByteBuffer.allocate(NoteCodec.noteSize(note));
+        NoteCodec.putNote(b, note);
+        byte[] frame = b.array();
+        for (Link l : links) {
+            l.offer(frame);
+        }
+    }
+
+    @Override
+    public int port() {
+        return server == null ? -1 : server.localPort();
+    }
+
+    @Override
+    public int connectedPeers() {
+        return links.size();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        synchronized (this) {
+            notifyAll();
+        }
+        if (server != null) {
+            server.close();
+        }
+        for (Link l : links) {
+            l.close();
+        }
+        for (Thread t : threads) {
+            try {
+                t.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** One connected peer: its endpoint and bounded outbound queue. */
+    private static final class Link {
+        private static final byte[] STOP = new byte[0];
+        private final Ipc ipc;
+        private final BlockingQueue<byte[]> queue = new ArrayBlockingQueue<>(QUEUE);
+        private volatile boolean closed;
+        private long dropped;
+
+        Link(Ipc ipc) {
+            this.ipc = ipc;
+        }
+
+        void offer(byte[] frame) {
+            if (!queue.offer(frame) && dropped++ == 0) {
+                LOG.warn("a peer broker is not keeping up; dropping notifications for it");
+            }
+        }
+
+        void writeLoop() {
+            try {
+                while (!closed) {
+                    byte[] f = queue.poll(1, TimeUnit.SECONDS);
+                    if (f == STOP) {
+                        return;
+                    }
+                    if (f != null) {
+                        ipc.writeMessage(PeerFrameDescriptor.PREFIX, PeerFrameDescriptor.MSG_NOTE, f);
+                    }
+                }
+            } catch (IpcException | InterruptedException e) {
+                close();
+            }
+        }
+
+        void close() {
+            closed = true;
+            queue.clear();
+            queue.offer(STOP);
+            ipc.close();
+        }
+    }
+}

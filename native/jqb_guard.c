@@ -1,0 +1,180 @@
+/*
+ * libjqbguard: atomic read-modify-writes on shared memory a peer may truncate, without killing the JVM.
+ *
+ * A client that owns a mapped ring file can ftruncate it; every later access to the vanished pages raises SIGBUS.
+ * HotSpot turns SIGBUS in Unsafe loads, stores and copies into an InternalError, but an interpreted Unsafe
+ * compare-and-set runs in VM code without that guard: there SIGBUS is a fatal error (issue 10, item 4). These
+ * functions do the compare-and-sets in C under a per-thread sigsetjmp guard; a SIGBUS handler installed in front of
+ * HotSpot's siglongjmps back when the guard is set and chains to HotSpot's handler otherwise (HotSpot's own uses of
+ * SIGBUS are untouched). A fault is a return code, at once, in the caller's thread.
+ *
+ * JNI, class io.jqb.internal.posix.Guard. glibc's 64-bit sem_t word: value in the low 32 bits, waiters above.
+ */
+#define _GNU_SOURCE
+#include <jni.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SEM_VALUE_MAX 0x7fffffff
+
+static struct sigaction previous;
+/* initial-exec: no allocation on first access, so the handler may read it in any thread */
+static __thread sigjmp_buf *volatile guard __attribute__((tls_model("initial-exec")));
+
+static void on_sigbus(int sig, siginfo_t *info, void *context)
+{
+	sigjmp_buf *g = guard;
+
+	if (g != NULL) {
+		guard = NULL;
+		siglongjmp(*g, 1);
+	}
+	if (previous.sa_flags & SA_SIGINFO) {
+		if (previous.sa_sigaction != NULL) {
+			previous.sa_sigaction(sig, info, context);
+		}
+		return;
+	}
+	if (previous.sa_handler == SIG_IGN) {
+		return;
+	}
+	if (previous.sa_handler == SIG_DFL) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	previous.sa_handler(sig);
+}
+
+JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_install(JNIEnv *env, jclass cls)
+{
+	struct sigaction sa;
+
+	(void)env;
+	(void)cls;
+	if (sigaction(SIGBUS, NULL, &previous) != 0) {
+		return -1;
+	}
+	if ((previous.sa_flags & SA_SIGINFO) && previous.sa_sigaction == on_sigbus) {
+		return 0; /* already installed (a second class loader) */
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_mask = previous.sa_mask;
+	/* SA_NODEFER: siglongjmp leaves the handler without restoring the mask, so SIGBUS must not be blocked in it */
+	sa.sa_flags = (previous.sa_flags | SA_SIGINFO | SA_NODEFER) & ~SA_RESETHAND;
+	return sigaction(SIGBUS, &sa, NULL) == 0 ? 0 : -1;
+}
+
+/* 1 when swapped, 0 when the word was not `expect`, -1 when the memory is gone */
+JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_casLong(JNIEnv *env, jclass cls, jlong address,
+								jlong expect, jlong update)
+{
+	sigjmp_buf jb;
+	volatile uint64_t *p = (volatile uint64_t *)(intptr_t)address;
+	uint64_t e = (uint64_t)expect;
+	int ok;
+
+	(void)env;
+	(void)cls;
+	if (sigsetjmp(jb, 0) != 0) {
+		return -1;
+	}
+	guard = &jb;
+	ok = __atomic_compare_exchange_n(p, &e, (uint64_t)update, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	guard = NULL;
+	return ok ? 1 : 0;
+}
+
+/* sem_post: 1 when waiters are registered (wake one), 0 when none, -2 at SEM_VALUE_MAX, -1 when gone */
+JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_semPost(JNIEnv *env, jclass cls, jlong address)
+{
+	sigjmp_buf jb;
+	volatile uint64_t *p = (volatile uint64_t *)(intptr_t)address;
+	uint64_t d;
+
+	(void)env;
+	(void)cls;
+	if (sigsetjmp(jb, 0) != 0) {
+		return -1;
+	}
+	guard = &jb;
+	d = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+	for (;;) {
+		int32_t v = (int32_t)(uint32_t)d;
+
+		if (v == SEM_VALUE_MAX || v < 0) {
+			guard = NULL;
+			return -2;
+		}
+		if (__atomic_compare_exchange_n(p, &d, d + 1, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			break;
+		}
+	}
+	guard = NULL;
+	return (d >> 32) != 0 ? 1 : 0;
+}
+
+/* sem_trywait: 1 when a token was taken, 0 when the value is 0, -1 when gone. Any non-zero value counts (glibc). */
+JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_semTryWait(JNIEnv *env, jclass cls, jlong address)
+{
+	sigjmp_buf jb;
+	volatile uint64_t *p = (volatile uint64_t *)(intptr_t)address;
+	uint64_t d;
+
+	(void)env;
+	(void)cls;
+	if (sigsetjmp(jb, 0) != 0) {
+		return -1;
+	}
+	guard = &jb;
+	d = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+	for (;;) {
+		if ((uint32_t)d == 0) {
+			guard = NULL;
+			return 0;
+		}
+		if (__atomic_compare_exchange_n(p, &d, d - 1, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			break;
+		}
+	}
+	guard = NULL;
+	return 1;
+}
+
+/* atomic add on a 32-bit word: the new value in the low 32 bits, or a value with bit 32 set when gone */
+JNIEXPORT jlong JNICALL Java_io_jqb_internal_posix_Guard_addInt(JNIEnv *env, jclass cls, jlong address, jint delta)
+{
+	sigjmp_buf jb;
+	volatile int32_t *p = (volatile int32_t *)(intptr_t)address;
+	int32_t v;
+
+	(void)env;
+	(void)cls;
+	if (sigsetjmp(jb, 0) != 0) {
+		return (jlong)1 << 32;
+	}
+	guard = &jb;
+	v = __atomic_add_fetch(p, delta, __ATOMIC_SEQ_CST);
+	guard = NULL;
+	return (jlong)(uint32_t)v;
+}
+
+/* 0 when one byte at each address can be read, -1 when either is gone (a truncated file's last page) */
+JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_probe(JNIEnv *env, jclass cls, jlong a, jlong b)
+{
+	sigjmp_buf jb;
+
+	(void)env;
+	(void)cls;
+	if (sigsetjmp(jb, 0) != 0) {
+		return -1;
+	}
+	guard = &jb;
+	(void)*(volatile const char *)(intptr_t)a;
+	(void)*(volatile const char *)(intptr_t)b;
+	guard = NULL;
+	return 0;
+}
