@@ -465,6 +465,9 @@ public final class Service implements AutoCloseable {
     }
 
     void destroyConnection(Connection c) {
+        // Off the list before destroyed() runs, as qb_ipcs_connection_unref does (qb_list_del, then
+        // connection_destroyed): a handler that counts destroyed connections never still finds one listed.
+        connections.remove(c);
         ServiceMonitor.connectionRemoved(this, c);
         callDestroyed(c);
         ServerChannel ch = c.channel();
@@ -472,7 +475,6 @@ public final class Service implements AutoCloseable {
             ch.destroy();
         }
         ShmDirectory.remove(c.directory());
-        connections.remove(c);
     }
 
     ServiceHandler handler() {
