@@ -27,8 +27,10 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     /** Failures a peer may provoke repeatedly (a fault on its truncated mapping): rate-limited. */
     private static final io.jqb.internal.log.RateLimitedLog FAILURE_LOG = new io.jqb.internal.log.RateLimitedLog(LOG);
     private static final int MAX_EVENTS = 64;
-    /** Spins between two epoll_wait(0) calls of a spinning loop: a power of two, tens of µs of spinning. */
-    private static final int EPOLL_EVERY = 1024;
+    /** A spinning loop reads the clock every this many spins (a power of two) to decide on an epoll_wait(0). */
+    private static final int CLOCK_EVERY = 64;
+    /** A spinning loop asks epoll (fds, timers) at least this often; SHM rings are polled on every spin. */
+    private static final long EPOLL_EVERY_NANOS = 50_000;
     private static final Priority[] ORDER = {Priority.HIGH, Priority.MED, Priority.LOW};
 
     private static final class Registration {
@@ -210,11 +212,21 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         final boolean timed = waitStrategy.blocks();
         long idleSince = timed ? System.nanoTime() : 0L;
         int iteration = 0;
+        long lastEpoll = System.nanoTime();
         while (running) {
             boolean work = pollSpinners();
-            // epoll_wait is a system call: ask it only every EPOLL_EVERY spins (tens of µs), or at once when a job
-            // is queued. Fds (sockets, new connections) and timers wait at most that long; SHM rings are polled above.
-            if ((++iteration & (EPOLL_EVERY - 1)) == 0 || jobsPending()) {
+            // epoll_wait is a system call: ask it every EPOLL_EVERY_NANOS (the clock is read every CLOCK_EVERY
+            // spins, however long a spin over many connections takes), or at once when a job is queued.
+            boolean polled = false;
+            if ((++iteration & (CLOCK_EVERY - 1)) == 0) {
+                long now = System.nanoTime();
+                if (now - lastEpoll >= EPOLL_EVERY_NANOS) {
+                    lastEpoll = now;
+                    polled = true;
+                    work |= poll(0);
+                }
+            }
+            if (!polled && jobsPending()) {
                 work |= poll(0);
             }
             if (work) {
