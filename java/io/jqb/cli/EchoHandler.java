@@ -9,7 +9,7 @@ import io.jqb.ServiceHandler;
 import io.jqb.internal.log.RateLimitedLog;
 import java.nio.ByteBuffer;
 import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import io.jqb.internal.Logs;
 
 /**
  * The echo contract every jqb example, test and benchmark shares.
@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
 public class EchoHandler implements ServiceHandler {
     public static final int ECHO = 1;
     public static final int EVENT = 2;
-    private static final Logger LOG = LoggerFactory.getLogger(EchoHandler.class);
+    private static final Logger LOG = Logs.get(EchoHandler.class);
     /** Answers dropped because a client's backlog was full: peer-triggerable, so rate-limited. */
     private static final RateLimitedLog DROPPED = new RateLimitedLog(LOG);
 

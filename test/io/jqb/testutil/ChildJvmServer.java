@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A jqb echo server ({@code io.jqb.cli.Main echo-server}) in a child JVM, on this test run's class path, so a test
- * can SIGKILL a jqb server. {@link #close()} always ends and reaps it.
+ * can SIGKILL a jqb server. {@link #close()} always ends and reaps it, and leaves none of its files behind.
  */
 public final class ChildJvmServer implements AutoCloseable {
     private final Process process;
@@ -89,8 +89,22 @@ public final class ChildJvmServer implements AutoCloseable {
         return output.toString();
     }
 
+    /**
+     * Stops the server as an operator would (SIGTERM: it disconnects everyone and removes its files), SIGKILL when it
+     * has not ended within 10 s; then removes the connection directories a killed server could not (this test's own:
+     * the directories of this server's pid), so no run leaves files in /dev/shm.
+     */
     @Override
     public void close() {
+        if (process.isAlive()) {
+            process.destroy();
+            try {
+                process.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         kill();
+        ShmAssert.removeAll(process.pid());
     }
 }

@@ -39,6 +39,23 @@ public final class ShmAssert {
         }
     }
 
+    /**
+     * Removes the connection directories {@code qb-<serverPid>-*} of a server this test killed (a SIGKILLed server
+     * cannot remove them; they hold only files).
+     */
+    public static void removeAll(long serverPid) {
+        for (Path dir : entries(serverPid)) {
+            try (Stream<Path> files = Files.list(dir)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    Files.deleteIfExists(f);
+                }
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("removing " + dir, e);
+            }
+        }
+    }
+
     /** @return the entries of one connection: {@code qb-<serverPid>-<clientPid>-*} */
     public static List<Path> entries(long serverPid, long clientPid) {
         String prefix = "qb-" + serverPid + "-" + clientPid + "-";
