@@ -44,7 +44,8 @@ for r in $(seq 1 "$ROUNDS"); do
         server=$!
         wait_ready "$work/server.log" "$server" "the spinning jqb server ($b)"
         line=$(taskset -c "$CPU_CLIENT" "$b/bin/jqb" bench --service "$svc" --wait spin --count "$COUNT" \
-            --size "$SIZE" 2>/dev/null | grep '^size=')
+            --size "$SIZE" 2>"$work/bench.err" | grep '^size=')
+        [ -n "$line" ] || { echo "spin-ab: bench against $b failed:" >&2; cat "$work/bench.err" "$work/server.log.err" >&2; }
         stop_pid "$server"
         server=""
         echo "round=$r build=$i:$(basename "$b") $line" | tee -a "$work/results"
