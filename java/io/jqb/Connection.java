@@ -36,8 +36,19 @@ public final class Connection {
     private final int uid;
     private final int gid;
     private final AtomicInteger refs = new AtomicInteger(1);
+    /**
+     * Requests dispatched: written by the loop thread only (a release store, no locked instruction on the hot path).
+     * A clearing stats read, on any thread, moves {@link #requestsCleared} instead of writing it.
+     */
     private final AtomicLong requests = new AtomicLong();
+    /** Responses sent from the loop thread: the loop is its only writer, as for {@link #requests}. */
+    private final AtomicLong loopResponses = new AtomicLong();
+    /** Responses sent from any other thread (an atomic increment). */
     private final AtomicLong responses = new AtomicLong();
+    /** What the last clearing stats read saw of the single-writer counters; guarded by {@code statsLock}. */
+    private final Object statsLock = new Object();
+    private long requestsCleared;
+    private long loopResponsesCleared;
     private final AtomicLong events = new AtomicLong();
     private final AtomicLong sendRetries = new AtomicLong();
     private final AtomicLong recvRetries = new AtomicLong();
@@ -358,7 +369,11 @@ public final class Connection {
 
     private int countResponse(int rc, String op) {
         if (rc >= 0) {
-            responses.incrementAndGet();
+            if (service.inLoop()) {
+                loopResponses.lazySet(loopResponses.get() + 1); // single writer: the loop thread
+            } else {
+                responses.incrementAndGet();
+            }
             return rc;
         }
         return failedSend(rc, op);
@@ -423,7 +438,7 @@ public final class Connection {
             disconnect();
             return false;
         }
-        requests.incrementAndGet();
+        requests.lazySet(requests.get() + 1); // single writer: the loop thread
         try {
             return service.handler().message(this, request) >= 0;
         } catch (InternalError e) {
@@ -717,12 +732,22 @@ public final class Connection {
      * @return the connection's counters
      */
     public ConnectionStats stats(boolean clearAfterRead) {
+        synchronized (statsLock) {
+            return readStats(clearAfterRead);
+        }
+    }
+
+    private ConnectionStats readStats(boolean clearAfterRead) {
         ServerChannel ch = channel;
-        ConnectionStats s = new ConnectionStats(pid, requests.get(), responses.get(), events.get(),
+        long req = requests.get();
+        long loopResp = loopResponses.get();
+        ConnectionStats s = new ConnectionStats(pid, req - requestsCleared,
+                responses.get() + loopResp - loopResponsesCleared, events.get(),
                 sendRetries.get(), recvRetries.get(), statsFlowControlState, flowControlCount.get(),
                 ch == null ? 0 : ch.eventQueueLength());
         if (clearAfterRead) {
-            requests.set(0);
+            requestsCleared = req;
+            loopResponsesCleared = loopResp;
             responses.set(0);
             events.set(0);
             sendRetries.set(0);

@@ -218,6 +218,11 @@ public final class Service implements AutoCloseable {
         LOG.debug("service {} listening (pid {})", name, pid);
     }
 
+    /** @return true on the thread that last ran the service's loop callbacks (see {@link #enterLoop()}) */
+    boolean inLoop() {
+        return loopThread == Thread.currentThread();
+    }
+
     void enterLoop() {
         if (loopThread != Thread.currentThread()) {
             loopThread = Thread.currentThread();

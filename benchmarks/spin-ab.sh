@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A/B of jqb <-> jqb spin round trips against the hardware floor: for each round, one qbn-floor run, then each
+# given build (a checkout with `make` done: bin/jqb, target/, native/build/) as a spinning echo server on one CPU
+# and a spinning bench client on the other. Floor and builds alternate within every round, because the cost of
+# crossing vCPUs on a VM moves from minute to minute; each round gives a ratio to its own floor.
+# Prints one line per run, then per build the median p50/p99 over the rounds and the median of the per-round
+# p50 ratios to the floor.
+#
+# Usage: benchmarks/spin-ab.sh [ROUNDS=3] [SIZE=64] [BUILD_DIR...]   (default build: this checkout)
+# Knobs: COUNT (200000), CPU_SERVER (0), CPU_CLIENT (1).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/benchmarks/lib.sh"
+
+ROUNDS=${1:-3}
+SIZE=${2:-64}
+shift 2 2>/dev/null || shift $#
+builds=("$@")
+[ ${#builds[@]} -gt 0 ] || builds=("$root")
+COUNT=${COUNT:-200000}
+CPU_SERVER=${CPU_SERVER:-0}
+CPU_CLIENT=${CPU_CLIENT:-1}
+floor="$root/native/build/qbn-floor"
+[ -x "$floor" ] || { echo "spin-ab: $floor missing: run 'make native'" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/jqb-spin-ab.XXXXXX)
+server=""
+cleanup() {
+    [ -n "$server" ] && stop_pid "$server"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+export JQB_LOG_LEVEL=warn
+
+for r in $(seq 1 "$ROUNDS"); do
+    line=$("$floor" --size "$SIZE" --count "$COUNT" --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" | grep '^size=')
+    echo "round=$r build=floor $line" | tee -a "$work/results"
+    i=0
+    for b in "${builds[@]}"; do
+        i=$((i + 1))
+        svc="jqbspinab-$$-$r-$i"
+        taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --service "$svc" --transport shm --wait spin \
+            >"$work/server.log" 2>"$work/server.log.err" </dev/null &
+        server=$!
+        wait_ready "$work/server.log" "$server" "the spinning jqb server ($b)"
+        line=$(taskset -c "$CPU_CLIENT" "$b/bin/jqb" bench --service "$svc" --wait spin --count "$COUNT" \
+            --size "$SIZE" 2>"$work/bench.err" | grep '^size=')
+        [ -n "$line" ] || { echo "spin-ab: bench against $b failed:" >&2; cat "$work/bench.err" "$work/server.log.err" >&2; }
+        stop_pid "$server"
+        server=""
+        echo "round=$r build=$i:$(basename "$b") $line" | tee -a "$work/results"
+    done
+done
+
+echo "== medians over $ROUNDS rounds, $SIZE B (ratio: median of each round's p50 / that round's floor p50)"
+for key in floor $(seq 1 ${#builds[@]}); do
+    if [ "$key" = floor ]; then pat="build=floor "; name=floor; else pat="build=$key:"; name="${builds[$((key - 1))]}"; fi
+    p50=$(grep -F "$pat" "$work/results" | while read -r l; do field "$l" p50_ns; done | median)
+    p99=$(grep -F "$pat" "$work/results" | while read -r l; do field "$l" p99_ns; done | median)
+    ratio=$(for rr in $(seq 1 "$ROUNDS"); do
+        f=$(field "$(grep -F "round=$rr build=floor " "$work/results")" p50_ns)
+        j=$(field "$(grep -F "round=$rr $pat" "$work/results")" p50_ns)
+        [ -n "$f" ] && [ -n "$j" ] && awk -v a="$j" -v b="$f" 'BEGIN { printf "%.2f\n", a / b }'
+    done | median)
+    echo "$name p50_ns=$p50 p99_ns=$p99 ratio_p50=$ratio"
+done
