@@ -595,11 +595,13 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "<!-- cold-start:begin -->"
     cat "$cold_md"
     echo "<!-- cold-start:end -->"
-    # kept from the previous file: benchmarks/notify-compare.sh (make bench-notify) writes it
-    if grep -q '^<!-- notify-compare:begin -->' "$root/$OUT" 2>/dev/null; then
-        echo
-        sed -n '/^<!-- notify-compare:begin -->/,/^<!-- notify-compare:end -->/p' "$root/$OUT"
-    fi
+    # kept from the previous file: the families' own scripts write these (make bench-notify, make bench-libipc)
+    for section in notify-compare libipc-compare; do
+        if grep -q "^<!-- $section:begin -->" "$root/$OUT" 2>/dev/null; then
+            echo
+            sed -n "/^<!-- $section:begin -->/,/^<!-- $section:end -->/p" "$root/$OUT"
+        fi
+    done
     echo
     echo "<!-- stream-compare:begin -->"
     cat "$stream_md"
