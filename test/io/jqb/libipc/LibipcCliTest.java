@@ -8,28 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.LibipcPeer;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** {@code jqb libipc-echo-server} and {@code jqb libipc-bench} as processes, with IPC_RUNDIR, against the C peer. */
-class LibipcCliTest {
+class LibipcCliTest extends RunDirTest {
     private static final Pattern BENCH_LINE = Pattern.compile(
             "size=\\d+ count=\\d+ p50_ns=\\d+ p99_ns=\\d+ p999_ns=\\d+ msgs_per_s=\\d+ MB_per_s=\\d+\\.\\d\\d");
-    private Path dir;
-
-    @BeforeEach
-    void setUp() {
-        dir = LibipcTestDirs.runDir();
-    }
-
-    @AfterEach
-    void tearDown() {
-        LibipcTestDirs.remove(dir);
-    }
 
     private JqbCliProcess echoServer(String name, String... extra) {
         String[] args = new String[extra.length + 2];

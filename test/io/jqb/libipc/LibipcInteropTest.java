@@ -8,10 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jqb.testutil.LibipcPeer;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -21,19 +18,7 @@ import org.junit.jupiter.api.Test;
  * byte-exact, with the path rule: the C side finds the socket through IPC_RUNDIR, the JVM through its run
  * directory option.
  */
-class LibipcInteropTest {
-    private Path dir;
-
-    @BeforeEach
-    void setUp() {
-        dir = LibipcTestDirs.runDir();
-    }
-
-    @AfterEach
-    void tearDown() {
-        LibipcTestDirs.remove(dir);
-    }
-
+class LibipcInteropTest extends RunDirTest {
     @ParameterizedTest
     @ValueSource(ints = {0, 1, 64, 4096, 32768})
     void cClientToJqbServer(int size) throws Exception {

@@ -23,24 +23,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Server set-up (path rule, stale/live sockets, run directory, modes, credentials) and the waitEvent contract. */
-class LibipcServerTest {
-    private Path dir;
-
-    @BeforeEach
-    void setUp() {
-        dir = LibipcTestDirs.runDir();
-    }
-
-    @AfterEach
-    void tearDown() {
-        LibipcTestDirs.remove(dir);
-    }
-
+class LibipcServerTest extends RunDirTest {
     private IpcServer server(String name) {
         return IpcServer.builder(name).runDirectory(dir.toString()).init();
     }
