@@ -124,9 +124,8 @@ class TopTest extends OpsInteropTestBase {
 
     @Test
     void qQuitsARefreshingTopInAPipe() throws Exception {
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", cp, "io.jqb.cli.Main", "top", "--interval", "100").start();
+        Process p = new ProcessBuilder(JqbCliProcess.java(), "-cp", JqbCliProcess.classPath(), "io.jqb.cli.Main", "top",
+                "--interval", "100").start();
         try {
             // first refresh printed: it runs; then q
             byte[] first = new byte[8];
@@ -146,11 +145,9 @@ class TopTest extends OpsInteropTestBase {
     @Test
     void onATerminalTheKeyQEndsItAtOnceWithoutEnter() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "script(1)");
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // script(1) runs top on a pseudo-terminal: raw mode through stty, screen cleared between refreshes
-        Process p = new ProcessBuilder("script", "-qefc", java + " -cp " + cp + " io.jqb.cli.Main top --interval 100",
-                "/dev/null").start();
+        Process p = new ProcessBuilder("script", "-qefc", JqbCliProcess.java() + " -cp " + JqbCliProcess.classPath()
+                + " io.jqb.cli.Main top --interval 100", "/dev/null").start();
         try {
             byte[] buf = new byte[4096];
             StringBuilder seen = new StringBuilder();
@@ -172,9 +169,8 @@ class TopTest extends OpsInteropTestBase {
 
     @Test
     void aClosedPipeEndsIt() throws Exception {
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", cp, "io.jqb.cli.Main", "top", "--interval", "100").start();
+        Process p = new ProcessBuilder(JqbCliProcess.java(), "-cp", JqbCliProcess.classPath(), "io.jqb.cli.Main", "top",
+                "--interval", "100").start();
         try {
             byte[] first = new byte[8];
             assertEquals(8, p.getInputStream().readNBytes(first, 0, 8));

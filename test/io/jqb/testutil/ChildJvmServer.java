@@ -5,7 +5,6 @@ import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -50,11 +49,10 @@ public final class ChildJvmServer implements AutoCloseable {
      */
     public static ChildJvmServer start(String service, List<String> jvmOptions, String... serverOptions)
             throws IOException, InterruptedException {
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx128m", "-XX:TieredStopAtLevel=1", "-Xshare:auto"));
+        List<String> cmd = new ArrayList<>(List.of(JqbCliProcess.java(), "-Xmx128m", "-XX:TieredStopAtLevel=1",
+                "-Xshare:auto"));
         cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", cp, "io.jqb.cli.Main", "echo-server", "--service", service));
+        cmd.addAll(List.of("-cp", JqbCliProcess.classPath(), "io.jqb.cli.Main", "echo-server", "--service", service));
         cmd.addAll(List.of(serverOptions));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(new File("/dev/null")).start();
         ChildJvmServer s = new ChildJvmServer(p);

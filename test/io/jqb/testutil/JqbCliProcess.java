@@ -44,8 +44,13 @@ public final class JqbCliProcess implements AutoCloseable {
         this.errReader = pump(process.getErrorStream(), false);
     }
 
+    /** The {@code java} launcher of this test JVM. */
+    public static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
     /** The class path of this test JVM (surefire's real one when it runs us through a manifest-only jar). */
-    static String classPath() {
+    public static String classPath() {
         String cp = System.getProperty("surefire.test.class.path");
         if (cp == null || cp.isBlank()) {
             cp = System.getProperty("java.class.path");
@@ -64,7 +69,7 @@ public final class JqbCliProcess implements AutoCloseable {
      */
     public static JqbCliProcess start(java.util.Map<String, String> env, String... args) {
         List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add(java());
         // as bin/jqb: no JVM flag but the log level
         cmd.addAll(List.of("-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                 "-XX:TieredStopAtLevel=1", "-Xshare:auto",
