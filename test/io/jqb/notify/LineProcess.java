@@ -19,7 +19,7 @@ import java.util.function.Predicate;
 
 /**
  * A peer process (a {@code bin/jqb} command in a child JVM, or native/build/qbn-notify) whose stdout lines a test
- * reads one by one. {@link #close()} kills and reaps it.
+ * reads one by one. {@link #close()} stops it (SIGTERM, SIGKILL after 10 s) and reaps it.
  */
 final class LineProcess implements AutoCloseable {
     static final long LINE_TIMEOUT_MS = 60_000;
@@ -191,6 +191,16 @@ final class LineProcess implements AutoCloseable {
 
     @Override
     public void close() {
+        // SIGTERM first, as an operator stops a broker: SIGKILL right after a client left cut the broker's removal
+        // of that connection's /dev/shm files short (a half-removed directory per run).
+        if (process.isAlive()) {
+            terminate();
+            try {
+                process.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         kill();
     }
 }
