@@ -64,9 +64,8 @@ final class ClientLoop implements AutoCloseable {
         if (hasExtras()) {
             throw new IllegalStateException("read() while fds are added with addFd: use waitEvent()");
         }
-        String op = "read(" + name + ")";
         if (!connection.isOpen()) {
-            throw new io.jqb.NotConnectedException(op, "the connection is closed");
+            throw new io.jqb.NotConnectedException(op(), "the connection is closed");
         }
         int r;
         try {
@@ -74,7 +73,7 @@ final class ClientLoop implements AutoCloseable {
         } catch (FrameReader.TooLargeException e) {
             connection.close();
             badFrames.warn(LOG, "libipc: " + connection + ": " + e.getMessage() + "; connection closed");
-            throw new MessageTooLargeException(op, e.getMessage());
+            throw new MessageTooLargeException(op(), e.getMessage());
         } catch (IOException e) {
             r = END; // ECONNRESET and friends: the server is gone
         }
@@ -85,11 +84,15 @@ final class ClientLoop implements AutoCloseable {
             case TIMED_OUT:
                 return null;
             case INTERRUPTED:
-                throw new IpcException(op, Errno.EINTR, "interrupted");
+                throw new IpcException(op(), Errno.EINTR, "interrupted");
             default:
                 connection.close();
-                throw new io.jqb.NotConnectedException(op, "the server closed the connection");
+                throw new io.jqb.NotConnectedException(op(), "the server closed the connection");
         }
+    }
+
+    private String op() {
+        return "read(" + name + ")";
     }
 
     /** One event, as {@link IpcClient#waitEvent} documents. */

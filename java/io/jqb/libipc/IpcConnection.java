@@ -213,8 +213,9 @@ public final class IpcConnection implements AutoCloseable {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         if (raw != null) {
             for (;;) {
-                long left = (deadline - System.nanoTime()) / 1_000_000L;
-                if (left <= 0) {
+                long leftNs = deadline - System.nanoTime();
+                long left = (leftNs + 999_999) / 1_000_000L; // poll's ms rounded up: never give up early
+                if (leftNs <= 0) {
                     writer.discard();
                     shutdown();
                     throw new IpcException("write(" + name + ")", Errno.ETIMEDOUT, "the peer read nothing for "
