@@ -14,7 +14,13 @@ import java.nio.file.Path;
  *
  * <p>Receive either with {@link #read} (the next message, blocking up to a time-out) or with {@link #waitEvent}
  * (MESSAGE, SERVER_CLOSE, DISCONNECTION, EXTRA_FD for fds added with {@code addFd}, TIMEOUT). Not both from
- * different threads: the receiving side belongs to one thread. {@link #write} may be called from any thread.
+ * different threads: the receiving side belongs to one thread. {@link #write} may be called from any thread, and
+ * {@link #close} too (a receive blocked in another thread then ends with {@link NotConnectedException}).
+ *
+ * <p>While no fd is added, a receive is one blocking {@code recv} straight on the socket (as the C client does: a
+ * request/response round trip costs one send and usually one recv); with fds added, a selector waits on them and on
+ * the socket. A blocked receive notices an interrupt within 100 ms ({@link IpcException} EINTR; the connection stays
+ * open). Nothing is allocated per message.
  */
 public final class IpcClient implements AutoCloseable {
     private final IpcConnection connection;
