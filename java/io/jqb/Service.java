@@ -1,6 +1,7 @@
 package io.jqb;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.server.Acceptor;
 import io.jqb.internal.server.ServerChannel;
@@ -342,7 +343,10 @@ public final class Service implements AutoCloseable {
         callDestroyed(c);
         ServerChannel ch = c.channel();
         if (ch != null) {
-            ch.destroy();
+            // One fd for the directory while the channel unlinks its files (see DirectoryFiles.hold).
+            try (DirectoryFiles.Held held = DirectoryFiles.hold(c.directory())) {
+                ch.destroy();
+            }
         }
         ShmDirectory.remove(c.directory());
     }
