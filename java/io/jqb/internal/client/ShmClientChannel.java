@@ -40,6 +40,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
     /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
     private final boolean jqbServer;
     private volatile WaitStrategy waitStrategy = WaitStrategy.block();
+    /** One reader per direction: a response and an event can be received at once on two threads. */
+    private final Reader responseReader = new Reader(0);
+    private final Reader eventReader = new Reader(1);
 
     private ShmClientChannel(int fd, int serverPid, ShmRing request, ShmRing response, ShmRing event,
             boolean jqbServer) {
@@ -209,22 +212,23 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     @Override
     public int recv(ByteBuffer dst, long timeoutNanos) {
+        final Reader reader = responseReader;
+        int rc = reader.read(response, dst, false);
+        if (rc != Errno.WOULD_BLOCK) {
+            return rc;
+        }
         final SharedSemaphore sem = response.semaphore();
-        if (!sem.tryWait()) {
-            final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
-            if (spinFor(sem, timeoutNanos)) {
-                return readChunk(response, dst);
-            }
+        final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
+        if (!spinFor(sem, timeoutNanos)) {
             long left = timeoutNanos <= 0 || t0 == 0 ? timeoutNanos
                     : Math.max(1, timeoutNanos - (System.nanoTime() - t0));
-            int rc = awaitToken(sem, left);
+            rc = awaitToken(sem, left);
             if (rc < 0) {
                 return rc;
             }
         }
-        return readChunk(response, dst);
+        return reader.read(response, dst, true);
     }
-
 
     private int awaitToken(SharedSemaphore sem, long timeoutNanos) {
         if (timeoutNanos == 0) {
@@ -248,21 +252,38 @@ public final class ShmClientChannel extends AbstractClientChannel {
         }
     }
 
-    private int readChunk(ShmRing ring, ByteBuffer dst) {
-        int len = ring.peekLength();
-        if (len < 0) {
-            ring.semaphore().post();
-            return len;
+    /**
+     * Copies a chunk into the caller's buffer; one per direction, made once, so reading allocates nothing. A buffer
+     * that is too small refuses the chunk: unlike libqb, the message and the connection stay, and the caller can
+     * retry with a bigger buffer ({@link #refusedLength}).
+     */
+    private final class Reader implements ShmRing.ChunkHandler {
+        private final int direction;
+        private ByteBuffer dst;
+
+        Reader(int direction) {
+            this.direction = direction;
         }
-        if (len > dst.remaining()) {
-            // Unlike libqb, keep the message and the connection: the caller can retry with a bigger buffer.
-            ring.semaphore().post();
-            refused[ring == event ? 1 : 0] = len;
-            return -Errno.ENOBUFS;
+
+        /** @param taken the caller already holds the semaphore token ({@link ShmRing#readTaken}) */
+        int read(ShmRing ring, ByteBuffer into, boolean taken) {
+            dst = into;
+            try {
+                return taken ? ring.readTaken(this) : ring.read(this);
+            } finally {
+                dst = null;
+            }
         }
-        dst.put(dst.position(), ring.view(), ring.payloadOffset(), len);
-        ring.reclaim(len);
-        return len;
+
+        @Override
+        public int onChunk(ShmRing ring, int offset, int length) {
+            if (length > dst.remaining()) {
+                refused[direction] = length;
+                return -Errno.ENOBUFS;
+            }
+            ring.copyTo(offset, dst, length);
+            return length;
+        }
     }
 
     @Override
@@ -271,19 +292,12 @@ public final class ShmClientChannel extends AbstractClientChannel {
         drainOwedEventBytes();
         final long deadline = WaitSlices.deadline(timeoutNanos);
         if (timeoutNanos != 0 && sem.value() == 0 && spinFor(sem, timeoutNanos)) {
-            int rc = readChunk(event, dst);
-            if (rc >= 0) {
-                consumeEventByte();
-            }
-            return rc;
+            return eventRead(eventReader.read(event, dst, true));
         }
         for (;;) {
-            if (sem.tryWait()) {
-                int rc = readChunk(event, dst);
-                if (rc >= 0) {
-                    consumeEventByte();
-                }
-                return rc;
+            int rc = eventReader.read(event, dst, false);
+            if (rc != Errno.WOULD_BLOCK) {
+                return eventRead(rc);
             }
             if (!connected || aborted) {
                 return -Errno.ENOTCONN;
@@ -320,6 +334,14 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 return Errno.WOULD_BLOCK;
             }
         }
+    }
+
+    /** After an event chunk was read (or refused): an event read takes its notification byte. */
+    private int eventRead(int rc) {
+        if (rc >= 0) {
+            consumeEventByte();
+        }
+        return rc;
     }
 
     private void dropStrayByte() {
