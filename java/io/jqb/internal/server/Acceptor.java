@@ -9,6 +9,7 @@ import io.jqb.Priority;
 import io.jqb.TransportType;
 import io.jqb.internal.Logs;
 import io.jqb.internal.log.RateLimitedLog;
+import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.SocketNames;
@@ -148,6 +149,9 @@ public final class Acceptor {
         Admission admission;
         /** The connection owns everything from here on. */
         boolean activated;
+        /** The handshake time-out when accepted (0 = none) and its System.nanoTime() deadline. */
+        long timeoutMs;
+        long deadline;
 
         Handshake(int fd) {
             this.fd = fd;
@@ -166,6 +170,8 @@ public final class Acceptor {
     private int acceptFailures;
     private long acceptEpisodeStart;
     private int acceptBackoffMs;
+    /** A timer for {@link #expireOverdue} is pending. */
+    private boolean expiryArmed;
 
     /**
      * @param host the service
@@ -230,30 +236,30 @@ public final class Acceptor {
         return handshakes.size();
     }
 
+    /**
+     * One {@code accept(2)} per readiness, as libqb's {@code qb_ipcs_us_connection_acceptor}: the listener is
+     * level-triggered, so the loop calls again while clients wait, and a lone connect costs no second
+     * {@code accept} that fails with EAGAIN.
+     */
     private void onListenerReady(int fd, int revents) {
         host.enterLoop();
-        for (;;) {
-            int cfd = UnixSocket.accept(fd);
-            if (cfd < 0) {
-                int e = -cfd;
-                if (e == Errno.EAGAIN || e == Errno.EINTR) {
-                    return;
-                }
-                if (e == EMFILE || e == ENFILE || e == Errno.ENOBUFS || e == Errno.ENOMEM) {
-                    pauseAccepting(e);
-                } else {
-                    ACCEPT_LOG.warn("accept on service {}: {}", host.name(), Errno.name(e));
-                }
-                return;
+        int cfd = UnixSocket.accept(fd);
+        if (cfd < 0) {
+            int e = -cfd;
+            if (e == EMFILE || e == ENFILE || e == Errno.ENOBUFS || e == Errno.ENOMEM) {
+                pauseAccepting(e);
+            } else if (e != Errno.EAGAIN && e != Errno.EINTR) {
+                ACCEPT_LOG.warn("accept on service {}: {}", host.name(), Errno.name(e));
             }
-            if (acceptFailures > 0) {
-                LOG.warn("service {}: accepting again after {} failed accepts over {} ms", host.name(),
-                        acceptFailures, (System.nanoTime() - acceptEpisodeStart) / 1_000_000);
-                acceptFailures = 0;
-                acceptBackoffMs = 0;
-            }
-            startHandshake(cfd);
+            return;
         }
+        if (acceptFailures > 0) {
+            LOG.warn("service {}: accepting again after {} failed accepts over {} ms", host.name(),
+                    acceptFailures, (System.nanoTime() - acceptEpisodeStart) / 1_000_000);
+            acceptFailures = 0;
+            acceptBackoffMs = 0;
+        }
+        startHandshake(cfd);
     }
 
     /**
@@ -313,7 +319,9 @@ public final class Acceptor {
             handshakes.put(cfd, h);
             long ms = host.handshakeTimeoutMs();
             if (ms > 0) {
-                later(ms, () -> expire(h, ms));
+                h.timeoutMs = ms;
+                h.deadline = System.nanoTime() + ms * 1_000_000L;
+                armExpiry(ms);
             }
         } catch (IpcException e) {
             HANDSHAKE_LOG.warn("service {}: new connection dropped: {}", host.name(), e.getMessage());
@@ -321,14 +329,38 @@ public final class Acceptor {
         }
     }
 
-    /** Drops the socket if {@code h} is still waiting for its request. */
-    private void expire(Handshake h, long ms) {
-        if (handshakes.get(h.fd) != h) {
-            return; // completed, failed or dropped already (the fd number may belong to someone else now)
+    /**
+     * One timer for all pending handshakes, armed for the earliest deadline: a timer per connection woke the loop
+     * once per connect, time-out later, although nearly every handshake completes within microseconds (libqb has
+     * no time-out, and no wake).
+     */
+    private void armExpiry(long ms) {
+        if (!expiryArmed) {
+            expiryArmed = true;
+            later(ms, this::expireOverdue);
         }
-        release(h, 0, false);
-        HANDSHAKE_LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped",
-                host.name(), h.fd, ms);
+    }
+
+    /** Drops every handshake past its deadline; re-arms for the earliest one left. */
+    private void expireOverdue() {
+        expiryArmed = false;
+        long now = System.nanoTime();
+        long next = Long.MAX_VALUE;
+        for (Handshake h : handshakes.values().toArray(new Handshake[0])) {
+            if (h.timeoutMs == 0) {
+                continue;
+            }
+            if (h.deadline - now <= 0) {
+                release(h, 0, false);
+                HANDSHAKE_LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; "
+                        + "dropped", host.name(), h.fd, h.timeoutMs);
+            } else if (next == Long.MAX_VALUE || h.deadline - next < 0) {
+                next = h.deadline;
+            }
+        }
+        if (next != Long.MAX_VALUE) {
+            armExpiry(Math.max(1, (next - now + 999_999) / 1_000_000));
+        }
     }
 
     private void onReadable(Handshake h) {
@@ -388,17 +420,30 @@ public final class Acceptor {
         // their buffers from it), as with enforceBufferSize; accept() sees both values and may refuse.
         int agreed = (int) Math.min(size, host.maxBufferSize());
         try {
-            h.dir = ShmDirectory.create(pid, cred.pid(), h.fd, cred.uid(), cred.gid());
+            h.dir = ShmDirectory.create(pid, cred.pid(), h.fd);
         } catch (IpcException e) {
             return refusal(-e.errno(), e.getMessage());
         }
+        // One fd for the directory's mode and owner and the six (SOCKET: one) files in it, opened while the
+        // directory is still ours alone; libqb works by path, and opening the directory per file cost two system
+        // calls more per file.
+        try (DirectoryFiles.Held held = DirectoryFiles.hold(h.dir)) {
+            ShmDirectory.chown(h.dir, cred.uid(), cred.gid(), 0770);
+            return setUpIn(h, cred, requested, agreed);
+        }
+    }
+
+    /** {@link #setUp} once the directory exists: the accept check, the transport, the response. */
+    private int setUpIn(Handshake h, Credentials cred, long requested, int agreed) {
         Admission a = host.admit(cred, requested, agreed, h.dir);
         h.admission = a;
         int rc = a.accept();
         if (rc != 0) {
             return refusal(rc, "accept callback");
         }
-        ShmDirectory.chown(h.dir, a.authUid(), a.authGid());
+        if (a.authUid() != cred.uid() || a.authGid() != cred.gid()) {
+            ShmDirectory.chown(h.dir, a.authUid(), a.authGid()); // auth_set chose another owner
+        }
         ServerChannel ch;
         try {
             ch = host.type() == TransportType.SOCKET
