@@ -234,7 +234,7 @@ class HandshakeAbuseTest extends InteropTestBase {
             } finally {
                 UnixSocket.shutdownAndClose(silent);
             }
-            patient.close();
+            close(patient, loop);
 
             // 2. A time-out: the silent client is dropped, not before it.
             Service s = silentTestService(ownPollHandlers ? "-p" : "", TIMEOUT_MS, loop);
@@ -253,7 +253,7 @@ class HandshakeAbuseTest extends InteropTestBase {
             } finally {
                 UnixSocket.shutdownAndClose(silent);
             }
-            s.close();
+            close(s, loop);
             if (loop != null) {
                 loop.close();
             }
@@ -261,6 +261,27 @@ class HandshakeAbuseTest extends InteropTestBase {
         // the shared timer thread goes away when idle
         waitUntilLong("jqb-handshake-timer thread gone", () -> LeakProbe.threads().stream()
                 .noneMatch(n -> n.equals("jqb-handshake-timer")));
+    }
+
+    /**
+     * Closes {@code s}; on the application's own loop from that loop's thread, as {@link Service#destroy()} requires
+     * (closed from another thread while the loop still served a connection, the JVM crashed in ShmRing.readChunk).
+     */
+    private static void close(Service s, EventLoop loop) throws Exception {
+        if (loop == null) {
+            s.close();
+            return;
+        }
+        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+        loop.jobAdd(Priority.HIGH, () -> {
+            try {
+                s.close();
+                done.complete(null);
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        });
+        done.get(30, TimeUnit.SECONDS);
     }
 
     /** A running echo service with this handshake time-out, on {@code loop} through {@link Delegating} if given. */
