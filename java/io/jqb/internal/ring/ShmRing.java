@@ -19,6 +19,7 @@ import io.jqb.internal.posix.PointerStore;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.RingHeaderDescriptor;
+import io.jqb.internal.wire.TimespecDescriptor;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -64,7 +65,7 @@ public final class ShmRing {
         this.header = pointer(headerAddress, headerMapLength);
         this.data = pointer(dataAddress, 2L * dataBytes);
         this.dataView = Posix.directBuffer(dataAddress, 2 * dataBytes);
-        this.scratch = Posix.allocate(16);
+        this.scratch = Posix.allocate(TimespecDescriptor.LENGTH);
         this.semaphore = new SharedSemaphore(header, RingHeaderDescriptor.SEMAPHORE_OFFSET,
                 headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch);
     }
@@ -541,10 +542,6 @@ public final class ShmRing {
     }
 
     /**
-     * @return false when the header's first page is gone (the peer truncated the file); a kernel probe, never a
-     *         signal: one system call, so off the hot path only
-     */
-    /**
      * Throws at once when the peer truncated either file (a guarded read of each mapping's last byte: a file loses
      * pages only from its end). Called before a write or a read touches the ring through Unsafe: a fault there in
      * JIT-compiled code is not thrown where it happens but at some later point of the thread, possibly while it
@@ -558,6 +555,10 @@ public final class ShmRing {
         }
     }
 
+    /**
+     * @return false when the header's first page is gone (the peer truncated the file); a kernel probe, never a
+     *         signal: one system call, so off the hot path only
+     */
     public boolean headerAccessible() {
         return FaultSafe.accessible(headerAddress);
     }
@@ -585,7 +586,7 @@ public final class ShmRing {
         closed = true;
         Posix.C.munmap(dataAddress, 2L * dataBytes);
         Posix.C.munmap(headerAddress, headerMapLength);
-        Posix.free(scratch, 16);
+        Posix.free(scratch, TimespecDescriptor.LENGTH);
         if (unlink) {
             DirectoryFiles.unlink(dataPath);
             DirectoryFiles.unlink(headerPath);
