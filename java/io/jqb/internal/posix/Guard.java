@@ -29,6 +29,13 @@ public final class Guard {
     public static final String LIBRARY_PROPERTY = "jqb.guard.library";
     /** Whether the guarded operations can be used; constant, so the JIT folds the branch. */
     public static final boolean AVAILABLE = load();
+    /**
+     * The property that, set to {@code false}, keeps rings from {@linkplain #register registering} (the probe and the
+     * guarded JNI calls instead of in-place repair: for A/B measurements, and an escape hatch).
+     */
+    public static final String REPAIR_PROPERTY = "jqb.guard.repair";
+    /** Whether rings register their mappings for in-place repair (the library is there and it is not turned off). */
+    public static final boolean REPAIR = AVAILABLE && !"false".equals(System.getProperty(REPAIR_PROPERTY));
 
     private Guard() {
     }

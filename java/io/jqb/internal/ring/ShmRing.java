@@ -79,7 +79,7 @@ public final class ShmRing {
         Posix.MEM.writeInt(faultFlag, 0);
         int h = -1;
         int d = -1;
-        if (Guard.AVAILABLE) {
+        if (Guard.REPAIR) {
             h = Guard.register(headerAddress, pageAligned(headerMapLength), faultFlag);
             d = h < 0 ? -1 : Guard.register(dataAddress, 2L * dataBytes, faultFlag);
             if (d < 0) {
