@@ -80,12 +80,22 @@ public final class Posix {
         if (!direct.isDirect()) {
             throw new IllegalArgumentException("not a direct buffer");
         }
-        return com.kenai.jffi.MemoryIO.getInstance().getDirectBufferAddress(direct);
+        return NativeMemory.directAddress(direct);
+    }
+
+    /**
+     * A little-endian direct ByteBuffer over {@code length} bytes of native memory at {@code address} (not owned: it
+     * frees nothing). The one place jqb makes a ByteBuffer of native memory, for where a ByteBuffer is the API (a
+     * request handed to a handler); everything else reads and writes native memory through {@link PointerStore}.
+     */
+    public static java.nio.ByteBuffer directBuffer(long address, int length) {
+        return com.kenai.jffi.MemoryIO.getInstance().newDirectByteBuffer(address, length)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Copies {@code len} bytes of native memory at {@code address} into {@code dst}. */
     public static void readBytes(long address, byte[] dst, int off, int len) {
-        com.kenai.jffi.MemoryIO.getInstance().getByteArray(address, dst, off, len);
+        NativeMemory.copyToArray(address, dst, off, len);
     }
 
     /** Closes an fd, ignoring errors (used on cleanup paths). */
