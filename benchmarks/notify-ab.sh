@@ -70,10 +70,10 @@ one() {
     rm -f "$work"/recv.* "$work"/lat.*
     for i in $(seq 1 "$k"); do
         if [ "$sys" = jqb ]; then
-            "$QBN" bench-recv --service "$svc" --app "r$i" --count "$count" --idle-ms 3000 --out "$work/lat.$i" bench \
+            "$QBN" bench-recv --service "$svc" --app "r$i" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
                 >"$work/recv.$i" 2>&1 </dev/null &
         else
-            "$DBN" bench-recv --address "$bus_addr" --count "$count" --idle-ms 3000 --out "$work/lat.$i" bench \
+            "$DBN" bench-recv --address "$bus_addr" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
                 >"$work/recv.$i" 2>&1 </dev/null &
         fi
         rp+=($!)
