@@ -7,7 +7,8 @@
 #
 # Usage: benchmarks/notify-ab.sh [ROUNDS=3] [BUILD_DIR...]   (default: this checkout; a build = a checkout with
 #        `make` done). Knobs: NB_RECEIVERS ("1 10 100"), NB_LAT_COUNT (1000), NB_TPUT_COUNT (10000), NB_GAP_US
-#        (500), NB_WINDOW (32), NB_WARMUP (20000), NB_DBUS (1: include D-Bus as a build named "dbus").
+#        (500), NB_WINDOW (32), NB_WARMUP (20000), NB_DBUS (1: include D-Bus as a build named "dbus"), KEEP (1: keep
+#        the logs).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/lib.sh"
@@ -36,7 +37,7 @@ cleanup() {
     [ -n "$broker" ] && stop_pid "$broker"
     [ -n "$bus_pid" ] && kill -TERM "$bus_pid" 2>/dev/null
     wait 2>/dev/null
-    rm -rf "$work"
+    if [ "${KEEP:-0}" = 1 ]; then echo "notify-ab: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
