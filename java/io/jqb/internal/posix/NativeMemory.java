@@ -198,6 +198,18 @@ public final class NativeMemory {
         }
     }
 
+    /** Copies {@code len} bytes at native {@code address} into {@code dst} from {@code dstOffset}. */
+    static void copyToArray(long address, byte[] dst, int dstOffset, int len) {
+        if (dstOffset < 0 || len < 0 || dstOffset > dst.length - len) {
+            throw new IndexOutOfBoundsException("dstOffset=" + dstOffset + " len=" + len + " length=" + dst.length);
+        }
+        try {
+            COPY.invokeExact((Object) null, address, (Object) dst, BYTE_ARRAY_BASE + dstOffset, (long) len);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** Copies {@code len} bytes of {@code src} from {@code srcOffset} to native {@code address}. */
     static void copyFromArray(byte[] src, int srcOffset, long address, int len) {
         if (srcOffset < 0 || len < 0 || srcOffset > src.length - len) {

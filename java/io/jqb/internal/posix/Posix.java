@@ -12,14 +12,13 @@ public final class Posix {
     public static final LibC C = LibC.INSTANCE;
     /** Raw native memory access. */
     public static final NativeMemory MEM = new NativeMemory();
-    private static final jnr.ffi.Runtime RUNTIME = jnr.ffi.Runtime.getSystemRuntime();
 
     private Posix() {
     }
 
     /** @return errno of this thread's last libc call */
     public static int errno() {
-        return RUNTIME.getLastError();
+        return LibCBinding.errno();
     }
 
     /** Throws an {@link IpcException} for the current errno when {@code rc < 0}; returns rc otherwise. */
@@ -80,12 +79,20 @@ public final class Posix {
         if (!direct.isDirect()) {
             throw new IllegalArgumentException("not a direct buffer");
         }
-        return com.kenai.jffi.MemoryIO.getInstance().getDirectBufferAddress(direct);
+        return LibCBinding.bufferAddress(direct);
+    }
+
+    /**
+     * A direct buffer over {@code capacity} bytes of native memory at {@code address} that the caller owns (a
+     * mapping, an allocation); the buffer does not free it.
+     */
+    public static java.nio.ByteBuffer newDirectBuffer(long address, int capacity) {
+        return LibCBinding.newDirectBuffer(address, capacity);
     }
 
     /** Copies {@code len} bytes of native memory at {@code address} into {@code dst}. */
     public static void readBytes(long address, byte[] dst, int off, int len) {
-        com.kenai.jffi.MemoryIO.getInstance().getByteArray(address, dst, off, len);
+        NativeMemory.copyToArray(address, dst, off, len);
     }
 
     /** Closes an fd, ignoring errors (used on cleanup paths). */

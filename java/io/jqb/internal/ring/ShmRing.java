@@ -9,7 +9,6 @@ import static io.jqb.internal.wire.RingHeaderDescriptor.REF_COUNT_OFFSET;
 import static io.jqb.internal.wire.RingHeaderDescriptor.USER_DATA_OFFSET;
 import static io.jqb.internal.wire.RingHeaderDescriptor.WRITE_PT_OFFSET;
 
-import com.kenai.jffi.MemoryIO;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.posix.DirectoryFiles;
@@ -36,7 +35,6 @@ import io.jqb.internal.posix.PointerStore;
  * fail with {@code -EBADMSG}, never make it touch memory outside the mapping.</p>
  */
 public final class ShmRing {
-    private static final MemoryIO MEMORY_IO = MemoryIO.getInstance();
 
     private final String headerPath;
     private final String dataPath;
@@ -67,7 +65,7 @@ public final class ShmRing {
         this.words = dataBytes >>> 2;
         this.header = pointer(headerAddress, headerMapLength);
         this.data = pointer(dataAddress, 2L * dataBytes);
-        this.dataView = MEMORY_IO.newDirectByteBuffer(dataAddress, 2 * dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        this.dataView = Posix.newDirectBuffer(dataAddress, 2 * dataBytes).order(ByteOrder.LITTLE_ENDIAN);
         this.scratch = Posix.allocate(16);
         this.semaphore = new SharedSemaphore(header, RingHeaderDescriptor.SEMAPHORE_OFFSET,
                 headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch);

@@ -15,7 +15,6 @@ import io.jqb.internal.socket.Datagrams;
 import io.jqb.internal.wire.MessageHeaderDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import io.jqb.internal.wire.ControlFileDescriptor;
-import com.kenai.jffi.MemoryIO;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -246,7 +245,7 @@ public final class SocketServerChannel implements ServerChannel {
                 owner.violation("no memory for a " + maxMsgSize + "-byte receive buffer");
                 return false;
             }
-            receiveBuffer = MemoryIO.getInstance().newDirectByteBuffer(receiveAddress, Math.max(maxMsgSize, 16))
+            receiveBuffer = Posix.newDirectBuffer(receiveAddress, Math.max(maxMsgSize, 16))
                     .order(ByteOrder.LITTLE_ENDIAN);
             requestView = receiveBuffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         }

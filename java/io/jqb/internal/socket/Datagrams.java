@@ -2,7 +2,6 @@ package io.jqb.internal.socket;
 
 import static io.jqb.internal.posix.Posix.C;
 
-import com.kenai.jffi.MemoryIO;
 import io.jqb.Errno;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
@@ -13,7 +12,6 @@ import java.nio.ByteBuffer;
  * buffers and gathered writes; callers serialise use of one instance.
  */
 public final class Datagrams {
-    private static final MemoryIO MEMORY_IO = MemoryIO.getInstance();
 
     private final int capacity;
     /** 16 bytes for peeking at a header; always there. */
@@ -31,13 +29,13 @@ public final class Datagrams {
     public Datagrams(int capacity) {
         this.capacity = Math.max(capacity, 16);
         this.header = ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        this.headerAddress = MEMORY_IO.getDirectBufferAddress(header);
+        this.headerAddress = Posix.bufferAddress(header);
     }
 
     private ByteBuffer scratch() {
         if (scratch == null) {
             scratchAddress = Posix.MEM.allocate(capacity);
-            scratch = MEMORY_IO.newDirectByteBuffer(scratchAddress, capacity);
+            scratch = Posix.newDirectBuffer(scratchAddress, capacity);
         }
         return scratch;
     }
@@ -56,7 +54,7 @@ public final class Datagrams {
         int len = msg.remaining();
         long addr;
         if (msg.isDirect()) {
-            addr = MEMORY_IO.getDirectBufferAddress(msg) + msg.position();
+            addr = Posix.bufferAddress(msg) + msg.position();
         } else {
             scratch().put(0, msg, msg.position(), len);
             addr = scratchAddress;
@@ -125,7 +123,7 @@ public final class Datagrams {
     public int receive(int fd, ByteBuffer dst, int size) {
         long n;
         if (dst.isDirect()) {
-            long addr = MEMORY_IO.getDirectBufferAddress(dst) + dst.position();
+            long addr = Posix.bufferAddress(dst) + dst.position();
             do {
                 n = C.recv(fd, addr, size, LibC.MSG_DONTWAIT);
             } while (n < 0 && Posix.errno() == Errno.EINTR);
@@ -199,7 +197,7 @@ public final class Datagrams {
      * @return the datagram's length, {@link Errno#WOULD_BLOCK} when none is queued, or a negated errno
      */
     public static int receiveWhole(int fd, ByteBuffer dst) {
-        long addr = MEMORY_IO.getDirectBufferAddress(dst) + dst.position();
+        long addr = Posix.bufferAddress(dst) + dst.position();
         long n;
         do {
             n = C.recv(fd, addr, dst.remaining(), LibC.MSG_DONTWAIT);
