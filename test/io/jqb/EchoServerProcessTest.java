@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.jqb.testutil.InteropTestBase;
+import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeClient.CheckResult;
 import io.jqb.testutil.ShmAssert;
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -37,8 +37,7 @@ class EchoServerProcessTest extends InteropTestBase {
 
         EchoServer(String... args) throws IOException {
             List<String> cmd = new ArrayList<>(List.of(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp", classPath(), "io.jqb.cli.Main", "echo-server"));
+                    JqbCliProcess.java(), "-cp", JqbCliProcess.classPath(), "io.jqb.cli.Main", "echo-server"));
             cmd.addAll(List.of(args));
             process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             Thread t = new Thread(() -> {
@@ -89,22 +88,6 @@ class EchoServerProcessTest extends InteropTestBase {
                 process.waitFor(10, TimeUnit.SECONDS);
             }
         }
-    }
-
-    /** This JVM's class path (target/classes and the dependencies), without surefire's own jars. */
-    static String classPath() {
-        String cp = System.getProperty("surefire.test.class.path"); // set when surefire uses a manifest-only jar
-        if (cp == null || cp.isBlank()) {
-            cp = System.getProperty("java.class.path");
-        }
-        List<String> keep = new ArrayList<>();
-        for (String e : cp.split(File.pathSeparator)) {
-            if (!e.isEmpty() && !e.contains("surefire")) {
-                keep.add(e);
-            }
-        }
-        assertTrue(keep.stream().anyMatch(e -> e.endsWith("classes")), "no classes directory on " + cp);
-        return String.join(File.pathSeparator, keep);
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.jqb.notify;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.jqb.testutil.JqbCliProcess;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -46,13 +47,9 @@ final class LineProcess implements AutoCloseable {
 
     /** {@code bin/jqb args...} in a child JVM with this test's class path. */
     static LineProcess jqb(String... args) {
-        String cp = System.getProperty("surefire.test.class.path");
-        if (cp == null || cp.isBlank()) {
-            cp = System.getProperty("java.class.path");
-        }
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(List.of(JqbCliProcess.java(),
                 "-Dorg.slf4j.simpleLogger.log.net.openhft=off", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", cp, "io.jqb.cli.Main"));
+                "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", JqbCliProcess.classPath(), "io.jqb.cli.Main"));
         cmd.addAll(List.of(args));
         return new LineProcess(cmd);
     }

@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jqb.testutil.JqbCliProcess;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -17,13 +17,13 @@ class NoMicrometerTest extends OpsInteropTestBase {
 
     @Test
     void coreRunsWithoutMicrometerClasses() throws Exception {
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        String cp = JqbCliProcess.classPath();
         String without = Arrays.stream(cp.split(File.pathSeparator))
                 .filter(e -> !e.contains("micrometer") && !e.contains("HdrHistogram") && !e.contains("LatencyUtils"))
                 .collect(Collectors.joining(File.pathSeparator));
         assertTrue(cp.contains("micrometer-core"), "the test class path has it");
         assertFalse(without.contains("micrometer"));
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        Process p = new ProcessBuilder(JqbCliProcess.java(), "-cp",
                 without, NoMicrometerMain.class.getName(), serviceName()).redirectErrorStream(true).start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

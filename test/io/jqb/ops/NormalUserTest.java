@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import java.io.File;
@@ -43,7 +44,7 @@ class NormalUserTest extends OpsInteropTestBase {
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path lib = Files.createDirectory(tmp.resolve("lib"));
         StringBuilder cp = new StringBuilder();
-        String own = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        String own = JqbCliProcess.classPath();
         int i = 0;
         for (String e : own.split(File.pathSeparator)) {
             Path p = Path.of(e);
@@ -59,7 +60,7 @@ class NormalUserTest extends OpsInteropTestBase {
             }
         }
         Process p = new ProcessBuilder("runuser", "-u", "nobody", "--",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", cp.toString(),
+                JqbCliProcess.java(), "-cp", cp.toString(),
                 "io.jqb.cli.Main", "ls", "--json").redirectError(ProcessBuilder.Redirect.INHERIT).start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.IpcException;
+import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.LeakProbe;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -180,9 +180,8 @@ class IpcServerTest {
 
     @Test
     void failureIsAskedOnEmfileAndObeyed() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        try (PeerProcess child = PeerProcess.start(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", cp,
+        try (PeerProcess child = PeerProcess.start(JqbCliProcess.java(), "-Xshare:auto", "-XX:TieredStopAtLevel=1",
+                "-cp", JqbCliProcess.classPath(),
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", FdLimitServerMain.class.getName())) {
             assertTrue(child.awaitText("limit", 30_000), child.describe() + child.stdoutText());
             String out = child.stdoutText();
