@@ -66,8 +66,10 @@ for b in "${builds[@]}"; do
     start_server "$i" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --service "${svcs[$i]}" --transport "$TRANSPORT"
     # The jqb server's JIT, as scale-curve.sh warms it.
     "$NCLI" bench --service "${svcs[$i]}" --count 20000 --size "$SIZE" --max "$MAX" --warmup 0 >/dev/null 2>&1
-    "$NCLI" bench-many --service "${svcs[$i]}" --clients 100 --duration-ms 1000 --warmup-ms 0 --size "$SIZE" \
-        --max "$MAX" >/dev/null 2>&1
+    for w in 100 "$CLIENTS"; do
+        "$NCLI" bench-many --service "${svcs[$i]}" --clients "$w" --duration-ms 1000 --warmup-ms 0 --size "$SIZE" \
+            --max "$MAX" >/dev/null 2>&1
+    done
 done
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }

@@ -103,9 +103,14 @@ for t in $SCALE_TRANSPORTS; do
     log_cmd "$NCLI bench --service ${SVC[jqb-$t]} --count 20000 --size $SCALE_SIZE --max $SCALE_MAX --warmup 0  # warm-up"
     timeout 60 "$NCLI" bench --service "${SVC[jqb-$t]}" --count 20000 --size "$SCALE_SIZE" --max "$SCALE_MAX" \
         --warmup 0 >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
-    log_cmd "$NCLI bench-many --service ${SVC[jqb-$t]} --clients 100 --duration-ms 1000 --warmup-ms 0 --size $SCALE_SIZE --max $SCALE_MAX  # warm-up"
-    timeout 60 "$NCLI" bench-many --service "${SVC[jqb-$t]}" --clients 100 --duration-ms 1000 --warmup-ms 0 \
-        --size "$SCALE_SIZE" --max "$SCALE_MAX" >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
+    # Then every client count of the curve once: the paths that only many connections take (batches, hang-ups of
+    # many clients at once, timers) otherwise meet their first uncommon trap inside a measured window, and the loop
+    # runs deoptimised until the JIT has compiled it again (seconds on a busy machine).
+    for n in 100 $SCALE_CLIENTS; do
+        log_cmd "$NCLI bench-many --service ${SVC[jqb-$t]} --clients $n --duration-ms 1000 --warmup-ms 0 --size $SCALE_SIZE --max $SCALE_MAX  # warm-up"
+        timeout 120 "$NCLI" bench-many --service "${SVC[jqb-$t]}" --clients "$n" --duration-ms 1000 --warmup-ms 0 \
+            --size "$SCALE_SIZE" --max "$SCALE_MAX" >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
+    done
 done
 
 point_timeout=$(( (SCALE_DURATION_MS + SCALE_WARMUP_MS) / 1000 + 120 ))
@@ -252,7 +257,8 @@ section="$work/section.md"
     echo "before $load_before, after $load_after, ${elapsed} s. Clients: \`qbn-client bench-many\` (native libqb, one thread"
     echo "and one connection per client, blocking $SCALE_SIZE B echo round trips as fast as each can), all on vCPU"
     echo "$CPU_CLIENT; server on vCPU $CPU_SERVER; ${SCALE_WARMUP_MS} ms warm-up, then ${SCALE_DURATION_MS} ms measured; buffer size"
-    echo "$SCALE_MAX. The jqb servers were warmed first (20,000 round trips and 100 clients for 1 s). Server RSS and"
+    echo "$SCALE_MAX. The jqb servers were warmed first (20,000 round trips, then 1 s with 100 clients and 1 s at every"
+    echo "client count of the curve). Server RSS and"
     echo "threads: \`/proc/PID/status\` at the end of the measured window, with every connection open; Δ = that minus"
     echo "the idle server's figure just before the point, per connection. Latency is per round trip on every"
     echo "connection: with N clients sharing one vCPU, a round trip waits for the others. Only blocking clients: a"
