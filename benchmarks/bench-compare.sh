@@ -26,7 +26,7 @@ COUNT=${COUNT:-20000}
 WARMUP=${WARMUP:-20000}
 PIPE_COUNT=${PIPE_COUNT:-40000}
 PIPE_WARMUP=${PIPE_WARMUP:-20000}
-CONNECT_COUNT=${CONNECT_COUNT:-300}
+CONNECT_COUNT=${CONNECT_COUNT:-2000}
 CONNECT_WARMUP=${CONNECT_WARMUP:-1000}
 OUT=${OUT:-docs/PERFORMANCE.md}
 case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
@@ -595,8 +595,8 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "<!-- cold-start:begin -->"
     cat "$cold_md"
     echo "<!-- cold-start:end -->"
-    # kept from the previous file: the families' own scripts write these (make bench-notify, make bench-libipc)
-    for section in notify-compare libipc-compare; do
+    # kept from the previous file: their own scripts write these (make bench-notify, bench-libipc, bench-ring-memory)
+    for section in notify-compare libipc-compare ring-memory-ab; do
         if grep -q "^<!-- $section:begin -->" "$root/$OUT" 2>/dev/null; then
             echo
             sed -n "/^<!-- $section:begin -->/,/^<!-- $section:end -->/p" "$root/$OUT"

@@ -7,7 +7,8 @@
 #
 # Knobs (environment): COUNT (100000 round trips per run), WARMUP (20000), SIZES ("0 64 4096"), ROUNDS (3; the
 # median of the runs' p50 and msgs/s is reported), CPU_PINNED (0), CPU_SERVER (0), CPU_CLIENT (1),
-# OUT (docs/PERFORMANCE.md), SECTION_OUT (write the section there instead of splicing it into OUT).
+# OUT (docs/PERFORMANCE.md), SECTION_OUT (write the section there instead of splicing it into OUT), SYSCALLS (1: also
+# count the system calls per echo of each client and server with strace -c, untimed; 0: skip; skipped without strace).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -22,6 +23,8 @@ CPU_PINNED=${CPU_PINNED:-0}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 OUT=${OUT:-docs/PERFORMANCE.md}
+SYSCALLS=${SYSCALLS:-1}
+command -v strace >/dev/null || SYSCALLS=0
 jqb="$here/bin/jqb"
 peer="$here/native/build/libipc-peer"
 [ -x "$peer" ] && [ -f target/jqb.jar ] || { echo "libipc-compare: run 'make' first" >&2; exit 2; }
@@ -50,6 +53,58 @@ client() {
 
 rows="$work/rows"
 : >"$rows"
+sc_rows="$work/syscalls"
+: >"$sc_rows"
+
+# io_calls FILE: "name count" of the I/O system calls in an strace -c summary (calls is column 4 in every row).
+io_calls() {
+    awk '$NF ~ /^(read|write|recvfrom|sendto|recvmsg|sendmsg|readv|writev|epoll_wait|epoll_pwait|poll|ppoll|select|pselect6)$/ \
+        { print $NF, $4 }' "$1"
+}
+
+# per_echo A B N: "name=x.xx ..." of (counts in B - counts in A) / N, largest first; A may be /dev/null.
+per_echo() {
+    awk -v n="$3" 'FNR == NR { a[$1] = $2; next } { d = ($2 - a[$1]) / n; if (d >= 0.05) printf "%s %.2f\n", $1, d }' \
+        <(echo "- 0"; io_calls "$1") <(io_calls "$2") | sort -k2,2gr | awk '{ printf "%s%s ×%s", sep, $1, $2; sep = ", " }'
+}
+
+# calls_row SIZE SIDE KIND: the counted calls of one row of $sc_rows
+calls_row() {
+    awk -v s="$1" -v d="$2" -v k="$3" '$1 == s && $2 == d && $3 == k {
+        out = ""; for (i = 4; i <= NF; i++) out = out (i > 4 ? " " : "") $i; print out }' "$sc_rows"
+}
+
+# syscalls SIZE JNAME CNAME JPID CPID: one table row per side and kind (what each client and server calls per echo).
+syscalls() {
+    local size=$1 jname=$2 cname=$3 jpid=$4 cpid=$5 k n1=1000 n2=11000
+    for k in jqb c; do
+        # a client: the difference between a long and a short run (start-up and exit cancel out)
+        if [ "$k" = jqb ]; then
+            for n in $n1 $n2; do
+                JQB_LOG_LEVEL=warn strace -f -c -o "$work/sc.$n" "$jqb" libipc-bench "$cname" --count "$n" \
+                    --size "$size" --warmup 0 >/dev/null 2>&1 || true
+            done
+        else
+            for n in $n1 $n2; do
+                strace -f -c -o "$work/sc.$n" "$peer" bench "$cname" --count "$n" --size "$size" --warmup 0 \
+                    >/dev/null 2>&1 || true
+            done
+        fi
+        echo "$size client $k $(per_echo "$work/sc.$n1" "$work/sc.$n2" $((n2 - n1)))" >>"$sc_rows"
+    done
+    for k in jqb c; do
+        # a server: strace attached to every thread for one C client run of n2 echoes
+        local pid name args=()
+        if [ "$k" = jqb ]; then pid=$jpid; name=$jname; else pid=$cpid; name=$cname; fi
+        for t in /proc/"$pid"/task/*; do args+=(-p "${t##*/}"); done
+        strace -f -c -o "$work/sc.srv" "${args[@]}" 2>"$work/sc.srv.err" &
+        local spid=$!
+        for _ in $(seq 1 100); do grep -q attached "$work/sc.srv.err" 2>/dev/null && break; sleep 0.1; done
+        "$peer" bench "$name" --count "$n2" --size "$size" --warmup 0 >/dev/null 2>&1 || true
+        kill -INT "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
+        echo "$size server $k $(per_echo /dev/null "$work/sc.srv" "$n2")" >>"$sc_rows"
+    done
+}
 for layout in pinned split; do
     if [ "$layout" = pinned ]; then scpu=$CPU_PINNED; ccpu=$CPU_PINNED; else scpu=$CPU_SERVER; ccpu=$CPU_CLIENT; fi
     jname="lbj-$$-$layout"; cname="lbc-$$-$layout"
@@ -78,6 +133,9 @@ for layout in pinned split; do
             echo "libipc-compare: $layout $size B $ck->$sk p50 $(median <"$p50s") ns, $(median <"$rates") msg/s" >&2
         done
     done
+    if [ "$layout" = pinned ] && [ "$SYSCALLS" = 1 ]; then
+        for size in $SIZES; do syscalls "$size" "$jname" "$cname" "$jpid" "$cpid"; done
+    fi
     stop_pid "$jpid"; stop_pid "$cpid"
     spids=()
 done
@@ -106,6 +164,22 @@ section="$work/section.md"
         ratefmt="-"; [ "$rate" = "-" ] || ratefmt=$(printf '%.0f' "$rate")
         echo "| $layout | $size B | $ck → $sk | $p50us | $ratefmt | $ratio |"
     done <"$rows"
+    if [ -s "$sc_rows" ]; then
+        echo
+        echo "System calls per echo (I/O calls only; \`strace -f -c\`, untimed, $((11000 - 1000)) echoes: a client by" \
+            "the difference between runs of 11000 and 1000, so start-up cancels out; a server attached to all its" \
+            "threads while the C client runs 11000):"
+        echo
+        echo "| size | side | C peer | jqb |"
+        echo "|---:|---|---|---|"
+        for size in $SIZES; do
+            for side in client server; do
+                c=$(calls_row "$size" "$side" c)
+                j=$(calls_row "$size" "$side" jqb)
+                echo "| $size B | $side | $c | $j |"
+            done
+        done
+    fi
     echo
     echo "Regenerate: \`make bench-libipc\` (= \`benchmarks/libipc-compare.sh\`; knobs COUNT, WARMUP, SIZES, ROUNDS," \
         "CPU_PINNED, CPU_SERVER, CPU_CLIENT). Commands per run:"

@@ -72,12 +72,6 @@ FN(jint, lastErrno)(JNIEnv *env, jclass cls)
 	return last_errno;
 }
 
-FN(jlong, directBufferAddress)(JNIEnv *env, jclass cls, jobject buf)
-{
-	(void)cls;
-	return (jlong)(uintptr_t)(*env)->GetDirectBufferAddress(env, buf);
-}
-
 FN(jobject, newDirectBuffer)(JNIEnv *env, jclass cls, jlong addr, jlong capacity)
 {
 	(void)cls;

@@ -71,6 +71,8 @@ public final class Connection {
     private final SendBacklog eventBacklog = new SendBacklog();
     private final AtomicBoolean flushScheduled = new AtomicBoolean();
     private volatile int flushDelayMs = 1;
+    /** On the loop's list of connections owing event notifications ({@link EventLoop}; loop thread only). */
+    boolean notificationsDeferred;
     private final ServerChannel.RequestSink sink = this::dispatch;
     private final PollHandlers.FdHandler fdHandler = this::onEvents;
     private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
@@ -241,7 +243,8 @@ public final class Connection {
             int rc;
             try {
                 if (event) {
-                    rc = one != null ? ch.sendEvent(one) : ch.sendEvent(many);
+                    rc = one == null ? ch.sendEvent(many)
+                            : deferrable() ? ch.sendEventDeferred(one) : ch.sendEvent(one);
                 } else {
                     rc = one != null ? ch.sendResponse(one) : ch.sendResponse(many);
                 }
@@ -253,6 +256,20 @@ public final class Connection {
             }
         }
         return enqueue(backlog, one, many, op);
+    }
+
+    /** @return true when this event's notification may wait for the end of the loop's dispatch pass */
+    private boolean deferrable() {
+        return service.coalescesEventNotifications() && service.pollHandlers() instanceof EventLoop
+                && ((EventLoop) service.pollHandlers()).deferNotifications(this);
+    }
+
+    /** Sends the event notifications owed since the loop's dispatch pass began; loop thread only. */
+    void flushDeferredNotifications() {
+        ServerChannel ch = channel;
+        if (ch != null) {
+            ch.flushDeferredNotifications();
+        }
     }
 
     private int enqueue(SendBacklog backlog, ByteBuffer one, ByteBuffer[] many, String op) {

@@ -1,23 +1,14 @@
 package io.jqb;
 
 import io.jqb.internal.Logs;
-import io.jqb.internal.log.RateLimitedLog;
-import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.Posix;
-import io.jqb.internal.server.ConnectionResponse;
-import io.jqb.internal.server.HandshakeReader;
+import io.jqb.internal.server.Acceptor;
 import io.jqb.internal.server.ServerChannel;
 import io.jqb.internal.server.ShmDirectory;
-import io.jqb.internal.server.HandshakeTimer;
-import io.jqb.internal.server.ShmServerChannel;
 import io.jqb.internal.server.StaleSweep;
-import io.jqb.Credentials;
-import io.jqb.internal.server.SocketServerChannel;
 import io.jqb.internal.setup.SocketNames;
-import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ChunkDescriptor;
-import io.jqb.internal.wire.ConnectionRequestDescriptor;
-import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import io.jqb.ops.internal.ServiceMonitor;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,21 +49,8 @@ import org.slf4j.Logger;
  */
 public final class Service implements AutoCloseable {
     private static final Logger LOG = Logs.get(Service.class);
-    private static final RateLimitedLog ACCEPT_LOG = new RateLimitedLog(LOG);
-    /** Lines a connecting peer can trigger at will (garbage, half-open connects). */
-    private static final RateLimitedLog HANDSHAKE_LOG = new RateLimitedLog(LOG, 10, 1_000);
-    private static final int ENFILE = 23;
-    private static final int EMFILE = 24;
     private static final AtomicLong CONNECTION_IDS = new AtomicLong();
 
-    static {
-        // Out of fds, the JVM cannot open a class file either (with a directory on the class path every class load
-        // opens one; a failed load is remembered for good): load what the EMFILE path needs while it still can.
-        Errno.describe(EMFILE);
-        HandshakeTimer.class.getName();
-    }
-    /** Largest buffer size a client may ask for: the double-mapped data area must fit a Java int. */
-    private static final long MAX_BUFFER_SIZE = (Integer.MAX_VALUE / 2) - 2L * ChunkDescriptor.PAGE_SIZE;
     /** Default of {@link #setMaxBufferSize}: 16 MiB, well above what libqb applications ask for (corosync 1 MiB). */
     public static final int DEFAULT_MAX_BUFFER_SIZE = 16 << 20;
     /** Default limit of {@link #setSendBacklog}: 1 MiB per connection and direction. */
@@ -85,8 +63,8 @@ public final class Service implements AutoCloseable {
     private final TransportType type;
     private final ServiceHandler handler;
     private final List<Connection> connections = new CopyOnWriteArrayList<>();
-    /** Sockets still in the handshake (loop thread only). */
-    private final java.util.Map<Integer, HandshakeReader> handshakes = new java.util.HashMap<>();
+    /** Listener and handshakes (loop thread only): libqb's ipc_setup.c. */
+    private final Acceptor acceptor = new Acceptor(new AcceptorHost());
     private final AtomicInteger active = new AtomicInteger();
     private final AtomicInteger closedCount = new AtomicInteger();
     private final AtomicInteger refs = new AtomicInteger(1);
@@ -95,21 +73,15 @@ public final class Service implements AutoCloseable {
     private EventLoop ownLoop;
     private volatile Object context;
     private volatile RateLimit rateLimit = RateLimit.NORMAL;
+    private volatile boolean coalesceEventNotifications;
     private WaitStrategy waitStrategy = WaitStrategy.block();
     private volatile int enforcedBufferSize;
     private volatile int maxBufferSize = DEFAULT_MAX_BUFFER_SIZE;
     private volatile Thread loopThread;
-    private int listenFd = -1;
-    /** The filesystem socket path when the service runs in filesystem mode, else null. */
-    private String socketPath;
     private volatile boolean running;
     private volatile boolean destroyed;
     private volatile long handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS;
     private volatile boolean staleSweep = true;
-    /** accept(2) failures for want of fds or memory in the current episode, its start, the back-off (loop only). */
-    private int acceptFailures;
-    private long acceptEpisodeStart;
-    private int acceptBackoffMs;
     private volatile long sendBacklogLimit = DEFAULT_SEND_BACKLOG_BYTES;
     private volatile BacklogPolicy sendBacklogPolicy = BacklogPolicy.FAIL_SEND;
 
@@ -185,24 +157,9 @@ public final class Service implements AutoCloseable {
             ownLoop = new EventLoop("jqb-" + name, waitStrategy);
             poll = ownLoop;
         }
-        try (UnixSocket.Address addr = SocketNames.serviceAddress(name, filesystem)) {
-            if (filesystem) {
-                // A stale socket from a dead server would make bind fail; libqb removes it the same way.
-                Posix.C.unlink(addr.toString());
-            }
-            listenFd = UnixSocket.listen(addr);
-            if (filesystem) {
-                socketPath = addr.toString();
-                Posix.C.chmod(socketPath, 0777);
-            }
-            poll.dispatchAdd(Priority.MED, listenFd, PollHandlers.POLLIN, this::onListenerReady);
+        try {
+            acceptor.publish(filesystem);
         } catch (IpcException e) {
-            Posix.closeQuietly(listenFd);
-            listenFd = -1;
-            if (socketPath != null) {
-                Posix.C.unlink(socketPath);
-                socketPath = null;
-            }
             if (ownLoop != null) {
                 ownLoop.close();
                 ownLoop = null;
@@ -229,229 +186,139 @@ public final class Service implements AutoCloseable {
         }
     }
 
-    private void onListenerReady(int fd, int revents) {
-        enterLoop();
-        for (;;) {
-            int cfd = UnixSocket.accept(fd);
-            if (cfd < 0) {
-                int e = -cfd;
-                if (e == Errno.EAGAIN || e == Errno.EINTR) {
-                    return;
-                }
-                if (e == EMFILE || e == ENFILE || e == Errno.ENOBUFS || e == Errno.ENOMEM) {
-                    pauseAccepting(e);
-                } else {
-                    ACCEPT_LOG.warn("accept on service {}: {}", name, Errno.name(e));
-                }
-                return;
-            }
-            if (acceptFailures > 0) {
-                LOG.warn("service {}: accepting again after {} failed accepts over {} ms", name, acceptFailures,
-                        (System.nanoTime() - acceptEpisodeStart) / 1_000_000);
-                acceptFailures = 0;
-                acceptBackoffMs = 0;
-            }
-            startHandshake(cfd);
+    /** The acceptor's view of this service: configuration, the loop, and making a connection for a request. */
+    private final class AcceptorHost implements Acceptor.Host {
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public TransportType type() {
+            return type;
+        }
+
+        @Override
+        public PollHandlers poll() {
+            return poll;
+        }
+
+        @Override
+        public Priority handshakePriority() {
+            return rateLimit.priority();
+        }
+
+        @Override
+        public long handshakeTimeoutMs() {
+            return handshakeTimeoutMs;
+        }
+
+        @Override
+        public int enforcedBufferSize() {
+            return enforcedBufferSize;
+        }
+
+        @Override
+        public int maxBufferSize() {
+            return maxBufferSize;
+        }
+
+        @Override
+        public boolean destroyed() {
+            return destroyed;
+        }
+
+        @Override
+        public void enterLoop() {
+            Service.this.enterLoop();
+        }
+
+        @Override
+        public Acceptor.Admission admit(Credentials cred, long requested, int agreed, String dir) {
+            Connection c = new Connection(Service.this, CONNECTION_IDS.incrementAndGet(), cred.pid(), cred.uid(),
+                    cred.gid());
+            c.setBufferSizes(requested, agreed);
+            c.setDirectory(dir);
+            return new Admission(c);
         }
     }
 
-    /**
-     * Out of fds (EMFILE/ENFILE) or kernel memory: the listener stays readable (level-triggered), so polling it
-     * again at once would spin the loop and log a line per turn. Stop watching it for a back-off (10 ms doubling to
-     * 500 ms) while connected clients go on being served; waiting clients stay in the listen backlog. One WARN line
-     * when the episode starts and one with the count when it ends.
-     */
-    private void pauseAccepting(int errno) {
-        if (acceptFailures++ == 0) {
-            acceptEpisodeStart = System.nanoTime();
-            LOG.warn("service {}: accept: {} ({}); pausing accepts until it recovers", name, Errno.name(errno),
-                    Errno.describe(errno));
+    /** One connection in set-up, as the acceptor drives it: the callbacks and this service's bookkeeping. */
+    private final class Admission implements Acceptor.Admission {
+        private final Connection c;
+
+        Admission(Connection c) {
+            this.c = c;
         }
-        acceptBackoffMs = acceptBackoffMs == 0 ? 10 : Math.min(acceptBackoffMs * 2, 500);
-        PollHandlers p = poll;
-        int fd = listenFd;
-        try {
-            p.dispatchMod(Priority.MED, fd, 0, this::onListenerReady);
-        } catch (IpcException e) {
-            LOG.debug("service {}: dispatch_mod on the listener: {}", name, e.getMessage());
+
+        @Override
+        public long id() {
+            return c.id();
         }
-        Runnable resume = () -> {
-            if (!destroyed && listenFd == fd) {
-                try {
-                    p.dispatchMod(Priority.MED, fd, PollHandlers.POLLIN, this::onListenerReady);
-                } catch (IpcException e) {
-                    LOG.debug("service {}: dispatch_mod on the listener: {}", name, e.getMessage());
-                }
+
+        @Override
+        public int accept() {
+            try {
+                return handler.accept(c, c.clientUid(), c.clientGid());
+            } catch (RuntimeException | Error e) {
+                LOG.error("accept handler failed", e);
+                return -Errno.EACCES;
             }
-        };
-        if (p instanceof EventLoop) {
-            ((EventLoop) p).schedule(acceptBackoffMs, resume);
-        } else {
-            HandshakeTimer.schedule(acceptBackoffMs, () -> p.jobAdd(Priority.HIGH, resume));
         }
-    }
 
-    private void startHandshake(int cfd) {
-        HandshakeReader reader = new HandshakeReader(cfd);
-        try {
-            Posix.setIntOption(cfd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
-            poll.dispatchAdd(rateLimit.priority(), cfd, PollHandlers.POLLIN, (f, ev) -> onHandshakeReady(reader, f));
-            handshakes.put(cfd, reader);
-            armHandshakeTimeout(cfd, reader);
-        } catch (IpcException e) {
-            HANDSHAKE_LOG.warn("service {}: new connection dropped: {}", name, e.getMessage());
-            reader.close();
-            Posix.closeQuietly(cfd);
+        @Override
+        public int authUid() {
+            return c.authUid();
         }
-    }
 
-    private void armHandshakeTimeout(int cfd, HandshakeReader reader) {
-        long ms = handshakeTimeoutMs;
-        if (ms <= 0) {
-            return;
+        @Override
+        public int authGid() {
+            return c.authGid();
         }
-        PollHandlers p = poll;
-        Runnable expire = () -> expireHandshake(cfd, reader, ms);
-        if (p instanceof EventLoop) {
-            ((EventLoop) p).schedule(ms, expire);
-        } else {
-            HandshakeTimer.schedule(ms, () -> {
-                if (!destroyed) {
-                    p.jobAdd(Priority.HIGH, expire);
-                }
-            });
-        }
-    }
 
-    /** On the loop thread: drops the socket if {@code reader} is still waiting for its request. */
-    private void expireHandshake(int cfd, HandshakeReader reader, long ms) {
-        if (handshakes.get(cfd) != reader) {
-            return; // completed, failed or dropped already (the fd number may belong to someone else now)
+        @Override
+        public int authMode() {
+            return c.authMode();
         }
-        handshakes.remove(cfd);
-        poll.dispatchDel(cfd);
-        UnixSocket.shutdownAndClose(cfd);
-        reader.close();
-        HANDSHAKE_LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; dropped", name, cfd, ms);
-    }
 
-    private void onHandshakeReady(HandshakeReader reader, int cfd) {
-        enterLoop();
-        HandshakeReader.Status st = reader.read();
-        if (st == HandshakeReader.Status.INCOMPLETE) {
-            return;
+        @Override
+        public ServerChannel.Owner owner() {
+            return c.owner;
         }
-        poll.dispatchDel(cfd);
-        handshakes.remove(cfd);
-        try {
-            if (st == HandshakeReader.Status.CLOSED
-                    || reader.id() != ConnectionRequestDescriptor.MSG_AUTHENTICATE) {
-                // libqb closes silently on anything but an AUTHENTICATE request.
-                LOG.debug("service {}: handshake dropped ({})", name,
-                        st == HandshakeReader.Status.CLOSED ? "closed" : "id=" + reader.id());
-                UnixSocket.shutdownAndClose(cfd);
-                return;
-            }
-            Posix.setIntOption(cfd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 0, "setsockopt(SO_PASSCRED)");
-            Credentials cred = reader.credentials();
-            if (cred == null) {
-                refuse(cfd, -Errno.EINVAL, "no SCM_CREDENTIALS");
-                return;
-            }
-            establish(cfd, cred, reader.maxMsgSize(), reader.jqbClient());
-        } catch (IpcException e) {
-            if (e.errno() == Errno.EPIPE || e.errno() == Errno.ECONNRESET) {
-                LOG.debug("service {}: client went away during the handshake: {}", name, e.getMessage());
-            } else {
-                HANDSHAKE_LOG.warn("service {}: handshake failed: {}", name, e.getMessage());
-            }
-            UnixSocket.shutdownAndClose(cfd);
-        } finally {
-            reader.close();
-        }
-    }
 
-    private void refuse(int cfd, int error, String why) {
-        LOG.debug("service {}: refusing connection: {} ({})", name, Errno.name(error), why);
-        try {
-            ConnectionResponse.send(cfd, error, 0, 0, 0, null, null, null);
-        } catch (IpcException e) {
-            LOG.debug("service {}: refusal not delivered: {}", name, e.getMessage());
+        @Override
+        public void activate(ServerChannel ch, int agreedSize) {
+            // Listed before the rate limit is read (in establish): a concurrent requestRateLimit reaches it either way.
+            connections.add(c);
+            c.establish(ch, agreedSize);
+            active.incrementAndGet();
         }
-        UnixSocket.shutdownAndClose(cfd);
-    }
 
-    private void establish(int cfd, Credentials cred, long requested, boolean jqbClient) {
-        long size = Math.max(requested, enforcedBufferSize);
-        if (size > MAX_BUFFER_SIZE) {
-            refuse(cfd, -Errno.EINVAL, "max_msg_size=" + size + " exceeds " + MAX_BUFFER_SIZE);
-            return;
-        }
-        // The cap: the server decides the size and the client learns it from the response (libqb clients size
-        // their buffers from it), as with enforceBufferSize; accept() sees both values and may refuse.
-        size = Math.min(size, maxBufferSize);
-        Connection c = new Connection(this, CONNECTION_IDS.incrementAndGet(), cred.pid(), cred.uid(), cred.gid());
-        c.setBufferSizes(requested, (int) size);
-        String dir;
-        try {
-            dir = ShmDirectory.create(pid, cred.pid(), cfd, cred.uid(), cred.gid());
-        } catch (IpcException e) {
-            refuse(cfd, -e.errno(), e.getMessage());
-            return;
-        }
-        c.setDirectory(dir);
-        int rc;
-        try {
-            rc = handler.accept(c, cred.uid(), cred.gid());
-        } catch (RuntimeException | Error e) {
-            LOG.error("accept handler failed", e);
-            rc = -Errno.EACCES;
-        }
-        if (rc != 0) {
-            refuse(cfd, rc, "accept callback");
-            ShmDirectory.remove(dir);
-            callDestroyed(c);
-            return;
-        }
-        ShmDirectory.chown(dir, c.authUid(), c.authGid());
-        ServerChannel ch;
-        try {
-            ch = type == TransportType.SOCKET
-                    ? SocketServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
-                            c.owner, cred.pid(), cred.uid())
-                    : ShmServerChannel.create(cfd, dir, name, (int) size, c.authUid(), c.authGid(), c.authMode(),
-                            c.owner);
-        } catch (RuntimeException | Error e) {
-            // An Error too (OutOfMemoryError for the buffers): the client gets a clean refusal, nothing leaks.
-            int errno = e instanceof IpcException ? ((IpcException) e).errno() : Errno.ENOMEM;
-            if (!(e instanceof IpcException)) {
-                HANDSHAKE_LOG.warn("service {}: connection set-up failed: {}", name, e.toString());
-            }
-            refuse(cfd, -errno, e.getMessage());
-            ShmDirectory.remove(dir);
-            callDestroyed(c);
-            return;
-        }
-        // Listed before the rate limit is read (in establish): a concurrent requestRateLimit reaches it either way.
-        connections.add(c);
-        c.establish(ch, (int) size);
-        active.incrementAndGet();
-        try {
-            ConnectionResponse.send(cfd, 0, ch.connectionType(), (int) size, c.id(), ch.requestPath(),
-                    ch.responsePath(), ch.eventPath(), jqbClient);
+        @Override
+        public void register() {
             c.register();
-        } catch (RuntimeException | Error e) {
-            HANDSHAKE_LOG.warn("service {}: connection {} failed during handshake: {}", name, c.id(), e.getMessage());
+        }
+
+        @Override
+        public void created() {
+            try {
+                handler.created(c);
+            } catch (RuntimeException | Error e) {
+                LOG.error("created handler failed on {}", c, e);
+            }
+            ServiceMonitor.connectionAdded(Service.this, c, c.directory());
+        }
+
+        @Override
+        public void refused() {
+            callDestroyed(c);
+        }
+
+        @Override
+        public void abandon() {
             c.markEstablished();
             c.teardownNow();
-            return;
         }
-        try {
-            handler.created(c);
-        } catch (RuntimeException | Error e) {
-            LOG.error("created handler failed on {}", c, e);
-        }
-        ServiceMonitor.connectionAdded(this, c, dir);
     }
 
     private void callDestroyed(Connection c) {
@@ -477,7 +344,10 @@ public final class Service implements AutoCloseable {
         callDestroyed(c);
         ServerChannel ch = c.channel();
         if (ch != null) {
-            ch.destroy();
+            // One fd for the directory while the channel unlinks its files (see DirectoryFiles.hold).
+            try (DirectoryFiles.Held held = DirectoryFiles.hold(c.directory())) {
+                ch.destroy();
+            }
         }
         ShmDirectory.remove(c.directory());
     }
@@ -503,6 +373,29 @@ public final class Service implements AutoCloseable {
         for (Connection c : connections) {
             c.applyRateLimit(limit);
         }
+    }
+
+    /**
+     * Coalesces the notifications of events sent from this service's callbacks (default off). Over SHM each event
+     * is announced to the client with one byte on its socket (libqb's protocol: a native client polls the socket,
+     * then reads one event per byte). With this on, an event sent on the built-in {@link EventLoop}'s thread while
+     * it dispatches (in {@link ServiceHandler#message} and the other callbacks) is written to the client's ring at
+     * once, but its byte waits for the end of the loop's dispatch pass, when each connection gets the bytes of all
+     * its events of the pass in one send(2): a server that fans events out to many clients per request (a
+     * notification broker) makes one system call and one wake-up per client and pass instead of one per event.
+     * Native clients see exactly what they would otherwise see, only the pass's announcements come together after
+     * the callback returns. Sends from other threads, with a custom {@link PollHandlers}, or of several buffers are
+     * announced at once as before.
+     *
+     * @param on true to coalesce
+     */
+    public void coalesceEventNotifications(boolean on) {
+        coalesceEventNotifications = on;
+    }
+
+    /** @return true when event notifications are coalesced; see {@link #coalesceEventNotifications(boolean)} */
+    public boolean coalescesEventNotifications() {
+        return coalesceEventNotifications;
     }
 
     /** @return the current rate limit */
@@ -794,7 +687,7 @@ public final class Service implements AutoCloseable {
         for (Connection c : connections) {
             c.disconnect();
         }
-        closeListener();
+        acceptor.withdraw();
     }
 
     @Override
@@ -844,30 +737,11 @@ public final class Service implements AutoCloseable {
         }
     }
 
-    /** Closes pending handshakes and the listening socket (unlinking its file in filesystem mode). Loop thread. */
-    private void closeListener() {
-        for (var e : handshakes.entrySet()) {
-            poll.dispatchDel(e.getKey());
-            UnixSocket.shutdownAndClose(e.getKey());
-            e.getValue().close();
-        }
-        handshakes.clear();
-        if (listenFd >= 0) {
-            poll.dispatchDel(listenFd);
-            UnixSocket.shutdownAndClose(listenFd);
-            listenFd = -1;
-            if (socketPath != null) {
-                Posix.C.unlink(socketPath);
-                socketPath = null;
-            }
-        }
-    }
-
     private void teardownAll() {
         for (Connection c : connections) {
             c.teardownNow();
         }
-        closeListener();
+        acceptor.withdraw();
         running = false;
         LOG.debug("service {} destroyed", name);
     }

@@ -149,6 +149,11 @@ final class EventSelector implements AutoCloseable {
         return true;
     }
 
+    /** @return how many channels and raw fds are added */
+    int extraCount() {
+        return extras.size() + (raw == null ? 0 : raw.size());
+    }
+
     /** @return true while channels or raw fds are added */
     boolean hasExtras() {
         return !extras.isEmpty() || raw != null;

@@ -2,13 +2,9 @@ package io.jqb.libipc;
 
 import io.jqb.IpcException;
 import io.jqb.NotConnectedException;
-import io.jqb.libipc.internal.Errors;
-import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
+import io.jqb.libipc.internal.RawSocket;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectableChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 
 /**
@@ -18,11 +14,17 @@ import java.nio.file.Path;
  *
  * <p>Receive either with {@link #read} (the next message, blocking up to a time-out) or with {@link #waitEvent}
  * (MESSAGE, SERVER_CLOSE, DISCONNECTION, EXTRA_FD for fds added with {@code addFd}, TIMEOUT). Not both from
- * different threads: the receiving side belongs to one thread. {@link #write} may be called from any thread.
+ * different threads: the receiving side belongs to one thread. {@link #write} may be called from any thread, and
+ * {@link #close} too (a receive blocked in another thread then ends with {@link NotConnectedException}).
+ *
+ * <p>While no fd is added, a receive is one blocking {@code recv} straight on the socket (as the C client does: a
+ * request/response round trip costs one send and usually one recv); with fds added, a selector waits on them and on
+ * the socket. A blocked receive notices an interrupt within 100 ms ({@link IpcException} EINTR; the connection stays
+ * open). Nothing is allocated per message.
  */
 public final class IpcClient implements AutoCloseable {
     private final IpcConnection connection;
-    private final EventSelector loop;
+    private final ClientLoop loop;
     private final String name;
     private final Path path;
 
@@ -115,33 +117,9 @@ public final class IpcClient implements AutoCloseable {
         this.name = b.endpoint.name;
         String op = "connect(" + name + ")";
         this.path = b.endpoint.socketPath(op);
-        SocketChannel ch = null;
-        EventSelector sel = null;
-        try {
-            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-            ch.connect(UnixDomainSocketAddress.of(path));
-            ch.configureBlocking(false);
-            sel = new EventSelector(true);
-            IpcConnection c = new IpcConnection(ch, b.maxPayload, b.writeTimeoutMs, 0, name);
-            sel.add(c);
-            this.connection = c;
-            this.loop = sel;
-        } catch (IOException | RuntimeException e) {
-            if (sel != null) {
-                sel.close();
-            }
-            if (ch != null) {
-                try {
-                    ch.close();
-                } catch (IOException x) {
-                    e.addSuppressed(x);
-                }
-            }
-            if (e instanceof IOException) {
-                throw Errors.of(op + ": " + path, (IOException) e);
-            }
-            throw (RuntimeException) e;
-        }
+        RawSocket socket = RawSocket.connect(path.toString(), op + ": " + path);
+        this.connection = new IpcConnection(socket, b.maxPayload, b.writeTimeoutMs, name);
+        this.loop = new ClientLoop(connection, name);
     }
 
     /**
@@ -175,35 +153,7 @@ public final class IpcClient implements AutoCloseable {
      * @throws IllegalStateException while fds are added (their events would be lost)
      */
     public IpcMessage read(long timeoutMs) {
-        if (loop.hasExtras()) {
-            throw new IllegalStateException("read() while fds are added with addFd: use waitEvent()");
-        }
-        if (!connection.isOpen()) {
-            throw new NotConnectedException("read(" + name + ")", "the connection is closed");
-        }
-        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
-        for (;;) {
-            long left = timeoutMs < 0 ? -1 : Math.max(0, (deadline - System.nanoTime()) / 1_000_000L);
-            IpcEvent e = loop.waitEvent(left);
-            switch (e.type()) {
-                case MESSAGE:
-                case SERVER_CLOSE:
-                    return e.message();
-                case TIMEOUT:
-                    if (timeoutMs >= 0) {
-                        return null;
-                    }
-                    break;
-                case DISCONNECTION:
-                    throw new NotConnectedException("read(" + name + ")", "the server closed the connection");
-                case ERROR:
-                    throw e.cause();
-                default:
-                    if (timeoutMs >= 0 && left == 0) {
-                        return null;
-                    }
-            }
-        }
+        return loop.read(timeoutMs);
     }
 
     /**
@@ -264,7 +214,7 @@ public final class IpcClient implements AutoCloseable {
     /** {@code ipc_close}: closes the connection (nothing is sent) and the selector. Idempotent. */
     @Override
     public void close() {
-        connection.close();
         loop.close();
+        connection.close();
     }
 }

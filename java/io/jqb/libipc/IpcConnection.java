@@ -6,8 +6,11 @@ import io.jqb.MessageTooLargeException;
 import io.jqb.libipc.internal.Errors;
 import io.jqb.libipc.internal.FrameReader;
 import io.jqb.libipc.internal.FrameWriter;
+import io.jqb.libipc.internal.PeerPrincipals;
+import io.jqb.libipc.internal.RawSocket;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
@@ -31,7 +34,12 @@ import jdk.net.UnixDomainPrincipal;
  * Writes may come from any thread (they are serialised); everything else belongs to the loop's thread.
  */
 public final class IpcConnection implements AutoCloseable {
+    /** Server side: the accepted channel, registered with the server's selector. Null on a client. */
     final SocketChannel channel;
+    /** Client side: the socket as a plain fd ({@link ClientLoop} receives on it directly). Null on a server. */
+    final RawSocket raw;
+    /** What frames are read from and written to: {@link #channel} or {@link #raw}. */
+    private final ByteChannel io;
     final FrameReader reader;
     private final FrameWriter writer = new FrameWriter();
     private final int maxPayload;
@@ -50,7 +58,19 @@ public final class IpcConnection implements AutoCloseable {
     java.util.function.Consumer<IpcConnection> onClose;
 
     IpcConnection(SocketChannel channel, int maxPayload, long writeTimeoutMs, int maxPending, String name) {
+        this(channel, null, maxPayload, writeTimeoutMs, maxPending, name);
+    }
+
+    /** A client's connection on a plain fd: writes wait up to {@code writeTimeoutMs} for room. */
+    IpcConnection(RawSocket raw, int maxPayload, long writeTimeoutMs, String name) {
+        this(null, raw, maxPayload, writeTimeoutMs, 0, name);
+    }
+
+    private IpcConnection(SocketChannel channel, RawSocket raw, int maxPayload, long writeTimeoutMs, int maxPending,
+            String name) {
         this.channel = channel;
+        this.raw = raw;
+        this.io = channel != null ? channel : raw;
         this.reader = new FrameReader(maxPayload);
         this.maxPayload = maxPayload;
         this.writeTimeoutMs = writeTimeoutMs;
@@ -93,7 +113,7 @@ public final class IpcConnection implements AutoCloseable {
                     return;
                 }
                 writer.encode(type, payload);
-                if (!writer.flush(channel)) {
+                if (!writer.flush(io)) {
                     flushSlowly();
                 }
             } catch (IOException e) {
@@ -118,7 +138,7 @@ public final class IpcConnection implements AutoCloseable {
             return;
         }
         writer.encode(type, payload);
-        if (!writer.flush(channel)) {
+        if (!writer.flush(io)) {
             updateInterest();
             SelectionKey k = key;
             if (k != null) {
@@ -132,7 +152,7 @@ public final class IpcConnection implements AutoCloseable {
         synchronized (writer) {
             try {
                 if (writer.pending() > 0 && !closed) {
-                    writer.flush(channel);
+                    writer.flush(io);
                 }
             } catch (IOException e) {
                 writer.discard(); // the peer is gone: its EOF or reset is reported by the read side
@@ -174,7 +194,7 @@ public final class IpcConnection implements AutoCloseable {
                 return;
             }
             try {
-                if (!writer.flush(channel)) {
+                if (!writer.flush(io)) {
                     long saved = timeoutMs;
                     flushSlowly(saved);
                 }
@@ -191,6 +211,22 @@ public final class IpcConnection implements AutoCloseable {
 
     private void flushSlowly(long timeoutMs) throws IOException {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        if (raw != null) {
+            for (;;) {
+                long leftNs = deadline - System.nanoTime();
+                long left = (leftNs + 999_999) / 1_000_000L; // poll's ms rounded up: never give up early
+                if (leftNs <= 0) {
+                    writer.discard();
+                    shutdown();
+                    throw new IpcException("write(" + name + ")", Errno.ETIMEDOUT, "the peer read nothing for "
+                            + timeoutMs + " ms; connection shut down");
+                }
+                raw.awaitWritable((int) Math.min(left, Integer.MAX_VALUE));
+                if (writer.flush(io)) {
+                    return;
+                }
+            }
+        }
         if (writeWait == null) {
             writeWait = Selector.open();
             channel.register(writeWait, SelectionKey.OP_WRITE);
@@ -205,7 +241,7 @@ public final class IpcConnection implements AutoCloseable {
             }
             writeWait.select(left);
             writeWait.selectedKeys().clear();
-            if (writer.flush(channel)) {
+            if (writer.flush(io)) {
                 return;
             }
         }
@@ -213,6 +249,10 @@ public final class IpcConnection implements AutoCloseable {
 
     /** Ends both directions; the loop then sees EOF and reports DISCONNECTION. */
     private void shutdown() {
+        if (raw != null) {
+            raw.shutdown();
+            return;
+        }
         try {
             channel.shutdownInput();
             channel.shutdownOutput();
@@ -229,6 +269,9 @@ public final class IpcConnection implements AutoCloseable {
      */
     public UnixDomainPrincipal peer() {
         try {
+            if (raw != null) {
+                return PeerPrincipals.of(raw.peerCredentials());
+            }
             return channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
         } catch (IOException e) {
             throw Errors.of("peer(" + name + ")", e);
@@ -251,12 +294,15 @@ public final class IpcConnection implements AutoCloseable {
         if (onClose != null) {
             onClose.accept(this);
         }
+        if (raw != null) {
+            raw.close(); // before the lock: wakes a write waiting for room (and a blocked receive)
+        }
         synchronized (writer) {
             try {
                 if (writeWait != null) {
                     writeWait.close();
                 }
-                channel.close();
+                io.close();
             } catch (IOException e) {
                 // closing: nothing to do
             }

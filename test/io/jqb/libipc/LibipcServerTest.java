@@ -358,12 +358,12 @@ class LibipcServerTest extends RunDirTest {
             IpcConnection busyConn = next(s).connection();
             IpcConnection quietConn = next(s).connection();
             // 2000 small frames from the busy client in one write, then one from the quiet one
-            ByteBuffer burst = ByteBuffer.allocate(2000 * 6);
+            ByteBuffer burst = ByteBuffer.allocateDirect(2000 * 6);
             for (int i = 0; i < 2000; i++) {
                 burst.put((byte) 2).putInt(Integer.reverseBytes(1)).put((byte) i);
             }
             burst.flip();
-            busy.connection().channel.write(burst);
+            busy.connection().raw.write(burst);
             assertEquals(0, burst.remaining());
             IpcEvent first = next(s);
             assertSame(busyConn, first.connection());

@@ -73,16 +73,19 @@ class HandshakeAbuseTest extends InteropTestBase {
         throw new AssertionError("no IllegalArgumentException");
     }
 
-    /** Requests whose id is not AUTHENTICATE (-1) are closed at once, silently, as libqb does. */
+    /**
+     * Requests whose id is not AUTHENTICATE (-1) are closed at once, silently, as libqb does. The service has no
+     * handshake time-out, so every close is the server's answer to the garbage (a server that left garbage to the
+     * time-out would never close it), whatever the machine's load.
+     */
     @Test
     void garbageRequestsAreClosed() throws Exception {
         NonBlockingEchoHandler h = new NonBlockingEchoHandler();
-        Service s = service(h, TIMEOUT_MS);
+        Service s = service(h, 0);
         EchoPinger good = track(EchoPinger.start(s.name()));
         LeakProbe.Snapshot before = LeakProbe.snapshot();
         Random r = new Random(Soak.seed(0x67617262L));
         int rounds = Soak.count("handshake.garbage", 200, 5_000);
-        int closedFast = 0;
         for (int i = 0; i < rounds; i++) {
             byte[] g = new byte[24 + r.nextInt(200)];
             r.nextBytes(g);
@@ -92,16 +95,11 @@ class HandshakeAbuseTest extends InteropTestBase {
             int fd = RawShmPeer.rawConnect(s.name());
             try {
                 RawShmPeer.sendAll(fd, g);
-                long t0 = System.nanoTime();
-                assertTrue(RawShmPeer.awaitClosedByPeer(fd, 2_000), "garbage #" + i + " not closed");
-                if (System.nanoTime() - t0 < TIMEOUT_MS * 1_000_000L / 2) {
-                    closedFast++;
-                }
+                assertTrue(RawShmPeer.awaitClosedByPeer(fd, 30_000), "garbage #" + i + " not closed");
             } finally {
                 UnixSocket.shutdownAndClose(fd);
             }
         }
-        assertEquals(rounds, closedFast, "garbage requests closed without waiting for the time-out");
         assertEquals(1, h.accepts.get(), "a garbage request reached accept (1 = the well-behaved client)");
         good.awaitProgress(10);
         LeakProbe.assertNoLeak("garbage handshakes", before, Duration.ofSeconds(5));
@@ -121,16 +119,15 @@ class HandshakeAbuseTest extends InteropTestBase {
         byte[] full = RawShmPeer.connectionRequest(-1, 24, 65536, 0);
         try (StderrCapture log = new StderrCapture()) {
             for (int len = 0; len < 24; len += 5) {
+                long t0 = System.nanoTime(); // before the connect: the server's timer starts after it
                 int fd = RawShmPeer.rawConnect(s.name());
                 try {
                     RawShmPeer.sendAll(fd, Arrays.copyOf(full, len));
-                    long t0 = System.nanoTime();
-                    // the server does not answer a partial request...
-                    assertFalse(RawShmPeer.awaitClosedByPeer(fd, TIMEOUT_MS / 2), len + " bytes: closed early");
-                    good.awaitProgress(3); // ...nor block anyone meanwhile
-                    assertTrue(RawShmPeer.awaitClosedByPeer(fd, TIMEOUT_MS + 3_000), len + " bytes: never timed out");
+                    good.awaitProgress(3); // the partial request blocks nobody
+                    // the server does not answer a partial request: it closes it at the time-out, not before
+                    assertTrue(RawShmPeer.awaitClosedByPeer(fd, TIMEOUT_MS + 30_000), len + " bytes: never timed out");
                     long ms = (System.nanoTime() - t0) / 1_000_000;
-                    assertTrue(ms >= TIMEOUT_MS / 2 - 50, len + " bytes: closed after " + ms + " ms");
+                    assertTrue(ms >= TIMEOUT_MS - 50, len + " bytes: closed after " + ms + " ms, before the time-out");
                 } finally {
                     UnixSocket.shutdownAndClose(fd);
                 }
@@ -203,35 +200,56 @@ class HandshakeAbuseTest extends InteropTestBase {
     /**
      * A client that connects and says nothing: others connect and are served meanwhile; it is dropped after the
      * time-out. Also with the application's own {@link PollHandlers} (no loop timer: the shared timer thread).
+     *
+     * <p>Two services per loop kind, so that nothing depends on how fast a loaded machine is. "Never blocks others"
+     * is shown by events, not a time window: with no time-out at all, five clients connect and echo while a silent
+     * client holds its connection, and the silent one is still connected afterwards (a server that read the
+     * handshake blocking would stall the clients, whose connect then fails with ETIMEDOUT after 30 s). "Dropped
+     * after the time-out" is shown on a second service with a {@value #TIMEOUT_MS} ms time-out: never before it,
+     * and within a generous bound after it (the behaviour is "is dropped", not "is dropped fast").</p>
      */
     @Test
     void silentClientIsTimedOutWithoutBlockingOthers() throws Exception {
         for (boolean ownPollHandlers : new boolean[] {false, true}) {
-            NonBlockingEchoHandler h = new NonBlockingEchoHandler();
-            Service s = track(Service.create(serviceName(ownPollHandlers ? "-p" : ""), 7, TransportType.SHM, h));
-            s.setHandshakeTimeout(TIMEOUT_MS);
             EventLoop loop = null;
             if (ownPollHandlers) {
                 loop = track(new EventLoop("app-loop"));
-                s.setPollHandlers(new Delegating(loop));
                 loop.start();
             }
-            s.run();
-            int silent = RawShmPeer.rawConnect(s.name());
+            // 1. No time-out: the silent client can only be left alone, so the others are served while it waits.
+            Service patient = silentTestService(ownPollHandlers ? "-p0" : "-0", 0, loop);
+            int silent = RawShmPeer.rawConnect(patient.name());
             try {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < 5; i++) {
-                    try (Client c = Client.connect(s.name(), 65536)) {
+                    try (Client c = Client.connect(patient.name(), 65536)) {
                         ConnectCyclesTest.echo(c, EchoWire(), EchoWire(), i);
                     }
                 }
                 long others = (System.nanoTime() - t0) / 1_000_000;
-                assertTrue(others < TIMEOUT_MS, "other clients waited " + others + " ms");
-                assertTrue(RawShmPeer.awaitClosedByPeer(silent, TIMEOUT_MS + 3_000), "silent client never dropped");
+                assertFalse(RawShmPeer.awaitClosedByPeer(silent, 0),
+                        "the silent client was dropped although the service has no handshake time-out");
+                Soak.figure("HandshakeAbuseTest.silentClient", ownPollHandlers ? "othersServedInMsOwnLoop"
+                        : "othersServedInMs", others + " (5 connect+echo while a silent client waits)");
+            } finally {
+                UnixSocket.shutdownAndClose(silent);
+            }
+            patient.close();
+
+            // 2. A time-out: the silent client is dropped, not before it.
+            Service s = silentTestService(ownPollHandlers ? "-p" : "", TIMEOUT_MS, loop);
+            silent = RawShmPeer.rawConnect(s.name());
+            try {
+                long t0 = System.nanoTime(); // the server accepts (and arms its timer) after this connect returned
+                assertTrue(RawShmPeer.awaitClosedByPeer(silent, TIMEOUT_MS + 30_000), "silent client never dropped");
                 long ms = (System.nanoTime() - t0) / 1_000_000;
-                assertTrue(ms >= TIMEOUT_MS - 50, "dropped after " + ms + " ms");
+                assertTrue(ms >= TIMEOUT_MS - 50, "dropped after " + ms + " ms, before the time-out");
                 Soak.figure("HandshakeAbuseTest.silentClient", ownPollHandlers ? "droppedAfterMsOwnLoop"
                         : "droppedAfterMs", ms + " (time-out " + TIMEOUT_MS + ")");
+                // and the service still serves
+                try (Client c = Client.connect(s.name(), 65536)) {
+                    ConnectCyclesTest.echo(c, EchoWire(), EchoWire(), 5);
+                }
             } finally {
                 UnixSocket.shutdownAndClose(silent);
             }
@@ -243,6 +261,17 @@ class HandshakeAbuseTest extends InteropTestBase {
         // the shared timer thread goes away when idle
         waitUntilLong("jqb-handshake-timer thread gone", () -> LeakProbe.threads().stream()
                 .noneMatch(n -> n.equals("jqb-handshake-timer")));
+    }
+
+    /** A running echo service with this handshake time-out, on {@code loop} through {@link Delegating} if given. */
+    private Service silentTestService(String suffix, long handshakeTimeoutMs, EventLoop loop) throws IpcException {
+        Service s = track(Service.create(serviceName(suffix), 7, TransportType.SHM, new NonBlockingEchoHandler()));
+        s.setHandshakeTimeout(handshakeTimeoutMs);
+        if (loop != null) {
+            s.setPollHandlers(new Delegating(loop));
+        }
+        s.run();
+        return s;
     }
 
     private static ByteBuffer EchoWire() {
@@ -283,17 +312,21 @@ class HandshakeAbuseTest extends InteropTestBase {
                     RawShmPeer.sendAll(fd, Arrays.copyOf(full, 1 + i % 23));
                 }
             }
-            long floodMs = (System.nanoTime() - t0) / 1_000_000;
-            long c0 = System.nanoTime();
+            long floodEnd = System.nanoTime();
+            long floodMs = (floodEnd - t0) / 1_000_000;
             try (Client c = Client.connect(s.name(), 65536)) {
                 ConnectCyclesTest.echo(c, EchoWire(), EchoWire(), 7);
             }
-            long connectMs = (System.nanoTime() - c0) / 1_000_000;
-            assertTrue(connectMs < 1_000, "a new client needed " + connectMs + " ms during the flood");
+            long connectMs = (System.nanoTime() - floodEnd) / 1_000_000;
+            // Served during the flood, not after it: the newest half-open connection (5 s time-out) is still
+            // pending. A server that handled handshakes one at a time would keep the client waiting behind 1,000
+            // of them (its connect fails after 30 s); only a machine 5,000 times slower than usual fails this.
+            assertFalse(RawShmPeer.awaitClosedByPeer(fds.get(fds.size() - 1), 0), "a new client needed "
+                    + connectMs + " ms: it was served only after the flood's time-outs");
             good.awaitProgress(20);
             int dropped = 0;
             for (int fd : fds) {
-                long left = Math.max(1, t0 / 1_000_000 + 5_000 + 5_000 - System.nanoTime() / 1_000_000);
+                long left = Math.max(1, (floodEnd - System.nanoTime()) / 1_000_000 + 5_000 + 30_000);
                 if (RawShmPeer.awaitClosedByPeer(fd, (int) left)) {
                     dropped++;
                 }

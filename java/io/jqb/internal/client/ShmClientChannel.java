@@ -33,13 +33,25 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private final ShmRing request;
     private final ShmRing response;
     private final ShmRing event;
-    /** Native scratch: [0] doorbell byte, [8] event byte sink, [16] pollfd for send, [24] recv, [32] event. */
+    /**
+     * Native scratch slots, 8 bytes each (a pollfd is 8): the doorbell byte we send, the event byte we drain, the
+     * pollfd of a send waiting for room, [24] unused (checkConnected runs on any thread: its pollfd is its own), the
+     * pollfd of an event wait. Each slot is used under its direction's lock.
+     */
+    private static final int DOORBELL_SLOT = 0;
+    private static final int EVENT_BYTE_SLOT = 8;
+    private static final int SEND_POLL_SLOT = 16;
+    private static final int EVENT_POLL_SLOT = 32;
+    private static final int SCRATCH_LENGTH = 40;
     private final long scratch;
     private int owedEventBytes;
     private boolean closed;
     /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
     private final boolean jqbServer;
     private volatile WaitStrategy waitStrategy = WaitStrategy.block();
+    /** One reader per direction: a response and an event can be received at once on two threads. */
+    private final Reader responseReader = new Reader(0);
+    private final Reader eventReader = new Reader(1);
 
     private ShmClientChannel(int fd, int serverPid, ShmRing request, ShmRing response, ShmRing event,
             boolean jqbServer) {
@@ -50,7 +62,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         this.request = request;
         this.response = response;
         this.event = event;
-        this.scratch = Posix.allocate(40);
+        this.scratch = Posix.allocate(SCRATCH_LENGTH);
     }
 
     /** Opens the three rings named in the connection response (request, response, event). */
@@ -175,9 +187,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     /** Writes the doorbell byte; the chunk is already committed and posted. */
     private boolean ring(byte b) {
-        MEM.writeByte(scratch, b);
+        MEM.writeByte(scratch + DOORBELL_SLOT, b);
         for (;;) {
-            long n = C.send(fd, scratch, 1, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+            long n = C.send(fd, scratch + DOORBELL_SLOT, 1, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
             if (n == 1) {
                 return true;
             }
@@ -194,7 +206,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 return false;
             }
             try {
-                if ((Posix.pollOne(fd, LibC.POLLOUT, 100, scratch + 16) & DEAD) != 0) {
+                if ((Posix.pollOne(fd, LibC.POLLOUT, 100, scratch + SEND_POLL_SLOT) & DEAD) != 0) {
                     connected = false;
                     return false;
                 }
@@ -209,22 +221,23 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     @Override
     public int recv(ByteBuffer dst, long timeoutNanos) {
+        final Reader reader = responseReader;
+        int rc = reader.read(response, dst, false);
+        if (rc != Errno.WOULD_BLOCK) {
+            return rc;
+        }
         final SharedSemaphore sem = response.semaphore();
-        if (!sem.tryWait()) {
-            final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
-            if (spinFor(sem, timeoutNanos)) {
-                return readChunk(response, dst);
-            }
+        final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
+        if (!spinFor(sem, timeoutNanos)) {
             long left = timeoutNanos <= 0 || t0 == 0 ? timeoutNanos
                     : Math.max(1, timeoutNanos - (System.nanoTime() - t0));
-            int rc = awaitToken(sem, left);
+            rc = awaitToken(sem, left);
             if (rc < 0) {
                 return rc;
             }
         }
-        return readChunk(response, dst);
+        return reader.read(response, dst, true);
     }
-
 
     private int awaitToken(SharedSemaphore sem, long timeoutNanos) {
         if (timeoutNanos == 0) {
@@ -248,21 +261,38 @@ public final class ShmClientChannel extends AbstractClientChannel {
         }
     }
 
-    private int readChunk(ShmRing ring, ByteBuffer dst) {
-        int len = ring.peekLength();
-        if (len < 0) {
-            ring.semaphore().post();
-            return len;
+    /**
+     * Copies a chunk into the caller's buffer; one per direction, made once, so reading allocates nothing. A buffer
+     * that is too small refuses the chunk: unlike libqb, the message and the connection stay, and the caller can
+     * retry with a bigger buffer ({@link #refusedLength}).
+     */
+    private final class Reader implements ShmRing.ChunkHandler {
+        private final int direction;
+        private ByteBuffer dst;
+
+        Reader(int direction) {
+            this.direction = direction;
         }
-        if (len > dst.remaining()) {
-            // Unlike libqb, keep the message and the connection: the caller can retry with a bigger buffer.
-            ring.semaphore().post();
-            refused[ring == event ? 1 : 0] = len;
-            return -Errno.ENOBUFS;
+
+        /** @param taken the caller already holds the semaphore token ({@link ShmRing#readTaken}) */
+        int read(ShmRing ring, ByteBuffer into, boolean taken) {
+            dst = into;
+            try {
+                return taken ? ring.readTaken(this) : ring.read(this);
+            } finally {
+                dst = null;
+            }
         }
-        dst.put(dst.position(), ring.view(), ring.payloadOffset(), len);
-        ring.reclaim(len);
-        return len;
+
+        @Override
+        public int onChunk(ShmRing ring, int offset, int length) {
+            if (length > dst.remaining()) {
+                refused[direction] = length;
+                return -Errno.ENOBUFS;
+            }
+            ring.copyTo(offset, dst, length);
+            return length;
+        }
     }
 
     @Override
@@ -271,19 +301,12 @@ public final class ShmClientChannel extends AbstractClientChannel {
         drainOwedEventBytes();
         final long deadline = WaitSlices.deadline(timeoutNanos);
         if (timeoutNanos != 0 && sem.value() == 0 && spinFor(sem, timeoutNanos)) {
-            int rc = readChunk(event, dst);
-            if (rc >= 0) {
-                consumeEventByte();
-            }
-            return rc;
+            return eventRead(eventReader.read(event, dst, true));
         }
         for (;;) {
-            if (sem.tryWait()) {
-                int rc = readChunk(event, dst);
-                if (rc >= 0) {
-                    consumeEventByte();
-                }
-                return rc;
+            int rc = eventReader.read(event, dst, false);
+            if (rc != Errno.WOULD_BLOCK) {
+                return eventRead(rc);
             }
             if (!connected || aborted) {
                 return -Errno.ENOTCONN;
@@ -295,7 +318,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
             }
             int rev;
             try {
-                rev = Posix.pollOne(fd, LibC.POLLIN, waitMs, scratch + 32);
+                rev = Posix.pollOne(fd, LibC.POLLIN, waitMs, scratch + EVENT_POLL_SLOT);
             } catch (IpcException e) {
                 connected = false;
                 return -Errno.ENOTCONN;
@@ -322,8 +345,16 @@ public final class ShmClientChannel extends AbstractClientChannel {
         }
     }
 
+    /** After an event chunk was read (or refused): an event read takes its notification byte. */
+    private int eventRead(int rc) {
+        if (rc >= 0) {
+            consumeEventByte();
+        }
+        return rc;
+    }
+
     private void dropStrayByte() {
-        long n = C.recv(fd, scratch + 8, 1, LibC.MSG_DONTWAIT);
+        long n = C.recv(fd, scratch + EVENT_BYTE_SLOT, 1, LibC.MSG_DONTWAIT);
         if (n == 0) {
             connected = false;
         } else if (n == 1) {
@@ -333,7 +364,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     /** One notification byte per event read, as libqb's client does. */
     private void consumeEventByte() {
-        long n = C.recv(fd, scratch + 8, 1, LibC.MSG_DONTWAIT);
+        long n = C.recv(fd, scratch + EVENT_BYTE_SLOT, 1, LibC.MSG_DONTWAIT);
         if (n == 0) {
             connected = false;
         } else if (n < 0) {
@@ -344,7 +375,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     private void drainOwedEventBytes() {
         while (owedEventBytes > 0) {
-            long n = C.recv(fd, scratch + 8, 1, LibC.MSG_DONTWAIT);
+            long n = C.recv(fd, scratch + EVENT_BYTE_SLOT, 1, LibC.MSG_DONTWAIT);
             if (n != 1) {
                 if (n == 0) {
                     connected = false;
@@ -391,7 +422,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
             C.rmdir(directory);
             LOG.debug("server pid {} is gone: removed {}", serverPid, directory);
         }
-        Posix.free(scratch, 40);
+        Posix.free(scratch, SCRATCH_LENGTH);
     }
 
     /** The server cannot clean up: it no longer exists, or it is a zombie. Checked up to 4 times, 10 ms apart. */

@@ -9,14 +9,94 @@ package io.jqb.internal.posix;
  * {@code O_DIRECTORY|O_NOFOLLOW} and work relative to that fd ({@code openat}, {@code unlinkat}, {@code fchown}): a
  * swapped-in symlink fails with ELOOP; a swapped-in real directory can only be another directory of the same
  * tmpfs.</p>
+ *
+ * <p>A connection's set-up creates six files and sets the directory's mode and owner, its teardown removes six:
+ * opening the directory for each would cost two system calls more per file than libqb (which works by path). Inside
+ * {@link #hold(String)}, the helpers on that thread that work in the held directory use its one fd instead.</p>
  */
 public final class DirectoryFiles {
+    /** The directory {@link #hold} keeps open on this thread (innermost), else null. */
+    private static final ThreadLocal<Held> HELD = new ThreadLocal<>();
+
     private DirectoryFiles() {
     }
 
+    /**
+     * A directory kept open on one thread for a batch of operations in it; {@link #close()} ends the batch. Opened
+     * like every other use here ({@code O_DIRECTORY|O_NOFOLLOW}), so the batch works in the directory that was at
+     * the path when it began (hold a new connection directory right after {@code mkdtemp}, before the client owns
+     * it, and every later step works in the directory the server made, whatever the client renames).
+     */
+    public static final class Held implements AutoCloseable {
+        private final String path;
+        private final int fd;
+        private final Held outer;
+        private boolean closed;
+
+        private Held(String path, int fd, Held outer) {
+            this.path = path;
+            this.fd = fd;
+            this.outer = outer;
+        }
+
+        /** Closes the directory fd and ends the batch on this thread. Idempotent. */
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (fd >= 0) {
+                Posix.C.close(fd);
+            }
+            if (HELD.get() == this) {
+                if (outer == null) {
+                    HELD.remove();
+                } else {
+                    HELD.set(outer);
+                }
+            }
+        }
+    }
+
+    /**
+     * Keeps {@code dir} open on this thread until the returned scope is closed. When it cannot be opened (or is
+     * null), the helpers open it per call as without the scope, and report the error there.
+     *
+     * @param dir the directory, or null (a scope that holds nothing)
+     * @return the scope: close it on the same thread (try-with-resources)
+     */
+    public static Held hold(String dir) {
+        int fd = dir == null ? -1 : Posix.C.open(dir, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW
+                | LibC.O_CLOEXEC, 0);
+        Held h = new Held(dir, fd, HELD.get());
+        if (fd >= 0) {
+            HELD.set(h);
+        }
+        return h;
+    }
+
+    /** @return the held fd of {@code dir} on this thread, else -1 */
+    private static int held(String dir) {
+        Held h = HELD.get();
+        return h != null && h.path.equals(dir) ? h.fd : -1;
+    }
+
+    /** @return an fd of {@code dir} (the held one, or a new one {@link #done} closes), or a negated errno */
     private static int openDirectory(String dir) {
+        int held = held(dir);
+        if (held >= 0) {
+            return held;
+        }
         int fd = Posix.C.open(dir, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
         return fd >= 0 ? fd : -Posix.errno();
+    }
+
+    /** Closes {@code dfd} from {@link #openDirectory} unless it is the held one. */
+    private static void done(int dfd, String dir) {
+        if (dfd != held(dir)) {
+            Posix.C.close(dfd);
+        }
     }
 
     private static String parent(String path) {
@@ -36,7 +116,8 @@ public final class DirectoryFiles {
      *         parent is a symlink)
      */
     public static int createExclusive(String path, int mode) {
-        int dfd = openDirectory(parent(path));
+        String dir = parent(path);
+        int dfd = openDirectory(dir);
         if (dfd < 0) {
             return dfd;
         }
@@ -45,20 +126,21 @@ public final class DirectoryFiles {
                     | LibC.O_CLOEXEC, mode);
             return fd >= 0 ? fd : -Posix.errno();
         } finally {
-            Posix.C.close(dfd);
+            done(dfd, dir);
         }
     }
 
     /** Removes {@code path} (never through a symlinked parent). @return 0 or a negated errno */
     public static int unlink(String path) {
-        int dfd = openDirectory(parent(path));
+        String dir = parent(path);
+        int dfd = openDirectory(dir);
         if (dfd < 0) {
             return dfd;
         }
         try {
             return Posix.C.unlinkat(dfd, name(path), 0) == 0 ? 0 : -Posix.errno();
         } finally {
-            Posix.C.close(dfd);
+            done(dfd, dir);
         }
     }
 
@@ -85,7 +167,7 @@ public final class DirectoryFiles {
             }
             return rc;
         } finally {
-            Posix.C.close(dfd);
+            done(dfd, dir);
         }
     }
 }

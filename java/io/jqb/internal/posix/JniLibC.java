@@ -20,9 +20,6 @@ final class JniLibC implements LibC {
     /** @return errno as the calling thread's last wrapper call left it */
     static native int lastErrno();
 
-    /** JNI {@code GetDirectBufferAddress}: the address of the buffer's index 0. */
-    static native long directBufferAddress(java.nio.ByteBuffer direct);
-
     /** JNI {@code NewDirectByteBuffer} over memory the caller owns. */
     static native java.nio.ByteBuffer newDirectBuffer(long address, long capacity);
 

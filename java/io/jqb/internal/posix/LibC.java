@@ -35,6 +35,7 @@ public interface LibC {
     int SO_ERROR = 4;
     int SO_KEEPALIVE = 9;
     int SO_PEERCRED = 17;
+    int SO_RCVTIMEO = 20;
     int IPPROTO_TCP = 6;
     int IPPROTO_IPV6 = 41;
     int IPV6_V6ONLY = 26;

@@ -24,10 +24,6 @@ final class LibCBinding {
         return JNI ? JniLibC.lastErrno() : Jnr.RUNTIME.getLastError();
     }
 
-    static long bufferAddress(java.nio.ByteBuffer direct) {
-        return JNI ? JniLibC.directBufferAddress(direct) : Jnr.MEMORY_IO.getDirectBufferAddress(direct);
-    }
-
     static java.nio.ByteBuffer newDirectBuffer(long address, int capacity) {
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity=" + capacity);

@@ -1,9 +1,12 @@
 package io.jqb.internal.posix;
 
 import java.lang.invoke.MethodHandle;
+import java.lang.ref.Reference;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
+import java.nio.ByteBuffer;
+import java.nio.ReadOnlyBufferException;
 
 /**
  * Plain, ordered, volatile and atomic access to native memory (our own scratch allocations and mapped shared
@@ -39,7 +42,10 @@ public final class NativeMemory {
     private static final MethodHandle GET_LONG_VOLATILE;
     private static final MethodHandle PUT_LONG_VOLATILE;
     private static final MethodHandle CAS_LONG;
+    private static final MethodHandle GET_LONG_FIELD;
     private static final long BYTE_ARRAY_BASE;
+    /** Offset of {@code java.nio.Buffer.address} (a direct buffer's base address), as Agrona's BufferUtil reads it. */
+    private static final long BUFFER_ADDRESS;
 
     static {
         try {
@@ -72,6 +78,10 @@ public final class NativeMemory {
             PUT_LONG_VOLATILE = l.findVirtual(type, "putLongVolatile", MethodType.methodType(v, o, j, j)).bindTo(u);
             CAS_LONG = l.findVirtual(type, "compareAndSwapLong", MethodType.methodType(boolean.class, o, j, j, j))
                     .bindTo(u);
+            GET_LONG_FIELD = l.findVirtual(type, "getLong", MethodType.methodType(j, o, j)).bindTo(u);
+            // Reading the field's offset needs no access to java.nio (no --add-opens): only Field lookup.
+            BUFFER_ADDRESS = (long) l.findVirtual(type, "objectFieldOffset", MethodType.methodType(j, Field.class))
+                    .bindTo(u).invoke(java.nio.Buffer.class.getDeclaredField("address"));
             BYTE_ARRAY_BASE = (int) l.findVirtual(type, "arrayBaseOffset", MethodType.methodType(i, Class.class))
                     .bindTo(u).invoke(byte[].class);
         } catch (Throwable e) {
@@ -198,18 +208,6 @@ public final class NativeMemory {
         }
     }
 
-    /** Copies {@code len} bytes at native {@code address} into {@code dst} from {@code dstOffset}. */
-    static void copyToArray(long address, byte[] dst, int dstOffset, int len) {
-        if (dstOffset < 0 || len < 0 || dstOffset > dst.length - len) {
-            throw new IndexOutOfBoundsException("dstOffset=" + dstOffset + " len=" + len + " length=" + dst.length);
-        }
-        try {
-            COPY.invokeExact((Object) null, address, (Object) dst, BYTE_ARRAY_BASE + dstOffset, (long) len);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     /** Copies {@code len} bytes of {@code src} from {@code srcOffset} to native {@code address}. */
     static void copyFromArray(byte[] src, int srcOffset, long address, int len) {
         if (srcOffset < 0 || len < 0 || srcOffset > src.length - len) {
@@ -219,6 +217,77 @@ public final class NativeMemory {
             COPY.invokeExact((Object) src, BYTE_ARRAY_BASE + srcOffset, (Object) null, address, (long) len);
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /** Copies {@code len} bytes at native {@code address} into {@code dst} from {@code dstOffset}. */
+    static void copyToArray(long address, byte[] dst, int dstOffset, int len) {
+        java.util.Objects.checkFromIndexSize(dstOffset, len, dst.length);
+        try {
+            COPY.invokeExact((Object) null, address, (Object) dst, BYTE_ARRAY_BASE + dstOffset, (long) len);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** @return the native address of a direct buffer's index 0 (one field read; no JNI call) */
+    static long directAddress(ByteBuffer direct) {
+        try {
+            return (long) GET_LONG_FIELD.invokeExact((Object) direct, BUFFER_ADDRESS);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Copies {@code len} bytes of {@code src} from absolute index {@code index} (position and limit unchanged) to
+     * native {@code address}: one {@code copyMemory} from the array or the direct buffer's memory, as
+     * {@code ByteBuffer.put(int, ByteBuffer, int, int)} ends in. Bounds as that method: {@code [index, index + len)}
+     * within {@code src}'s limit.
+     */
+    static void copyFromBuffer(ByteBuffer src, int index, long address, int len) {
+        java.util.Objects.checkFromIndexSize(index, len, src.limit());
+        try {
+            if (src.isDirect()) {
+                COPY.invokeExact((Object) null, directAddress(src) + index, (Object) null, address, (long) len);
+            } else if (src.hasArray()) {
+                COPY.invokeExact((Object) src.array(), BYTE_ARRAY_BASE + src.arrayOffset() + index, (Object) null,
+                        address, (long) len);
+            } else {
+                // A read-only heap buffer hides its array: byte by byte, rare and still allocation-free.
+                for (int i = 0; i < len; i++) {
+                    PUT_BYTE.invokeExact(address + i, src.get(index + i));
+                }
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        } finally {
+            Reference.reachabilityFence(src); // a direct buffer's memory must outlive the copy from its address
+        }
+    }
+
+    /**
+     * Copies {@code len} bytes at native {@code address} into {@code dst} at absolute index {@code index} (position
+     * and limit unchanged); bounds as {@code ByteBuffer.put(int, ByteBuffer, int, int)}.
+     *
+     * @throws ReadOnlyBufferException when {@code dst} is read-only
+     */
+    static void copyToBuffer(long address, ByteBuffer dst, int index, int len) {
+        if (dst.isReadOnly()) {
+            throw new ReadOnlyBufferException();
+        }
+        java.util.Objects.checkFromIndexSize(index, len, dst.limit());
+        try {
+            if (dst.isDirect()) {
+                COPY.invokeExact((Object) null, address, (Object) null, directAddress(dst) + index, (long) len);
+            } else {
+                COPY.invokeExact((Object) null, address, (Object) dst.array(),
+                        BYTE_ARRAY_BASE + dst.arrayOffset() + index, (long) len);
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        } finally {
+            Reference.reachabilityFence(dst);
         }
     }
 

@@ -1,5 +1,7 @@
 package io.jqb.internal.posix;
 
+import java.nio.ByteBuffer;
+
 /**
  * A bounds-checked window {@code [address, address + length)} of native (usually shared, mapped) memory with the
  * plain, ordered (release), volatile and atomic accesses the ring and semaphore code needs. Offsets are relative to
@@ -94,5 +96,28 @@ public final class PointerStore {
     /** Copies {@code len} bytes of {@code src} from {@code srcOffset} to {@code offset}. */
     public void write(long offset, byte[] src, int srcOffset, int len) {
         NativeMemory.copyFromArray(src, srcOffset, at(offset, len), len);
+    }
+
+    /**
+     * Copies {@code len} bytes of {@code src} from its absolute index {@code srcIndex} to {@code offset}; the
+     * buffer's position and limit are unchanged. Heap or direct, read-only or not.
+     */
+    public void write(long offset, ByteBuffer src, int srcIndex, int len) {
+        NativeMemory.copyFromBuffer(src, srcIndex, at(offset, len), len);
+    }
+
+    /** Copies {@code len} bytes at {@code offset} into {@code dst} from {@code dstOffset}. */
+    public void read(long offset, byte[] dst, int dstOffset, int len) {
+        NativeMemory.copyToArray(at(offset, len), dst, dstOffset, len);
+    }
+
+    /**
+     * Copies {@code len} bytes at {@code offset} into {@code dst} at its absolute index {@code dstIndex}; the
+     * buffer's position and limit are unchanged.
+     *
+     * @throws java.nio.ReadOnlyBufferException when {@code dst} is read-only
+     */
+    public void read(long offset, ByteBuffer dst, int dstIndex, int len) {
+        NativeMemory.copyToBuffer(at(offset, len), dst, dstIndex, len);
     }
 }

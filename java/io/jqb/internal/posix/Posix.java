@@ -79,15 +79,17 @@ public final class Posix {
         if (!direct.isDirect()) {
             throw new IllegalArgumentException("not a direct buffer");
         }
-        return LibCBinding.bufferAddress(direct);
+        return NativeMemory.directAddress(direct);
     }
 
     /**
-     * A direct buffer over {@code capacity} bytes of native memory at {@code address} that the caller owns (a
-     * mapping, an allocation); the buffer does not free it.
+     * A little-endian direct ByteBuffer over {@code length} bytes of native memory at {@code address} (not owned: it
+     * frees nothing). The one place jqb makes a ByteBuffer of native memory, for where a ByteBuffer is the API (a
+     * request handed to a handler); everything else reads and writes native memory through {@link PointerStore}.
+     * JNI's {@code NewDirectByteBuffer} when libjqbguard.so is loaded (jffi's, which loads jffi, otherwise).
      */
-    public static java.nio.ByteBuffer newDirectBuffer(long address, int capacity) {
-        return LibCBinding.newDirectBuffer(address, capacity);
+    public static java.nio.ByteBuffer directBuffer(long address, int length) {
+        return LibCBinding.newDirectBuffer(address, length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Copies {@code len} bytes of native memory at {@code address} into {@code dst}. */

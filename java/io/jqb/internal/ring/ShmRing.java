@@ -15,27 +15,27 @@ import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.FaultSafe;
 import io.jqb.internal.posix.Guard;
 import io.jqb.internal.posix.LibC;
+import io.jqb.internal.posix.PointerStore;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.RingHeaderDescriptor;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import io.jqb.internal.posix.PointerStore;
 
 /**
- * One libqb shared-memory ring: a header file and a data file, both mapped with libc and accessed through
- * chronicle-bytes. The data file is mapped twice back to back (as libqb does), so every chunk payload is contiguous
- * in memory even when it wraps.
+ * One libqb shared-memory ring: a header file and a data file, both mapped with libc and accessed through one
+ * memory API, {@link PointerStore} (bounds-checked, Unsafe-backed: plain, release, volatile and CAS accesses, and
+ * copies from and to byte arrays and ByteBuffers). The data file is mapped twice back to back (as libqb does), so
+ * every chunk payload is contiguous in memory even when it wraps. The one ByteBuffer over the data area,
+ * {@link #view()}, exists for the server's handlers, whose API is a ByteBuffer.
  *
  * <p>A ring has at most one writer and one reader at a time; callers serialise writers (and readers) themselves.
  * Every index and length read from shared memory is validated before use: a hostile peer can make an operation
  * fail with {@code -EBADMSG}, never make it touch memory outside the mapping.</p>
  */
 public final class ShmRing {
-
     private final String headerPath;
     private final String dataPath;
     private final long headerAddress;
@@ -51,8 +51,6 @@ public final class ShmRing {
     private boolean closed;
     /** Word index of the chunk being written (between claim and commit); writers are serialised. */
     private int claimed;
-    /** Word index of the chunk validated by the last peek; readers are serialised. */
-    private int peeked;
 
     private ShmRing(String headerPath, String dataPath, long headerAddress, long headerMapLength, long dataAddress,
             int dataBytes) {
@@ -65,7 +63,7 @@ public final class ShmRing {
         this.words = dataBytes >>> 2;
         this.header = pointer(headerAddress, headerMapLength);
         this.data = pointer(dataAddress, 2L * dataBytes);
-        this.dataView = Posix.newDirectBuffer(dataAddress, 2 * dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        this.dataView = Posix.directBuffer(dataAddress, 2 * dataBytes);
         this.scratch = Posix.allocate(16);
         this.semaphore = new SharedSemaphore(header, RingHeaderDescriptor.SEMAPHORE_OFFSET,
                 headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch);
@@ -134,11 +132,12 @@ public final class ShmRing {
         long hdr = mapExisting(hdrPath, RingHeaderDescriptor.STRUCT_LENGTH, false);
         long dat = 0;
         try {
-            int w = Posix.MEM.readInt(hdr + RingHeaderDescriptor.WORD_SIZE_OFFSET);
+            PointerStore header = pointer(hdr, RingHeaderDescriptor.STRUCT_LENGTH);
+            int w = header.readInt(RingHeaderDescriptor.WORD_SIZE_OFFSET);
             if ((long) w * 4 != expectData) {
                 throw new IpcException(op, Errno.EBADMSG, "word_size=" + w + " expected=" + expectData / 4);
             }
-            String dataPath = readPath(hdr + RingHeaderDescriptor.DATA_PATH_OFFSET);
+            String dataPath = readPath(header, RingHeaderDescriptor.DATA_PATH_OFFSET);
             if (dataPath == null || !dataPath.startsWith("/")) {
                 throw new IpcException(op, Errno.EBADMSG, "data_path is not an absolute NUL-terminated path");
             }
@@ -222,9 +221,9 @@ public final class ShmRing {
         return region;
     }
 
-    private static String readPath(long address) {
+    private static String readPath(PointerStore header, int offset) {
         byte[] b = new byte[RingHeaderDescriptor.PATH_LENGTH];
-        Posix.readBytes(address, b, 0, b.length);
+        header.read(offset, b, 0, b.length);
         for (int i = 0; i < b.length; i++) {
             if (b[i] == 0) {
                 return new String(b, 0, i, StandardCharsets.UTF_8);
@@ -287,7 +286,8 @@ public final class ShmRing {
     }
 
     /**
-     * Starts a chunk of {@code length} bytes: checks space and marks it allocated.
+     * Starts a chunk of {@code length} bytes: checks space and marks it allocated (libqb
+     * {@code qb_rb_chunk_alloc}: length 0, then the ALLOCATED magic with release ordering).
      *
      * @return the byte offset of the payload in the double mapping, {@link Errno#WOULD_BLOCK} when full,
      *         {@code -EBADMSG} when the shared pointers are corrupt
@@ -306,17 +306,21 @@ public final class ShmRing {
             return -Errno.EBADMSG;
         }
         claimed = w;
-        data.writeInt(4L * w, 0);
-        data.writeOrderedInt(4L * ((w + 1) % n), MAGIC_ALLOCATED);
-        return 4L * ((w + 2) % n);
+        data.writeInt(ChunkDescriptor.lengthOffset(w), 0);
+        data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_ALLOCATED);
+        return ChunkDescriptor.payloadOffset(w, n);
     }
 
+    /**
+     * Publishes the claimed chunk (libqb {@code qb_rb_chunk_commit}): length, then write_pt, then the COMMITTED magic
+     * with release ordering (a reader that sees the magic sees the payload and the length), then the semaphore post.
+     */
     private void commit(int length) {
         final int w = claimed;
         final int n = words;
-        data.writeInt(4L * w, length);
-        header.writeOrderedInt(WRITE_PT_OFFSET, (int) ((w + (long) ChunkDescriptor.chunkWords(length)) % n));
-        data.writeOrderedInt(4L * ((w + 1) % n), MAGIC_COMMITTED);
+        data.writeInt(ChunkDescriptor.lengthOffset(w), length);
+        header.writeOrderedInt(WRITE_PT_OFFSET, ChunkDescriptor.nextChunk(w, length, n));
+        data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_COMMITTED);
         semaphore.post();
     }
 
@@ -332,7 +336,7 @@ public final class ShmRing {
         if (off < 0) {
             return (int) off;
         }
-        dataView.put((int) off, src, src.position(), len);
+        data.write(off, src, src.position(), len);
         commit(len);
         return len;
     }
@@ -352,10 +356,10 @@ public final class ShmRing {
         if (off < 0) {
             return (int) off;
         }
-        int pos = (int) off;
+        long pos = off;
         for (ByteBuffer b : srcs) {
             int n = b.remaining();
-            dataView.put(pos, b, b.position(), n);
+            data.write(pos, b, b.position(), n);
             pos += n;
         }
         commit(len);
@@ -377,48 +381,117 @@ public final class ShmRing {
     // ------------------------------------------------------------------------------------------- reader
 
     /**
-     * Validates the oldest chunk after the caller took a semaphore token.
-     *
-     * @return the chunk's payload length (≥ 0), or -EBADMSG when the chunk or pointers are corrupt or not committed
+     * Receives one chunk from {@link #read}. A reader implements it once (a channel, or a small final object the
+     * channel owns per direction), never as a capturing lambda: reading allocates nothing.
      */
-    public int peekLength() {
+    public interface ChunkHandler {
+        /**
+         * Called with a validated chunk: its payload is {@code length} bytes at {@code offset} of {@link #view()}
+         * (absolute indexes; contiguous even when the chunk wraps) or, copied, through {@link #copyTo}.
+         *
+         * @param ring the ring being read
+         * @param offset byte offset of the payload in the double-mapped data area
+         * @param length payload length, validated: it fits the ring and the written part of it
+         * @return a value ≥ 0 to consume the chunk (it is reclaimed, {@link #read} returns the value); a negative
+         *         value other than {@link Errno#WOULD_BLOCK} to leave it queued (the semaphore token is given back,
+         *         {@link #read} returns the value). A handler that throws consumes the chunk.
+         */
+        int onChunk(ShmRing ring, int offset, int length);
+    }
+
+    /**
+     * Reads the oldest chunk if there is one (libqb {@code qb_rb_chunk_read}): takes a semaphore token
+     * ({@code sem_trywait}), validates the chunk, hands it to {@code handler}, then reclaims it; a chunk that fails
+     * validation or that the handler refuses stays, and the token is given back.
+     *
+     * @return {@link Errno#WOULD_BLOCK} when no chunk is queued, {@code -EBADMSG} when the chunk or the pointers are
+     *         corrupt, otherwise what the handler returned
+     * @throws InternalError when the peer truncated a ring file ({@link #checkMapped()})
+     */
+    public int read(ChunkHandler handler) {
+        // tryWait is fault-safe by itself (Guard's CAS); the probe of checkMapped is paid only when there is a chunk.
+        return semaphore.tryWait() ? readTaken(handler) : Errno.WOULD_BLOCK;
+    }
+
+    /**
+     * As {@link #read}, for a caller that has already taken the semaphore token (it waited for it with
+     * {@link SharedSemaphore#await}); the token is given back on every outcome {@link #read} gives it back on.
+     *
+     * @return {@code -EBADMSG} when the chunk or the pointers are corrupt, otherwise what the handler returned
+     */
+    public int readTaken(ChunkHandler handler) {
         checkMapped();
+        return readChunk(handler);
+    }
+
+    private int readChunk(ChunkHandler handler) {
         final int n = words;
         final int p = header.readVolatileInt(READ_PT_OFFSET);
+        final int len = validChunk(p, n);
+        if (len < 0) {
+            semaphore.post(); // the chunk stays where it is: give back the token we took for it
+            return len;
+        }
+        boolean consumed = true;
+        try {
+            final int rc = handler.onChunk(this, ChunkDescriptor.payloadOffset(p, n), len);
+            consumed = rc >= 0;
+            return rc;
+        } finally {
+            // Whatever the handler threw, the chunk is consumed: a message must not stay in the ring to fail again.
+            if (consumed) {
+                reclaim(p, len, n);
+            } else {
+                semaphore.post();
+            }
+        }
+    }
+
+    /**
+     * Validates the chunk at {@code p} against everything a peer can write: both pointers in range, the COMMITTED
+     * magic (an acquire read: the length and the payload were written before it), a length that fits the ring and
+     * does not run past {@code write_pt}. libqb checks only the magic and the buffer size.
+     *
+     * @return the payload length (≥ 0), or -EBADMSG
+     */
+    private int validChunk(int p, int n) {
         final int w = header.readVolatileInt(WRITE_PT_OFFSET);
         if (p < 0 || p >= n || w < 0 || w >= n) {
             return -Errno.EBADMSG;
         }
-        if (data.readVolatileInt(4L * ((p + 1) % n)) != MAGIC_COMMITTED) {
+        if (data.readVolatileInt(ChunkDescriptor.magicOffset(p, n)) != MAGIC_COMMITTED) {
             return -Errno.EBADMSG;
         }
-        final int len = data.readInt(4L * p);
+        final int len = data.readInt(ChunkDescriptor.lengthOffset(p));
         if (len < 0 || len > maxPayload()) {
             return -Errno.EBADMSG;
         }
         int used = w - p;
         if (used <= 0) {
-            used += n;
+            used += n; // w == p: a full ring (the semaphore said a chunk is there)
         }
         if (ChunkDescriptor.chunkWords(len) > used) {
             return -Errno.EBADMSG;
         }
-        peeked = p;
         return len;
     }
 
-    /** Byte offset (in {@link #view()}) of the oldest chunk's payload; valid after {@link #peekLength()} ≥ 0. */
-    public int payloadOffset() {
-        return 4 * ((peeked + 2) % words);
+    /**
+     * Releases the chunk at {@code p} (libqb {@code qb_rb_chunk_reclaim}): length 0, the DEAD magic, then read_pt with
+     * release ordering, so the writer that sees the new read_pt may overwrite the chunk.
+     */
+    private void reclaim(int p, int length, int n) {
+        data.writeInt(ChunkDescriptor.lengthOffset(p), 0);
+        data.writeOrderedInt(ChunkDescriptor.magicOffset(p, n), MAGIC_DEAD);
+        header.writeOrderedInt(READ_PT_OFFSET, ChunkDescriptor.nextChunk(p, length, n));
     }
 
-    /** Releases the oldest chunk of {@code length} bytes (validated by {@link #peekLength()}). */
-    public void reclaim(int length) {
-        final int n = words;
-        final int p = peeked;
-        data.writeInt(4L * p, 0);
-        data.writeOrderedInt(4L * ((p + 1) % n), MAGIC_DEAD);
-        header.writeOrderedInt(READ_PT_OFFSET, (int) ((p + (long) ChunkDescriptor.chunkWords(length)) % n));
+    /**
+     * Copies {@code length} payload bytes at {@code offset} (as given to {@link ChunkHandler#onChunk}) into
+     * {@code dst} at its position; the position is unchanged. The caller checked that they fit.
+     */
+    public void copyTo(int offset, ByteBuffer dst, int length) {
+        data.read(offset, dst, dst.position(), length);
     }
 
     /** A little-endian direct view of the double-mapped data area; use absolute indexes only. */

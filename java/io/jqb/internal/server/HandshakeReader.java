@@ -20,6 +20,7 @@ public final class HandshakeReader implements AutoCloseable {
     private final Credentials[] creds = new Credentials[1];
     private int have;
     private int lastErrno;
+    private boolean closed;
 
     public HandshakeReader(int fd) {
         this.fd = fd;
@@ -71,6 +72,10 @@ public final class HandshakeReader implements AutoCloseable {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         Posix.free(buf, ConnectionRequestDescriptor.LENGTH);
         Posix.free(scratch, UnixSocket.RECV_SCRATCH);
     }

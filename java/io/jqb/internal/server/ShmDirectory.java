@@ -14,10 +14,10 @@ public final class ShmDirectory {
     }
 
     /**
-     * Makes the directory with mkdtemp semantics (unique, 0700, fails rather than reuse anything), then chmod 0770
-     * and chown to the client (errors of those two ignored, as libqb does).
+     * Makes the directory with mkdtemp semantics (unique, 0700, fails rather than reuse anything); then
+     * {@link #chown(String, int, int, int)} gives it mode 0770 and the client as owner, as libqb does.
      */
-    public static String create(int serverPid, int clientPid, int fd, int uid, int gid) throws IpcException {
+    public static String create(int serverPid, int clientPid, int fd) throws IpcException {
         String template = SHM_ROOT + "/qb-" + serverPid + "-" + clientPid + "-" + fd + "-XXXXXX";
         byte[] t = template.getBytes(StandardCharsets.US_ASCII);
         long buf = Posix.allocate(t.length + 1);
@@ -30,10 +30,17 @@ public final class ShmDirectory {
         } finally {
             Posix.free(buf, t.length + 1);
         }
-        String dir = new String(t, StandardCharsets.US_ASCII);
-        DirectoryFiles.chownDirectory(dir, -1, -1, 0770);
-        DirectoryFiles.chownDirectory(dir, uid, gid, -1);
-        return dir;
+        return new String(t, StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * chmod {@code mode} and chown to {@code uid}/{@code gid}; errors ignored (a server that is not root cannot
+     * chown), as libqb does.
+     *
+     * @param mode the permission bits, -1 to keep
+     */
+    public static void chown(String dir, int uid, int gid, int mode) {
+        DirectoryFiles.chownDirectory(dir, uid, gid, mode);
     }
 
     /**

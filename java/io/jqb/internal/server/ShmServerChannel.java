@@ -9,7 +9,6 @@ import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.UnixSocket;
-import io.jqb.internal.wire.MessageHeaderDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,10 +22,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * it again for whatever is left. Responses: commit and post, no byte. Events: commit, post, then one 0x00 byte
  * (counted when the socket is full, and resent on every later event send and on POLLOUT, as libqb does).</p>
  *
- * <p>Locks: {@code responseLock} serialises response writers, {@code eventLock} event writers and the socket's
- * lifetime (so no thread can write a doorbell into a closed, reused fd). The request ring is the loop's alone.</p>
+ * <p>Locks ({@link AbstractServerChannel}): {@code responseLock} serialises response writers, {@code eventLock} event
+ * writers and the socket's lifetime (so no thread can write a doorbell into a closed, reused fd). The request ring is
+ * the loop's alone.</p>
  */
-public final class ShmServerChannel implements ServerChannel {
+public final class ShmServerChannel extends AbstractServerChannel {
     private static final int DRAIN = 256;
     /** Most outstanding notification bytes sent by one send(2). */
     private static final int NOTIFY_CHUNK = 256;
@@ -35,33 +35,25 @@ public final class ShmServerChannel implements ServerChannel {
     private final ShmRing request;
     private final ShmRing response;
     private final ShmRing event;
-    private final ByteBuffer requestView;
-    private final Owner owner;
-    private final Object responseLock = new Object();
-    private final Object eventLock = new Object();
+    private final RequestReader requestReader;
     private final AtomicInteger pendingNotifications = new AtomicInteger();
     /** Zero bytes for event notifications; another area for draining doorbells (loop thread only). */
     private final long notifyBytes;
     private final long drainBuf;
     private int owedBytes;
-    /**
-     * The flow-control value we set. The shared copy is for the client to read; the client can write it too, so
-     * the server never trusts it (a hostile client could bypass RATE_OFF or keep a spinning loop busy).
-     */
-    private volatile int flowControl;
+    /** Notification bytes owed for events sent by {@link #sendEventDeferred}; guarded by eventLock. */
+    private int deferredNotifications;
     /** The client is jqb and may skip doorbell bytes while we advertise that we poll; loop thread only. */
     private boolean jqbPeer;
     private boolean polled;
-    private volatile boolean open = true;
-    private boolean destroyed;
 
     private ShmServerChannel(int fd, ShmRing request, ShmRing response, ShmRing event, Owner owner) {
+        super(owner);
         this.fd = fd;
         this.request = request;
         this.response = response;
         this.event = event;
-        this.owner = owner;
-        this.requestView = request.view().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        this.requestReader = new RequestReader();
         this.notifyBytes = Posix.allocate(NOTIFY_CHUNK);
         this.drainBuf = Posix.allocate(DRAIN);
     }
@@ -126,37 +118,79 @@ public final class ShmServerChannel implements ServerChannel {
     }
 
     @Override
-    public int sendResponse(ByteBuffer msg) {
-        synchronized (responseLock) {
-            return open ? response.write(msg) : -Errno.ENOTCONN;
-        }
+    int writeResponse(ByteBuffer msg) {
+        return response.write(msg);
     }
 
     @Override
-    public int sendResponse(ByteBuffer[] msgs) {
-        synchronized (responseLock) {
-            return open ? response.write(msgs) : -Errno.ENOTCONN;
-        }
+    int writeResponse(ByteBuffer[] msgs) {
+        return response.write(msgs);
     }
 
     @Override
-    public int sendEvent(ByteBuffer msg) {
+    int writeEvent(ByteBuffer msg) {
+        return notified(event.write(msg));
+    }
+
+    @Override
+    int writeEvent(ByteBuffer[] msgs) {
+        return notified(event.write(msgs));
+    }
+
+    /**
+     * Writes the event and posts it, but owes the notification byte: {@link #flushDeferredNotifications()} sends all
+     * bytes owed in one send(2). A native client counts bytes, not send calls (the setup socket is a stream, and
+     * libqb's {@code qb_ipcc_event_recv} reads one byte per event), so N events announced by one N-byte send are
+     * what N single-byte sends would be; only the announcement comes at the end of the loop's dispatch pass.
+     */
+    @Override
+    public int sendEventDeferred(ByteBuffer msg) {
         synchronized (eventLock) {
             if (!open) {
                 return -Errno.ENOTCONN;
             }
-            return notified(event.write(msg));
+            int rc = event.write(msg);
+            if (rc >= 0) {
+                deferredNotifications++;
+            } else if (rc == Errno.WOULD_BLOCK) {
+                // A full ring: the client must hear of what it holds now, or a caller that retries inside its
+                // callback (the pass cannot end) would wait for a client asleep in poll (EventNotificationTest).
+                flushDeferredLocked();
+                if (pendingNotifications.get() > 0) {
+                    resendNotifications();
+                }
+            }
+            return rc;
         }
     }
 
     @Override
-    public int sendEvent(ByteBuffer[] msgs) {
+    public void flushDeferredNotifications() {
         synchronized (eventLock) {
-            if (!open) {
-                return -Errno.ENOTCONN;
-            }
-            return notified(event.write(msgs));
+            flushDeferredLocked();
         }
+    }
+
+    /** Under eventLock: sends the deferred notification bytes, as many per send(2) as the socket takes. */
+    private void flushDeferredLocked() {
+        int owed = deferredNotifications;
+        deferredNotifications = 0;
+        if (owed == 0 || !open) {
+            return;
+        }
+        if (pendingNotifications.get() == 0) {
+            long n = C.send(fd, notifyBytes, Math.min(owed, NOTIFY_CHUNK), LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL);
+            owed -= n > 0 ? (int) n : 0;
+            if (owed == 0) {
+                return;
+            }
+        }
+        // The socket is full (or took only part): the rest is owed as for a full socket, resent on every later
+        // event send and on POLLOUT.
+        if (pendingNotifications.getAndAdd(owed) == 0) {
+            owner.interestChanged();
+        }
+        resendNotifications();
     }
 
     /**
@@ -277,42 +311,72 @@ public final class ShmServerChannel implements ServerChannel {
         int served = 0;
         if (flowControl == 0) {
             request.checkMapped();
+            final RequestReader reader = requestReader;
             int avail = Math.min(request.semaphore().value(), budget);
             for (; served < avail && open && !owner.paused(); served++) {
-                if (!request.semaphore().tryWait()) {
+                int rc = reader.read(sink);
+                if (rc == Errno.WOULD_BLOCK) {
                     owner.recvRetry();
                     break;
                 }
-                int len = request.peekLength();
-                if (len < 0) {
-                    owner.violation("corrupt request ring (" + Errno.name(len) + ")");
+                if (rc == RequestReader.BAD_HEADER) {
+                    owner.violation(reader.badHeader());
                     return -1;
                 }
-                int off = request.payloadOffset();
-                requestView.clear();
-                int size = MessageHeaderDescriptor.requestSize(requestView, off, len);
-                if (size < 0) {
-                    request.reclaim(len);
-                    owner.violation("bad request header: chunk " + len + " bytes, header size "
-                            + (len >= MessageHeaderDescriptor.REQUEST_HEADER_LENGTH
-                                    ? requestView.getInt(off + MessageHeaderDescriptor.SIZE_OFFSET) : "missing"));
+                if (rc < 0) {
+                    owner.violation("corrupt request ring (" + Errno.name(rc) + ")");
                     return -1;
                 }
-                requestView.position(off).limit(off + size);
-                boolean more;
-                try {
-                    more = sink.onRequest(requestView);
-                } finally {
-                    // Whatever the callback threw, the request is served: never leave it in the ring.
-                    request.reclaim(len);
-                }
-                if (!more) {
+                if (rc == RequestReader.BACK_OFF) {
                     served++; // back-off, as libqb: this one is consumed, the rest waits for the next wake-up
                     break;
                 }
             }
         }
         return served;
+    }
+
+    /**
+     * Hands each request chunk to the connection's sink as a read-only view (no copy); made once per channel, the
+     * loop thread's alone, so serving allocates nothing.
+     */
+    private final class RequestReader implements ShmRing.ChunkHandler {
+        /** The sink asked to end the batch (libqb's back-off); the request is consumed. */
+        static final int BACK_OFF = 0;
+        static final int MORE = 1;
+        /** The request header's size does not fit the chunk: the chunk stays, the connection is dropped. */
+        static final int BAD_HEADER = Integer.MIN_VALUE;
+        private final ByteBuffer view = request.view().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        private RequestSink sink;
+        private int badLength;
+        private int badOffset;
+
+        int read(RequestSink to) {
+            sink = to;
+            try {
+                return request.read(this);
+            } finally {
+                sink = null;
+            }
+        }
+
+        @Override
+        public int onChunk(ShmRing ring, int offset, int length) {
+            view.clear();
+            int size = requestSize(view, offset, length);
+            if (size < 0) {
+                badOffset = offset;
+                badLength = length;
+                return BAD_HEADER;
+            }
+            view.position(offset).limit(offset + size);
+            return sink.onRequest(view) ? MORE : BACK_OFF;
+        }
+
+        /** Why the last {@link #BAD_HEADER} was refused (the chunk is still in the ring: its header is readable). */
+        String badHeader() {
+            return badRequest("chunk", view, badOffset, badLength);
+        }
     }
 
     /**
@@ -340,56 +404,33 @@ public final class ShmServerChannel implements ServerChannel {
     }
 
     @Override
-    public void setFlowControl(int value) {
-        flowControl = value;
+    void publishFlowControl(int value) {
         request.setFlowControl(value);
     }
 
     @Override
-    public int eventQueueLength() {
-        synchronized (eventLock) {
-            if (destroyed) {
-                return 0;
-            }
-            try {
-                event.checkMapped(); // stats() may run on any thread: a truncated header must not fault later there
-                return event.semaphore().value();
-            } catch (InternalError e) {
-                return 0;
-            }
+    int queuedEvents() {
+        try {
+            event.checkMapped(); // stats() may run on any thread: a truncated header must not fault later there
+            return event.semaphore().value();
+        } catch (InternalError e) {
+            return 0;
         }
     }
 
     @Override
-    public void closeSocket() {
-        synchronized (responseLock) {
-            synchronized (eventLock) {
-                if (!open) {
-                    return;
-                }
-                open = false;
-                UnixSocket.shutdownAndClose(fd);
-            }
-        }
+    void closeFds() {
+        UnixSocket.shutdownAndClose(fd);
     }
 
     @Override
-    public void destroy() {
-        closeSocket();
-        synchronized (responseLock) {
-            synchronized (eventLock) {
-                if (destroyed) {
-                    return;
-                }
-                destroyed = true;
-                // libqb's order: response, event, request; each data then header. ref_count ends at 0.
-                for (ShmRing r : new ShmRing[] {response, event, request}) {
-                    r.decrementRefCount();
-                    r.close(true);
-                }
-                Posix.free(notifyBytes, NOTIFY_CHUNK);
-                Posix.free(drainBuf, DRAIN);
-            }
+    void release() {
+        // libqb's order: response, event, request; each data then header. ref_count ends at 0.
+        for (ShmRing r : new ShmRing[] {response, event, request}) {
+            r.decrementRefCount();
+            r.close(true);
         }
+        Posix.free(notifyBytes, NOTIFY_CHUNK);
+        Posix.free(drainBuf, DRAIN);
     }
 }

@@ -12,7 +12,6 @@ import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.socket.ControlFile;
 import io.jqb.internal.socket.Datagrams;
-import io.jqb.internal.wire.MessageHeaderDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
 import io.jqb.internal.wire.ControlFileDescriptor;
 import java.nio.ByteBuffer;
@@ -27,7 +26,7 @@ import java.nio.ByteOrder;
  * datagram is one message, framed by the header's size field; no doorbell bytes. The setup socket stays open only
  * to notice the client's hang-up.
  */
-public final class SocketServerChannel implements ServerChannel {
+public final class SocketServerChannel extends AbstractServerChannel {
     private static final RateLimitedLog INJECTED = new RateLimitedLog(Logs.get(SocketServerChannel.class));
     private static final int CONNECT_TRIES = 10;
 
@@ -37,9 +36,6 @@ public final class SocketServerChannel implements ServerChannel {
     private final int maxMsgSize;
     private final String base;
     private final ControlFile control;
-    private final Owner owner;
-    private final Object responseLock = new Object();
-    private final Object eventLock = new Object();
     private final Datagrams responseIo;
     private final Datagrams eventIo;
     /**
@@ -56,18 +52,13 @@ public final class SocketServerChannel implements ServerChannel {
     /** The client's pid and uid from the handshake: only its datagrams are requests. */
     private final int peerPid;
     private final int peerUid;
-    /** When the first connect to the client's socket failed (nanoTime | 1), under the direction's lock; 0 = not. */
-    private final long[] responseFirstTry = new long[1];
-    private final long[] eventFirstTry = new long[1];
-    private boolean responseConnected;
-    private boolean eventConnected;
-    private volatile boolean open = true;
-    /** The flow-control value we set; the shared copy is the client's to read, never trusted. */
-    private volatile int flowControl;
-    private boolean destroyed;
+    /** Responses leave through the request socket, connected to the client's {@code B-response}; events likewise. */
+    private final PeerSocket responsePeer;
+    private final PeerSocket eventPeer;
 
     private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String base,
             ControlFile control, Owner owner, int peerPid, int peerUid) {
+        super(owner);
         this.peerPid = peerPid;
         this.peerUid = peerUid;
         this.credScratch = Posix.allocate(UnixSocket.RECV_SCRATCH);
@@ -77,10 +68,11 @@ public final class SocketServerChannel implements ServerChannel {
         this.maxMsgSize = maxMsgSize;
         this.base = base;
         this.control = control;
-        this.owner = owner;
         this.responseIo = new Datagrams(maxMsgSize);
         this.eventIo = new Datagrams(maxMsgSize);
         this.livenessBuf = Posix.allocate(16);
+        this.responsePeer = new PeerSocket(requestFd, base + "-response");
+        this.eventPeer = new PeerSocket(eventFd, base + "-event");
     }
 
     /**
@@ -138,86 +130,68 @@ public final class SocketServerChannel implements ServerChannel {
     }
 
     /**
-     * Connects {@code fd} to the client's socket {@code name}, which the client binds after the handshake. libqb
-     * retries up to 10 × 100 ms, sleeping on the caller's thread (often the loop); jqb tries once per send and
+     * One of our sending sockets and the client's socket it connects to, which the client binds after the handshake.
+     * libqb retries up to 10 × 100 ms, sleeping on the caller's thread (often the loop); jqb tries once per send and
      * returns {@link #NOT_YET_CONNECTED} (the connection queues the message and its loop retries) until
-     * {@code CONNECT_TRIES × 100 ms} after the first attempt, then the error.
+     * {@code CONNECT_TRIES × 100 ms} after the first attempt, then the error. Used under its direction's lock.
      */
-    private int connectPeer(int fd, String name, long[] firstTry) {
-        try (UnixSocket.Address a = UnixSocket.abstractAddress(name)) {
-            int rc = UnixSocket.connectRaw(fd, a);
-            if (rc == 0) {
-                UnixSocket.setBufferSizes(fd, maxMsgSize);
+    private final class PeerSocket {
+        private final int fd;
+        private final String name;
+        private boolean connected;
+        /** When the first connect failed (nanoTime | 1); 0 = not yet. */
+        private long firstTry;
+
+        PeerSocket(int fd, String name) {
+            this.fd = fd;
+            this.name = name;
+        }
+
+        /** @return 0 once connected, {@link #NOT_YET_CONNECTED}, or a negated errno */
+        int connect() {
+            if (connected) {
                 return 0;
             }
-            long now = System.nanoTime();
-            if (firstTry[0] == 0) {
-                firstTry[0] = now | 1;
+            try (UnixSocket.Address a = UnixSocket.abstractAddress(name)) {
+                int rc = UnixSocket.connectRaw(fd, a);
+                if (rc == 0) {
+                    UnixSocket.setBufferSizes(fd, maxMsgSize);
+                    connected = true;
+                    return 0;
+                }
+                long now = System.nanoTime();
+                if (firstTry == 0) {
+                    firstTry = now | 1;
+                }
+                return now - firstTry < CONNECT_TRIES * 100_000_000L ? NOT_YET_CONNECTED : rc;
+            } catch (IpcException e) {
+                return -e.errno();
             }
-            return now - firstTry[0] < CONNECT_TRIES * 100_000_000L ? NOT_YET_CONNECTED : rc;
-        } catch (IpcException e) {
-            return -e.errno();
         }
     }
 
     @Override
-    public int sendResponse(ByteBuffer msg) {
-        synchronized (responseLock) {
-            int rc = prepareResponse();
-            return rc < 0 ? rc : counted(responseIo.send(requestFd, msg), ControlFileDescriptor.RESPONSE);
-        }
+    int writeResponse(ByteBuffer msg) {
+        int rc = responsePeer.connect();
+        return rc < 0 ? rc : counted(responseIo.send(requestFd, msg), ControlFileDescriptor.RESPONSE);
     }
 
     @Override
-    public int sendResponse(ByteBuffer[] msgs) {
-        synchronized (responseLock) {
-            int rc = prepareResponse();
-            return rc < 0 ? rc : counted(responseIo.send(requestFd, msgs), ControlFileDescriptor.RESPONSE);
-        }
-    }
-
-    private int prepareResponse() {
-        if (!open) {
-            return -Errno.ENOTCONN;
-        }
-        if (!responseConnected) {
-            int rc = connectPeer(requestFd, base + "-response", responseFirstTry);
-            if (rc < 0) {
-                return rc;
-            }
-            responseConnected = true;
-        }
-        return 0;
+    int writeResponse(ByteBuffer[] msgs) {
+        int rc = responsePeer.connect();
+        return rc < 0 ? rc : counted(responseIo.send(requestFd, msgs), ControlFileDescriptor.RESPONSE);
     }
 
     @Override
-    public int sendEvent(ByteBuffer msg) {
-        synchronized (eventLock) {
-            int rc = prepareEvent();
-            return rc < 0 ? rc : counted(eventIo.send(eventFd, msg), ControlFileDescriptor.EVENT);
-        }
+    int writeEvent(ByteBuffer msg) {
+        int rc = eventPeer.connect();
+        return rc < 0 ? rc : counted(eventIo.send(eventFd, msg), ControlFileDescriptor.EVENT);
     }
 
     @Override
-    public int sendEvent(ByteBuffer[] msgs) {
-        synchronized (eventLock) {
-            int rc = prepareEvent();
-            return rc < 0 ? rc : counted(eventIo.send(eventFd, msgs), ControlFileDescriptor.EVENT);
-        }
-    }
-
-    private int prepareEvent() {
-        if (!open) {
-            return -Errno.ENOTCONN;
-        }
-        if (!eventConnected) {
-            int rc = connectPeer(eventFd, base + "-event", eventFirstTry);
-            if (rc < 0) {
-                return rc;
-            }
-            eventConnected = true;
-        }
-        return 0;
+    int writeEvent(ByteBuffer[] msgs) {
+        int rc = eventPeer.connect();
+        return rc < 0 ? rc : counted(eventIo.send(eventFd, msgs), ControlFileDescriptor.EVENT);
     }
 
     private int counted(int rc, int channel) {
@@ -245,8 +219,7 @@ public final class SocketServerChannel implements ServerChannel {
                 owner.violation("no memory for a " + maxMsgSize + "-byte receive buffer");
                 return false;
             }
-            receiveBuffer = Posix.newDirectBuffer(receiveAddress, Math.max(maxMsgSize, 16))
-                    .order(ByteOrder.LITTLE_ENDIAN);
+            receiveBuffer = Posix.directBuffer(receiveAddress, Math.max(maxMsgSize, 16));
             requestView = receiveBuffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         }
         int avail = Math.max(1, Math.min(control.sent(ControlFileDescriptor.REQUEST), budget));
@@ -272,11 +245,9 @@ public final class SocketServerChannel implements ServerChannel {
                         base, n, fromPid, fromUid, peerPid, peerUid);
                 continue;
             }
-            int size = MessageHeaderDescriptor.requestSize(receiveBuffer, 0, n);
+            int size = requestSize(receiveBuffer, 0, n);
             if (size < 0) {
-                owner.violation("bad request: datagram " + n + " bytes, header size "
-                        + (n >= MessageHeaderDescriptor.REQUEST_HEADER_LENGTH
-                                ? receiveBuffer.getInt(MessageHeaderDescriptor.SIZE_OFFSET) : "missing"));
+                owner.violation(badRequest("datagram", receiveBuffer, 0, n));
                 return false;
             }
             control.decrementSent(ControlFileDescriptor.REQUEST);
@@ -311,53 +282,33 @@ public final class SocketServerChannel implements ServerChannel {
     }
 
     @Override
-    public void setFlowControl(int value) {
-        flowControl = value;
+    void publishFlowControl(int value) {
         control.setFlowControl(ControlFileDescriptor.REQUEST, value);
     }
 
     @Override
-    public int eventQueueLength() {
-        synchronized (eventLock) {
-            return destroyed ? 0 : Math.max(0, control.sent(ControlFileDescriptor.EVENT));
-        }
+    int queuedEvents() {
+        return Math.max(0, control.sent(ControlFileDescriptor.EVENT));
     }
 
     @Override
-    public void closeSocket() {
-        synchronized (responseLock) {
-            synchronized (eventLock) {
-                if (!open) {
-                    return;
-                }
-                open = false;
-                UnixSocket.shutdownAndClose(setupFd);
-                C.close(requestFd);
-                C.close(eventFd);
-            }
-        }
+    void closeFds() {
+        UnixSocket.shutdownAndClose(setupFd);
+        C.close(requestFd);
+        C.close(eventFd);
     }
 
     @Override
-    public void destroy() {
-        closeSocket();
-        synchronized (responseLock) {
-            synchronized (eventLock) {
-                if (destroyed) {
-                    return;
-                }
-                destroyed = true;
-                control.close(true);
-                Posix.free(livenessBuf, 16);
-                Posix.free(credScratch, UnixSocket.RECV_SCRATCH);
-                responseIo.close();
-                eventIo.close();
-                if (receiveBuffer != null) {
-                    receiveBuffer = null;
-                    requestView = null;
-                    Posix.MEM.freeMemory(receiveAddress, Math.max(maxMsgSize, 16));
-                }
-            }
+    void release() {
+        control.close(true);
+        Posix.free(livenessBuf, 16);
+        Posix.free(credScratch, UnixSocket.RECV_SCRATCH);
+        responseIo.close();
+        eventIo.close();
+        if (receiveBuffer != null) {
+            receiveBuffer = null;
+            requestView = null;
+            Posix.MEM.freeMemory(receiveAddress, Math.max(maxMsgSize, 16));
         }
     }
 }

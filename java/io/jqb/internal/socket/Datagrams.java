@@ -12,7 +12,6 @@ import java.nio.ByteBuffer;
  * buffers and gathered writes; callers serialise use of one instance.
  */
 public final class Datagrams {
-
     private final int capacity;
     /** 16 bytes for peeking at a header; always there. */
     private final ByteBuffer header;
@@ -35,7 +34,7 @@ public final class Datagrams {
     private ByteBuffer scratch() {
         if (scratch == null) {
             scratchAddress = Posix.MEM.allocate(capacity);
-            scratch = Posix.newDirectBuffer(scratchAddress, capacity);
+            scratch = Posix.directBuffer(scratchAddress, capacity);
         }
         return scratch;
     }

@@ -15,6 +15,9 @@ public final class Errors {
 
     /** @return the errno an I/O exception stands for (EIO when unknown) */
     public static int errno(IOException e) {
+        if (e instanceof RawSocket.Failure) {
+            return ((RawSocket.Failure) e).errno();
+        }
         if (e instanceof NoSuchFileException) {
             return Errno.ENOENT;
         }

@@ -203,11 +203,13 @@ class JniLibCTest {
 
     @Test
     void directBuffersViewNativeMemory() {
-        ByteBuffer view = Posix.newDirectBuffer(scratch, 128);
+        ByteBuffer view = Posix.directBuffer(scratch, 128);
         assertEquals(128, view.capacity());
         assertEquals(scratch, Posix.bufferAddress(view));
         view.put(5, (byte) 9);
         assertEquals(9, Posix.MEM.readByte(scratch + 5));
+        view.putInt(8, 0x01020304); // little-endian, as every wire struct
+        assertEquals(4, Posix.MEM.readByte(scratch + 8));
         ByteBuffer own = ByteBuffer.allocateDirect(16);
         long addr = Posix.bufferAddress(own);
         Posix.MEM.writeByte(addr + 3, (byte) 7);

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# A/B of libipc echo round trips between builds of jqb (each a checkout with `make` done: bin/jqb, target/), against
+# the C wire peer (native/build/libipc-peer of this checkout). In every round, for each layout (pinned: server and
+# client on CPU_PINNED; split: server on CPU_SERVER, client on CPU_CLIENT) and size: one C<->C run, then for each
+# build in turn jqb client -> C server, C client -> jqb server and jqb <-> jqb. Builds alternate within every round,
+# so a change of machine load hits them alike; each run is divided by its round's C<->C p50.
+# Prints one line per run, then per build, layout, size and pairing the median p50 and the median of the per-round
+# ratios to C<->C.
+#
+# Usage: benchmarks/libipc-ab.sh [ROUNDS=3] [BUILD_DIR...]   (default build: this checkout)
+# Knobs: COUNT (50000), WARMUP (10000), SIZES ("0 64 4096"), LAYOUTS ("pinned split"), CPU_PINNED (0),
+#        CPU_SERVER (0), CPU_CLIENT (1).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/benchmarks/lib.sh"
+
+ROUNDS=${1:-3}
+shift 1 2>/dev/null || shift $#
+builds=("$@")
+[ ${#builds[@]} -gt 0 ] || builds=("$root")
+COUNT=${COUNT:-50000}
+WARMUP=${WARMUP:-10000}
+SIZES=${SIZES:-"0 64 4096"}
+LAYOUTS=${LAYOUTS:-"pinned split"}
+CPU_PINNED=${CPU_PINNED:-0}
+CPU_SERVER=${CPU_SERVER:-0}
+CPU_CLIENT=${CPU_CLIENT:-1}
+peer="$root/native/build/libipc-peer"
+[ -x "$peer" ] || { echo "libipc-ab: $peer missing: run 'make native'" >&2; exit 2; }
+for b in "${builds[@]}"; do
+    [ -x "$b/bin/jqb" ] && [ -f "$b/target/jqb.jar" ] || { echo "libipc-ab: $b: run 'make' there first" >&2; exit 2; }
+done
+
+work=$(mktemp -d /tmp/jqb-libipc-ab.XXXXXX)
+export IPC_RUNDIR="$work/ipc"
+mkdir -p "$IPC_RUNDIR"
+export JQB_LOG_LEVEL=warn
+spids=()
+cleanup() {
+    for p in "${spids[@]}"; do stop_pid "$p"; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# run CLIENT(C|build dir) CPU NAME SIZE: one bench; prints its result line (empty on failure)
+run() {
+    local c=$1 cpu=$2 name=$3 size=$4
+    if [ "$c" = C ]; then
+        taskset -c "$cpu" "$peer" bench "$name" --count "$COUNT" --size "$size" --warmup "$WARMUP" 2>>"$work/err" |
+            grep '^size='
+    else
+        taskset -c "$cpu" "$c/bin/jqb" libipc-bench "$name" --count "$COUNT" --size "$size" --warmup "$WARMUP" \
+            2>>"$work/err" | grep '^size='
+    fi
+}
+
+results="$work/results"
+: >"$results"
+for r in $(seq 1 "$ROUNDS"); do
+    for layout in $LAYOUTS; do
+        if [ "$layout" = pinned ]; then scpu=$CPU_PINNED; ccpu=$CPU_PINNED; else scpu=$CPU_SERVER; ccpu=$CPU_CLIENT; fi
+        cname="lab-$$-$r-$layout-c"
+        taskset -c "$scpu" "$peer" echo-server "$cname" >"$work/c.log" 2>&1 </dev/null &
+        spids=($!)
+        wait_ready "$work/c.log" "${spids[0]}" "libipc-peer echo-server"
+        i=0
+        for b in "${builds[@]}"; do
+            i=$((i + 1))
+            taskset -c "$scpu" "$b/bin/jqb" libipc-echo-server "lab-$$-$r-$layout-$i" >"$work/j$i.log" 2>&1 </dev/null &
+            spids+=($!)
+            wait_ready "$work/j$i.log" "$!" "jqb libipc-echo-server ($b)"
+            run C "$ccpu" "lab-$$-$r-$layout-$i" 64 >/dev/null # warm the server's JIT before measuring it
+        done
+        for size in $SIZES; do
+            line=$(run C "$ccpu" "$cname" "$size")
+            echo "round=$r $layout size=$size build=C pair=C->C $line" | tee -a "$results"
+            i=0
+            for b in "${builds[@]}"; do
+                i=$((i + 1))
+                jname="lab-$$-$r-$layout-$i"
+                for pair in "jqb->C:$b:$cname" "C->jqb:C:$jname" "jqb->jqb:$b:$jname"; do
+                    p=${pair%%:*}; rest=${pair#*:}; client=${rest%%:*}; name=${rest#*:}
+                    line=$(run "$client" "$ccpu" "$name" "$size")
+                    echo "round=$r $layout size=$size build=$i pair=$p $line" | tee -a "$results"
+                done
+            done
+        done
+        for p in "${spids[@]}"; do stop_pid "$p"; done
+        spids=()
+    done
+done
+
+echo "== medians over $ROUNDS rounds (ratio: median over rounds of p50 / that round's C->C p50)"
+i=0
+for b in "${builds[@]}"; do
+    i=$((i + 1))
+    echo "build $i: $b"
+done
+for layout in $LAYOUTS; do
+    for size in $SIZES; do
+        for key in C $(seq 1 ${#builds[@]}); do
+            for p in C-\>C jqb-\>C C-\>jqb jqb-\>jqb; do
+                pat=" $layout size=$size build=$key pair=$p "
+                grep -qF "$pat" "$results" || continue
+                p50=$(grep -F "$pat" "$results" | while read -r l; do field "$l" p50_ns; done | median)
+                ratio=$(for rr in $(seq 1 "$ROUNDS"); do
+                    base=$(field "$(grep -F "round=$rr $layout size=$size build=C pair=C->C " "$results")" p50_ns)
+                    j=$(field "$(grep -F "round=$rr$pat" "$results")" p50_ns)
+                    [ -n "$base" ] && [ -n "$j" ] && awk -v a="$j" -v b="$base" 'BEGIN { printf "%.2f\n", a / b }'
+                done | median)
+                echo "$layout size=$size build=$key pair=$p p50_ns=$p50 ratio=$ratio"
+            done
+        done
+    done
+done
