@@ -10,6 +10,7 @@
 #   make bench-cold     only the cold-start comparison (launcher settings); its section of docs/PERFORMANCE.md
 #   make bench-stream   the stream layer vs plain java.nio vs C sockets (TCP, pipe, TLS); its section of PERFORMANCE.md
 #   make bench-libipc   libipc echo: jqb and the C wire peer, every pairing, pinned and split; its section of PERFORMANCE.md
+#   make bench-ring-memory  JMH A/B of the ring's payload copies (ByteBuffer view vs PointerStore); its section of PERFORMANCE.md
 #   make reliability  only the fault / hostile-input / leak suite (test/io/jqb/reliability; also part of make test)
 #   make soak     that suite with soak counts (-Djqb.soak=true: 10x cycles, 20x kills, 5M mutations...); not for CI
 
@@ -17,7 +18,7 @@ MVN      ?= mvn
 MVNFLAGS ?= -B -q
 JAR      := target/jqb.jar
 
-.PHONY: all deps native jar test demo bench bench-compare bench-stream bench-scale bench-cold bench-libipc bench-notify \
+.PHONY: all deps native jar test demo bench bench-compare bench-stream bench-scale bench-cold bench-libipc bench-ring-memory bench-notify \
 	clean reliability soak
 
 all: native jar
@@ -69,6 +70,11 @@ bench-cold: all
 
 bench-libipc: all
 	@bash benchmarks/libipc-compare.sh
+
+bench-ring-memory: all
+	$(MVN) $(MVNFLAGS) -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/test.cp \
+		-Dmdep.includeScope=test
+	@bash benchmarks/ring-memory-ab.sh
 
 clean:
 	$(MAKE) -C native clean

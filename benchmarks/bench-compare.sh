@@ -598,8 +598,8 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "<!-- cold-start:begin -->"
     cat "$cold_md"
     echo "<!-- cold-start:end -->"
-    # kept from the previous file: the families' own scripts write these (make bench-notify, make bench-libipc)
-    for section in notify-compare libipc-compare; do
+    # kept from the previous file: their own scripts write these (make bench-notify, bench-libipc, bench-ring-memory)
+    for section in notify-compare libipc-compare ring-memory-ab; do
         if grep -q "^<!-- $section:begin -->" "$root/$OUT" 2>/dev/null; then
             echo
             sed -n "/^<!-- $section:begin -->/,/^<!-- $section:end -->/p" "$root/$OUT"

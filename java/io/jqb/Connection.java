@@ -71,6 +71,8 @@ public final class Connection {
     private final SendBacklog eventBacklog = new SendBacklog();
     private final AtomicBoolean flushScheduled = new AtomicBoolean();
     private volatile int flushDelayMs = 1;
+    /** On the loop's list of connections owing event notifications ({@link EventLoop}; loop thread only). */
+    boolean notificationsDeferred;
     private final ServerChannel.RequestSink sink = this::dispatch;
     private final PollHandlers.FdHandler fdHandler = this::onEvents;
     private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
@@ -241,8 +243,10 @@ public final class Connection {
             int rc;
             try {
                 if (event) {
-                    rc = one != null ? ch.sendEvent(one) : ch.sendEvent(many);
+                    rc = one == null ? ch.sendEvent(many)
+                            : deferrable() ? ch.sendEventDeferred(one) : ch.sendEvent(one);
                 } else {
+                    announceOwedEvents(ch);
                     rc = one != null ? ch.sendResponse(one) : ch.sendResponse(many);
                 }
             } catch (InternalError e) {
@@ -253,6 +257,33 @@ public final class Connection {
             }
         }
         return enqueue(backlog, one, many, op);
+    }
+
+    /** @return true when this event's notification may wait for the end of the loop's dispatch pass */
+    private boolean deferrable() {
+        return service.coalescesEventNotifications() && service.pollHandlers() instanceof EventLoop
+                && ((EventLoop) service.pollHandlers()).deferNotifications(this);
+    }
+
+    /**
+     * Before a response to a client that has nothing more queued (it waits for this answer, or is done sending):
+     * announces the events its requests produced in this pass first. The response wakes the client, which then
+     * competes for a CPU with the receivers; announcing the events at the pass's end would put them behind it. A
+     * pipelining client's earlier responses leave the announcements coalesced.
+     */
+    private void announceOwedEvents(ServerChannel ch) {
+        if (service.coalescesEventNotifications() && service.pollHandlers() instanceof EventLoop loop
+                && loop.inLoop() && !ch.requestsQueued()) {
+            loop.flushOwedNotifications();
+        }
+    }
+
+    /** Sends the event notifications owed since the loop's dispatch pass began; loop thread only. */
+    void flushDeferredNotifications() {
+        ServerChannel ch = channel;
+        if (ch != null) {
+            ch.flushDeferredNotifications();
+        }
     }
 
     private int enqueue(SendBacklog backlog, ByteBuffer one, ByteBuffer[] many, String op) {

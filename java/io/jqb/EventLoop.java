@@ -68,6 +68,10 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private final String name;
     private final WaitStrategy waitStrategy;
     private final java.util.ArrayList<Spinner> spinners = new java.util.ArrayList<>();
+    /** Connections owing event notifications, sent when the dispatch pass ends (loop thread only). */
+    private final java.util.ArrayList<Connection> deferred = new java.util.ArrayList<>();
+    /** True while the loop thread dispatches (fds, spinners, jobs, timers): deferred notifications get flushed. */
+    private boolean dispatching;
     private final int epfd;
     private final int wakeFd;
     private final long events;
@@ -193,12 +197,17 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private boolean pollSpinners() {
         boolean work = false;
         final java.util.ArrayList<Spinner> list = spinners;
-        for (int i = 0; i < list.size(); i++) {
-            try {
-                work |= list.get(i).poll();
-            } catch (RuntimeException | Error e) {
-                LOG.error("spinner failed", e);
+        dispatching = true;
+        try {
+            for (int i = 0; i < list.size(); i++) {
+                try {
+                    work |= list.get(i).poll();
+                } catch (RuntimeException | Error e) {
+                    LOG.error("spinner failed", e);
+                }
             }
+        } finally {
+            flushDeferred();
         }
         return work;
     }
@@ -297,6 +306,57 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     /** @return true when anything was dispatched or run */
     private boolean poll(int timeoutMs) {
         int n = C.epoll_wait(epfd, events, MAX_EVENTS, timeoutMs);
+        dispatching = true;
+        try {
+            return dispatch(n);
+        } finally {
+            flushDeferred();
+        }
+    }
+
+    /**
+     * Called by a connection about to send an event from this loop's callbacks: when the loop is dispatching, the
+     * event's notification may wait for the end of the pass ({@link #flushDeferred()}), so that every connection
+     * gets one send(2) for all its events of the pass instead of one per event. Loop thread only.
+     *
+     * @return true when the connection may defer (it was recorded, or already is)
+     */
+    boolean deferNotifications(Connection c) {
+        if (!dispatching || thread != Thread.currentThread()) {
+            return false;
+        }
+        if (!c.notificationsDeferred) {
+            c.notificationsDeferred = true;
+            deferred.add(c);
+        }
+        return true;
+    }
+
+    /** Ends a dispatch pass: sends every notification owed. */
+    private void flushDeferred() {
+        dispatching = false;
+        flushOwedNotifications();
+    }
+
+    /** Sends every event notification owed so far in this pass (loop thread only). */
+    void flushOwedNotifications() {
+        final java.util.ArrayList<Connection> list = deferred;
+        if (list.isEmpty()) {
+            return;
+        }
+        for (int i = 0; i < list.size(); i++) {
+            Connection c = list.get(i);
+            c.notificationsDeferred = false;
+            try {
+                c.flushDeferredNotifications();
+            } catch (RuntimeException | Error e) {
+                LOG.error("event notification flush failed", e);
+            }
+        }
+        list.clear();
+    }
+
+    private boolean dispatch(int n) {
         if (n < 0) {
             int e = Posix.errno();
             if (e != Errno.EINTR) {

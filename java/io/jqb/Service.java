@@ -73,6 +73,7 @@ public final class Service implements AutoCloseable {
     private EventLoop ownLoop;
     private volatile Object context;
     private volatile RateLimit rateLimit = RateLimit.NORMAL;
+    private volatile boolean coalesceEventNotifications;
     private WaitStrategy waitStrategy = WaitStrategy.block();
     private volatile int enforcedBufferSize;
     private volatile int maxBufferSize = DEFAULT_MAX_BUFFER_SIZE;
@@ -372,6 +373,29 @@ public final class Service implements AutoCloseable {
         for (Connection c : connections) {
             c.applyRateLimit(limit);
         }
+    }
+
+    /**
+     * Coalesces the notifications of events sent from this service's callbacks (default off). Over SHM each event
+     * is announced to the client with one byte on its socket (libqb's protocol: a native client polls the socket,
+     * then reads one event per byte). With this on, an event sent on the built-in {@link EventLoop}'s thread while
+     * it dispatches (in {@link ServiceHandler#message} and the other callbacks) is written to the client's ring at
+     * once, but its byte waits for the end of the loop's dispatch pass, when each connection gets the bytes of all
+     * its events of the pass in one send(2): a server that fans events out to many clients per request (a
+     * notification broker) makes one system call and one wake-up per client and pass instead of one per event.
+     * Native clients see exactly what they would otherwise see, only the pass's announcements come together after
+     * the callback returns. Sends from other threads, with a custom {@link PollHandlers}, or of several buffers are
+     * announced at once as before.
+     *
+     * @param on true to coalesce
+     */
+    public void coalesceEventNotifications(boolean on) {
+        coalesceEventNotifications = on;
+    }
+
+    /** @return true when event notifications are coalesced; see {@link #coalesceEventNotifications(boolean)} */
+    public boolean coalescesEventNotifications() {
+        return coalesceEventNotifications;
     }
 
     /** @return the current rate limit */

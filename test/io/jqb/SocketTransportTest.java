@@ -446,7 +446,8 @@ class SocketTransportTest {
         long t0 = System.nanoTime();
         assertThrows(NotConnectedException.class, () -> c.recv(EchoWire.buffer(MAX), TIMEOUT_MS));
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        assertTrue(ms < 1000, "recv noticed the disconnect after " + ms + " ms");
+        // noticed, not waited out: well before the receive's own time-out (room for a loaded machine)
+        assertTrue(ms < TIMEOUT_MS - 1_000, "recv noticed the disconnect after " + ms + " ms");
         assertFalse(c.isConnected());
         assertThrows(NotConnectedException.class, () -> c.send(EchoWire.request(EchoWire.buffer(64), 1, 1)));
         awaitAnswer(srv, "stats", "ok active=0 closed=1");
@@ -504,10 +505,10 @@ class SocketTransportTest {
             assertFalse(waiter.isDone(), "recv(-1) returned with nothing to receive: " + waiter.getNow(null));
             long killedAt = System.nanoTime();
             srv.kill();
-            Throwable e = waiter.get(5, TimeUnit.SECONDS);
+            Throwable e = waiter.get(30, TimeUnit.SECONDS); // recv(-1) that never notices fails here
             assertTrue(e instanceof NotConnectedException, "recv ended with " + e);
             long ms = (endedAt[0] - killedAt) / 1_000_000;
-            assertTrue(ms < 1000, "recv noticed the server's death after " + ms + " ms");
+            assertTrue(ms < 5_000, "recv noticed the server's death after " + ms + " ms");
             assertFalse(c.isConnected());
         } finally {
             // close() makes a receive still in progress give up, so it is always safe; let the thread finish first.

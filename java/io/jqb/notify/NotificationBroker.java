@@ -1,6 +1,7 @@
 package io.jqb.notify;
 
 import io.jqb.IpcException;
+import io.jqb.RateLimit;
 import io.jqb.Service;
 import io.jqb.TransportType;
 import io.jqb.internal.posix.Posix;
@@ -71,6 +72,10 @@ public final class NotificationBroker implements AutoCloseable {
         BrokerCore core = new BrokerCore(service, cfg, Posix.C.getuid());
         Service ipc = Service.create(service, 0, TransportType.SHM, core);
         ipc.enforceBufferSize(NotifyMessageDescriptor.BUFFER_SIZE);
+        // A broadcast writes one event per receiver: announce each receiver's events of a loop pass with one
+        // send(2), and serve up to 50 queued requests per wake-up (a pipelining sender's batch) so passes are long.
+        ipc.coalesceEventNotifications(true);
+        ipc.requestRateLimit(RateLimit.FAST);
         try {
             ipc.run();
         } catch (IpcException e) {

@@ -29,8 +29,11 @@ import org.junit.jupiter.api.Test;
  * the connection's files and directory, which nobody else would.
  */
 class ServerKillTest extends InteropTestBase {
-    /** How long a client may take to notice the server's death (its liveness slice is 100 ms). */
-    private static final long NOTICE_MS = 2_000;
+    /**
+     * How long a client may take to notice the server's death: its liveness slice is 100 ms, so this is 50 slices,
+     * room for a loaded machine; a client that does not look at all hangs and fails.
+     */
+    private static final long NOTICE_MS = 5_000;
 
     @Test
     void nativeServerSigkilled() throws Exception {
@@ -66,15 +69,16 @@ class ServerKillTest extends InteropTestBase {
 
         long t0 = System.nanoTime();
         killer.kill();
-        long recvMs = (recvForever.get(10, TimeUnit.SECONDS) - t0) / 1_000_000;
-        long eventMs = (eventForever.get(10, TimeUnit.SECONDS) - t0) / 1_000_000;
+        long recvMs = (recvForever.get(30, TimeUnit.SECONDS) - t0) / 1_000_000;
+        long eventMs = (eventForever.get(30, TimeUnit.SECONDS) - t0) / 1_000_000;
         assertTrue(recvMs < NOTICE_MS, "recv(-1) noticed after " + recvMs + " ms");
         assertTrue(eventMs < NOTICE_MS, "eventRecv(-1) noticed after " + eventMs + " ms");
-        // A receive with a timeout reports not-connected within that timeout.
+        // A receive with a timeout reports not-connected (not TIMED_OUT), and does not overrun its timeout by more
+        // than a loaded machine adds.
         long r0 = System.nanoTime();
         assertThrows(NotConnectedException.class, () -> clients.get(2).recv(EchoWire.buffer(65536), 1_000));
         long timedMs = (System.nanoTime() - r0) / 1_000_000;
-        assertTrue(timedMs <= 1_000 + 200, "recv(1000) took " + timedMs + " ms");
+        assertTrue(timedMs < 1_000 + NOTICE_MS, "recv(1000) took " + timedMs + " ms");
         assertThrows(NotConnectedException.class, () -> {
             ByteBuffer req = EchoWire.request(EchoWire.buffer(64), EchoWire.ECHO, 8, 0);
             for (int i = 0; i < 10; i++) { // the first write may still land in the ring; the doorbell fails

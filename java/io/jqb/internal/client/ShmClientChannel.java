@@ -33,7 +33,16 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private final ShmRing request;
     private final ShmRing response;
     private final ShmRing event;
-    /** Native scratch: [0] doorbell byte, [8] event byte sink, [16] pollfd for send, [24] recv, [32] event. */
+    /**
+     * Native scratch slots, 8 bytes each (a pollfd is 8): the doorbell byte we send, the event byte we drain, the
+     * pollfd of a send waiting for room, [24] unused (checkConnected runs on any thread: its pollfd is its own), the
+     * pollfd of an event wait. Each slot is used under its direction's lock.
+     */
+    private static final int DOORBELL_SLOT = 0;
+    private static final int EVENT_BYTE_SLOT = 8;
+    private static final int SEND_POLL_SLOT = 16;
+    private static final int EVENT_POLL_SLOT = 32;
+    private static final int SCRATCH_LENGTH = 40;
     private final long scratch;
     private int owedEventBytes;
     private boolean closed;
@@ -53,7 +62,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         this.request = request;
         this.response = response;
         this.event = event;
-        this.scratch = Posix.allocate(40);
+        this.scratch = Posix.allocate(SCRATCH_LENGTH);
     }
 
     /** Opens the three rings named in the connection response (request, response, event). */
@@ -178,9 +187,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     /** Writes the doorbell byte; the chunk is already committed and posted. */
     private boolean ring(byte b) {
-        MEM.writeByte(scratch, b);
+        MEM.writeByte(scratch + DOORBELL_SLOT, b);
         for (;;) {
-            long n = C.send(fd, scratch, 1, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+            long n = C.send(fd, scratch + DOORBELL_SLOT, 1, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
             if (n == 1) {
                 return true;
             }
@@ -197,7 +206,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 return false;
             }
             try {
-                if ((Posix.pollOne(fd, LibC.POLLOUT, 100, scratch + 16) & DEAD) != 0) {
+                if ((Posix.pollOne(fd, LibC.POLLOUT, 100, scratch + SEND_POLL_SLOT) & DEAD) != 0) {
                     connected = false;
                     return false;
                 }
@@ -309,7 +318,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
             }
             int rev;
             try {
-                rev = Posix.pollOne(fd, LibC.POLLIN, waitMs, scratch + 32);
+                rev = Posix.pollOne(fd, LibC.POLLIN, waitMs, scratch + EVENT_POLL_SLOT);
             } catch (IpcException e) {
                 connected = false;
                 return -Errno.ENOTCONN;
@@ -345,7 +354,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
     }
 
     private void dropStrayByte() {
-        long n = C.recv(fd, scratch + 8, 1, LibC.MSG_DONTWAIT);
+        long n = C.recv(fd, scratch + EVENT_BYTE_SLOT, 1, LibC.MSG_DONTWAIT);
         if (n == 0) {
             connected = false;
         } else if (n == 1) {
@@ -355,7 +364,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     /** One notification byte per event read, as libqb's client does. */
     private void consumeEventByte() {
-        long n = C.recv(fd, scratch + 8, 1, LibC.MSG_DONTWAIT);
+        long n = C.recv(fd, scratch + EVENT_BYTE_SLOT, 1, LibC.MSG_DONTWAIT);
         if (n == 0) {
             connected = false;
         } else if (n < 0) {
@@ -366,7 +375,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     private void drainOwedEventBytes() {
         while (owedEventBytes > 0) {
-            long n = C.recv(fd, scratch + 8, 1, LibC.MSG_DONTWAIT);
+            long n = C.recv(fd, scratch + EVENT_BYTE_SLOT, 1, LibC.MSG_DONTWAIT);
             if (n != 1) {
                 if (n == 0) {
                     connected = false;
@@ -413,7 +422,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
             C.rmdir(directory);
             LOG.debug("server pid {} is gone: removed {}", serverPid, directory);
         }
-        Posix.free(scratch, 40);
+        Posix.free(scratch, SCRATCH_LENGTH);
     }
 
     /** The server cannot clean up: it no longer exists, or it is a zombie. Checked up to 4 times, 10 ms apart. */

@@ -83,6 +83,24 @@ public interface ServerChannel {
     int sendEvent(ByteBuffer[] msgs);
 
     /**
+     * Sends an event but owes its notification (SHM: the doorbell byte) until {@link #flushDeferredNotifications()};
+     * loop thread only, and the loop must flush before it sleeps. Transports without notifications send as
+     * {@link #sendEvent(ByteBuffer)}. @return length, WOULD_BLOCK, or a negated errno
+     */
+    default int sendEventDeferred(ByteBuffer msg) {
+        return sendEvent(msg);
+    }
+
+    /** Sends the notifications owed by {@link #sendEventDeferred} in as few system calls as the socket takes. */
+    default void flushDeferredNotifications() {
+    }
+
+    /** @return true when more requests of this client wait to be served (loop thread, while serving) */
+    default boolean requestsQueued() {
+        return false;
+    }
+
+    /**
      * Handles readiness of {@link #fd()} on the loop thread: serves up to {@code budget} requests.
      *
      * @return false when the connection must be torn down ({@link Owner#fail} was called)

@@ -41,6 +41,8 @@ public final class ShmServerChannel extends AbstractServerChannel {
     private final long notifyBytes;
     private final long drainBuf;
     private int owedBytes;
+    /** Notification bytes owed for events sent by {@link #sendEventDeferred}; guarded by eventLock. */
+    private int deferredNotifications;
     /** The client is jqb and may skip doorbell bytes while we advertise that we poll; loop thread only. */
     private boolean jqbPeer;
     private boolean polled;
@@ -133,6 +135,67 @@ public final class ShmServerChannel extends AbstractServerChannel {
     @Override
     int writeEvent(ByteBuffer[] msgs) {
         return notified(event.write(msgs));
+    }
+
+    /**
+     * Writes the event and posts it, but owes the notification byte: {@link #flushDeferredNotifications()} sends all
+     * bytes owed in one send(2). A native client counts bytes, not send calls (the setup socket is a stream, and
+     * libqb's {@code qb_ipcc_event_recv} reads one byte per event), so N events announced by one N-byte send are
+     * what N single-byte sends would be; only the announcement comes at the end of the loop's dispatch pass.
+     */
+    @Override
+    public int sendEventDeferred(ByteBuffer msg) {
+        synchronized (eventLock) {
+            if (!open) {
+                return -Errno.ENOTCONN;
+            }
+            int rc = event.write(msg);
+            if (rc >= 0) {
+                deferredNotifications++;
+            } else if (rc == Errno.WOULD_BLOCK) {
+                // A full ring: the client must hear of what it holds now, or a caller that retries inside its
+                // callback (the pass cannot end) would wait for a client asleep in poll (EventNotificationTest).
+                flushDeferredLocked();
+                if (pendingNotifications.get() > 0) {
+                    resendNotifications();
+                }
+            }
+            return rc;
+        }
+    }
+
+    @Override
+    public boolean requestsQueued() {
+        return open && request.semaphore().value() > 0;
+    }
+
+    @Override
+    public void flushDeferredNotifications() {
+        synchronized (eventLock) {
+            flushDeferredLocked();
+        }
+    }
+
+    /** Under eventLock: sends the deferred notification bytes, as many per send(2) as the socket takes. */
+    private void flushDeferredLocked() {
+        int owed = deferredNotifications;
+        deferredNotifications = 0;
+        if (owed == 0 || !open) {
+            return;
+        }
+        if (pendingNotifications.get() == 0) {
+            long n = C.send(fd, notifyBytes, Math.min(owed, NOTIFY_CHUNK), LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL);
+            owed -= n > 0 ? (int) n : 0;
+            if (owed == 0) {
+                return;
+            }
+        }
+        // The socket is full (or took only part): the rest is owed as for a full socket, resent on every later
+        // event send and on POLLOUT.
+        if (pendingNotifications.getAndAdd(owed) == 0) {
+            owner.interestChanged();
+        }
+        resendNotifications();
     }
 
     /**

@@ -11,6 +11,7 @@ import io.jqb.internal.wire.MessageHeaderDescriptor;
 import io.jqb.notify.NotifyResult;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,17 +26,24 @@ import org.slf4j.Logger;
 public final class BrokerCore implements ServiceHandler {
     private static final Logger LOG = Logs.get(BrokerCore.class);
 
-    /** One client connection. */
+    /** One client connection (also the connection's context, so a request needs no look-up). */
     static final class ClientState {
         final Connection connection;
         final Outbox outbox;
+        /** The connection id, boxed once (a key of the routing table's per-client maps). */
+        final Long key;
         volatile String app;
+        /** {@link #app} in UTF-8. */
+        volatile byte[] appUtf8;
 
         ClientState(Connection connection, Outbox outbox) {
             this.connection = connection;
             this.outbox = outbox;
+            this.key = connection.id();
         }
     }
+
+    private static final byte[] EMPTY = new byte[0];
 
     private final RoutingTable table = new RoutingTable();
     private final Map<Long, ClientState> clients = new ConcurrentHashMap<>();
@@ -45,6 +53,8 @@ public final class BrokerCore implements ServiceHandler {
     private final ByteBuffer event = ByteBuffer.allocateDirect(BUFFER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
     private final ByteBuffer response = ByteBuffer.allocateDirect(RESPONSE_BODY + RESULT_FIXED)
             .order(ByteOrder.LITTLE_ENDIAN);
+    /** The notification being routed (under this object's lock). */
+    private final NoteBuffer note = new NoteBuffer(new NameCache(1024));
     private final AtomicLong delivered = new AtomicLong();
     private final AtomicLong refusedFromPeers = new AtomicLong();
     private volatile PeerNetwork peers;
@@ -67,7 +77,9 @@ public final class BrokerCore implements ServiceHandler {
 
     @Override
     public void created(Connection c) {
-        clients.put(c.id(), new ClientState(c, new Outbox(c, flusher)));
+        ClientState s = new ClientState(c, new Outbox(c, flusher));
+        c.setContext(s);
+        clients.put(s.key, s);
     }
 
     @Override
@@ -84,14 +96,12 @@ public final class BrokerCore implements ServiceHandler {
     }
 
     @Override
-    public int message(Connection c, ByteBuffer request) {
-        ByteBuffer req = request.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    public int message(Connection c, ByteBuffer req) {
         int start = req.position();
-        int msgId = req.getInt(start + MessageHeaderDescriptor.ID_OFFSET);
+        int msgId = NoteBuffer.le32(req, start + MessageHeaderDescriptor.ID_OFFSET);
         int end = start + req.remaining();
         int body = start + REQUEST_BODY;
-        ClientState s = clients.get(c.id());
-        if (s == null) {
+        if (!(c.context() instanceof ClientState s)) {
             return 0;
         }
         int error = 0;
@@ -101,12 +111,13 @@ public final class BrokerCore implements ServiceHandler {
             switch (msgId) {
                 case MSG_HELLO -> {
                     NoteCodec.need(body + HELLO_FIXED <= end, "HELLO shorter than its fixed part");
-                    int len = u16(req, body + HELLO_APP_LEN);
+                    int len = NoteBuffer.le16(req, body + HELLO_APP_LEN);
                     NoteCodec.need(len <= MAX_NAME && body + HELLO_FIXED + len == end, "HELLO length");
                     String app = NoteCodec.str(req, body + HELLO_FIXED, len);
                     if (app.isEmpty()) {
                         result = NotifyResult.APP_ID;
                     } else {
+                        s.appUtf8 = app.getBytes(StandardCharsets.UTF_8);
                         s.app = app;
                     }
                 }
@@ -119,30 +130,35 @@ public final class BrokerCore implements ServiceHandler {
                         String to = r.to().isEmpty() ? s.app : r.to();
                         NoteCodec.need(!to.equals(RoutingTable.ANY_ONE), "a registration cannot listen on '1'");
                         synchronized (this) {
-                            table.add(c.id(), s.app, r.regId(), r.kind(), r.id(), to, r.priority());
+                            table.add(c.id(), s.app, r.regId(), r.kind(), r.id(), to, r.priority(), s);
                         }
                     }
                 }
                 case MSG_UNREGISTER -> {
                     NoteCodec.need(body + UNREG_FIXED == end, "UNREGISTER length");
                     synchronized (this) {
-                        table.remove(c.id(), req.getLong(body + UNREG_ID));
+                        table.remove(c.id(), NoteBuffer.le64(req, body + UNREG_ID));
                     }
                 }
                 case MSG_NOTIFY -> {
-                    Note n = NoteCodec.getNote(req, body, end);
-                    if (s.app == null) {
-                        result = NotifyResult.APP_ID;
-                    } else if (!n.from().isEmpty() && !n.from().equals(s.app) && !mayImpersonate(c)) {
-                        result = NotifyResult.PERMISSION;
-                    } else {
-                        NoteCodec.need(!n.to().isEmpty(), "empty to");
-                        NoteCodec.need(!n.id().isEmpty(), "empty notification id");
-                        String params = Params.compact(n.params());
-                        Note note = new Note(0, n.flags(), n.from().isEmpty() ? s.app : n.from(), n.to(), n.id(),
-                                params);
-                        receivers = deliver(note, s, c.id());
-                        forward(note, receivers);
+                    synchronized (this) {
+                        NoteBuffer n = note;
+                        n.read(req, body, end);
+                        byte[] app = s.appUtf8;
+                        if (app == null) {
+                            result = NotifyResult.APP_ID;
+                        } else if (n.fromLen != 0 && !n.fromEquals(app) && !mayImpersonate(c)) {
+                            result = NotifyResult.PERMISSION;
+                        } else {
+                            NoteCodec.need(n.toLen != 0, "empty to");
+                            NoteCodec.need(n.idLen != 0, "empty notification id");
+                            n.compactParams();
+                            if (n.fromLen == 0) {
+                                n.setFrom(app);
+                            }
+                            receivers = deliverLocked(n, s);
+                            forward(n, receivers);
+                        }
                     }
                 }
                 default -> error = -Errno.EINVAL;
@@ -179,81 +195,92 @@ public final class BrokerCore implements ServiceHandler {
 
     /**
      * Delivers locally: receivers, then observers, then the sender's unicast-error registrations when a unicast
-     * found nobody.
+     * found nobody. Allocation-free: the registrations are walked in place, each event is encoded once into the
+     * shared event buffer (the receivers of one kind differ only in regId, patched in per send), and strings stay
+     * bytes. Under this object's lock.
      *
      * @param sender the sending client, or null for a peer's notification
      * @return how many registrations it was delivered to
      */
-    public synchronized int deliver(Note note, ClientState sender, long senderId) {
-        List<RoutingTable.Target> targets = table.route(note.to(), note.id());
-        String resolved = targets.isEmpty() ? "" : targets.get(0).resolvedTo();
-        int n = 0;
-        if (!targets.isEmpty()) {
-            ByteBuffer e = encode(EVT_DELIVER, note, resolved);   // once: the targets differ only in regId
-            for (RoutingTable.Target t : targets) {
-                if (send(t.client(), t.regId(), e)) {
-                    n++;
-                }
+    private int deliverLocked(NoteBuffer n, ClientState sender) {
+        String to = n.to();
+        boolean anyOne = RoutingTable.ANY_ONE.equals(to);
+        List<RoutingTable.Entry> regs = table.registrations(n.id());
+        byte[] resolved = EMPTY;
+        int resolvedLen = 0;
+        int targets = 0;
+        int sent = 0;
+        for (int i = 0, size = regs.size(); i < size; i++) {
+            RoutingTable.Entry e = regs.get(i);
+            if (!anyOne && !RoutingTable.matches(e, to)) {
+                continue;
+            }
+            if (targets++ == 0) {
+                resolved = anyOne ? e.appUtf8() : n.to;
+                resolvedLen = anyOne ? resolved.length : n.toLen;
+                encode(EVT_DELIVER, n, resolved, resolvedLen);
+            }
+            if (send(e, event)) {
+                sent++;
+            }
+            if (anyOne) {
+                break;
             }
         }
         List<RoutingTable.Entry> observers = table.observers();
         if (!observers.isEmpty()) {
-            ByteBuffer e = encode(EVT_OBSERVED, note, resolved);
-            for (RoutingTable.Entry o : observers) {
-                send(o.client(), o.regId(), e);
+            encode(EVT_OBSERVED, n, resolved, resolvedLen);
+            for (int i = 0, size = observers.size(); i < size; i++) {
+                send(observers.get(i), event);
             }
         }
-        if (targets.isEmpty() && sender != null && !RoutingTable.ALL.equals(note.to())) {
-            List<RoutingTable.Entry> watchers = table.unicastErrorWatchers(senderId);
+        if (targets == 0 && sender != null && !RoutingTable.ALL.equals(to)) {
+            List<RoutingTable.Entry> watchers = table.unicastErrorWatchers(sender.key);
             if (!watchers.isEmpty()) {
-                ByteBuffer e = encode(EVT_UNICAST_ERROR, note, note.to());
-                for (RoutingTable.Entry w : watchers) {
-                    send(w.client(), w.regId(), e);
+                encode(EVT_UNICAST_ERROR, n, n.to, n.toLen);
+                for (int i = 0, size = watchers.size(); i < size; i++) {
+                    send(watchers.get(i), event);
                 }
             }
         }
-        delivered.addAndGet(n);
-        return targets.size();
+        delivered.addAndGet(sent);
+        return targets;
     }
 
     /** Encodes a whole event (header + NOTE, regId 0) into the shared event buffer, position 0, limit its size. */
-    private ByteBuffer encode(int eventId, Note n, String to) {
+    private void encode(int eventId, NoteBuffer n, byte[] to, int toLen) {
         ByteBuffer e = event;
         e.clear();
-        e.position(RESPONSE_BODY);
-        NoteCodec.putNote(e, n.deliveredAs(0, to));
-        int size = e.position();
+        int size = n.write(e, RESPONSE_BODY, to, toLen);
         e.putInt(MessageHeaderDescriptor.ID_OFFSET, eventId);
         e.putInt(MessageHeaderDescriptor.ID_OFFSET + 4, 0);
         e.putInt(MessageHeaderDescriptor.SIZE_OFFSET, size);
         e.putInt(MessageHeaderDescriptor.SIZE_OFFSET + 4, 0);
         e.putInt(MessageHeaderDescriptor.ERROR_OFFSET, 0);
         e.putInt(MessageHeaderDescriptor.ERROR_OFFSET + 4, 0);
-        e.position(0).limit(size);
-        return e;
+        e.limit(size);
     }
 
-    /** Sends the encoded event to one registration of one client (patching its regId in). */
-    private boolean send(long client, long regId, ByteBuffer e) {
-        ClientState s = clients.get(client);
-        if (s == null) {
+    /** Sends the encoded event to one registration (patching its regId in). */
+    private static boolean send(RoutingTable.Entry r, ByteBuffer e) {
+        if (!(r.owner() instanceof ClientState s)) {
             return false;
         }
-        e.putLong(RESPONSE_BODY + NOTE_REG_ID, regId);
+        e.putLong(RESPONSE_BODY + NOTE_REG_ID, r.regId());
         e.position(0);
         return s.outbox.offer(e);
     }
 
     /** Sends a local notification to the peers when its ID is whitelisted for sending. */
-    private void forward(Note note, int localReceivers) {
+    private void forward(NoteBuffer n, int localReceivers) {
         PeerNetwork p = peers;
-        if (p == null || !config.send().contains(note.id())) {
+        if (p == null || !config.send().contains(n.id())) {
             return;
         }
-        if (RoutingTable.ANY_ONE.equals(note.to()) && localReceivers > 0) {
+        if (RoutingTable.ANY_ONE.equals(n.to()) && localReceivers > 0) {
             return;
         }
-        p.publish(note);
+        p.publish(n.toNote());
     }
 
     /** A notification from a peer: delivered here only when its ID is whitelisted for receiving. */
@@ -266,8 +293,12 @@ public final class BrokerCore implements ServiceHandler {
             return;
         }
         try {
-            Note n = new Note(0, note.flags(), note.from(), note.to(), note.id(), Params.compact(note.params()));
-            deliver(n, null, -1);
+            synchronized (this) {
+                NoteBuffer n = this.note;
+                n.set(note);
+                n.compactParams();
+                deliverLocked(n, null);
+            }
         } catch (IllegalArgumentException e) {
             LOG.debug("peer notification refused: {}", e.getMessage());
         }

@@ -25,8 +25,12 @@ public final class RoutingTable {
     /** Any-one address. */
     public static final String ANY_ONE = "1";
 
-    /** One registration. */
-    public record Entry(long client, String app, long regId, int kind, String id, String to, int priority, long seq) {
+    /**
+     * One registration; {@code owner} is the caller's object for the client (the broker's client state, so that
+     * delivering needs no look-up), {@code appUtf8} the application ID's bytes (the resolved address of a "1").
+     */
+    public record Entry(long client, String app, long regId, int kind, String id, String to, int priority, long seq,
+            Object owner, byte[] appUtf8) {
     }
 
     /** One receiver of a routed notification. */
@@ -45,8 +49,14 @@ public final class RoutingTable {
 
     /** Adds a registration, replacing the client's registration with the same regId. */
     public void add(long client, String app, long regId, int kind, String id, String to, int priority) {
+        add(client, app, regId, kind, id, to, priority, null);
+    }
+
+    /** Adds a registration with the caller's object for its client; see {@link Entry}. */
+    public void add(long client, String app, long regId, int kind, String id, String to, int priority, Object owner) {
         remove(client, regId);
-        Entry e = new Entry(client, app, regId, kind, id, to, priority, nextSeq++);
+        Entry e = new Entry(client, app, regId, kind, id, to, priority, nextSeq++, owner,
+                app.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         byKey.put(new Key(client, regId), e);
         switch (kind) {
             case NotifyMessageDescriptor.KIND_OBSERVER -> observers.add(e);
@@ -123,6 +133,22 @@ public final class RoutingTable {
         return out;
     }
 
+    /**
+     * The registrations for {@code id} in priority order, without copying (for the broker's allocation-free path;
+     * filter with {@link #matches}). For {@code "1"} the first one is the receiver.
+     *
+     * @return the live list (empty when none); do not modify, valid until the table changes
+     */
+    public List<Entry> registrations(String id) {
+        List<Entry> l = byId.get(id);
+        return l == null ? List.of() : l;
+    }
+
+    /** @return true when a notification to {@code to} (an application ID or "*", not "1") reaches {@code e} */
+    public static boolean matches(Entry e, String to) {
+        return ALL.equals(to) || e.to().equals(to) || ALL.equals(e.to());
+    }
+
     /** @return every observer registration */
     public List<Entry> observers() {
         return observers;
@@ -130,6 +156,11 @@ public final class RoutingTable {
 
     /** @return the client's unicast-error registrations (empty when none) */
     public List<Entry> unicastErrorWatchers(long client) {
+        return unicastErrors.getOrDefault(client, List.of());
+    }
+
+    /** As {@link #unicastErrorWatchers(long)}, with the client id boxed once by the caller (no allocation). */
+    public List<Entry> unicastErrorWatchers(Long client) {
         return unicastErrors.getOrDefault(client, List.of());
     }
 
