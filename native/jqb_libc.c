@@ -65,6 +65,16 @@ static int path_of(JNIEnv *env, jbyteArray path, char *buf, size_t cap)
 		SAVE(expr);                                                                                            \
 	} while (0)
 
+/* Must equal JniLibC.ABI: a library from another build than the classes is then not used (jnr-ffi is). */
+#define JQB_LIBC_ABI 1
+
+FN(jint, abi)(JNIEnv *env, jclass cls)
+{
+	(void)env;
+	(void)cls;
+	return JQB_LIBC_ABI;
+}
+
 FN(jint, lastErrno)(JNIEnv *env, jclass cls)
 {
 	(void)env;

@@ -14,7 +14,25 @@ import java.nio.charset.StandardCharsets;
  * ({@link Posix#errno()}).</p>
  */
 final class JniLibC implements LibC {
+    /**
+     * The version of the wrappers' signatures; native/jqb_libc.c returns the same from {@link #abi()}. Bump both
+     * when a native method is added, removed or changed.
+     */
+    static final int ABI = 1;
+
     JniLibC() {
+    }
+
+    /** @return the library's {@link #ABI} */
+    static native int abi();
+
+    /** @return true when the loaded library has this class's wrappers (not a library of an older build) */
+    static boolean linked() {
+        try {
+            return abi() == ABI;
+        } catch (UnsatisfiedLinkError e) {
+            return false;
+        }
     }
 
     /** @return errno as the calling thread's last wrapper call left it */

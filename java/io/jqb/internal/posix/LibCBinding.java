@@ -2,15 +2,15 @@ package io.jqb.internal.posix;
 
 /**
  * Chooses how {@link LibC} is bound, once per process: JNI ({@link JniLibC}, in {@code libjqbguard.so}) when that
- * library is loaded, jnr-ffi otherwise, or when the system property {@code jqb.libc=jnr} asks for it. jnr-ffi's
- * and jffi's
- * classes are only loaded in the second case (so are jffi's direct-buffer helpers, which load jffi's native stub).
+ * library is loaded and is of the same build (its {@link JniLibC#ABI}); jnr-ffi otherwise, or when the system
+ * property {@code jqb.libc=jnr} asks for it. jnr-ffi's and jffi's classes are only loaded in the second case (so are
+ * jffi's direct-buffer helpers, which load jffi's native stub).
  */
 final class LibCBinding {
     /** The property that forces the jnr-ffi binding ({@code -Djqb.libc=jnr}). */
     static final String PROPERTY = "jqb.libc";
     /** True when {@link LibC#INSTANCE} is the JNI binding; constant, so the JIT folds {@link #errno()}. */
-    static final boolean JNI = !"jnr".equals(System.getProperty(PROPERTY)) && Guard.AVAILABLE;
+    static final boolean JNI = !"jnr".equals(System.getProperty(PROPERTY)) && Guard.AVAILABLE && JniLibC.linked();
 
     private LibCBinding() {
     }

@@ -48,6 +48,7 @@ class JniLibCTest {
     @Test
     void theLibraryIsLoadedAndChosen() {
         assertTrue(Guard.AVAILABLE, "libjqbguard.so (make native) must load in the test JVM");
+        assertEquals(JniLibC.ABI, JniLibC.abi(), "native/jqb_libc.c and JniLibC disagree: make native");
         assertTrue(LibC.INSTANCE instanceof JniLibC, "LibC.INSTANCE is " + LibC.INSTANCE.getClass());
     }
 
