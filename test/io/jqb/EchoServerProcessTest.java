@@ -34,13 +34,15 @@ class EchoServerProcessTest extends InteropTestBase {
         final Process process;
         final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
         final StringBuffer all = new StringBuffer();
+        /** Collects the output; ends at the process's end-of-stream. */
+        final Thread reader;
 
         EchoServer(String... args) throws IOException {
             List<String> cmd = new ArrayList<>(List.of(
                     JqbCliProcess.java(), "-cp", JqbCliProcess.classPath(), "io.jqb.cli.Main", "echo-server"));
             cmd.addAll(List.of(args));
             process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            Thread t = new Thread(() -> {
+            reader = new Thread(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                         StandardCharsets.UTF_8))) {
                     String l;
@@ -52,8 +54,23 @@ class EchoServerProcessTest extends InteropTestBase {
                     // process gone
                 }
             }, "echo-server-out");
-            t.setDaemon(true);
-            t.start();
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        /**
+         * Waits for the process to exit AND for the reader to reach end-of-stream, so that {@link #all} holds every
+         * line the process printed; returns the exit code.
+         */
+        int awaitExit() throws InterruptedException {
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                fail("echo-server did not exit within 60 s:\n" + all);
+            }
+            reader.join(TimeUnit.SECONDS.toMillis(60));
+            if (reader.isAlive()) {
+                fail("echo-server's output did not end within 60 s of its exit:\n" + all);
+            }
+            return process.exitValue();
         }
 
         void awaitReady() throws InterruptedException {
@@ -118,8 +135,7 @@ class EchoServerProcessTest extends InteropTestBase {
     @Test
     void echoServerRejectsBadArguments() throws Exception {
         EchoServer noName = track(new EchoServer());
-        assertTrue(noName.process.waitFor(30, TimeUnit.SECONDS));
-        assertEquals(2, noName.process.exitValue(), noName.all.toString());
+        assertEquals(2, noName.awaitExit(), noName.all.toString());
         assertTrue(noName.all.toString().contains("--service"), noName.all.toString());
     }
 }
