@@ -15,6 +15,8 @@ import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -133,15 +135,36 @@ class TopTest extends OpsInteropTestBase {
             byte[] first = new byte[8];
             assertEquals(8, p.getInputStream().readNBytes(first, 0, 8));
             assertEquals("jqb top ", new String(first, StandardCharsets.US_ASCII));
+            // Read on, as a pipe's consumer does: with nobody reading, the refreshes (one line per connection on
+            // this host: many on a loaded machine) fill the pipe and top blocks in its write, unable to act on q.
+            Thread stdout = drain(p.getInputStream(), "top-stdout");
+            Thread stderr = drain(p.getErrorStream(), "top-stderr");
             OutputStream in = p.getOutputStream();
             in.write('q');
             in.flush();
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "q ends it");
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "q ends it");
             assertEquals(0, p.exitValue());
+            stdout.join(TimeUnit.SECONDS.toMillis(60));
+            stderr.join(TimeUnit.SECONDS.toMillis(60));
+            assertFalse(stdout.isAlive() || stderr.isAlive(), "top's output ends with it");
         } finally {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** Reads {@code in} to its end on a daemon thread, discarding it. */
+    private static Thread drain(InputStream in, String name) {
+        Thread t = new Thread(() -> {
+            try (in) {
+                in.transferTo(OutputStream.nullOutputStream());
+            } catch (IOException e) {
+                // the process is gone
+            }
+        }, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     @Test
