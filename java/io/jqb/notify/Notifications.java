@@ -379,7 +379,10 @@ public final class Notifications implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------- state
 
-    /** @return true while connected to the broker */
+    /**
+     * @return true while connected to the broker; after a reconnect, only once the broker has acknowledged the
+     *         application ID and every registration again
+     */
     public boolean isConnected() {
         return link.isConnected();
     }

@@ -48,6 +48,8 @@ public final class BrokerLink implements AutoCloseable {
     private final ByteBuffer events = ByteBuffer.allocateDirect(BUFFER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
     private final Thread thread;
     private volatile Client client;
+    /** {@link #client} once its hello and the owner's re-registrations were answered; null meanwhile. */
+    private volatile Client ready;
     private volatile String app;
     private volatile boolean closed;
 
@@ -78,6 +80,7 @@ public final class BrokerLink implements AutoCloseable {
                 hello(app);
             }
             owner.connected();
+            ready = client; // null again when hello or a registration lost the connection
         }
         return client != null;
     }
@@ -123,13 +126,19 @@ public final class BrokerLink implements AutoCloseable {
         if (client == c) {
             client = null;
         }
+        if (ready == c) {
+            ready = null;
+        }
         c.close();
     }
 
-    /** @return true while connected to the broker */
+    /**
+     * @return true while connected to the broker, once the broker has answered this connection's hello and the
+     *         owner's re-registrations (so a notification sent after this returned true reaches them)
+     */
     public boolean isConnected() {
-        Client c = client;
-        return c != null && c.isConnected();
+        Client c = ready;
+        return c != null && c == client && c.isConnected();
     }
 
     /** Sets the application ID (sent now when connected, and on every reconnect). */
