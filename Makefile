@@ -1,5 +1,5 @@
 # jqb: libqb IPC in Java.
-#   make          native peers, the jar and its runtime libraries, bin/jqb
+#   make          native peers, the jar and its runtime libraries, bin/jqb and its AppCDS archive (bin/jqb-cds)
 #   make test     installs what is missing (Debian libqb-dev, gcc, ...), builds, runs every test incl. interop
 #   make demo     builds, then runs jqb and native libqb against each other and prints what happened
 #   make bench    JMH benchmarks (see benchmarks/README.md); JMH_ARGS="-prof gc RingBenchmark" to choose
@@ -33,10 +33,12 @@ jar: deps
 	$(MVN) $(MVNFLAGS) -DskipTests package dependency:copy-dependencies \
 		-DincludeScope=runtime -DoutputDirectory=target/lib
 	@chmod +x bin/jqb
+	@bash bin/jqb-cds
 
 test: native
 	$(MVN) -B verify dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/lib
 	@chmod +x bin/jqb
+	@bash bin/jqb-cds
 
 reliability: native
 	$(MVN) -B test -Dtest='io.jqb.reliability.*Test' -Dsurefire.failIfNoSpecifiedTests=false

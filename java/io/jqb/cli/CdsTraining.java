@@ -6,9 +6,10 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 
 /**
- * The training run {@code bin/jqb} makes once per build to record jqb's classes into an AppCDS archive
- * ({@code -XX:ArchiveClassesAtExit}, JDK 13+; see docs/PERFORMANCE.md, "Cold start"): an echo service and the
- * {@code bench} client in this one process, over SHM and over SOCKET, so that the archive holds both sides' classes.
+ * The training run that {@code make} runs once per build (bin/jqb-cds) to record jqb's classes into the AppCDS
+ * archive {@code bin/jqb} maps ({@code -XX:ArchiveClassesAtExit}, JDK 13+; see docs/PERFORMANCE.md, "Cold start"):
+ * an echo service and the {@code bench} client in this one process, over SHM and over SOCKET, so that the archive
+ * holds both sides' classes.
  * Prints nothing; exit status 0 when every round trip succeeded. Not a user command.
  */
 public final class CdsTraining {

@@ -7,8 +7,9 @@ import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /**
- * The AppCDS training run of {@code bin/jqb} (see bin/jqb, JQB_CDS) must really serve round trips over both
- * transports: an archive recorded from a run that failed at connect would hold none of the round-trip classes.
+ * The AppCDS training run that {@code make} runs for {@code bin/jqb} (see bin/jqb-cds, JQB_CDS) must really serve
+ * round trips over both transports: an archive recorded from a run that failed at connect would hold none of the
+ * round-trip classes.
  */
 class CdsTrainingTest {
     @Test
