@@ -6,7 +6,9 @@
 # Prints one line per run, then per build the median p50/p99 over the rounds and the median of the per-round
 # p50 ratios to the floor.
 #
-# Usage: benchmarks/spin-ab.sh [ROUNDS=3] [SIZE=64] [BUILD_DIR...]   (default build: this checkout)
+# Usage: benchmarks/spin-ab.sh [ROUNDS=3] [SIZE=64] [BUILD_DIR[@JVM_OPTS]...]   (default build: this checkout)
+# A build may carry JVM options for both its server and its client after an '@', e.g. "$PWD@-Djqb.guard.repair=false"
+# (options separated by spaces, in one argument): one build measured with and without a switch.
 # Knobs: COUNT (200000), CPU_SERVER (0), CPU_CLIENT (1).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,8 +38,12 @@ for r in $(seq 1 "$ROUNDS"); do
     line=$("$floor" --size "$SIZE" --count "$COUNT" --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" | grep '^size=')
     echo "round=$r build=floor $line" | tee -a "$work/results"
     i=0
-    for b in "${builds[@]}"; do
+    for spec in "${builds[@]}"; do
         i=$((i + 1))
+        b="${spec%%@*}"
+        opts=""
+        [ "$spec" != "$b" ] && opts="${spec#*@}"
+        export JQB_JAVA_OPTS="$opts"
         svc="jqbspinab-$$-$r-$i"
         taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --service "$svc" --transport shm --wait spin \
             >"$work/server.log" 2>"$work/server.log.err" </dev/null &
@@ -48,7 +54,7 @@ for r in $(seq 1 "$ROUNDS"); do
         [ -n "$line" ] || { echo "spin-ab: bench against $b failed:" >&2; cat "$work/bench.err" "$work/server.log.err" >&2; }
         stop_pid "$server"
         server=""
-        echo "round=$r build=$i:$(basename "$b") $line" | tee -a "$work/results"
+        echo "round=$r build=$i:$(basename "$b")${opts:+@$opts} $line" | tee -a "$work/results"
     done
 done
 

@@ -8,14 +8,24 @@
  * HotSpot's siglongjmps back when the guard is set and chains to HotSpot's handler otherwise (HotSpot's own uses of
  * SIGBUS are untouched). A fault is a return code, at once, in the caller's thread.
  *
+ * Registered ranges (the rings' mappings, Guard.register): a SIGBUS at an address inside one is repaired where it
+ * happens instead: the handler maps a private zero page over the vanished page (MAP_FIXED), sets the range's fault
+ * flag and returns, so the faulting instruction runs again and succeeds on the zero page. Nothing is left pending in
+ * HotSpot (no late InternalError in unrelated code), interpreted and compiled code alike, and the Java side can use
+ * plain Unsafe loads and compare-and-sets on the rings and read the flag (one load from private memory) where it
+ * used to ask the kernel or this library whether the pages are still there.
+ *
  * JNI, class io.jqb.internal.posix.Guard. glibc's 64-bit sem_t word: value in the low 32 bits, waiters above.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <jni.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define SEM_VALUE_MAX 0x7fffffff
 
@@ -23,9 +33,54 @@ static struct sigaction previous;
 /* initial-exec: no allocation on first access, so the handler may read it in any thread */
 static __thread sigjmp_buf *volatile guard __attribute__((tls_model("initial-exec")));
 
+/*
+ * The registry of repairable ranges. A slot is free when start is 0, being changed when start is 1; the handler only
+ * uses slots whose start is > 1, read before end and flag (written before start, released by it).
+ */
+#define RANGES 65536
+#define BUSY ((uintptr_t)1)
+struct range {
+	uintptr_t start;
+	uintptr_t end;
+	int32_t *flag;
+};
+static struct range ranges[RANGES];
+static int used; /* slots [0, used) may be taken: the handler scans only those */
+static uintptr_t page_mask;
+static size_t page_size;
+
+/* 1 when addr lay in a registered range and its page is now a private zero page */
+static int repair(uintptr_t addr)
+{
+	int n = __atomic_load_n(&used, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < n; i++) {
+		uintptr_t s = __atomic_load_n(&ranges[i].start, __ATOMIC_ACQUIRE);
+
+		if (s > BUSY && addr >= s && addr < ranges[i].end) {
+			void *page = (void *)(addr & page_mask);
+
+			if (mmap(page, page_size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+				return 0;
+			}
+			__atomic_store_n(ranges[i].flag, 1, __ATOMIC_SEQ_CST);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static void on_sigbus(int sig, siginfo_t *info, void *context)
 {
 	sigjmp_buf *g = guard;
+	int saved = errno;
+
+	if (info != NULL && repair((uintptr_t)info->si_addr)) {
+		errno = saved;
+		return; /* the faulting instruction runs again, on the zero page */
+	}
+	errno = saved;
 
 	if (g != NULL) {
 		guard = NULL;
@@ -54,6 +109,8 @@ JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_install(JNIEnv *env, jcl
 
 	(void)env;
 	(void)cls;
+	page_size = (size_t)sysconf(_SC_PAGESIZE);
+	page_mask = ~((uintptr_t)page_size - 1);
 	if (sigaction(SIGBUS, NULL, &previous) != 0) {
 		return -1;
 	}
@@ -177,4 +234,46 @@ JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_probe(JNIEnv *env, jclas
 	(void)*(volatile const char *)(intptr_t)b;
 	guard = NULL;
 	return 0;
+}
+
+/* registers [start, start + length) as repairable, flag (4 bytes of private memory) set on a repair: slot or -1 */
+JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_register(JNIEnv *env, jclass cls, jlong start, jlong length,
+								 jlong flag)
+{
+	(void)env;
+	(void)cls;
+	if ((uintptr_t)start <= BUSY || length <= 0 || flag == 0) {
+		return -1;
+	}
+	for (int i = 0; i < RANGES; i++) {
+		uintptr_t free_slot = 0;
+
+		if (__atomic_compare_exchange_n(&ranges[i].start, &free_slot, BUSY, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			int n = __atomic_load_n(&used, __ATOMIC_RELAXED);
+
+			while (n <= i && !__atomic_compare_exchange_n(&used, &n, i + 1, 1, __ATOMIC_ACQ_REL,
+								     __ATOMIC_RELAXED)) {
+			}
+			ranges[i].end = (uintptr_t)start + (uintptr_t)length;
+			ranges[i].flag = (int32_t *)(intptr_t)flag;
+			__atomic_store_n(&ranges[i].start, (uintptr_t)start, __ATOMIC_RELEASE);
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* forgets a slot of register(); call before the range is unmapped and its flag freed */
+JNIEXPORT void JNICALL Java_io_jqb_internal_posix_Guard_unregister(JNIEnv *env, jclass cls, jint slot)
+{
+	(void)env;
+	(void)cls;
+	if (slot < 0 || slot >= RANGES) {
+		return;
+	}
+	__atomic_store_n(&ranges[slot].start, BUSY, __ATOMIC_SEQ_CST);
+	ranges[slot].end = 0;
+	ranges[slot].flag = NULL;
+	__atomic_store_n(&ranges[slot].start, 0, __ATOMIC_RELEASE);
 }

@@ -13,6 +13,11 @@ import org.slf4j.Logger;
  * (native/jqb_guard.c): a SIGBUS during one of them is a return code in the calling thread, not a fatal error of the
  * JVM (HotSpot guards Unsafe loads, stores and copies, but not an interpreted Unsafe compare-and-set).
  *
+ * <p>Ranges {@linkplain #register registered} with the guard (the rings' mappings) need none of these calls: a SIGBUS
+ * inside one is repaired where it happens (a private zero page replaces the vanished one, the range's fault flag is
+ * set, the access runs again), so plain Unsafe loads, stores and compare-and-sets on them never fault, interpreted or
+ * compiled, and nothing is left for HotSpot to throw later; callers read the flag to drop the connection.</p>
+ *
  * <p>The library is found, in this order: the system property {@code jqb.guard.library} (a path); {@code
  * native/build/libjqbguard.so} under the working directory (a source checkout after {@code make}); the copy packaged
  * in the jar ({@code io/jqb/native/libjqbguard.so}), extracted to a temporary file. When none loads,
@@ -24,6 +29,13 @@ public final class Guard {
     public static final String LIBRARY_PROPERTY = "jqb.guard.library";
     /** Whether the guarded operations can be used; constant, so the JIT folds the branch. */
     public static final boolean AVAILABLE = load();
+    /**
+     * The property that, set to {@code false}, keeps rings from {@linkplain #register registering} (the probe and the
+     * guarded JNI calls instead of in-place repair: for A/B measurements, and an escape hatch).
+     */
+    public static final String REPAIR_PROPERTY = "jqb.guard.repair";
+    /** Whether rings register their mappings for in-place repair (the library is there and it is not turned off). */
+    public static final boolean REPAIR = AVAILABLE && !"false".equals(System.getProperty(REPAIR_PROPERTY));
 
     private Guard() {
     }
@@ -100,6 +112,18 @@ public final class Guard {
      * @return 0 when both can be read, -1 when either is gone
      */
     public static native int probe(long a, long b);
+
+    /**
+     * Makes {@code [start, start + length)} repairable: a SIGBUS inside it maps a private zero page over the faulting
+     * page and stores 1 into the 32-bit word at {@code flag} (private memory that outlives the registration).
+     * {@link #unregister} it before the range is unmapped or the flag freed.
+     *
+     * @return the slot to unregister, or -1 when the registry is full (then nothing is repaired)
+     */
+    public static native int register(long start, long length, long flag);
+
+    /** Forgets a slot {@link #register} returned; -1 is ignored. */
+    public static native void unregister(int slot);
 
     /**
      * Atomic add on the 32-bit word at {@code address}.

@@ -353,6 +353,11 @@ public final class NativeMemory {
         return getInt(address);
     }
 
+    /** A volatile load (on x86 a plain load the JIT may not hoist out of a loop). */
+    public int readVolatileInt(long address) {
+        return getIntVolatile(address);
+    }
+
     public void writeInt(long address, int v) {
         putInt(address, v);
     }

@@ -12,17 +12,35 @@ import java.nio.ByteBuffer;
 public final class PointerStore {
     private final long address;
     private final long length;
+    /** The window is {@linkplain Guard#register registered}: a fault in it is repaired, Unsafe atomics are safe. */
+    private final boolean repaired;
 
     /**
      * @param address start of the window
      * @param length bytes in the window
      */
     public PointerStore(long address, long length) {
+        this(address, length, false);
+    }
+
+    /**
+     * @param address start of the window
+     * @param length bytes in the window
+     * @param repaired the window lies in a range {@linkplain Guard#register registered} with the fault guard: the
+     *        atomics use Unsafe directly instead of the guard's JNI calls
+     */
+    public PointerStore(long address, long length, boolean repaired) {
         if (address == 0 || length < 0) {
             throw new IllegalArgumentException("address=" + address + " length=" + length);
         }
         this.address = address;
         this.length = length;
+        this.repaired = repaired;
+    }
+
+    /** @return whether a fault in this window is repaired by the guard (see {@link Guard#register}) */
+    public boolean repaired() {
+        return repaired;
     }
 
     private long at(long offset, int size) {
@@ -55,7 +73,7 @@ public final class PointerStore {
 
     /** @return the new value */
     public int addAndGetInt(long offset, int delta) {
-        if (Guard.AVAILABLE) {
+        if (Guard.AVAILABLE && !repaired) {
             long r = Guard.addInt(at(offset, 4), delta);
             if ((r >>> 32) != 0) {
                 throw new InternalError("shared memory is gone (the peer truncated the file)");
@@ -78,7 +96,7 @@ public final class PointerStore {
     }
 
     public boolean compareAndSwapLong(long offset, long expected, long v) {
-        if (Guard.AVAILABLE) {
+        if (Guard.AVAILABLE && !repaired) {
             // An interpreted Unsafe CAS on a page the peer truncated away is a fatal SIGBUS: see Guard.
             int r = Guard.casLong(at(offset, 8), expected, v);
             if (r < 0) {

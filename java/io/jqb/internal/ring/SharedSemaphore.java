@@ -29,18 +29,41 @@ public final class SharedSemaphore {
     private final long offset;
     private final long futexAddress;
     private final long timespec;
+    /**
+     * Post and try-wait go through libjqbguard's JNI calls (a fault is a return code there): only when the header is
+     * not a {@linkplain PointerStore#repaired repaired} window. In one (the usual case) a fault is repaired where it
+     * happens, so post and try-wait are plain Unsafe loads and compare-and-sets, and a try-wait on an empty
+     * semaphore (every idle spin of a polling reader) is a single load, no JNI call, no locked instruction.
+     */
+    private final boolean guarded;
+    /** The ring's fault flag (libjqbguard sets it when it repairs a fault in the ring), 0 when not repaired. */
+    private final long faultFlag;
 
     /**
      * @param mem the mapped header
      * @param offset offset of the sem_t within {@code mem}
      * @param address native address of the sem_t
      * @param timespec 16 bytes of native scratch memory owned by the caller
+     * @param faultFlag address of the ring's fault flag when {@code mem} is {@linkplain PointerStore#repaired
+     *        repaired}, else 0
      */
-    SharedSemaphore(PointerStore mem, long offset, long address, long timespec) {
+    SharedSemaphore(PointerStore mem, long offset, long address, long timespec, long faultFlag) {
         this.mem = mem;
         this.offset = offset;
         this.futexAddress = address + SemaphoreDescriptor.DATA_OFFSET;
         this.timespec = timespec;
+        this.guarded = Guard.AVAILABLE && !mem.repaired();
+        this.faultFlag = mem.repaired() ? faultFlag : 0;
+    }
+
+    /**
+     * After a fault was repaired in the ring, the semaphore lives on a private zero page: report it as the guarded
+     * calls do (an InternalError, at once, in the caller's thread) instead of waiting on a page nobody posts to.
+     */
+    private void checkRepaired() {
+        if (faultFlag != 0 && Posix.MEM.readVolatileInt(faultFlag) != 0) {
+            throw new InternalError("semaphore memory is gone (the peer truncated the ring header)");
+        }
     }
 
     /** Writes the state {@code sem_init(sem, 1, 0)} leaves. */
@@ -69,7 +92,7 @@ public final class SharedSemaphore {
      * @return 0, or -EOVERFLOW when the value is at its maximum (a hostile peer inflated it)
      */
     public int post() {
-        if (Guard.AVAILABLE) {
+        if (guarded) {
             int r = Guard.semPost(futexAddress);
             if (r == -1) {
                 throw new InternalError("semaphore memory is gone (the peer truncated the ring header)");
@@ -94,6 +117,7 @@ public final class SharedSemaphore {
             }
             casFailed(++failures);
         }
+        checkRepaired();
         if ((d >>> 32) != 0) {
             Futex.wake(futexAddress, 1);
         }
@@ -107,7 +131,7 @@ public final class SharedSemaphore {
      * take: that made a spinning server loop burn a core for as long as the connection lived.
      */
     public boolean tryWait() {
-        if (Guard.AVAILABLE) {
+        if (guarded) {
             int r = Guard.semTryWait(futexAddress);
             if (r < 0) {
                 throw new InternalError("semaphore memory is gone (the peer truncated the ring header)");
@@ -118,6 +142,7 @@ public final class SharedSemaphore {
         for (;;) {
             long d = mem.readVolatileLong(offset);
             if ((int) d == 0) {
+                checkRepaired();
                 return false;
             }
             if (mem.compareAndSwapLong(offset, d, d - 1)) {
@@ -165,6 +190,7 @@ public final class SharedSemaphore {
                 casFailed(++failures);
                 continue;
             }
+            checkRepaired();
             long ts = 0;
             if (timeoutNanos > 0) {
                 long remaining = deadline - System.nanoTime();

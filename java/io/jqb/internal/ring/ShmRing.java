@@ -48,7 +48,16 @@ public final class ShmRing {
     private final PointerStore data;
     private final ByteBuffer dataView;
     private final SharedSemaphore semaphore;
+    /** Native scratch: the semaphore's timespec at 0, the fault flag at {@link #FAULT_FLAG}. */
     private final long scratch;
+    private static final int FAULT_FLAG = TimespecDescriptor.LENGTH;
+    private static final int SCRATCH_BYTES = FAULT_FLAG + 8;
+    /** Set to 1 by libjqbguard when it repaired a fault in one of the two mappings (the peer truncated a file). */
+    private final long faultFlag;
+    /** Both mappings are registered with the guard ({@link Guard#register}): faults in them are repaired. */
+    private final boolean repaired;
+    private final int headerSlot;
+    private final int dataSlot;
     private boolean closed;
     /** Word index of the chunk being written (between claim and commit); writers are serialised. */
     private int claimed;
@@ -62,16 +71,36 @@ public final class ShmRing {
         this.dataAddress = dataAddress;
         this.dataBytes = dataBytes;
         this.words = dataBytes >>> 2;
-        this.header = pointer(headerAddress, headerMapLength);
-        this.data = pointer(dataAddress, 2L * dataBytes);
+        this.scratch = Posix.allocate(SCRATCH_BYTES);
+        this.faultFlag = scratch + FAULT_FLAG;
+        Posix.MEM.writeInt(faultFlag, 0);
+        int h = -1;
+        int d = -1;
+        if (Guard.REPAIR) {
+            h = Guard.register(headerAddress, pageAligned(headerMapLength), faultFlag);
+            d = h < 0 ? -1 : Guard.register(dataAddress, 2L * dataBytes, faultFlag);
+            if (d < 0) {
+                Guard.unregister(h);
+                h = -1;
+            }
+        }
+        this.headerSlot = h;
+        this.dataSlot = d;
+        this.repaired = d >= 0;
+        this.header = new PointerStore(headerAddress, headerMapLength, repaired);
+        this.data = new PointerStore(dataAddress, 2L * dataBytes, repaired);
         this.dataView = Posix.directBuffer(dataAddress, 2 * dataBytes);
-        this.scratch = Posix.allocate(TimespecDescriptor.LENGTH);
         this.semaphore = new SharedSemaphore(header, RingHeaderDescriptor.SEMAPHORE_OFFSET,
-                headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch);
+                headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch, faultFlag);
     }
 
     private static PointerStore pointer(long address, long length) {
         return new PointerStore(address, length);
+    }
+
+    /** The length of the mapping of {@code length} bytes: whole pages. */
+    private static long pageAligned(long length) {
+        return (length + ChunkDescriptor.PAGE_SIZE - 1) / ChunkDescriptor.PAGE_SIZE * ChunkDescriptor.PAGE_SIZE;
     }
 
     /**
@@ -339,6 +368,7 @@ public final class ShmRing {
         }
         data.write(off, src, src.position(), len);
         commit(len);
+        checkMapped(); // a fault repaired during the write: the chunk went to a zero page; drop the peer now
         return len;
     }
 
@@ -364,6 +394,7 @@ public final class ShmRing {
             pos += n;
         }
         commit(len);
+        checkMapped();
         return len;
     }
 
@@ -376,6 +407,7 @@ public final class ShmRing {
         }
         data.write(off, src, srcOffset, len);
         commit(len);
+        checkMapped();
         return len;
     }
 
@@ -410,7 +442,8 @@ public final class ShmRing {
      * @throws InternalError when the peer truncated a ring file ({@link #checkMapped()})
      */
     public int read(ChunkHandler handler) {
-        // tryWait is fault-safe by itself (Guard's CAS); the probe of checkMapped is paid only when there is a chunk.
+        // tryWait is fault-safe by itself (a repaired ring's flag, or Guard's CAS); checkMapped only when there is a
+        // chunk (on a repaired ring it is one load anyway; otherwise a guarded JNI probe).
         return semaphore.tryWait() ? readTaken(handler) : Errno.WOULD_BLOCK;
     }
 
@@ -430,6 +463,7 @@ public final class ShmRing {
         final int p = header.readVolatileInt(READ_PT_OFFSET);
         final int len = validChunk(p, n);
         if (len < 0) {
+            checkMapped(); // zeros read from a repaired page look corrupt: report the truncation instead
             semaphore.post(); // the chunk stays where it is: give back the token we took for it
             return len;
         }
@@ -542,25 +576,40 @@ public final class ShmRing {
     }
 
     /**
-     * Throws at once when the peer truncated either file (a guarded read of each mapping's last byte: a file loses
-     * pages only from its end). Called before a write or a read touches the ring through Unsafe: a fault there in
-     * JIT-compiled code is not thrown where it happens but at some later point of the thread, possibly while it
-     * serves another connection. Without libjqbguard this does nothing.
+     * Throws when the peer truncated either file. Called before (and after) a write or a read touches the ring: the
+     * connection must be dropped in its own code path, never by a fault surfacing later in another connection's.
+     *
+     * <p>With both mappings {@linkplain Guard#register registered} (the usual case) a fault never reaches HotSpot:
+     * libjqbguard repairs it and sets this ring's fault flag, which this reads (one load from private memory: cheap
+     * enough for every spin of a polling loop). The accesses that ran on a repaired page read zeros, which the
+     * ring's validation treats as "nothing queued" or a corrupt chunk. Otherwise (registry full) it reads each
+     * mapping's last byte under the guard (a JNI call; a file loses pages only from its end), so that a fault there
+     * in JIT-compiled code is not thrown at some later point of the thread. Without libjqbguard this does nothing.</p>
      *
      * @throws InternalError when a file is truncated, as HotSpot reports a fault in a mapped file
      */
     public void checkMapped() {
-        if (Guard.AVAILABLE && Guard.probe(headerAddress + headerMapLength - 1, dataAddress + dataBytes - 1) < 0) {
+        if (repaired) {
+            if (Posix.MEM.readVolatileInt(faultFlag) != 0) {
+                throw new InternalError("ring file truncated by the peer: " + headerPath);
+            }
+        } else if (Guard.AVAILABLE
+                && Guard.probe(headerAddress + headerMapLength - 1, dataAddress + dataBytes - 1) < 0) {
             throw new InternalError("ring file truncated by the peer: " + headerPath);
         }
     }
 
+    /** @return whether a fault in this ring's mappings was repaired (the peer truncated a file); see checkMapped */
+    public boolean faulted() {
+        return repaired && Posix.MEM.readVolatileInt(faultFlag) != 0;
+    }
+
     /**
-     * @return false when the header's first page is gone (the peer truncated the file); a kernel probe, never a
-     *         signal: one system call, so off the hot path only
+     * @return false when the header's first page is gone (the peer truncated the file) or a fault in the ring was
+     *         repaired; a kernel probe, never a signal: one system call, so off the hot path only
      */
     public boolean headerAccessible() {
-        return FaultSafe.accessible(headerAddress);
+        return !faulted() && FaultSafe.accessible(headerAddress);
     }
 
     public String headerPath() {
@@ -584,9 +633,13 @@ public final class ShmRing {
             return;
         }
         closed = true;
+        if (repaired) {
+            Guard.unregister(dataSlot);
+            Guard.unregister(headerSlot);
+        }
         Posix.C.munmap(dataAddress, 2L * dataBytes);
         Posix.C.munmap(headerAddress, headerMapLength);
-        Posix.free(scratch, TimespecDescriptor.LENGTH);
+        Posix.free(scratch, SCRATCH_BYTES);
         if (unlink) {
             DirectoryFiles.unlink(dataPath);
             DirectoryFiles.unlink(headerPath);

@@ -1,0 +1,105 @@
+package io.jqb.internal.ring;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jqb.internal.posix.Guard;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import io.jqb.internal.posix.Posix;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A ring whose files are truncated under it (what a hostile peer that owns them can do): every access to a vanished
+ * page is repaired in place by libjqbguard (a private zero page, the ring's fault flag), so plain Unsafe loads and
+ * compare-and-sets neither crash the JVM nor leave HotSpot an InternalError to throw later in unrelated code; the
+ * ring reports the truncation synchronously at its next {@link ShmRing#checkMapped}. The polling loops run enough
+ * times to be JIT-compiled; {@code -DargLine=-Xint} runs the interpreted case.
+ */
+class ShmRingRepairTest {
+    private static final int SPINS = 200_000;
+
+    private static void truncate(String path) throws Exception {
+        try (FileChannel fc = FileChannel.open(Path.of(path), StandardOpenOption.WRITE)) {
+            fc.truncate(0);
+        }
+    }
+
+    @Test
+    void aPollingReaderSurvivesATruncatedHeaderAndSeesTheFlag(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.AVAILABLE, "libjqbguard not loaded (make native)");
+        ShmRing r = ShmRing.create(dir.resolve("qb-request-t").toString(), 4096, -1, -1, 0600);
+        try {
+            r.checkMapped();
+            assertFalse(r.faulted());
+            truncate(r.headerPath());
+            int reported = 0;
+            for (int i = 0; i < SPINS; i++) {
+                try {
+                    r.semaphore().tryWait();   // a plain load per spin: 0 from the repaired page, then the flag
+                } catch (InternalError e) {
+                    reported++;
+                }
+            }
+            assertEquals(SPINS, reported, "every try-wait after the truncation reports it");
+            assertTrue(r.faulted(), "fault flag");
+            assertThrows(InternalError.class, r::checkMapped);
+            assertThrows(InternalError.class, () -> r.semaphore().await(1_000_000L));
+            assertThrows(InternalError.class, () -> r.semaphore().post());   // a compare-and-set on the zero page
+            // Nothing pending in HotSpot: safepoints and VM calls in unrelated code throw nothing.
+            for (int i = 0; i < 3; i++) {
+                System.gc();
+                Thread.yield();
+            }
+        } finally {
+            r.close(true);
+        }
+    }
+
+    @Test
+    void readsAndWritesOnATruncatedDataFileThrowSynchronously(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.AVAILABLE, "libjqbguard not loaded (make native)");
+        ShmRing r = ShmRing.create(dir.resolve("qb-response-t").toString(), 4096, -1, -1, 0600);
+        try {
+            ByteBuffer msg = ByteBuffer.allocateDirect(64);
+            ShmRing.ChunkHandler length = (ring, offset, len) -> len;
+            for (int i = 0; i < SPINS / 100; i++) {   // warm: write, read, reclaim
+                assertEquals(64, r.write(msg));
+                assertEquals(64, r.read(length));
+            }
+            assertEquals(64, r.write(msg));
+            truncate(r.dataPath());
+            assertThrows(InternalError.class, () -> r.read(length),
+                    "zeros where the chunk was: the truncation, not EBADMSG");
+            assertThrows(InternalError.class, () -> r.write(msg));
+            assertTrue(r.faulted());
+        } finally {
+            r.close(true);
+        }
+    }
+
+    @Test
+    void closeGivesTheRegistrySlotsBack(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.AVAILABLE, "libjqbguard not loaded (make native)");
+        for (int i = 0; i < 200; i++) {
+            ShmRing r = ShmRing.create(dir.resolve("qb-event-" + i).toString(), 4096, -1, -1, 0600);
+            r.close(true);
+        }
+        // More registrations than the registry has slots (65,536), one after the other: each unregister frees one.
+        long flag = Posix.allocate(8);
+        try {
+            for (int i = 0; i < 100_000; i++) {
+                int slot = Guard.register(flag, 8, flag + 4);
+                assertTrue(slot >= 0, "slot " + slot + " at registration " + i + ": slots leak");
+                Guard.unregister(slot);
+            }
+        } finally {
+            Posix.free(flag, 8);
+        }
+    }
+}
