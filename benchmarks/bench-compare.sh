@@ -27,7 +27,7 @@ WARMUP=${WARMUP:-20000}
 PIPE_COUNT=${PIPE_COUNT:-40000}
 PIPE_WARMUP=${PIPE_WARMUP:-20000}
 CONNECT_COUNT=${CONNECT_COUNT:-2000}
-CONNECT_WARMUP=${CONNECT_WARMUP:-1000}
+CONNECT_WARMUP=${CONNECT_WARMUP:-5000}
 OUT=${OUT:-docs/PERFORMANCE.md}
 case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
 CPU_SERVER=${CPU_SERVER:-0}
@@ -203,8 +203,10 @@ for t in "${TRANSPORTS[@]}"; do
         timeout "$CELL_TIMEOUT" "$NCLI" bench --service "${SERVICE[jqb-$t]}" --count "$n" --size "$size" \
             --max "$MAX" --warmup 0 >/dev/null 2>&1 || echo "bench-compare: warm-up of jqb-$t failed" >&2
     done
-    echo "$NCLI bench-connect --service ${SERVICE[jqb-$t]} --count 500 --max $MAX  # warm-up" >>"$commands"
-    timeout "$CELL_TIMEOUT" "$NCLI" bench-connect --service "${SERVICE[jqb-$t]}" --count 500 --max "$MAX" \
+    # The set-up path is long (handshake, files, teardown): C2 settles after ~6000 connects (-XX:+PrintCompilation),
+    # and a compiler thread sharing the pinned CPU would otherwise be measured as set-up time.
+    echo "$NCLI bench-connect --service ${SERVICE[jqb-$t]} --count 6000 --max $MAX  # warm-up" >>"$commands"
+    timeout "$CELL_TIMEOUT" "$NCLI" bench-connect --service "${SERVICE[jqb-$t]}" --count 6000 --max "$MAX" \
         >/dev/null 2>&1 || echo "bench-compare: connect warm-up of jqb-$t failed" >&2
 done
 
@@ -561,7 +563,7 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "  \`native/build/qbn-client bench\` and \`bin/jqb bench\`, the same loop and the same output line."
     echo "* **pinned**: server and client both \`taskset -c $CPU_SERVER\`; **split**: server \`-c $CPU_SERVER\`, client"
     echo "  \`-c $CPU_CLIENT_SPLIT\`. The four servers run for the whole benchmark, idle unless a client talks to them;"
-    echo "  the jqb servers' JIT is warmed up first (native client, every size, and 500 connections)."
+    echo "  the jqb servers' JIT is warmed up first (native client, every size, and 6000 connections: C2 settles on the set-up path after about that many)."
     echo "* Blocking: $COUNT round trips per cell after $WARMUP warm-up round trips in the same process; RTT ="
     echo "  \`send\` + \`recv\` of one echo, timed one by one; msgs/s = round trips per second over the timed loop."
     echo "  Both clients ask for a buffer of $MAX bytes (64 KiB payload + headers, needed by SOCKET)."
@@ -572,7 +574,8 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "  stops reading doorbells while its response ring is full, and \`qb_ipcc_send\` spins on the full doorbell"
     echo "  socket); a send that would block drains the ready responses. Throughput only."
     echo "* Connection set-up: $CONNECT_COUNT times connect + handshake + disconnect after $CONNECT_WARMUP warm-up"
-    echo "  connections."
+    echo "  connections in the same client process (jqb clients: the JIT has compiled the set-up path by then; the"
+    echo "  cold start is its own table)."
     echo "* Spin mode and the hardware floor; the scale curve (N concurrent clients); the cold start: see their"
     echo "  sections below, each with its own method."
     echo "* Ratios (×) divide by native client ↔ native server in the same transport, CPUs, size and mode: below 1 is"

@@ -7,8 +7,9 @@
 # One line per run, then per build and cell the medians over the rounds.
 #
 # Usage: benchmarks/connect-ab.sh [ROUNDS=3] [BUILD_DIR...]   (a build: a checkout with `make` done; default: this)
-# Knobs: COUNT (2000), WARMUP (1000), TRANSPORTS ("shm socket"), CPUSETS ("pinned split"), CPU_SERVER (0),
-# CPU_CLIENT (1), PAIRS ("nj jn jj": native->jqb, jqb->native, jqb->jqb).
+# Knobs: COUNT (2000), WARMUP (5000; C2 settles on jqb's set-up path after ~6000 connects, so each jqb server
+# first serves 6000), TRANSPORTS ("shm socket"), CPUSETS ("pinned split"), CPU_SERVER (0), CPU_CLIENT (1),
+# PAIRS ("nj jn jj": native->jqb, jqb->native, jqb->jqb).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/lib.sh"
@@ -18,7 +19,7 @@ shift 1 2>/dev/null || true
 builds=("$@")
 [ ${#builds[@]} -gt 0 ] || builds=("$root")
 COUNT=${COUNT:-2000}
-WARMUP=${WARMUP:-1000}
+WARMUP=${WARMUP:-5000}
 read -r -a TRANSPORTS <<<"${TRANSPORTS:-shm socket}"
 read -r -a CPUSETS <<<"${CPUSETS:-pinned split}"
 read -r -a PAIRS <<<"${PAIRS:-nj jn jj}"
@@ -57,7 +58,7 @@ for t in "${TRANSPORTS[@]}"; do
     for b in "${builds[@]}"; do
         i=$((i + 1))
         start "j$i-$t" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --transport "$t"
-        "$NCLI" bench-connect --service "${SVC[j$i-$t]}" --count 2000 --max "$MAX" >/dev/null 2>&1 # server JIT
+        "$NCLI" bench-connect --service "${SVC[j$i-$t]}" --count 6000 --max "$MAX" >/dev/null 2>&1 # server JIT
     done
 done
 

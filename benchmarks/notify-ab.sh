@@ -3,11 +3,13 @@
 # count, each given build's `bin/jqb notify-broker` in turn (and, with NB_DBUS=1, a private dbus-daemon), the same
 # C sender and receivers (this checkout's native/build/qbn-notify, dbusn-notify), a paced latency run and a
 # pipelined throughput run. Builds alternate within every round, so a machine whose load moves from minute to
-# minute loads every build alike; per build and receiver count it prints the median p50/p99 and notifications/s.
+# minute loads every build alike; per build and receiver count it prints the median p50/p99, notifications/s and
+# the daemon's CPU time per notification in the throughput run (all its threads; the least load-sensitive figure).
 #
 # Usage: benchmarks/notify-ab.sh [ROUNDS=3] [BUILD_DIR...]   (default: this checkout; a build = a checkout with
 #        `make` done). Knobs: NB_RECEIVERS ("1 10 100"), NB_LAT_COUNT (1000), NB_TPUT_COUNT (10000), NB_GAP_US
-#        (500), NB_WINDOW (32), NB_WARMUP (20000), NB_DBUS (1: include D-Bus as a build named "dbus").
+#        (500), NB_WINDOW (32), NB_WARMUP (20000), NB_DBUS (1: include D-Bus as a build named "dbus"), KEEP (1: keep
+#        the logs).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/lib.sh"
@@ -36,7 +38,7 @@ cleanup() {
     [ -n "$broker" ] && stop_pid "$broker"
     [ -n "$bus_pid" ] && kill -TERM "$bus_pid" 2>/dev/null
     wait 2>/dev/null
-    rm -rf "$work"
+    if [ "${KEEP:-0}" = 1 ]; then echo "notify-ab: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -64,16 +66,21 @@ CONF
     bus_addr=$(head -1 "$work/bus.addr")
 }
 
-# one SYS(jqb|dbus) K MODE(lat|tput) COUNT GAP -> "p50_us p99_us rate pct"
+# cpu_ns PID: CPU time of every thread of PID so far, in ns
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+
+# one SYS(jqb|dbus) K MODE(lat|tput) COUNT GAP -> "p50_us p99_us rate pct daemon_cpu_us_per_notification"
 one() {
-    local sys=$1 k=$2 mode=$3 count=$4 gap=$5 i rp=() line
+    local sys=$1 k=$2 mode=$3 count=$4 gap=$5 i rp=() line daemon cpu0
     rm -f "$work"/recv.* "$work"/lat.*
     for i in $(seq 1 "$k"); do
         if [ "$sys" = jqb ]; then
-            "$QBN" bench-recv --service "$svc" --app "r$i" --count "$count" --idle-ms 3000 --out "$work/lat.$i" bench \
+            "$QBN" bench-recv --service "$svc" --app "r$i" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
                 >"$work/recv.$i" 2>&1 </dev/null &
         else
-            "$DBN" bench-recv --address "$bus_addr" --count "$count" --idle-ms 3000 --out "$work/lat.$i" bench \
+            "$DBN" bench-recv --address "$bus_addr" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
                 >"$work/recv.$i" 2>&1 </dev/null &
         fi
         rp+=($!)
@@ -82,6 +89,9 @@ one() {
     local to='*' window=1
     [ "$k" -eq 1 ] && to=r1
     [ "$mode" = tput ] && window=$NB_WINDOW
+    daemon=$broker
+    [ "$sys" = jqb ] || daemon=$bus_pid
+    cpu0=$(cpu_ns "$daemon")
     if [ "$sys" = jqb ]; then
         line=$("$QBN" bench-send --service "$svc" --app sender --to "$to" --count "$count" --gap-us "$gap" \
             --window "$window" bench)
@@ -89,6 +99,8 @@ one() {
         line=$("$DBN" bench-send --address "$bus_addr" --to "$to" --count "$count" --gap-us "$gap" bench)
     fi
     for p in "${rp[@]}"; do wait "$p" 2>/dev/null; done
+    local cpu_us
+    cpu_us=$(awk -v a="$cpu0" -v b="$(cpu_ns "$daemon")" -v n="$count" 'BEGIN { printf "%.2f", (b - a) / n / 1000 }')
     local start_ns got=0 last=0 g l
     start_ns=$(field "$line" start_ns)
     cat "$work"/lat.* 2>/dev/null | sort -n >"$work/all.lat"
@@ -105,7 +117,7 @@ one() {
     if [ "$last" -gt "${start_ns:-0}" ] && [ "$got" -gt 0 ]; then
         rate=$(awk -v g="$got" -v k="$k" -v t=$((last - start_ns)) 'BEGIN { printf "%.0f", (g / k) / (t / 1e9) }')
     fi
-    echo "$p50 $p99 $rate $(awk -v g="$got" -v n=$((count * k)) 'BEGIN { printf "%.1f", 100.0 * g / n }')"
+    echo "$p50 $p99 $rate $(awk -v g="$got" -v n=$((count * k)) 'BEGIN { printf "%.1f", 100.0 * g / n }') $cpu_us"
 }
 
 names=()
@@ -125,22 +137,24 @@ for r in $(seq 1 "$ROUNDS"); do
                 sys=dbus
                 one dbus 1 tput "$NB_WARMUP" 0 >/dev/null
             else
-                svc="jqb-nab-$$-$r-$i"
-                "$b/bin/jqb" notify-broker --service "$svc" >"$work/broker.log" 2>"$work/broker.log.err" </dev/null &
+                svc="jqb-nab-$$-$r-$k-$i"
+                # a log per broker: a reused one may still hold the previous broker's "ready" when polled
+                blog="$work/broker-$r-$k-$i.log"
+                "$b/bin/jqb" notify-broker --service "$svc" >"$blog" 2>"$blog.err" </dev/null &
                 broker=$!
-                wait_ready "$work/broker.log" "$broker" "notify-broker of $b"
+                wait_ready "$blog" "$broker" "notify-broker of $b"
                 sys=jqb
                 one jqb 1 tput "$NB_WARMUP" 0 >/dev/null   # the JIT warm-up of a long-running broker
             fi
             one "$sys" "$k" lat $(( lat_count / 4 + 50 )) "$gap" >/dev/null
-            read -r p50 p99 _ lpct < <(one "$sys" "$k" lat "$lat_count" "$gap")
-            read -r _ _ rate tpct < <(one "$sys" "$k" tput "$tput_count" 0)
+            read -r p50 p99 _ lpct _ < <(one "$sys" "$k" lat "$lat_count" "$gap")
+            read -r _ _ rate tpct cpu < <(one "$sys" "$k" tput "$tput_count" 0)
             if [ "$b" = dbus ]; then
                 kill -TERM "$bus_pid" 2>/dev/null; bus_pid=""
             else
                 stop_pid "$broker"; broker=""
             fi
-            echo "round=$r receivers=$k build=$i:$b p50_us=$p50 p99_us=$p99 lat_delivered=$lpct rate=$rate tput_delivered=$tpct" \
+            echo "round=$r receivers=$k build=$i:$b p50_us=$p50 p99_us=$p99 lat_delivered=$lpct rate=$rate tput_delivered=$tpct cpu_us=$cpu" \
                 | tee -a "$work/results"
         done
     done
@@ -152,6 +166,6 @@ for k in $NB_RECEIVERS; do
     for b in "${names[@]}"; do
         i=$((i + 1))
         sel() { grep -F " receivers=$k build=$i:" "$work/results" | while read -r l; do field "$l" "$1"; done | median; }
-        echo "receivers=$k build=$b p50_us=$(sel p50_us) p99_us=$(sel p99_us) rate=$(sel rate)"
+        echo "receivers=$k build=$b p50_us=$(sel p50_us) p99_us=$(sel p99_us) rate=$(sel rate) daemon_cpu_us=$(sel cpu_us)"
     done
 done

@@ -94,16 +94,22 @@ dbus-daemon --config-file="$work/bus.conf" --print-address=3 --print-pid=4 --for
 bus_pid=$(head -1 "$work/bus.pid")
 bus_addr=$(head -1 "$work/bus.addr")
 
-# ---- one run: SYSTEM RECEIVERS MODE(lat|tput) COUNT GAP_US -> "p50 p99 rate delivered" on stdout
+# cpu_ns PID: CPU time of every thread of PID so far, in ns (/proc/PID/task/*/schedstat, first field)
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+
+# ---- one run: SYSTEM RECEIVERS MODE(lat|tput) COUNT GAP_US -> "p50 p99 rate delivered daemon_cpu_us" on stdout
+# (daemon_cpu_us: the broker's or dbus-daemon's CPU time per notification during the run, all its threads)
 run() {
-    local sys=$1 k=$2 mode=$3 count=$4 gap=$5 i rp=() line
+    local sys=$1 k=$2 mode=$3 count=$4 gap=$5 i rp=() line daemon cpu0
     rm -f "$work"/recv.* "$work"/lat.*
     for i in $(seq 1 "$k"); do
         if [ "$sys" = jqb ]; then
-            "$QBN" bench-recv --service "$svc" --app "r$i" --count "$count" --idle-ms 3000 --out "$work/lat.$i" bench \
+            "$QBN" bench-recv --service "$svc" --app "r$i" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
                 >"$work/recv.$i" 2>&1 </dev/null &
         else
-            "$DBN" bench-recv --address "$bus_addr" --count "$count" --idle-ms 3000 --out "$work/lat.$i" bench \
+            "$DBN" bench-recv --address "$bus_addr" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
                 >"$work/recv.$i" 2>&1 </dev/null &
         fi
         rp+=($!)
@@ -114,6 +120,9 @@ run() {
     local to='*' window=1
     [ "$k" -eq 1 ] && to=r1
     [ "$mode" = tput ] && window=$NB_WINDOW
+    daemon=$broker
+    [ "$sys" = jqb ] || daemon=$bus_pid
+    cpu0=$(cpu_ns "$daemon")
     if [ "$sys" = jqb ]; then
         line=$("$QBN" bench-send --service "$svc" --app sender --to "$to" --count "$count" --gap-us "$gap" \
             --window "$window" bench)
@@ -121,6 +130,8 @@ run() {
         line=$("$DBN" bench-send --address "$bus_addr" --to "$to" --count "$count" --gap-us "$gap" bench)
     fi
     for p in "${rp[@]}"; do wait "$p" 2>/dev/null; done
+    local cpu_us
+    cpu_us=$(awk -v a="$cpu0" -v b="$(cpu_ns "$daemon")" -v n="$count" 'BEGIN { printf "%.2f", (b - a) / n / 1000 }')
     local start_ns
     start_ns=$(field "$line" start_ns)
     cat "$work"/lat.* 2>/dev/null | sort -n >"$work/all.lat"
@@ -140,7 +151,7 @@ run() {
     fi
     local pct
     pct=$(awk -v g="$got" -v n=$((count * k)) 'BEGIN { printf "%.1f", 100.0 * g / n }')
-    echo "$p50 $p99 $rate $pct"
+    echo "$p50 $p99 $rate $pct $cpu_us"
 }
 
 # A long-running broker is JIT-compiled: warm it (and, alike, dbus-daemon) with NB_WARMUP notifications first.
@@ -157,11 +168,11 @@ for k in $NB_RECEIVERS; do
     for sys in jqb dbus; do
         # warm-up (JIT of the broker, caches of dbus-daemon), not recorded
         run "$sys" "$k" lat $(( lat_count / 4 + 50 )) "$gap" >/dev/null
-        read -r p50 p99 _ lpct < <(run "$sys" "$k" lat "$lat_count" "$gap")
-        read -r _ _ rate tpct < <(run "$sys" "$k" tput "$tput_count" 0)
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$sys" "$lat_count" "$gap" "$p50" "$p99" "$lpct" \
-            "$tput_count" "$rate" "$tpct" >>"$results"
-        echo "bench-notify: receivers=$k $sys p50=${p50}us p99=${p99}us (delivered $lpct%) rate=${rate}/s (delivered $tpct%)" >&2
+        read -r p50 p99 _ lpct _ < <(run "$sys" "$k" lat "$lat_count" "$gap")
+        read -r _ _ rate tpct cpu < <(run "$sys" "$k" tput "$tput_count" 0)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$sys" "$lat_count" "$gap" "$p50" "$p99" "$lpct" \
+            "$tput_count" "$rate" "$tpct" "$cpu" >>"$results"
+        echo "bench-notify: receivers=$k $sys p50=${p50}us p99=${p99}us (delivered $lpct%) rate=${rate}/s (delivered $tpct%) daemon CPU ${cpu}us/notification" >&2
     done
 done
 
@@ -189,10 +200,13 @@ section="$work/section.md"
     echo "got of count × receivers (the jqb broker drops for a client more than 1,024 events behind; dbus-daemon"
     echo "buffers up to its limits). 1 receiver: jqb unicasts to its app ID, D-Bus has one matching receiver. Both"
     echo "systems first carried $NB_WARMUP unrecorded notifications (the broker's JIT warm-up, as in a long-running"
-    echo "broker)."
+    echo "broker). \"daemon CPU\" is the CPU time of the broker (every JVM thread) or of dbus-daemon during the"
+    echo "throughput run, per notification (/proc/PID/task/*/schedstat): what routing costs the host, whatever the"
+    echo "receivers do. The broker coalesces event notifications per loop pass and routes without allocating"
+    echo "(docs/NOTIFY-PROTOCOL.md, \"Threads and bounds\")."
     echo
-    echo "| receivers | system | lat count (gap µs) | p50 µs | p99 µs | throughput count | notifications/s | delivered | p50 jqb÷D-Bus | throughput jqb÷D-Bus |"
-    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| receivers | system | lat count (gap µs) | p50 µs | p99 µs | throughput count | notifications/s | delivered | daemon CPU µs/notification | p50 jqb÷D-Bus | throughput jqb÷D-Bus |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk -F'\t' '
         { n++; for (i = 1; i <= NF; i++) f[n, i] = $i; if ($2 == "dbus") d[$1] = n }
         END {
@@ -202,8 +216,9 @@ section="$work/section.md"
               if (f[r,5] != "-" && f[b,5] != "-" && f[b,5] > 0) lr = sprintf("%.2f", f[r,5] / f[b,5])
               if (f[r,9] != "-" && f[b,9] != "-" && f[b,9] > 0) tr = sprintf("%.1f", f[r,9] / f[b,9])
             }
-            printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s%% | %s | %s |\n", f[r,1],
-              f[r,2] == "jqb" ? "jqb broker" : "D-Bus", f[r,3], f[r,4], f[r,5], f[r,6], f[r,8], f[r,9], f[r,10], lr, tr
+            printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s%% | %s | %s | %s |\n", f[r,1],
+              f[r,2] == "jqb" ? "jqb broker" : "D-Bus", f[r,3], f[r,4], f[r,5], f[r,6], f[r,8], f[r,9], f[r,10],
+              f[r,11], lr, tr
           }
         }' "$results"
     echo

@@ -27,20 +27,30 @@ work=$(mktemp -d)
 pids=()
 trap cleanup_work EXIT
 cp="target/test-classes:target/classes:$(cat target/test.cp)"
+# One JMH run per cell (size x kind): its old and new benchmarks run back to back, seconds apart, so a loaded
+# machine's drift hits both alike; the next round repeats every cell.
+jmh() {
+    java -cp "$cp" org.openjdk.jmh.Main -prof gc -wi "$WI" -i "$I" -w 1 -r 1 -rf json -rff "$1" "${@:2}" \
+        >"$1.log" 2>&1 || { echo "ring-memory-ab: JMH failed, see below" >&2; tail -30 "$1.log" >&2; exit 1; }
+}
 for r in $(seq 1 "$ROUNDS"); do
     echo "ring-memory-ab: round $r of $ROUNDS" >&2
-    java -cp "$cp" org.openjdk.jmh.Main -prof gc -wi "$WI" -i "$I" -w 1 -r 1 -rf json -rff "$work/round$r.json" \
-        'RingCopyBenchmark' 'RingBenchmark' >"$work/round$r.log" 2>&1 \
-        || { echo "ring-memory-ab: JMH failed, see below" >&2; tail -30 "$work/round$r.log" >&2; exit 1; }
+    for size in 64 4096 65536; do
+        for kind in direct heap; do
+            jmh "$work/r$r-$size-$kind.json" -p size="$size" -p kind="$kind" 'RingCopyBenchmark'
+        done
+    done
+    jmh "$work/r$r-ring.json" 'RingBenchmark'
 done
 
 section="$work/section.md"
 python3 - "$work" "$ROUNDS" >"$work/table.md" <<'EOF'
 import json, statistics, sys
+import glob
 work, rounds = sys.argv[1], int(sys.argv[2])
 cells = {}
-for r in range(1, rounds + 1):
-    for b in json.load(open(f"{work}/round{r}.json")):
+for f in sorted(glob.glob(f"{work}/r*.json")):
+    for b in json.load(open(f)):
         name = b["benchmark"].rsplit(".", 1)[1]
         cls = b["benchmark"].rsplit(".", 2)[1]
         p = b.get("params", {})
@@ -75,18 +85,20 @@ EOF
     echo "## Ring memory API: ByteBuffer view vs PointerStore (JMH A/B)"
     echo
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') at $(git rev-parse --short HEAD) on $(nproc) vCPUs, load average" \
-        "at the end: $(cut -d' ' -f1-3 /proc/loadavg). Median of $ROUNDS JMH runs (each: $WI × 1 s warm-up," \
-        "$I × 1 s measured, 1 fork, \`-prof gc\`); old and new run in every round, on the same native memory." \
+        "at the end: $(cut -d' ' -f1-3 /proc/loadavg). Median of $ROUNDS rounds; per round one JMH run per cell" \
+        "(size × caller's buffer) measures old and new back to back ($WI × 1 s warm-up, $I × 1 s measured, 1 fork" \
+        "each, \`-prof gc\`), on the same native memory." \
         "*old*: the direct ByteBuffer over the ring's data area that \`ShmRing\` used for payload copies" \
         "(\`ByteBuffer.put(int, ByteBuffer, int, int)\`); *new*: \`PointerStore.write/read(long, ByteBuffer, int," \
         "int)\`, which \`ShmRing\` now uses for every access."
     echo
     cat "$work/table.md"
     echo
-    echo "Regenerate: \`make bench-ring-memory\` (= \`benchmarks/ring-memory-ab.sh\`; knobs ROUNDS, WI, I). Per round:"
+    echo "Regenerate: \`make bench-ring-memory\` (= \`benchmarks/ring-memory-ab.sh\`; knobs ROUNDS, WI, I). Per round and cell:"
     echo
     echo '```'
-    echo "java -cp target/test-classes:target/classes:\$(cat target/test.cp) org.openjdk.jmh.Main -prof gc -wi $WI -i $I -w 1 -r 1 RingCopyBenchmark RingBenchmark"
+    echo "java -cp target/test-classes:target/classes:\$(cat target/test.cp) org.openjdk.jmh.Main -prof gc -wi $WI -i $I -w 1 -r 1 -p size=SIZE -p kind=KIND RingCopyBenchmark"
+    echo "java -cp target/test-classes:target/classes:\$(cat target/test.cp) org.openjdk.jmh.Main -prof gc -wi $WI -i $I -w 1 -r 1 RingBenchmark"
     echo '```'
 } >"$section"
 

@@ -246,6 +246,7 @@ public final class Connection {
                     rc = one == null ? ch.sendEvent(many)
                             : deferrable() ? ch.sendEventDeferred(one) : ch.sendEvent(one);
                 } else {
+                    announceOwedEvents(ch);
                     rc = one != null ? ch.sendResponse(one) : ch.sendResponse(many);
                 }
             } catch (InternalError e) {
@@ -262,6 +263,19 @@ public final class Connection {
     private boolean deferrable() {
         return service.coalescesEventNotifications() && service.pollHandlers() instanceof EventLoop
                 && ((EventLoop) service.pollHandlers()).deferNotifications(this);
+    }
+
+    /**
+     * Before a response to a client that has nothing more queued (it waits for this answer, or is done sending):
+     * announces the events its requests produced in this pass first. The response wakes the client, which then
+     * competes for a CPU with the receivers; announcing the events at the pass's end would put them behind it. A
+     * pipelining client's earlier responses leave the announcements coalesced.
+     */
+    private void announceOwedEvents(ServerChannel ch) {
+        if (service.coalescesEventNotifications() && service.pollHandlers() instanceof EventLoop loop
+                && loop.inLoop() && !ch.requestsQueued()) {
+            loop.flushOwedNotifications();
+        }
     }
 
     /** Sends the event notifications owed since the loop's dispatch pass began; loop thread only. */

@@ -335,7 +335,15 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     /** Ends a dispatch pass: sends every notification owed. */
     private void flushDeferred() {
         dispatching = false;
+        flushOwedNotifications();
+    }
+
+    /** Sends every event notification owed so far in this pass (loop thread only). */
+    void flushOwedNotifications() {
         final java.util.ArrayList<Connection> list = deferred;
+        if (list.isEmpty()) {
+            return;
+        }
         for (int i = 0; i < list.size(); i++) {
             Connection c = list.get(i);
             c.notificationsDeferred = false;

@@ -19,6 +19,7 @@ import io.jqb.internal.posix.PointerStore;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.RingHeaderDescriptor;
+import io.jqb.internal.wire.TimespecDescriptor;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,8 +50,8 @@ public final class ShmRing {
     private final SharedSemaphore semaphore;
     /** Native scratch: the semaphore's timespec at 0, the fault flag at {@link #FAULT_FLAG}. */
     private final long scratch;
-    private static final int FAULT_FLAG = 16;
-    private static final int SCRATCH_BYTES = 24;
+    private static final int FAULT_FLAG = TimespecDescriptor.LENGTH;
+    private static final int SCRATCH_BYTES = FAULT_FLAG + 8;
     /** Set to 1 by libjqbguard when it repaired a fault in one of the two mappings (the peer truncated a file). */
     private final long faultFlag;
     /** Both mappings are registered with the guard ({@link Guard#register}): faults in them are repaired. */

@@ -95,6 +95,11 @@ public interface ServerChannel {
     default void flushDeferredNotifications() {
     }
 
+    /** @return true when more requests of this client wait to be served (loop thread, while serving) */
+    default boolean requestsQueued() {
+        return false;
+    }
+
     /**
      * Handles readiness of {@link #fd()} on the loop thread: serves up to {@code budget} requests.
      *

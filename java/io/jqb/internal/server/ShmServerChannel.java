@@ -165,6 +165,11 @@ public final class ShmServerChannel extends AbstractServerChannel {
     }
 
     @Override
+    public boolean requestsQueued() {
+        return open && request.semaphore().value() > 0;
+    }
+
+    @Override
     public void flushDeferredNotifications() {
         synchronized (eventLock) {
             flushDeferredLocked();
