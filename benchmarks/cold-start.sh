@@ -7,7 +7,9 @@
 #
 # Figures per run: time to first round trip = from the moment the script starts the client process (bash's
 # $EPOCHREALTIME just before exec) to the first echo received (the client's CLOCK_REALTIME, `first_epoch_ns`);
-# total = the whole timed loop of COLD_COUNT round trips (after connect); the process's wall time.
+# total = the whole timed loop of COLD_COUNT round trips (after connect); the process's wall time; and for jqb the
+# time from process start to main() entered (`main_epoch_ns`: the JVM's own start-up) and from there to the first
+# round trip (jqb's own share).
 #
 # Writes a Markdown section; run alone it splices it into docs/PERFORMANCE.md between <!-- cold-start:begin -->
 # and <!-- cold-start:end -->; bench-compare.sh calls it with SECTION_OUT.
@@ -46,20 +48,18 @@ for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
 done
 "$NCLI" --help 2>&1 | grep -q -- --cold || { echo "cold-start: $NCLI has no --cold; run 'make native'" >&2; exit 2; }
 
-# name | JQB_CDS | extra JVM options | JQB_JFFI_EXTRACT. "native" is qbn-client.
+# name | environment (space-separated NAME=value, or empty: bin/jqb's defaults) | extra JVM options. "native" is qbn-client.
 VARIANTS=(
-    "native|-|-|-"
-    "jqb (bin/jqb as shipped)|0||1"
-    "jqb JQB_JFFI_EXTRACT=0 (jffi copies its stub out of its jar at start)|0||0"
-    "jqb -Xshare:off (no class-data sharing at all)|0|-Xshare:off|1"
-    "jqb JQB_CDS=1 (AppCDS archive of jqb's classes)|1||1"
-    "jqb -XX:TieredStopAtLevel=1 (C1 only)|0|-XX:TieredStopAtLevel=1|1"
-    "jqb -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1|0|-XX:TieredStopAtLevel=1 -XX:CICompilerCount=1|1"
-    "jqb JQB_CDS=1 + -XX:TieredStopAtLevel=1|1|-XX:TieredStopAtLevel=1|1"
+    "native||"
+    "jqb (bin/jqb as shipped: AppCDS archive made once per build)||"
+    "jqb JQB_CDS=0 (no AppCDS archive)|JQB_CDS=0|"
+    "jqb JQB_CDS=0 -Djqb.libc=jnr (as before issue 14: jnr-ffi's run-time binding of libc, no archive)|JQB_CDS=0|-Djqb.libc=jnr"
+    "jqb JQB_CDS=0 -Xshare:off (no class-data sharing at all)|JQB_CDS=0|-Xshare:off"
+    "jqb -XX:TieredStopAtLevel=1 (C1 only)||-XX:TieredStopAtLevel=1"
 )
 
 work=$(mktemp -d /tmp/jqb-cold-start.XXXXXX)
-results="$work/cold.tsv" # variant-index round ttfr_ms connect_ms total_ms wall_ms p50_ns p99_ns
+results="$work/cold.tsv" # variant-index round ttfr_ms connect_ms total_ms wall_ms p50_ns p99_ns main_ms
 : >"$results"
 pids=()
 trap cleanup_work EXIT
@@ -79,23 +79,25 @@ if [ "$COLD_SERVER" = jqb ]; then
     "$NCLI" bench --service "$svc" --count 20000 --warmup 0 >/dev/null 2>&1 # the server's JIT, not the client's
 fi
 
-# The AppCDS archive: one unmeasured run creates it (or finds it up to date).
-log_cmd "JQB_CDS=1 bin/jqb bench --service $svc --count 1000 --warmup 0  # creates target/jqb-cds.jsa if needed"
-JQB_CDS=1 JQB_JAVA_OPTS="$base_opts" "$JQB" bench --service "$svc" --count 1000 --warmup 0 >/dev/null 2>&1 ||
-    echo "cold-start: the AppCDS training run failed" >&2
+# The AppCDS archive: one unmeasured run makes bin/jqb create it (its training run), or finds it up to date.
+log_cmd "bin/jqb bench --service $svc --count 1000 --warmup 0  # creates target/jqb-cds.jsa if needed"
+JQB_JAVA_OPTS="$base_opts" "$JQB" bench --service "$svc" --count 1000 --warmup 0 >/dev/null 2>&1 ||
+    echo "cold-start: the first (archive-making) run failed" >&2
+[ -f "$root/target/jqb-cds.jsa" ] || echo "cold-start: bin/jqb made no AppCDS archive (target/jqb-cds.jsa)" >&2
 
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 for round in $(seq 1 "$COLD_ROUNDS"); do
     for i in "${!VARIANTS[@]}"; do
-        IFS='|' read -r name cds opts jffi <<<"${VARIANTS[$i]}"
+        IFS='|' read -r name venv opts <<<"${VARIANTS[$i]}"
         if [ "$name" = native ]; then
             cmd=(taskset -c "$CPU_CLIENT" "$NCLI" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
             envs=()
         else
             cmd=(taskset -c "$CPU_CLIENT" "$JQB" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
-            envs=(JQB_CDS="$cds" JQB_JFFI_EXTRACT="$jffi" JQB_JAVA_OPTS="$base_opts $opts")
+            # shellcheck disable=SC2206 # NAME=value words
+            envs=($venv JQB_JAVA_OPTS="$base_opts $opts")
         fi
         [ "$round" = 1 ] && log_cmd "$( [ ${#envs[@]} -gt 0 ] && printf '%q ' "${envs[@]}")${cmd[*]}"
         launch=${EPOCHREALTIME/./}
@@ -111,10 +113,12 @@ for round in $(seq 1 "$COLD_ROUNDS"); do
         first=$(field "$cold" first_epoch_ns)
         conn=$(field "$cold" connected_epoch_ns)
         total=$(field "$cold" total_ns)
+        main=$(field "$cold" main_epoch_ns)
         awk -v i="$i" -v r="$round" -v l="$launch" -v f="$first" -v c="$conn" -v t="$total" -v e="$end" \
-            -v p50="$(field "$line" p50_ns)" -v p99="$(field "$line" p99_ns)" 'BEGIN {
-            printf "%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\n", i, r, (f / 1000.0 - l) / 1000.0,
-                (c / 1000.0 - l) / 1000.0, t / 1e6, (e - l) / 1000.0, p50, p99 }' >>"$results"
+            -v m="${main:--}" -v p50="$(field "$line" p50_ns)" -v p99="$(field "$line" p99_ns)" 'BEGIN {
+            printf "%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\n", i, r, (f / 1000.0 - l) / 1000.0,
+                (c / 1000.0 - l) / 1000.0, t / 1e6, (e - l) / 1000.0, p50, p99,
+                m == "-" ? "-" : sprintf("%.2f", (m / 1000.0 - l) / 1000.0) }' >>"$results"
         printf '  cold round %d  %-52s %s\n' "$round" "$name" "$(tail -1 "$results" | cut -f3-)"
     done
 done
@@ -137,25 +141,30 @@ section="$work/section.md"
     echo "compiler threads share it with the client, and it picks SerialGC), \`bench --count $COLD_COUNT --warmup 0 --cold\`,"
     echo "64 B echo. Medians of $COLD_ROUNDS rounds; in each round every variant runs once, in the order below."
     echo "*first RT*: process start (exec) to the first echo received, JVM start-up and connect included;"
-    echo "*connect*: process start to connected; *$COLD_COUNT RTs*: the timed loop of the first $COLD_COUNT round trips;"
-    echo "*wall*: the whole process, exit included."
+    echo "*main*: process start to the JVM entering \`main\` (the JVM's own start-up, which no library can shorten);"
+    echo "*first RT from main*: \`main\` entered to the first echo received (jqb's own share: class loading, binding"
+    echo "libc, connect, the first round trip); *connect*: process start to connected; *$COLD_COUNT RTs*: the timed loop of"
+    echo "the first $COLD_COUNT round trips; *wall*: the whole process, exit included."
     echo
-    echo "| client | first RT ms | × native | connect ms | $COLD_COUNT RTs ms | × native | p99 µs | wall ms |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| client | first RT ms | × native | main ms | first RT from main ms | connect ms | $COLD_COUNT RTs ms | × native | p99 µs | wall ms |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     nf=$(col 0 3)
     nt=$(col 0 5)
     for i in "${!VARIANTS[@]}"; do
-        IFS='|' read -r name _ _ _ <<<"${VARIANTS[$i]}"
+        IFS='|' read -r name _ _ <<<"${VARIANTS[$i]}"
         f=$(col "$i" 3)
         c=$(col "$i" 4)
         t=$(col "$i" 5)
         w=$(col "$i" 6)
         p99=$(col "$i" 8)
-        awk -v n="$name" -v f="$f" -v c="$c" -v t="$t" -v w="$w" -v p="$p99" -v nf="$nf" -v nt="$nt" '
+        m=$(col "$i" 9)
+        fm=$(awk -F'\t' -v i="$i" '$1 == i { print ($9 == "-" || $9 == "") ? "-" : $3 - $9 }' "$results" | median)
+        awk -v n="$name" -v f="$f" -v c="$c" -v t="$t" -v w="$w" -v p="$p99" -v nf="$nf" -v nt="$nt" -v m="$m" \
+            -v fm="$fm" '
             function r(x, y) { return (x == "-" || y == "-" || y == 0) ? "-" : sprintf("%.2f", x / y) }
-            function v(x) { return x == "-" ? "-" : sprintf("%.1f", x) }
-            BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", n, v(f), r(f, nf), v(c), v(t), r(t, nt),
-                p == "-" ? "-" : sprintf("%.1f", p / 1000.0), v(w) }'
+            function v(x) { return (x == "-" || x == "") ? "-" : sprintf("%.1f", x) }
+            BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, v(f), r(f, nf), v(m), v(fm), v(c),
+                v(t), r(t, nt), p == "-" ? "-" : sprintf("%.1f", p / 1000.0), v(w) }'
     done
 } >"$section"
 

@@ -8,7 +8,12 @@
 # when missing). Run alone, it splices the section into docs/PERFORMANCE.md between <!-- scale-curve:begin -->
 # and <!-- scale-curve:end -->; bench-compare.sh calls it with SECTION_OUT to include the section itself.
 #
-# Knobs (environment): SCALE_CLIENTS ("1 10 100 1000"), SCALE_DURATION_MS (measured time per point, 2000),
+# Every point is measured SCALE_ROUNDS times, native and jqb alternating within each round (the order flips every
+# run), because the machine's speed drifts; the table gives medians, and the ratio is the median of the per-round
+# ratios. Each run also gives the server's CPU time per round trip (utime + stime from /proc/PID/stat over the run):
+# when it approaches the clients' share, the server is what limits the throughput.
+#
+# Knobs (environment): SCALE_CLIENTS ("1 10 100 1000"), SCALE_ROUNDS (3), SCALE_DURATION_MS (measured time per run, 2000),
 # SCALE_WARMUP_MS (500), SCALE_SIZE (payload, 64), SCALE_MAX (buffer size asked for, 8192),
 # SCALE_TRANSPORTS ("shm socket"), CPU_SERVER (0), CPU_CLIENT (1), CHART_FORMAT (svg|png), SECTION_OUT (write the section there instead of
 # splicing it into OUT), OUT (docs/PERFORMANCE.md), CHART (scale-curve.svg next to OUT), COMMANDS (append the commands
@@ -21,6 +26,7 @@ cd "$root"
 . "$root/benchmarks/lib.sh"
 
 SCALE_CLIENTS=${SCALE_CLIENTS:-"1 10 100 1000"}
+SCALE_ROUNDS=${SCALE_ROUNDS:-3}
 SCALE_DURATION_MS=${SCALE_DURATION_MS:-2000}
 SCALE_WARMUP_MS=${SCALE_WARMUP_MS:-500}
 SCALE_SIZE=${SCALE_SIZE:-64}
@@ -60,8 +66,12 @@ fi
 ulimit -n "$hard" 2>/dev/null || ulimit -n $((max_clients * 4 + 256))
 
 work=$(mktemp -d /tmp/jqb-scale-curve.XXXXXX)
-results="$work/scale.tsv" # transport clients server rtt_per_s p50 p99 p999 rss_kb idle_rss_kb threads idle_threads connect_s
+runs="$work/runs.tsv"       # transport clients server rtt_per_s p50 p99 p999 rss_kb idle_rss_kb threads idle_threads connect_s round cpu_us_per_rt
+results="$work/scale.tsv"   # the same columns, medians over the rounds; then the median per-round ratio to native of rt/s, p99
+: >"$runs"
 : >"$results"
+tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 pids=()
 trap cleanup_work EXIT
 trap 'exit 130' INT TERM
@@ -93,41 +103,95 @@ for t in $SCALE_TRANSPORTS; do
     log_cmd "$NCLI bench --service ${SVC[jqb-$t]} --count 20000 --size $SCALE_SIZE --max $SCALE_MAX --warmup 0  # warm-up"
     timeout 60 "$NCLI" bench --service "${SVC[jqb-$t]}" --count 20000 --size "$SCALE_SIZE" --max "$SCALE_MAX" \
         --warmup 0 >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
-    log_cmd "$NCLI bench-many --service ${SVC[jqb-$t]} --clients 100 --duration-ms 1000 --warmup-ms 0 --size $SCALE_SIZE --max $SCALE_MAX  # warm-up"
-    timeout 60 "$NCLI" bench-many --service "${SVC[jqb-$t]}" --clients 100 --duration-ms 1000 --warmup-ms 0 \
-        --size "$SCALE_SIZE" --max "$SCALE_MAX" >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
+    # Then every client count of the curve once: the paths that only many connections take (batches, hang-ups of
+    # many clients at once, timers) otherwise meet their first uncommon trap inside a measured window, and the loop
+    # runs deoptimised until the JIT has compiled it again (seconds on a busy machine).
+    for n in 100 $SCALE_CLIENTS; do
+        log_cmd "$NCLI bench-many --service ${SVC[jqb-$t]} --clients $n --duration-ms 1000 --warmup-ms 0 --size $SCALE_SIZE --max $SCALE_MAX  # warm-up"
+        timeout 120 "$NCLI" bench-many --service "${SVC[jqb-$t]}" --clients "$n" --duration-ms 1000 --warmup-ms 0 \
+            --size "$SCALE_SIZE" --max "$SCALE_MAX" >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
+    done
 done
 
 point_timeout=$(( (SCALE_DURATION_MS + SCALE_WARMUP_MS) / 1000 + 120 ))
 flip=0
 for n in $SCALE_CLIENTS; do
     for t in $SCALE_TRANSPORTS; do
-        # Alternate which server goes first, so that a drift in the machine's speed does not favour one.
-        if [ $flip -eq 0 ]; then order="native jqb"; else order="jqb native"; fi
-        flip=$((1 - flip))
-        for srv in $order; do
-            pid=${PID[$srv-$t]}
-            idle_rss=$(proc_kb "$pid" VmRSS)
-            idle_threads=$(proc_kb "$pid" Threads)
-            cmd=(taskset -c "$CPU_CLIENT" "$NCLI" bench-many --service "${SVC[$srv-$t]}" --clients "$n"
-                --duration-ms "$SCALE_DURATION_MS" --warmup-ms "$SCALE_WARMUP_MS" --size "$SCALE_SIZE"
-                --max "$SCALE_MAX" --server-pid "$pid")
-            log_cmd "${cmd[*]}"
-            line=$(timeout "$point_timeout" "${cmd[@]}" 2>"$work/client.err" | grep '^clients=' | tail -1)
-            if [ -z "$line" ]; then
-                echo "scale-curve: FAILED: ${cmd[*]}" >&2
-                tail -3 "$work/client.err" >&2
-                printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\n' "$t" "$n" "$srv" >>"$results"
-                continue
-            fi
-            printf '  scale %-6s %4s clients -> %-6s  %s\n' "$t" "$n" "$srv" "$line"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$n" "$srv" \
-                "$(field "$line" rtt_per_s)" "$(field "$line" p50_ns)" "$(field "$line" p99_ns)" \
-                "$(field "$line" p999_ns)" "$(field "$line" server_rss_kb)" "${idle_rss:--}" \
-                "$(field "$line" server_threads)" "${idle_threads:--}" "$(field "$line" connect_s)" >>"$results"
+        for round in $(seq 1 "$SCALE_ROUNDS"); do
+            # Alternate which server goes first, so that a drift in the machine's speed does not favour one.
+            if [ $flip -eq 0 ]; then order="native jqb"; else order="jqb native"; fi
+            flip=$((1 - flip))
+            for srv in $order; do
+                pid=${PID[$srv-$t]}
+                idle_rss=$(proc_kb "$pid" VmRSS)
+                idle_threads=$(proc_kb "$pid" Threads)
+                cmd=(taskset -c "$CPU_CLIENT" "$NCLI" bench-many --service "${SVC[$srv-$t]}" --clients "$n"
+                    --duration-ms "$SCALE_DURATION_MS" --warmup-ms "$SCALE_WARMUP_MS" --size "$SCALE_SIZE"
+                    --max "$SCALE_MAX" --server-pid "$pid")
+                [ "$round" = 1 ] && log_cmd "${cmd[*]}"
+                c0=$(cpu_ticks "$pid")
+                line=$(timeout "$point_timeout" "${cmd[@]}" 2>"$work/client.err" | grep '^clients=' | tail -1)
+                c1=$(cpu_ticks "$pid")
+                if [ -z "$line" ]; then
+                    echo "scale-curve: FAILED: ${cmd[*]}" >&2
+                    tail -3 "$work/client.err" >&2
+                    continue
+                fi
+                # Server CPU over the whole client run (connects and warm-up included), per round trip of that
+                # run estimated from the measured window's rate: an upper bound that the measured rate dominates.
+                cpu_us=$(awk -v a="${c0:-0}" -v b="${c1:-0}" -v tk="$tck" -v r="$(field "$line" rtt_per_s)" \
+                    -v d="$(( SCALE_DURATION_MS + SCALE_WARMUP_MS ))" 'BEGIN { rt = r * d / 1000.0;
+                    if (rt > 0 && b >= a) printf "%.2f", (b - a) / tk * 1e6 / rt; else printf "-" }')
+                printf '  scale %-6s %4s clients round %s -> %-6s  %s server_cpu_us_per_rt=%s\n' "$t" "$n" "$round" \
+                    "$srv" "$line" "$cpu_us"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$n" "$srv" \
+                    "$(field "$line" rtt_per_s)" "$(field "$line" p50_ns)" "$(field "$line" p99_ns)" \
+                    "$(field "$line" p999_ns)" "$(field "$line" server_rss_kb)" "${idle_rss:--}" \
+                    "$(field "$line" server_threads)" "${idle_threads:--}" "$(field "$line" connect_s)" \
+                    "$round" "$cpu_us" >>"$runs"
+            done
         done
     done
 done
+# Medians per (transport, clients, server); the ratios to native are medians of each round's own ratio.
+awk -F'\t' -v OFS='\t' '
+    function med(key, c,    n, i, j, t, a) {
+        n = 0
+        for (i = 1; i <= cnt[key]; i++) { t = v[key, i, c]; if (t != "-" && t != "") a[++n] = t + 0 }
+        if (n == 0) return "-"
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    {
+        key = $1 SUBSEP $2 SUBSEP $3
+        if (!(key in cnt)) { order[++nk] = key }
+        i = ++cnt[key]
+        for (c = 4; c <= 14; c++) v[key, i, c] = $c
+        run[$1, $2, $3, $13] = $0
+    }
+    END {
+        for (k = 1; k <= nk; k++) {
+            key = order[k]; split(key, f, SUBSEP)
+            line = f[1] OFS f[2] OFS f[3]
+            for (c = 4; c <= 12; c++) line = line OFS med(key, c)
+            line = line OFS med(key, 14)
+            # per-round ratios to native (rt/s, p99)
+            nr = 0; np = 0; delete rr; delete rp
+            for (r = 1; r <= 1000; r++) {
+                if (!((f[1], f[2], f[3], r) in run) || !((f[1], f[2], "native", r) in run)) continue
+                split(run[f[1], f[2], f[3], r], x, "\t"); split(run[f[1], f[2], "native", r], y, "\t")
+                if (x[4] != "-" && y[4] > 0) rr[++nr] = x[4] / y[4]
+                if (x[6] != "-" && y[6] > 0) rp[++np] = x[6] / y[6]
+            }
+            line = line OFS mediana(rr, nr) OFS mediana(rp, np)
+            print line
+        }
+    }
+    function mediana(a, n,    i, j, t) {
+        if (n == 0) return "-"
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }' "$runs" >"$results"
 elapsed=$(( $(date +%s) - t0 ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 for p in "${pids[@]}"; do stop_pid "$p"; done
@@ -193,29 +257,30 @@ section="$work/section.md"
     echo "before $load_before, after $load_after, ${elapsed} s. Clients: \`qbn-client bench-many\` (native libqb, one thread"
     echo "and one connection per client, blocking $SCALE_SIZE B echo round trips as fast as each can), all on vCPU"
     echo "$CPU_CLIENT; server on vCPU $CPU_SERVER; ${SCALE_WARMUP_MS} ms warm-up, then ${SCALE_DURATION_MS} ms measured; buffer size"
-    echo "$SCALE_MAX. The jqb servers were warmed first (20,000 round trips and 100 clients for 1 s). Server RSS and"
+    echo "$SCALE_MAX. The jqb servers were warmed first (20,000 round trips, then 1 s with 100 clients and 1 s at every"
+    echo "client count of the curve). Server RSS and"
     echo "threads: \`/proc/PID/status\` at the end of the measured window, with every connection open; Δ = that minus"
     echo "the idle server's figure just before the point, per connection. Latency is per round trip on every"
     echo "connection: with N clients sharing one vCPU, a round trip waits for the others. Only blocking clients: a"
     echo "spinning client per connection would only fight the others for the one client vCPU. *N connects*: the"
-    echo "client's N connections made one after another before the run (\`connect_s\`)."
+    echo "client's N connections made one after another before the run (\`connect_s\`). Each point is the median of"
+    echo "$SCALE_ROUNDS runs per server, native and jqb alternating (the order flips every run); × native is the median"
+    echo "of the per-round ratios. *Server CPU µs per RT*: the server's utime + stime (\`/proc/PID/stat\`) over the run"
+    echo "divided by its round trips; near the clients' share of the two vCPUs, the server is the bottleneck."
     echo
-    echo "| transport | clients | server | round trips/s | × native | p50 µs | p99 µs | p99 × native | server RSS MiB | Δ RSS per conn KiB | server threads (Δ per conn) | N connects s |"
-    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| transport | clients | server | round trips/s | × native | p50 µs | p99 µs | p99 × native | server CPU µs per RT | server RSS MiB | Δ RSS per conn KiB | server threads (Δ per conn) | N connects s |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk -F'\t' '
         function us(x) { return x == "-" ? "-" : sprintf("%.1f", x / 1000.0) }
-        function ratio(x, y) { return (x == "-" || y == "-" || y == 0) ? "-" : sprintf("%.2f", x / y) }
-        { n++; for (i = 1; i <= NF; i++) f[n, i] = $i; if ($3 == "native") base[$1, $2] = n }
-        END {
-          for (r = 1; r <= n; r++) {
-            b = base[f[r,1], f[r,2]]
-            rss = f[r,8] == "-" ? "-" : sprintf("%.1f", f[r,8] / 1024.0)
-            d = (f[r,8] == "-" || f[r,9] == "-") ? "-" : sprintf("%.1f", (f[r,8] - f[r,9]) / f[r,2])
-            th = f[r,10] == "-" ? "-" : sprintf("%d (%.2f)", f[r,10], (f[r,10] - f[r,11]) / f[r,2])
-            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,1]), f[r,2], f[r,3],
-              f[r,4] == "-" ? "-" : sprintf("%d", f[r,4]), b ? ratio(f[r,4], f[b,4]) : "-", us(f[r,5]), us(f[r,6]),
-              b ? ratio(f[r,6], f[b,6]) : "-", rss, d, th, f[r,12]
-          }
+        function r2(x) { return (x == "-" || x == "") ? "-" : sprintf("%.2f", x) }
+        {
+            rss = $8 == "-" ? "-" : sprintf("%.1f", $8 / 1024.0)
+            d = ($8 == "-" || $9 == "-") ? "-" : sprintf("%.1f", ($8 - $9) / $2)
+            th = $10 == "-" ? "-" : sprintf("%d (%.2f)", $10, ($10 - $11) / $2)
+            nat = $3 == "native"
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", toupper($1), $2, $3,
+              $4 == "-" ? "-" : sprintf("%d", $4), nat ? "1.00" : r2($14), us($5), us($6), nat ? "1.00" : r2($15),
+              $13 == "-" ? "-" : sprintf("%.1f", $13), rss, d, th, $12 == "-" ? "-" : sprintf("%.3f", $12)
         }' <(sort -t"$(printf '\t')" -k1,1 -k2,2n -k3,3r "$results")
     echo
     if [ -z "$chart_note" ]; then

@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.cli.EchoHandler;
+import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.NativeServer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -47,9 +47,9 @@ class CheckCommandInteropTest extends ClientTestSupport {
 
     private static Run check(String... args) throws Exception {
         List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add(JqbCliProcess.java());
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(JqbCliProcess.classPath());
         cmd.add("io.jqb.cli.Main");
         cmd.add("check");
         cmd.addAll(Arrays.asList(args));

@@ -38,13 +38,14 @@ class ClientCloseTest extends ClientTestSupport {
         c.close();
         long closeMs = millisSince(t0);
         try {
-            Integer rc = blocked.get(5, TimeUnit.SECONDS);
+            Integer rc = blocked.get(10, TimeUnit.SECONDS); // a receive close() does not wake fails here
             throw new AssertionError("the blocked receive returned " + rc + " instead of throwing");
         } catch (ExecutionException e) {
             assertTrue(e.getCause() instanceof NotConnectedException, "threw " + e.getCause());
         }
-        assertTrue(millisSince(t0) < 2_000, "the receive ended " + millisSince(t0) + " ms after close");
-        assertTrue(closeMs < 2_000, "close took " + closeMs + " ms");
+        // promptly: 50 of the receive's 100 ms liveness slices, room for a loaded machine
+        assertTrue(millisSince(t0) < 5_000, "the receive ended " + millisSince(t0) + " ms after close");
+        assertTrue(closeMs < 5_000, "close took " + closeMs + " ms");
         assertFalse(c.isConnected());
         ShmAssert.assertNoneLeft(server.pid(), OUR_PID);
         assertTrue(server.isAlive());

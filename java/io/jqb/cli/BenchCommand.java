@@ -25,7 +25,8 @@ import java.util.concurrent.locks.LockSupport;
  * {@code bench --cold} (for a cold-start measurement, with {@code --warmup 0}) adds a second line,
  * {@code cold connected_epoch_ns=.. first_epoch_ns=.. first_rtt_ns=.. total_ns=.. count=N}: the wall-clock times
  * (CLOCK_REALTIME, ns since the epoch) at which the connection was made and the first echo came back, that first
- * round trip's time, and the time of the whole timed loop; {@code qbn-client bench --cold} prints the same.
+ * round trip's time, and the time of the whole timed loop; {@code qbn-client bench --cold} prints the same. jqb adds
+ * {@code main_epoch_ns}, when {@code main} was entered (the JVM's own start-up is the time before it).
  */
 final class BenchCommand {
     private static final int OP_TIMEOUT_MS = 5000;
@@ -102,8 +103,9 @@ final class BenchCommand {
             stats.print(out, size, count, elapsed);
             if (cold) {
                 out.println(String.format(Locale.ROOT,
-                        "cold connected_epoch_ns=%d first_epoch_ns=%d first_rtt_ns=%d total_ns=%d count=%d",
-                        connectedEpochNs, firstEpochNs, firstRtt, elapsed, count));
+                        "cold connected_epoch_ns=%d first_epoch_ns=%d first_rtt_ns=%d total_ns=%d count=%d"
+                                + " main_epoch_ns=%d",
+                        connectedEpochNs, firstEpochNs, firstRtt, elapsed, count, Main.mainEpochNs));
             }
             return 0;
         } catch (IpcException e) {
@@ -132,7 +134,7 @@ final class BenchCommand {
     }
 
     /** Wall-clock time in nanoseconds since the epoch (CLOCK_REALTIME, as qbn-client's {@code --cold}). */
-    private static long epochNanos() {
+    static long epochNanos() {
         Instant now = Instant.now();
         return now.getEpochSecond() * 1_000_000_000L + now.getNano();
     }

@@ -4,10 +4,14 @@ import java.util.Arrays;
 
 /** {@code bin/jqb}: the command-line front end. */
 public final class Main {
+    /** Wall-clock time (ns since the epoch) at which {@link #main} was entered: {@code bench --cold} reports it. */
+    static long mainEpochNs;
+
     private Main() {
     }
 
     public static void main(String[] args) throws Exception {
+        mainEpochNs = BenchCommand.epochNanos();
         if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help")) {
             usage();
             System.exit(args.length == 0 ? 2 : 0);

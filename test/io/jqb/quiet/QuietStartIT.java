@@ -3,6 +3,7 @@ package io.jqb.quiet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jqb.testutil.JqbCliProcess;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -48,8 +49,8 @@ class QuietStartIT {
         Path out = Files.createTempFile("jqb-quiet-out-", ".txt");
         Path err = Files.createTempFile("jqb-quiet-err-", ".txt");
         try {
-            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp", String.join(File.pathSeparator, cp), QuietStartMain.class.getName())
+            Process p = new ProcessBuilder(JqbCliProcess.java(), "-cp", String.join(File.pathSeparator, cp),
+                    QuietStartMain.class.getName())
                     .redirectOutput(out.toFile()).redirectError(err.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
             boolean done = p.waitFor(120, TimeUnit.SECONDS);

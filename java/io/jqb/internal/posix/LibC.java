@@ -1,9 +1,8 @@
 package io.jqb.internal.posix;
 
-import jnr.ffi.LibraryLoader;
-
 /**
- * The libc functions jqb calls, bound with jnr-ffi.
+ * The libc functions jqb calls: bound with JNI ({@link JniLibC}, compiled into {@code libjqbguard.so}) when that
+ * library is loaded, else with jnr-ffi ({@link LibCBinding}).
  *
  * <p>Every pointer argument is passed as a raw {@code long} address of native memory that the caller owns, so no
  * call on the hot path allocates a marshalling object. Linux x86-64 only (the platform libqb's SHM protocol is
@@ -11,7 +10,7 @@ import jnr.ffi.LibraryLoader;
  */
 public interface LibC {
     /** The process-wide binding. */
-    LibC INSTANCE = LibraryLoader.create(LibC.class).load("c");
+    LibC INSTANCE = LibCBinding.load();
 
     int AF_UNIX = 1;
     int SOCK_STREAM = 1;

@@ -12,14 +12,13 @@ public final class Posix {
     public static final LibC C = LibC.INSTANCE;
     /** Raw native memory access. */
     public static final NativeMemory MEM = new NativeMemory();
-    private static final jnr.ffi.Runtime RUNTIME = jnr.ffi.Runtime.getSystemRuntime();
 
     private Posix() {
     }
 
     /** @return errno of this thread's last libc call */
     public static int errno() {
-        return RUNTIME.getLastError();
+        return LibCBinding.errno();
     }
 
     /** Throws an {@link IpcException} for the current errno when {@code rc < 0}; returns rc otherwise. */
@@ -87,10 +86,10 @@ public final class Posix {
      * A little-endian direct ByteBuffer over {@code length} bytes of native memory at {@code address} (not owned: it
      * frees nothing). The one place jqb makes a ByteBuffer of native memory, for where a ByteBuffer is the API (a
      * request handed to a handler); everything else reads and writes native memory through {@link PointerStore}.
+     * JNI's {@code NewDirectByteBuffer} when libjqbguard.so is loaded (jffi's, which loads jffi, otherwise).
      */
     public static java.nio.ByteBuffer directBuffer(long address, int length) {
-        return com.kenai.jffi.MemoryIO.getInstance().newDirectByteBuffer(address, length)
-                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return LibCBinding.newDirectBuffer(address, length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Copies {@code len} bytes of native memory at {@code address} into {@code dst}. */

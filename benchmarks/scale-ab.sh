@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# A/B of one point of the scale curve: N concurrent native clients (`qbn-client bench-many`) against the native
+# libqb server and against the jqb server of each given build (a checkout with `make` done: bin/jqb, target/),
+# the servers alternating within every round (the order rotates each round), because on a shared VM the speed of
+# the machine moves from minute to minute. Per run: round trips/s, p50/p99, and the server's CPU time per round
+# trip (utime + stime from /proc/PID/stat over the run, divided by the round trips): the server's own cost, which
+# says whether the server is what limits the throughput (the clients share one vCPU, the server has the other).
+# Prints one line per run, then per server the medians and the median of the per-round ratios to native.
+#
+# Usage: benchmarks/scale-ab.sh [ROUNDS=5] [CLIENTS=100] [TRANSPORT=shm] [BUILD_DIR...]   (default: this checkout)
+# Knobs: DURATION_MS (2000), WARMUP_MS (500), SIZE (64), MAX (8192), CPU_SERVER (0), CPU_CLIENT (1).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+# shellcheck source=lib.sh
+. "$root/benchmarks/lib.sh"
+
+ROUNDS=${1:-5}
+CLIENTS=${2:-100}
+TRANSPORT=${3:-shm}
+shift 3 2>/dev/null || shift $#
+builds=("$@")
+[ ${#builds[@]} -gt 0 ] || builds=("$root")
+DURATION_MS=${DURATION_MS:-2000}
+WARMUP_MS=${WARMUP_MS:-500}
+SIZE=${SIZE:-64}
+MAX=${MAX:-8192}
+CPU_SERVER=${CPU_SERVER:-0}
+CPU_CLIENT=${CPU_CLIENT:-1}
+NSRV="$root/native/build/qbn-server"
+NCLI="$root/native/build/qbn-client"
+"$NCLI" --help 2>&1 | grep -q bench-many || { echo "scale-ab: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
+case "${JQB_JAVA_OPTS:-}" in
+    *forceFilesystemSocketsFile*) ;;
+    *) export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-scale-ab" ;;
+esac
+hard=$(ulimit -Hn)
+ulimit -n "$hard" 2>/dev/null || true
+
+work=$(mktemp -d /tmp/jqb-scale-ab.XXXXXX)
+pids=()
+trap cleanup_work EXIT
+trap 'exit 130' INT TERM
+tck=$(getconf CLK_TCK)
+
+# Servers: index 0 native, 1.. the builds.
+names=(native)
+svcs=()
+spids=()
+start_server() { # index command...
+    local i=$1 log="$work/server-$1.log"
+    shift
+    "$@" >"$log" 2>"$log.err" </dev/null &
+    pids+=("$!")
+    spids[$i]=$!
+    wait_ready "$log" "$!" "server ${names[$i]}"
+}
+svcs[0]="jqbscaleab-$$-0"
+start_server 0 taskset -c "$CPU_SERVER" "$NSRV" --service "${svcs[0]}" --transport "$TRANSPORT"
+i=0
+for b in "${builds[@]}"; do
+    i=$((i + 1))
+    names[$i]="$i:$(basename "$b")"
+    svcs[$i]="jqbscaleab-$$-$i"
+    start_server "$i" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --service "${svcs[$i]}" --transport "$TRANSPORT"
+    # The jqb server's JIT, as scale-curve.sh warms it.
+    "$NCLI" bench --service "${svcs[$i]}" --count 20000 --size "$SIZE" --max "$MAX" --warmup 0 >/dev/null 2>&1
+    for w in 100 "$CLIENTS"; do
+        "$NCLI" bench-many --service "${svcs[$i]}" --clients "$w" --duration-ms 1000 --warmup-ms 0 --size "$SIZE" \
+            --max "$MAX" >/dev/null 2>&1
+    done
+done
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+n=${#names[@]}
+echo "== $CLIENTS clients, $TRANSPORT, $SIZE B, ${DURATION_MS} ms per run; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq 1 "$ROUNDS"); do
+    for k in $(seq 0 $((n - 1))); do
+        s=$(( (k + r) % n ))
+        pid=${spids[$s]}
+        c0=$(cpu_ticks "$pid")
+        line=$(taskset -c "$CPU_CLIENT" "$NCLI" bench-many --service "${svcs[$s]}" --clients "$CLIENTS" \
+            --duration-ms "$DURATION_MS" --warmup-ms "$WARMUP_MS" --size "$SIZE" --max "$MAX" 2>"$work/client.err" |
+            grep '^clients=')
+        c1=$(cpu_ticks "$pid")
+        if [ -z "$line" ]; then
+            echo "scale-ab: run against ${names[$s]} failed:" >&2
+            tail -3 "$work/client.err" >&2
+            continue
+        fi
+        # Server CPU over the whole client run (warm-up included) per round trip of the whole run, estimated from
+        # the measured window's rate.
+        cpu_us=$(awk -v a="$c0" -v b="$c1" -v t="$tck" -v r="$(field "$line" rtt_per_s)" \
+            -v d="$(( DURATION_MS + WARMUP_MS ))" 'BEGIN { rt = r * d / 1000.0;
+            printf "%.2f", (rt > 0 ? (b - a) / t * 1e6 / rt : 0) }')
+        echo "round=$r server=${names[$s]} rtt_per_s=$(field "$line" rtt_per_s) p50_ns=$(field "$line" p50_ns)" \
+            "p99_ns=$(field "$line" p99_ns) server_cpu_us_per_rt=$cpu_us" | tee -a "$work/results"
+    done
+done
+
+echo "== medians over $ROUNDS rounds (ratio: median of each round's figure / that round's native figure)"
+for s in $(seq 0 $((n - 1))); do
+    pat="server=${names[$s]} "
+    out="${names[$s]}"
+    for key in rtt_per_s p50_ns p99_ns server_cpu_us_per_rt; do
+        m=$(grep -F "$pat" "$work/results" | while read -r l; do field "$l" "$key"; done | median)
+        ratio=$(for rr in $(seq 1 "$ROUNDS"); do
+            a=$(field "$(grep -F "round=$rr $pat" "$work/results")" "$key")
+            b=$(field "$(grep -F "round=$rr server=native " "$work/results")" "$key")
+            [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f\n", a / b }'
+        done | median)
+        out="$out $key=$m (x$ratio)"
+    done
+    echo "$out"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
