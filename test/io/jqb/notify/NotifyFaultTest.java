@@ -46,19 +46,23 @@ class NotifyFaultTest {
                 }
             });
             sender.start();
-            victim.next();   // deliveries are flowing to it
-            victim.kill();
-            awaitTrue("the victim's registrations removed", WAIT_MS, () -> broker.registrations() == 1);
-            awaitTrue("the victim's connection gone", WAIT_MS, () -> broker.clients() == 1);
-            awaitTrue("the victim's ring files removed", WAIT_MS, () -> {
-                try {
-                    return shmDirsOf(me, victim.pid()) == 0;
-                } catch (IOException e) {
-                    return false;
-                }
-            });
-            stop.set(true);
-            sender.join();
+            try {
+                victim.next();   // deliveries are flowing to it
+                victim.kill();
+                awaitTrue("the victim's registrations removed", WAIT_MS, () -> broker.registrations() == 1);
+                awaitTrue("the victim's connection gone", WAIT_MS, () -> broker.clients() == 1);
+                awaitTrue("the victim's ring files removed", WAIT_MS, () -> {
+                    try {
+                        return shmDirsOf(me, victim.pid()) == 0;
+                    } catch (IOException e) {
+                        return false;
+                    }
+                });
+            } finally {
+                stop.set(true);   // also when an assertion failed: no flooding thread outlives the test
+                sender.join();
+                victim.kill();
+            }
             int before = got.get();
             assertEquals(NotifyResult.OK, jv.notify("jv", "flood", "{}"));
             awaitTrue("delivery goes on", WAIT_MS, () -> got.get() > before);
