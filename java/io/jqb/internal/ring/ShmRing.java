@@ -552,9 +552,13 @@ public final class ShmRing {
     /**
      * Copies {@code length} payload bytes at {@code offset} (as given to {@link ChunkHandler#onChunk}) into
      * {@code dst} at its position; the position is unchanged. The caller checked that they fit.
+     *
+     * @throws InternalError when the peer truncated a ring file before or during the copy: the bytes copied may be
+     *         zeros from a repaired page, never to be delivered as a message ({@link #checkMapped()} after the copy)
      */
     public void copyTo(int offset, ByteBuffer dst, int length) {
         data.read(offset, dst, dst.position(), length);
+        checkMapped();
     }
 
     /** A little-endian direct view of the double-mapped data area; use absolute indexes only. */
@@ -604,8 +608,11 @@ public final class ShmRing {
     }
 
     /**
-     * Throws when the peer truncated either file. Called before (and after) a write or a read touches the ring: the
-     * connection must be dropped in its own code path, never by a fault surfacing later in another connection's.
+     * Throws when the peer truncated either file. Called before a write or a read touches the ring, after a write
+     * (the chunk may have gone to a zero page), after {@link #copyTo} (the copy may have read zeros), and when a chunk
+     * fails validation (zeros look corrupt); a handler that reads the payload through {@link #view()} instead calls it
+     * after reading. The connection must be dropped in its own code path, never by a fault surfacing later in another
+     * connection's.
      *
      * <p>With both mappings {@linkplain Guard#register registered} (the usual case) a fault never reaches HotSpot:
      * libjqbguard repairs it and sets this ring's fault flag, which this reads (one load from private memory: cheap

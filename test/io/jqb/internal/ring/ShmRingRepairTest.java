@@ -14,6 +14,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,7 +37,7 @@ class ShmRingRepairTest {
 
     @Test
     void aPollingReaderSurvivesATruncatedHeaderAndSeesTheFlag(@TempDir Path dir) throws Exception {
-        assertTrue(Guard.AVAILABLE, "libjqbguard not loaded (make native)");
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
         ShmRing r = ShmRing.create(dir.resolve("qb-request-t").toString(), 4096, -1, -1, 0600);
         try {
             r.checkMapped();
@@ -51,7 +52,7 @@ class ShmRingRepairTest {
                 }
             }
             assertEquals(SPINS, reported, "every try-wait after the truncation reports it");
-            assertTrue(r.faulted(), "fault flag");
+            assertTrue(r.faulted(), "fault flag: the repair path ran, not HotSpot's");
             assertThrows(InternalError.class, r::checkMapped);
             assertThrows(InternalError.class, () -> r.semaphore().await(1_000_000L));
             assertThrows(InternalError.class, () -> r.semaphore().post());   // a compare-and-set on the zero page
@@ -67,7 +68,7 @@ class ShmRingRepairTest {
 
     @Test
     void readsAndWritesOnATruncatedDataFileThrowSynchronously(@TempDir Path dir) throws Exception {
-        assertTrue(Guard.AVAILABLE, "libjqbguard not loaded (make native)");
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
         ShmRing r = ShmRing.create(dir.resolve("qb-response-t").toString(), 4096, -1, -1, 0600);
         try {
             ByteBuffer msg = ByteBuffer.allocateDirect(64);
@@ -81,7 +82,36 @@ class ShmRingRepairTest {
             assertThrows(InternalError.class, () -> r.read(length),
                     "zeros where the chunk was: the truncation, not EBADMSG");
             assertThrows(InternalError.class, () -> r.write(msg));
-            assertTrue(r.faulted());
+            assertTrue(r.faulted(), "fault flag: the repair path ran, not HotSpot's");
+        } finally {
+            r.close(true);
+        }
+    }
+
+    /**
+     * The data file truncated after the chunk was validated, before (or during) the reader's payload copy: the copy
+     * reads zeros from the repaired pages, and copyTo reports the truncation instead of delivering them as a message.
+     */
+    @Test
+    void aTruncationDuringThePayloadCopyIsReportedNotDelivered(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
+        ShmRing r = ShmRing.create(dir.resolve("qb-response-c").toString(), 4096, -1, -1, 0600);
+        try {
+            byte[] payload = new byte[64];
+            Arrays.fill(payload, (byte) 0x5a);
+            assertEquals(64, r.write(payload, 0, 64));
+            ByteBuffer into = ByteBuffer.allocate(64);
+            ShmRing.ChunkHandler truncateThenCopy = (ring, offset, len) -> {
+                try {
+                    truncate(ring.dataPath());
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+                ring.copyTo(offset, into, len);
+                return len;
+            };
+            assertThrows(InternalError.class, () -> r.read(truncateThenCopy), "zeros delivered as a message");
+            assertTrue(r.faulted(), "the repair path ran (fault flag), not HotSpot's");
         } finally {
             r.close(true);
         }
