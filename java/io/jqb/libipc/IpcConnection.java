@@ -21,7 +21,8 @@ import jdk.net.UnixDomainPrincipal;
  * One stream connection: a client accepted by an {@link IpcServer}, or a client's link to its server. Messages are
  * written with {@link #write}; they are received through the owner's {@code waitEvent} (or {@link IpcClient#read}).
  *
- * <p>Writes are whole frames in one write call. The socket is non-blocking, and when the peer does not read:
+ * <p>Writes are whole frames in one write call, which never blocks (a server's socket is non-blocking; a client's
+ * sends with {@code MSG_DONTWAIT}, its receives block on the fd). When the peer does not read:
  * <ul>
  * <li>on a server's connection, what the socket does not take is queued (up to the server's
  * {@code maxPendingOutput} bytes, default 4 MiB) and sent by {@code waitEvent} when the peer reads again, so one slow
