@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <jni.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -34,8 +35,13 @@ static struct sigaction previous;
 static __thread sigjmp_buf *volatile guard __attribute__((tls_model("initial-exec")));
 
 /*
- * The registry of repairable ranges. A slot is free when start is 0, being changed when start is 1; the handler only
- * uses slots whose start is > 1, read before end and flag (written before start, released by it).
+ * The registry of repairable ranges. A slot is free when start is 0, being filled when start is 1 (BUSY); the handler
+ * only uses slots whose start is > 1. Seqlock-style: register writes end and flag, then publishes start (release);
+ * the handler reads start (acquire), then end and flag, then start again, and uses the slot only when it did not
+ * change. Unregister clears only start: end and flag keep values that are harmless to use (flag never NULL, it points
+ * at a static dummy until a slot is first registered), then waits until no handler is inside repair() (`repairing`),
+ * so once it returns no handler can still hold the slot's old start, end or flag: the caller may unmap the range and
+ * free the flag, and no handler maps a zero page over what is mapped there next or writes the freed flag.
  */
 #define RANGES 65536
 #define BUSY ((uintptr_t)1)
@@ -44,8 +50,11 @@ struct range {
 	uintptr_t end;
 	int32_t *flag;
 };
+static int32_t dummy_flag;
 static struct range ranges[RANGES];
-static int used; /* slots [0, used) may be taken: the handler scans only those */
+static int used;      /* slots [0, used) may be taken: the handler scans only those */
+static int in_use;    /* slots registered now (Guard.slotsInUse) */
+static int repairing; /* handlers inside repair() now: unregister waits for 0 */
 static uintptr_t page_mask;
 static size_t page_size;
 
@@ -55,18 +64,25 @@ static int repair(uintptr_t addr)
 	int n = __atomic_load_n(&used, __ATOMIC_ACQUIRE);
 
 	for (int i = 0; i < n; i++) {
-		uintptr_t s = __atomic_load_n(&ranges[i].start, __ATOMIC_ACQUIRE);
+		uintptr_t s = __atomic_load_n(&ranges[i].start, __ATOMIC_SEQ_CST);
+		uintptr_t e;
+		int32_t *f;
 
-		if (s > BUSY && addr >= s && addr < ranges[i].end) {
-			void *page = (void *)(addr & page_mask);
-
-			if (mmap(page, page_size, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
-				return 0;
-			}
-			__atomic_store_n(ranges[i].flag, 1, __ATOMIC_SEQ_CST);
-			return 1;
+		if (s <= BUSY || addr < s) {
+			continue;
 		}
+		e = __atomic_load_n(&ranges[i].end, __ATOMIC_RELAXED);
+		f = __atomic_load_n(&ranges[i].flag, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&ranges[i].start, __ATOMIC_RELAXED) != s || addr >= e || f == NULL) {
+			continue; /* changed under us (unregistered, re-registered) or not this range */
+		}
+		if (mmap((void *)(addr & page_mask), page_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+			return 0;
+		}
+		__atomic_store_n(f, 1, __ATOMIC_SEQ_CST);
+		return 1;
 	}
 	return 0;
 }
@@ -76,9 +92,18 @@ static void on_sigbus(int sig, siginfo_t *info, void *context)
 	sigjmp_buf *g = guard;
 	int saved = errno;
 
-	if (info != NULL && repair((uintptr_t)info->si_addr)) {
-		errno = saved;
-		return; /* the faulting instruction runs again, on the zero page */
+	/* only a mapped file's vanished page (BUS_ADRERR), never a memory error (BUS_MCEERR_*) or alignment fault */
+	if (info != NULL && info->si_code == BUS_ADRERR) {
+		int repaired;
+
+		/* announced before the first read of the registry: unregister sees it or we see its cleared start */
+		__atomic_add_fetch(&repairing, 1, __ATOMIC_SEQ_CST);
+		repaired = repair((uintptr_t)info->si_addr);
+		__atomic_sub_fetch(&repairing, 1, __ATOMIC_SEQ_CST);
+		if (repaired) {
+			errno = saved;
+			return; /* the faulting instruction runs again, on the zero page */
+		}
 	}
 	errno = saved;
 
@@ -111,6 +136,12 @@ JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_install(JNIEnv *env, jcl
 	(void)cls;
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
 	page_mask = ~((uintptr_t)page_size - 1);
+	for (int i = 0; i < RANGES; i++) {
+		int32_t *none = NULL;
+
+		/* a slot's flag is never NULL: the dummy until its first registration */
+		__atomic_compare_exchange_n(&ranges[i].flag, &none, &dummy_flag, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
 	if (sigaction(SIGBUS, NULL, &previous) != 0) {
 		return -1;
 	}
@@ -242,7 +273,8 @@ JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_register(JNIEnv *env, jc
 {
 	(void)env;
 	(void)cls;
-	if ((uintptr_t)start <= BUSY || length <= 0 || flag == 0) {
+	if ((uintptr_t)start <= BUSY || length <= 0 || flag == 0
+	    || (uintptr_t)start + (uintptr_t)length < (uintptr_t)start) {
 		return -1;
 	}
 	for (int i = 0; i < RANGES; i++) {
@@ -255,25 +287,47 @@ JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_register(JNIEnv *env, jc
 			while (n <= i && !__atomic_compare_exchange_n(&used, &n, i + 1, 1, __ATOMIC_ACQ_REL,
 								     __ATOMIC_RELAXED)) {
 			}
-			ranges[i].end = (uintptr_t)start + (uintptr_t)length;
-			ranges[i].flag = (int32_t *)(intptr_t)flag;
-			__atomic_store_n(&ranges[i].start, (uintptr_t)start, __ATOMIC_RELEASE);
+			__atomic_store_n(&ranges[i].end, (uintptr_t)start + (uintptr_t)length, __ATOMIC_RELAXED);
+			__atomic_store_n(&ranges[i].flag, (int32_t *)(intptr_t)flag, __ATOMIC_RELAXED);
+			__atomic_store_n(&ranges[i].start, (uintptr_t)start, __ATOMIC_SEQ_CST);
+			__atomic_add_fetch(&in_use, 1, __ATOMIC_RELAXED);
 			return i;
 		}
 	}
 	return -1;
 }
 
-/* forgets a slot of register(); call before the range is unmapped and its flag freed */
+/*
+ * forgets a slot of register(); call before the range is unmapped and its flag freed. Clears only start (a racing
+ * handler's re-check then fails), then waits for handlers already inside repair(): after it returns, none can use
+ * the slot's old range or flag. A handler never blocks, so the wait is short.
+ */
 JNIEXPORT void JNICALL Java_io_jqb_internal_posix_Guard_unregister(JNIEnv *env, jclass cls, jint slot)
 {
+	uintptr_t s;
+
 	(void)env;
 	(void)cls;
 	if (slot < 0 || slot >= RANGES) {
 		return;
 	}
-	__atomic_store_n(&ranges[slot].start, BUSY, __ATOMIC_SEQ_CST);
-	ranges[slot].end = 0;
-	ranges[slot].flag = NULL;
-	__atomic_store_n(&ranges[slot].start, 0, __ATOMIC_RELEASE);
+	s = __atomic_load_n(&ranges[slot].start, __ATOMIC_ACQUIRE);
+	if (s <= BUSY) {
+		return; /* free, or another thread's registration in progress: not a slot the caller holds */
+	}
+	if (!__atomic_compare_exchange_n(&ranges[slot].start, &s, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+		return;
+	}
+	__atomic_sub_fetch(&in_use, 1, __ATOMIC_RELAXED);
+	while (__atomic_load_n(&repairing, __ATOMIC_SEQ_CST) != 0) {
+		sched_yield();
+	}
+}
+
+/* slots registered now: for tests that check that rings give theirs back */
+JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_slotsInUse(JNIEnv *env, jclass cls)
+{
+	(void)env;
+	(void)cls;
+	return __atomic_load_n(&in_use, __ATOMIC_RELAXED);
 }

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -37,7 +38,10 @@ static __thread int last_errno __attribute__((tls_model("initial-exec")));
 	} while (0)
 #define FN(ret, name) JNIEXPORT ret JNICALL Java_io_jqb_internal_posix_JniLibC_##name
 
-/* Copies the NUL-terminated byte array into buf; 0, or -1 with last_errno set. */
+/*
+ * Copies the NUL-terminated byte array into buf; 0, or -1 with last_errno set: EINVAL when it holds a NUL before its
+ * last byte (a Java path with a NUL in it: cut there it would name another file) or does not end with one.
+ */
 static int path_of(JNIEnv *env, jbyteArray path, char *buf, size_t cap)
 {
 	jsize n;
@@ -52,7 +56,10 @@ static int path_of(JNIEnv *env, jbyteArray path, char *buf, size_t cap)
 		return -1;
 	}
 	(*env)->GetByteArrayRegion(env, path, 0, n, (jbyte *)buf);
-	buf[n - 1] = '\0';
+	if (buf[n - 1] != '\0' || memchr(buf, '\0', (size_t)n - 1) != NULL) {
+		last_errno = EINVAL;
+		return -1;
+	}
 	return 0;
 }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jqb.Service;
 import io.jqb.TransportType;
 import io.jqb.WaitStrategy;
+import io.jqb.internal.posix.Guard;
 import io.jqb.testutil.EchoPinger;
 import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.NativeClient;
@@ -30,10 +31,14 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class TruncationRepairTest extends InteropTestBase {
-    private static final int DROP_WAIT_MS = 3_000;
+    /** Generous: a loaded 2-vCPU CI machine. */
+    private static final int DROP_WAIT_MS = 10_000;
+    /** Slots a connection's three server rings hold in libjqbguard's registry (two mappings each). */
+    private static final int SLOTS_PER_CONNECTION = 6;
     private static final int ROUNDS = 12;
 
     private Service spinningService(NonBlockingEchoHandler h) throws Exception {
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off: this tests the repair");
         Service s = track(Service.create(serviceName(), 7, TransportType.SHM, h));
         s.setWaitStrategy(WaitStrategy.busySpin());
         s.run();
@@ -52,15 +57,18 @@ class TruncationRepairTest extends InteropTestBase {
         NonBlockingEchoHandler h = new NonBlockingEchoHandler();
         Service s = spinningService(h);
         EchoPinger good = track(EchoPinger.start(s.name()));
+        final int base = Guard.slotsInUse();
         for (int i = 0; i < ROUNDS; i++) {
             try (RawShmPeer p = RawShmPeer.connect(s.name(), 16384, 0)) {
                 echo(p, 40 + i);
+                assertRegistered(base);
                 truncate(p.request, "header");
                 assertTrue(p.closedByServer(DROP_WAIT_MS), "round " + i + ": not dropped");
             }
             good.awaitProgress(20);
         }
         waitUntil("truncating clients destroyed", () -> h.destroyed.get() == ROUNDS);
+        waitUntil("registry slots given back", () -> Guard.slotsInUse() == base);
         good.assertHealthy();
         assertEquals(1, s.connections().size(), "only the pinger is left: " + s.connections().size());
     }
@@ -72,11 +80,13 @@ class TruncationRepairTest extends InteropTestBase {
         Service s = spinningService(h);
         EchoPinger good = track(EchoPinger.start(s.name()));
         String[][] targets = {{"response", "header"}, {"response", "data"}, {"request", "data"}};
+        final int base = Guard.slotsInUse();
         int n = 0;
         for (int i = 0; i < ROUNDS; i++) {
             String[] t = targets[i % targets.length];
             try (RawShmPeer p = RawShmPeer.connect(s.name(), 16384, 0)) {
                 echo(p, 10 + i);
+                assertRegistered(base);
                 RawShmPeer.Ring ring = t[0].equals("response") ? p.response : p.request;
                 if (t[0].equals("response")) {
                     assertTrue(p.request.writeChunkUnposted(56, HostileRingTest.req(1, 40), 56,
@@ -96,15 +106,25 @@ class TruncationRepairTest extends InteropTestBase {
         }
         final int dropped = n;
         waitUntil("truncating clients destroyed", () -> h.destroyed.get() == dropped);
+        waitUntil("registry slots given back", () -> Guard.slotsInUse() == base);
         good.assertHealthy();
         assertEquals("", h.notExactlyOnce());
+    }
+
+    /**
+     * The repair path, not the fallback: the connection's rings registered their mappings, so a SIGBUS in them is
+     * repaired in place (the fault flag) before anything else could see it; {@code base} counts what was registered
+     * before the raw peer connected (and earlier rounds' slots must have been given back).
+     */
+    private static void assertRegistered(int base) {
+        assertEquals(base + SLOTS_PER_CONNECTION, Guard.slotsInUse(), "the raw peer's server rings are registered");
     }
 
     private static void echo(RawShmPeer p, int n) {
         byte[] b = HostileRingTest.req(1, n);
         assertTrue(p.request.writeChunk(b.length, b, b.length, RawShmPeer.MAGIC_COMMITTED), "no room");
         assertTrue(p.doorbell(), "doorbell");
-        long deadline = System.nanoTime() + 3_000_000_000L;
+        long deadline = System.nanoTime() + 10_000_000_000L;
         byte[] got;
         while ((got = p.response.readChunk()) == null && System.nanoTime() < deadline) {
             NativeClient.sleep(1);

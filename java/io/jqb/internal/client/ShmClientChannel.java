@@ -70,11 +70,16 @@ public final class ShmClientChannel extends AbstractClientChannel {
             String eventBase, int maxMsgSize, boolean jqbServer) throws IpcException {
         ShmRing req = ShmRing.open(requestBase, maxMsgSize);
         ShmRing resp = null;
+        ShmRing ev = null;
         try {
             resp = ShmRing.open(responseBase, maxMsgSize);
-            ShmRing ev = ShmRing.open(eventBase, maxMsgSize);
+            ev = ShmRing.open(eventBase, maxMsgSize);
             return new ShmClientChannel(fd, serverPid, req, resp, ev, jqbServer);
         } catch (RuntimeException e) {
+            if (ev != null) {
+                ev.decrementRefCount();
+                ev.close(false);
+            }
             if (resp != null) {
                 resp.decrementRefCount();
                 resp.close(false);

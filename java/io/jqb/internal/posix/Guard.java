@@ -122,8 +122,14 @@ public final class Guard {
      */
     public static native int register(long start, long length, long flag);
 
-    /** Forgets a slot {@link #register} returned; -1 is ignored. */
+    /**
+     * Forgets a slot {@link #register} returned; -1 (and a slot not registered) is ignored. Returns once no SIGBUS
+     * handler can still be using the slot's range or flag: the caller may then unmap the range and free the flag.
+     */
     public static native void unregister(int slot);
+
+    /** @return how many slots are registered now (a ring holds two): for tests that check none leaks */
+    public static native int slotsInUse();
 
     /**
      * Atomic add on the 32-bit word at {@code address}.

@@ -73,25 +73,48 @@ public final class ShmRing {
         this.words = dataBytes >>> 2;
         this.scratch = Posix.allocate(SCRATCH_BYTES);
         this.faultFlag = scratch + FAULT_FLAG;
-        Posix.MEM.writeInt(faultFlag, 0);
         int h = -1;
         int d = -1;
-        if (Guard.REPAIR) {
-            h = Guard.register(headerAddress, pageAligned(headerMapLength), faultFlag);
-            d = h < 0 ? -1 : Guard.register(dataAddress, 2L * dataBytes, faultFlag);
-            if (d < 0) {
-                Guard.unregister(h);
-                h = -1;
+        try {
+            Posix.MEM.writeInt(faultFlag, 0);
+            if (Guard.REPAIR) {
+                h = Guard.register(headerAddress, pageAligned(headerMapLength), faultFlag);
+                d = h < 0 ? -1 : Guard.register(dataAddress, 2L * dataBytes, faultFlag);
+                if (d < 0) {
+                    Guard.unregister(h);
+                    h = -1;
+                }
             }
+            this.headerSlot = h;
+            this.dataSlot = d;
+            this.repaired = d >= 0;
+            this.header = new PointerStore(headerAddress, headerMapLength, repaired);
+            this.data = new PointerStore(dataAddress, 2L * dataBytes, repaired);
+            this.dataView = Posix.directBuffer(dataAddress, 2 * dataBytes);
+            this.semaphore = new SharedSemaphore(header, RingHeaderDescriptor.SEMAPHORE_OFFSET,
+                    headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch, faultFlag);
+        } catch (RuntimeException | Error e) {
+            // Not constructed: nothing else will give the slots and the scratch back (the caller unmaps).
+            Guard.unregister(d);
+            Guard.unregister(h);
+            Posix.free(scratch, SCRATCH_BYTES);
+            throw e;
         }
-        this.headerSlot = h;
-        this.dataSlot = d;
-        this.repaired = d >= 0;
-        this.header = new PointerStore(headerAddress, headerMapLength, repaired);
-        this.data = new PointerStore(dataAddress, 2L * dataBytes, repaired);
-        this.dataView = Posix.directBuffer(dataAddress, 2 * dataBytes);
-        this.semaphore = new SharedSemaphore(header, RingHeaderDescriptor.SEMAPHORE_OFFSET,
-                headerAddress + RingHeaderDescriptor.SEMAPHORE_OFFSET, scratch, faultFlag);
+    }
+
+    /**
+     * The largest {@code max_msg_size} a ring can have: its data file mapped twice must stay addressable by an int
+     * (the ByteBuffer view over the double mapping).
+     */
+    public static final int MAX_MSG_SIZE = (int) ((Integer.MAX_VALUE / 2) / ChunkDescriptor.PAGE_SIZE
+            * ChunkDescriptor.PAGE_SIZE - ChunkDescriptor.DATA_SLACK);
+
+    /** The data file size for {@code maxMsgSize}, or an EMSGSIZE IpcException when no ring can be that large. */
+    private static long dataSizeFor(String op, long maxMsgSize) {
+        if (maxMsgSize < 0 || maxMsgSize > MAX_MSG_SIZE) {
+            throw new IpcException(op, Errno.EMSGSIZE, "max_msg_size=" + maxMsgSize + " limit=" + MAX_MSG_SIZE);
+        }
+        return ChunkDescriptor.dataFileSize(maxMsgSize);
     }
 
     private static PointerStore pointer(long address, long length) {
@@ -116,28 +139,28 @@ public final class ShmRing {
     public static ShmRing create(String base, int maxMsgSize, int uid, int gid, int mode) throws IpcException {
         String hdrPath = base + "-header";
         String dataPath = base + "-data";
-        long dataSize = ChunkDescriptor.dataFileSize(maxMsgSize);
-        if (dataSize * 2 > Integer.MAX_VALUE) {
-            throw new IpcException("ring create(" + base + ")", Errno.EINVAL, "max_msg_size=" + maxMsgSize);
-        }
+        long dataSize = dataSizeFor("ring create(" + base + ")", maxMsgSize);
         long hdr = 0;
         long dat = 0;
         boolean[] createdHdr = new boolean[1];
         boolean[] createdData = new boolean[1];
         boolean ok = false;
+        ShmRing r = null;
         try {
             hdr = mapNewFile(hdrPath, RingHeaderDescriptor.FILE_LENGTH, false, uid, gid, mode, createdHdr);
             dat = mapNewFile(dataPath, dataSize, true, uid, gid, mode, createdData);
-            ShmRing r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.FILE_LENGTH, dat, (int) dataSize);
+            r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.FILE_LENGTH, dat, (int) dataSize);
             r.initHeader();
             ok = true;
             return r;
         } finally {
             if (!ok) {
-                if (dat != 0) {
+                if (r != null) {
+                    r.close(false); // unregisters, frees the scratch and unmaps both
+                } else if (dat != 0) {
                     Posix.C.munmap(dat, 2 * dataSize);
                 }
-                if (hdr != 0) {
+                if (r == null && hdr != 0) {
                     Posix.C.munmap(hdr, RingHeaderDescriptor.FILE_LENGTH);
                 }
                 // Only what we created: whatever was in the way (EEXIST) is not ours to delete.
@@ -158,9 +181,10 @@ public final class ShmRing {
     public static ShmRing open(String base, int maxMsgSize) throws IpcException {
         String hdrPath = base + "-header";
         String op = "ring open(" + base + ")";
-        long expectData = ChunkDescriptor.dataFileSize(maxMsgSize);
+        long expectData = dataSizeFor(op, maxMsgSize);
         long hdr = mapExisting(hdrPath, RingHeaderDescriptor.STRUCT_LENGTH, false);
         long dat = 0;
+        ShmRing r = null;
         try {
             PointerStore header = pointer(hdr, RingHeaderDescriptor.STRUCT_LENGTH);
             int w = header.readInt(RingHeaderDescriptor.WORD_SIZE_OFFSET);
@@ -172,10 +196,14 @@ public final class ShmRing {
                 throw new IpcException(op, Errno.EBADMSG, "data_path is not an absolute NUL-terminated path");
             }
             dat = mapExisting(dataPath, expectData, true);
-            ShmRing r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.STRUCT_LENGTH, dat, (int) expectData);
+            r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.STRUCT_LENGTH, dat, (int) expectData);
             FaultSafe.addInt(hdr + REF_COUNT_OFFSET, 1);
             return r;
         } catch (RuntimeException | Error e) {
+            if (r != null) {
+                r.close(false); // unregisters, frees the scratch and unmaps both
+                throw e;
+            }
             Posix.C.munmap(hdr, RingHeaderDescriptor.STRUCT_LENGTH);
             if (dat != 0) {
                 Posix.C.munmap(dat, 2 * expectData);
@@ -524,9 +552,13 @@ public final class ShmRing {
     /**
      * Copies {@code length} payload bytes at {@code offset} (as given to {@link ChunkHandler#onChunk}) into
      * {@code dst} at its position; the position is unchanged. The caller checked that they fit.
+     *
+     * @throws InternalError when the peer truncated a ring file before or during the copy: the bytes copied may be
+     *         zeros from a repaired page, never to be delivered as a message ({@link #checkMapped()} after the copy)
      */
     public void copyTo(int offset, ByteBuffer dst, int length) {
         data.read(offset, dst, dst.position(), length);
+        checkMapped();
     }
 
     /** A little-endian direct view of the double-mapped data area; use absolute indexes only. */
@@ -576,8 +608,11 @@ public final class ShmRing {
     }
 
     /**
-     * Throws when the peer truncated either file. Called before (and after) a write or a read touches the ring: the
-     * connection must be dropped in its own code path, never by a fault surfacing later in another connection's.
+     * Throws when the peer truncated either file. Called before a write or a read touches the ring, after a write
+     * (the chunk may have gone to a zero page), after {@link #copyTo} (the copy may have read zeros), and when a chunk
+     * fails validation (zeros look corrupt); a handler that reads the payload through {@link #view()} instead calls it
+     * after reading. The connection must be dropped in its own code path, never by a fault surfacing later in another
+     * connection's.
      *
      * <p>With both mappings {@linkplain Guard#register registered} (the usual case) a fault never reaches HotSpot:
      * libjqbguard repairs it and sets this ring's fault flag, which this reads (one load from private memory: cheap

@@ -164,9 +164,16 @@ public final class ShmServerChannel extends AbstractServerChannel {
         }
     }
 
+    /**
+     * Under {@code responseLock}, as a response send: a handler's thread asks this before its response while another
+     * thread may {@link #destroy()} the connection (the rings unmapped: a read there would be a SIGSEGV, which the
+     * guard does not repair).
+     */
     @Override
     public boolean requestsQueued() {
-        return open && request.semaphore().value() > 0;
+        synchronized (responseLock) {
+            return open && !destroyed && request.semaphore().value() > 0;
+        }
     }
 
     @Override

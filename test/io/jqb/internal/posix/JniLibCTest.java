@@ -27,6 +27,7 @@ class JniLibCTest {
     private static final jnr.ffi.Runtime JNR_RUNTIME = jnr.ffi.Runtime.getSystemRuntime();
     private static final int EBADF = 9;
     private static final int ENOENT = 2;
+    private static final int EINVAL = 22;
     private static final long SYS_getpid = 39;
 
     private final LibC jni = new JniLibC();
@@ -151,6 +152,25 @@ class JniLibCTest {
         assertEquals(-1, jni.unlink(dir.resolve("none").toString()));
         assertEquals(ENOENT, Posix.errno());
         Files.delete(created);
+    }
+
+    /** A path with a NUL in it is refused (EINVAL), not cut at the NUL to name another file. */
+    @Test
+    void aPathWithANulIsRefusedWithEinval() throws Exception {
+        Path cut = dir.resolve("a");
+        String nul = cut + "\0b";
+        assertEquals(-1, jni.open(nul, LibC.O_RDWR | LibC.O_CREAT | LibC.O_CLOEXEC, 0600));
+        assertEquals(EINVAL, JniLibC.lastErrno());
+        assertEquals(-1, jni.mkdir(nul, 0700));
+        assertEquals(EINVAL, Posix.errno());
+        assertTrue(Files.notExists(cut), "created " + cut);
+        Files.createFile(cut);
+        assertEquals(-1, jni.unlink(nul));
+        assertEquals(EINVAL, Posix.errno());
+        assertEquals(-1, jni.unlinkat(-100, nul, 0)); // AT_FDCWD
+        assertEquals(EINVAL, Posix.errno());
+        assertTrue(Files.exists(cut), "removed " + cut);
+        assertEquals(0, jni.unlink(cut.toString()));
     }
 
     @Test

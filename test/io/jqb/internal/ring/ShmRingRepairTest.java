@@ -5,12 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jqb.Errno;
+import io.jqb.IpcException;
 import io.jqb.internal.posix.Guard;
+import io.jqb.internal.posix.Posix;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import io.jqb.internal.posix.Posix;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,7 +37,7 @@ class ShmRingRepairTest {
 
     @Test
     void aPollingReaderSurvivesATruncatedHeaderAndSeesTheFlag(@TempDir Path dir) throws Exception {
-        assertTrue(Guard.AVAILABLE, "libjqbguard not loaded (make native)");
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
         ShmRing r = ShmRing.create(dir.resolve("qb-request-t").toString(), 4096, -1, -1, 0600);
         try {
             r.checkMapped();
@@ -47,7 +52,7 @@ class ShmRingRepairTest {
                 }
             }
             assertEquals(SPINS, reported, "every try-wait after the truncation reports it");
-            assertTrue(r.faulted(), "fault flag");
+            assertTrue(r.faulted(), "fault flag: the repair path ran, not HotSpot's");
             assertThrows(InternalError.class, r::checkMapped);
             assertThrows(InternalError.class, () -> r.semaphore().await(1_000_000L));
             assertThrows(InternalError.class, () -> r.semaphore().post());   // a compare-and-set on the zero page
@@ -63,7 +68,7 @@ class ShmRingRepairTest {
 
     @Test
     void readsAndWritesOnATruncatedDataFileThrowSynchronously(@TempDir Path dir) throws Exception {
-        assertTrue(Guard.AVAILABLE, "libjqbguard not loaded (make native)");
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
         ShmRing r = ShmRing.create(dir.resolve("qb-response-t").toString(), 4096, -1, -1, 0600);
         try {
             ByteBuffer msg = ByteBuffer.allocateDirect(64);
@@ -77,7 +82,36 @@ class ShmRingRepairTest {
             assertThrows(InternalError.class, () -> r.read(length),
                     "zeros where the chunk was: the truncation, not EBADMSG");
             assertThrows(InternalError.class, () -> r.write(msg));
-            assertTrue(r.faulted());
+            assertTrue(r.faulted(), "fault flag: the repair path ran, not HotSpot's");
+        } finally {
+            r.close(true);
+        }
+    }
+
+    /**
+     * The data file truncated after the chunk was validated, before (or during) the reader's payload copy: the copy
+     * reads zeros from the repaired pages, and copyTo reports the truncation instead of delivering them as a message.
+     */
+    @Test
+    void aTruncationDuringThePayloadCopyIsReportedNotDelivered(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
+        ShmRing r = ShmRing.create(dir.resolve("qb-response-c").toString(), 4096, -1, -1, 0600);
+        try {
+            byte[] payload = new byte[64];
+            Arrays.fill(payload, (byte) 0x5a);
+            assertEquals(64, r.write(payload, 0, 64));
+            ByteBuffer into = ByteBuffer.allocate(64);
+            ShmRing.ChunkHandler truncateThenCopy = (ring, offset, len) -> {
+                try {
+                    truncate(ring.dataPath());
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+                ring.copyTo(offset, into, len);
+                return len;
+            };
+            assertThrows(InternalError.class, () -> r.read(truncateThenCopy), "zeros delivered as a message");
+            assertTrue(r.faulted(), "the repair path ran (fault flag), not HotSpot's");
         } finally {
             r.close(true);
         }
@@ -85,10 +119,16 @@ class ShmRingRepairTest {
 
     @Test
     void closeGivesTheRegistrySlotsBack(@TempDir Path dir) throws Exception {
-        assertTrue(Guard.AVAILABLE, "libjqbguard not loaded (make native)");
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
+        int before = Guard.slotsInUse();
         for (int i = 0; i < 200; i++) {
             ShmRing r = ShmRing.create(dir.resolve("qb-event-" + i).toString(), 4096, -1, -1, 0600);
+            assertEquals(before + 2, Guard.slotsInUse(), "a ring registers its two mappings");
+            ShmRing o = ShmRing.open(dir.resolve("qb-event-" + i).toString(), 4096);
+            assertEquals(before + 4, Guard.slotsInUse(), "an opened ring registers its two mappings");
+            o.close(false);
             r.close(true);
+            assertEquals(before, Guard.slotsInUse(), "close gives both slots back");
         }
         // More registrations than the registry has slots (65,536), one after the other: each unregister frees one.
         long flag = Posix.allocate(8);
@@ -101,5 +141,60 @@ class ShmRingRepairTest {
         } finally {
             Posix.free(flag, 8);
         }
+    }
+
+    /**
+     * A create that fails after the ring registered its mappings (the header path does not fit the header's path
+     * field: the files could be created through their directory, but the path is longer than PATH_MAX) gives the
+     * slots, the scratch memory, the mappings and the files back.
+     */
+    @Test
+    void aCreateFailingAfterRegistrationLeaksNoSlot(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
+        Path deep = dir;   // a directory path of 3950 bytes: below PATH_MAX (4096)
+        while (deep.toString().length() + 201 < 3900) {
+            deep = deep.resolve("d".repeat(200));
+        }
+        int pad = 3950 - deep.toString().length() - 1;   // 50 to 250: one more name
+        deep = deep.resolve("p".repeat(pad));
+        Files.createDirectories(deep);
+        assertEquals(3950, deep.toString().length());
+        String name = "qb-request-" + "x".repeat(150);   // <base>-header: 4108 bytes
+        String base = deep.resolve(name).toString();
+        int before = Guard.slotsInUse();
+        for (int i = 0; i < 3; i++) {
+            IpcException e = assertThrows(IpcException.class, () -> ShmRing.create(base, 4096, -1, -1, 0600));
+            assertEquals(Errno.ENAMETOOLONG, e.errno(), e.getMessage());
+            assertEquals(before, Guard.slotsInUse(), "slots leaked by a failed create");
+            try (Stream<Path> left = Files.list(deep)) {
+                assertEquals(0, left.count(), "files left by a failed create");
+            }
+        }
+    }
+
+    /**
+     * A max_msg_size whose data file, mapped twice, an int cannot address (a server may agree up to 1073741823) is
+     * refused before anything is mapped or registered: EMSGSIZE, not an overflow after registration.
+     */
+    @Test
+    void anOversizedRingIsRefusedWithEmsgsize(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
+        int before = Guard.slotsInUse();
+        String base = dir.resolve("qb-request-big").toString();
+        ShmRing small = ShmRing.create(base, 4096, -1, -1, 0600);
+        try {
+            for (int size : new int[] {1073741823, ShmRing.MAX_MSG_SIZE + 1, -1}) {
+                IpcException o = assertThrows(IpcException.class, () -> ShmRing.open(base, size));
+                assertEquals(Errno.EMSGSIZE, o.errno(), o.getMessage());
+                IpcException c = assertThrows(IpcException.class,
+                        () -> ShmRing.create(dir.resolve("qb-response-big").toString(), size, -1, -1, 0600));
+                assertEquals(Errno.EMSGSIZE, c.errno(), c.getMessage());
+            }
+            assertEquals(before + 2, Guard.slotsInUse());
+            assertFalse(Files.exists(dir.resolve("qb-response-big-header")));
+        } finally {
+            small.close(true);
+        }
+        assertEquals(before, Guard.slotsInUse());
     }
 }

@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -118,6 +119,47 @@ class ShmServerChannelTest {
                     + r.isReadOnly());
             return more;
         };
+    }
+
+    /**
+     * requestsQueued() may run on a handler's thread while another destroys the connection (unmaps the rings): it
+     * answers from the ring while the channel is open and false once it is closed, never reading unmapped memory.
+     */
+    @Test
+    void requestsQueuedRacingDestroyNeverReadsUnmappedRings() throws Exception {
+        sendRequest(1, 4);
+        assertTrue(channel.requestsQueued());
+        for (int i = 0; i < 200; i++) {
+            long p = Posix.allocate(8);
+            Posix.check(Posix.C.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC,
+                    0, p), "socketpair");
+            int peer = Posix.MEM.readInt(p + 4);
+            ShmServerChannel c = ShmServerChannel.create(Posix.MEM.readInt(p), dir.toString(), "race-" + i, MAX_MSG,
+                    -1, -1, 0600, new Recorder());
+            try {
+                ShmRing r = ShmRing.open(c.requestPath(), MAX_MSG);
+                r.write(ByteBuffer.allocate(MessageHeaderDescriptor.REQUEST_HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN)
+                        .putInt(MessageHeaderDescriptor.SIZE_OFFSET, MessageHeaderDescriptor.REQUEST_HEADER_LENGTH)
+                        .clear());
+                r.close(false);
+                CountDownLatch asking = new CountDownLatch(1);
+                Thread t = new Thread(() -> {
+                    asking.countDown();
+                    while (c.requestsQueued()) {
+                        Thread.onSpinWait();
+                    }
+                }, "requests-queued-" + i);
+                t.start();
+                asking.await();
+                c.destroy();
+                t.join();
+                assertFalse(c.requestsQueued());
+            } finally {
+                c.destroy();
+                Posix.closeQuietly(peer);
+                Posix.free(p, 8);
+            }
+        }
     }
 
     @Test
