@@ -16,7 +16,8 @@
 # Knobs: NB_RECEIVERS ("1 10 100"), NB_LAT_COUNT (2000, divided by receivers/10 for broadcasts),
 # NB_TPUT_COUNT (20000, likewise), NB_GAP_US (500; x receivers/10 for broadcasts), NB_WINDOW (32: jqb notifies in
 # flight in the throughput runs, results still collected and checked), NB_WARMUP (100000 notifications through
-# each system before measuring), OUT (docs/PERFORMANCE.md).
+# each system before measuring), NB_PHASED (phased:1000:10000: the wait strategy of the second, spinning broker;
+# empty for none), OUT (docs/PERFORMANCE.md).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +29,7 @@ NB_RECEIVERS=${NB_RECEIVERS:-"1 10 100"}
 NB_LAT_COUNT=${NB_LAT_COUNT:-2000}
 NB_TPUT_COUNT=${NB_TPUT_COUNT:-20000}
 NB_GAP_US=${NB_GAP_US:-500}
+NB_PHASED=${NB_PHASED-phased:1000:10000}
 NB_WINDOW=${NB_WINDOW:-32}
 NB_WARMUP=${NB_WARMUP:-100000}
 OUT=${OUT:-docs/PERFORMANCE.md}
@@ -71,6 +73,15 @@ svc="jqb-nbench-$$"
 broker=$!
 pids+=("$broker")
 wait_ready "$work/broker.log" "$broker" "jqb notify-broker"
+# The same broker with a loop that keeps spinning after each notification (NB_PHASED): no wake-up of the broker on
+# a sender's request. A row of its own ("phased"), beside the blocking broker's.
+svc2="jqb-nbench-phased-$$"
+if [ -n "$NB_PHASED" ]; then
+    "$JQB" notify-broker --service "$svc2" --wait "$NB_PHASED" >"$work/broker2.log" 2>"$work/broker2.log.err" &
+    broker2=$!
+    pids+=("$broker2")
+    wait_ready "$work/broker2.log" "$broker2" "jqb notify-broker --wait $NB_PHASED"
+fi
 
 cat >"$work/bus.conf" <<CONF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -102,11 +113,12 @@ cpu_ns() {
 # ---- one run: SYSTEM RECEIVERS MODE(lat|tput) COUNT GAP_US -> "p50 p99 rate delivered daemon_cpu_us" on stdout
 # (daemon_cpu_us: the broker's or dbus-daemon's CPU time per notification during the run, all its threads)
 run() {
-    local sys=$1 k=$2 mode=$3 count=$4 gap=$5 i rp=() line daemon cpu0
+    local sys=$1 k=$2 mode=$3 count=$4 gap=$5 i rp=() line daemon cpu0 s=$svc
+    [ "$sys" = jqb-phased ] && s=$svc2
     rm -f "$work"/recv.* "$work"/lat.*
     for i in $(seq 1 "$k"); do
-        if [ "$sys" = jqb ]; then
-            "$QBN" bench-recv --service "$svc" --app "r$i" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
+        if [ "$sys" != dbus ]; then
+            "$QBN" bench-recv --service "$s" --app "r$i" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
                 >"$work/recv.$i" 2>&1 </dev/null &
         else
             "$DBN" bench-recv --address "$bus_addr" --count "$count" --idle-ms 10000 --out "$work/lat.$i" bench \
@@ -121,10 +133,11 @@ run() {
     [ "$k" -eq 1 ] && to=r1
     [ "$mode" = tput ] && window=$NB_WINDOW
     daemon=$broker
-    [ "$sys" = jqb ] || daemon=$bus_pid
+    [ "$sys" = jqb-phased ] && daemon=$broker2
+    [ "$sys" = dbus ] && daemon=$bus_pid
     cpu0=$(cpu_ns "$daemon")
-    if [ "$sys" = jqb ]; then
-        line=$("$QBN" bench-send --service "$svc" --app sender --to "$to" --count "$count" --gap-us "$gap" \
+    if [ "$sys" != dbus ]; then
+        line=$("$QBN" bench-send --service "$s" --app sender --to "$to" --count "$count" --gap-us "$gap" \
             --window "$window" bench)
     else
         line=$("$DBN" bench-send --address "$bus_addr" --to "$to" --count "$count" --gap-us "$gap" bench)
@@ -157,6 +170,11 @@ run() {
 # A long-running broker is JIT-compiled: warm it (and, alike, dbus-daemon) with NB_WARMUP notifications first.
 run jqb 1 tput "$NB_WARMUP" 0 >/dev/null
 run dbus 1 tput "$NB_WARMUP" 0 >/dev/null
+systems="jqb dbus"
+if [ -n "$NB_PHASED" ]; then
+    run jqb-phased 1 tput "$NB_WARMUP" 0 >/dev/null
+    systems="jqb jqb-phased dbus"
+fi
 
 results="$work/results.tsv"
 : >"$results"
@@ -165,7 +183,7 @@ for k in $NB_RECEIVERS; do
     lat_count=$(( NB_LAT_COUNT / div )); [ "$lat_count" -lt 100 ] && lat_count=100
     tput_count=$(( NB_TPUT_COUNT / div / (k >= 10 ? 2 : 1) )); [ "$tput_count" -lt 500 ] && tput_count=500
     gap=$(( NB_GAP_US * div ))
-    for sys in jqb dbus; do
+    for sys in $systems; do
         # warm-up (JIT of the broker, caches of dbus-daemon), not recorded
         run "$sys" "$k" lat $(( lat_count / 4 + 50 )) "$gap" >/dev/null
         read -r p50 p99 _ lpct _ < <(run "$sys" "$k" lat "$lat_count" "$gap")
@@ -177,6 +195,7 @@ for k in $NB_RECEIVERS; do
 done
 
 stop_pid "$broker"
+[ -n "$NB_PHASED" ] && stop_pid "$broker2"
 pids=()
 kill -TERM "$bus_pid" 2>/dev/null
 bus_pid=""
@@ -204,20 +223,25 @@ section="$work/section.md"
     echo "throughput run, per notification (/proc/PID/task/*/schedstat): what routing costs the host, whatever the"
     echo "receivers do. The broker coalesces event notifications per loop pass and routes without allocating"
     echo "(docs/NOTIFY-PROTOCOL.md, \"Threads and bounds\")."
+    if [ -n "$NB_PHASED" ]; then
+        echo "The \"--wait $NB_PHASED\" rows run a second broker (\`bin/jqb notify-broker --wait $NB_PHASED\`) whose"
+        echo "loop keeps spinning, then yielding (µs) after each notification, so a sender's request wakes no broker"
+        echo "thread; each receiver still wakes once per notification (with D-Bus the daemon and the receiver wake)."
+    fi
     echo
     echo "| receivers | system | lat count (gap µs) | p50 µs | p99 µs | throughput count | notifications/s | delivered | daemon CPU µs/notification | p50 jqb÷D-Bus | throughput jqb÷D-Bus |"
     echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    awk -F'\t' '
+    awk -F'\t' -v phased="$NB_PHASED" '
         { n++; for (i = 1; i <= NF; i++) f[n, i] = $i; if ($2 == "dbus") d[$1] = n }
         END {
           for (r = 1; r <= n; r++) {
             b = d[f[r,1]]; lr = "-"; tr = "-"
-            if (f[r,2] == "jqb" && b) {
+            if (f[r,2] != "dbus" && b) {
               if (f[r,5] != "-" && f[b,5] != "-" && f[b,5] > 0) lr = sprintf("%.2f", f[r,5] / f[b,5])
               if (f[r,9] != "-" && f[b,9] != "-" && f[b,9] > 0) tr = sprintf("%.1f", f[r,9] / f[b,9])
             }
             printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s%% | %s | %s | %s |\n", f[r,1],
-              f[r,2] == "jqb" ? "jqb broker" : "D-Bus", f[r,3], f[r,4], f[r,5], f[r,6], f[r,8], f[r,9], f[r,10],
+              f[r,2] == "jqb" ? "jqb broker" : f[r,2] == "dbus" ? "D-Bus" : "jqb broker, `--wait " phased "`", f[r,3], f[r,4], f[r,5], f[r,6], f[r,8], f[r,9], f[r,10],
               f[r,11], lr, tr
           }
         }' "$results"
@@ -225,7 +249,7 @@ section="$work/section.md"
     echo "Targets (issue 13): p50 ≤ 0.3× D-Bus, throughput ≥ 5× D-Bus."
     echo
     echo '```'
-    echo "benchmarks/notify-compare.sh   # NB_RECEIVERS=\"$NB_RECEIVERS\" NB_LAT_COUNT=$NB_LAT_COUNT NB_TPUT_COUNT=$NB_TPUT_COUNT NB_GAP_US=$NB_GAP_US NB_WINDOW=$NB_WINDOW NB_WARMUP=$NB_WARMUP"
+    echo "benchmarks/notify-compare.sh   # NB_RECEIVERS=\"$NB_RECEIVERS\" NB_LAT_COUNT=$NB_LAT_COUNT NB_TPUT_COUNT=$NB_TPUT_COUNT NB_GAP_US=$NB_GAP_US NB_PHASED=$NB_PHASED NB_WINDOW=$NB_WINDOW NB_WARMUP=$NB_WARMUP"
     echo '```'
 } >"$section"
 splice_section "$root/$OUT" notify-compare "$section"

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
-/** {@code jqb notify-broker [--config FILE] [--service NAME]}: the notification broker until SIGTERM/SIGINT. */
+/** {@code jqb notify-broker [--config FILE] [--service NAME] [--wait block|spin|phased:S:Y]}: the notification broker until SIGTERM/SIGINT. */
 final class NotifyBrokerCommand {
     private NotifyBrokerCommand() {
     }
@@ -14,16 +14,23 @@ final class NotifyBrokerCommand {
     static int run(String[] argv) throws InterruptedException {
         Args a;
         try {
-            a = new Args(argv, Set.of("--config", "--service"), Set.of());
+            a = new Args(argv, Set.of("--config", "--service", "--wait"), Set.of());
         } catch (IllegalArgumentException e) {
             System.err.println("jqb notify-broker: " + e.getMessage());
             return 2;
         }
         String config = a.get("--config", null);
+        io.jqb.WaitStrategy wait;
+        try {
+            wait = io.jqb.WaitStrategy.parse(a.get("--wait", "block"));
+        } catch (IllegalArgumentException e) {
+            System.err.println("jqb notify-broker: " + e.getMessage());
+            return 2;
+        }
         NotificationBroker broker;
         try {
             broker = NotificationBroker.start(a.get("--service", NotificationBroker.defaultService()),
-                    config == null ? null : Path.of(config));
+                    config == null ? null : Path.of(config), wait);
         } catch (NotificationException e) {
             System.err.println("jqb notify-broker: " + e.getMessage());
             return 1;

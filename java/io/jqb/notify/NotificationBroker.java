@@ -4,6 +4,7 @@ import io.jqb.IpcException;
 import io.jqb.RateLimit;
 import io.jqb.Service;
 import io.jqb.TransportType;
+import io.jqb.WaitStrategy;
 import io.jqb.internal.posix.Posix;
 import io.jqb.notify.internal.BrokerConfig;
 import io.jqb.notify.internal.BrokerCore;
@@ -67,10 +68,27 @@ public final class NotificationBroker implements AutoCloseable {
      *         for the configuration file
      */
     public static NotificationBroker start(String service, Path config) {
+        return start(service, config, WaitStrategy.block());
+    }
+
+    /**
+     * Starts a broker whose loop waits for work as {@code wait} says: {@link WaitStrategy#block()} (the default)
+     * sleeps in the kernel between notifications; a {@linkplain WaitStrategy#phased phased} strategy keeps the loop
+     * spinning for a while after each one, so a sender's request needs no wake-up of the broker (lower latency, at
+     * the price of the CPU the spin burns while the broker is busy).
+     *
+     * @param service the service name (tests use a private one; see {@link #defaultService()})
+     * @param config the configuration file, or null for none (nothing crosses hosts)
+     * @param wait how the broker's loop waits for work
+     * @return the running broker
+     * @throws NotificationException as {@link #start(String, Path)}
+     */
+    public static NotificationBroker start(String service, Path config, WaitStrategy wait) {
         BrokerConfig cfg = config == null ? BrokerConfig.EMPTY : BrokerConfig.load(config);
         BrokerLock lock = BrokerLock.acquire(service);
         BrokerCore core = new BrokerCore(service, cfg, Posix.C.getuid());
         Service ipc = Service.create(service, 0, TransportType.SHM, core);
+        ipc.setWaitStrategy(wait);
         ipc.enforceBufferSize(NotifyMessageDescriptor.BUFFER_SIZE);
         // A broadcast writes one event per receiver: announce each receiver's events of a loop pass with one
         // send(2), and serve up to 50 queued requests per wake-up (a pipelining sender's batch) so passes are long.

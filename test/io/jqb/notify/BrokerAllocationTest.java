@@ -61,18 +61,27 @@ class BrokerAllocationTest {
             long loop = loopThreadId(service);
             broadcast(service, 20_000); // warm-up: JIT, the name cache, the params parser's symbol table
             int count = 20_000;
-            long before = threads.getThreadAllocatedBytes(loop);
-            broadcast(service, count);
-            long allocated = threads.getThreadAllocatedBytes(loop) - before;
+            long bound = 1024 * 1024;
+            // Connecting and registering a run's 4 clients allocate (a few KiB each: client state, registrations,
+            // the handshake), and so does a receiver the machine leaves behind (its outbox copies the events its
+            // ring cannot take: at most 1,024 per client, ~110 KiB each here), and so may code the JIT has just
+            // deoptimised on a loaded machine; the 20,000 notifications (60,000 events) themselves must add nothing.
+            // Up to 4 measured runs, the best one counts: an allocation per notification shows in every run (before
+            // the change the loop thread allocated 1,546 B per notification: 30 MB per run; 52 B per notification
+            // would already exceed the bound), a disturbed run does not fail the test.
+            StringBuilder runs = new StringBuilder();
+            long best = Long.MAX_VALUE;
+            for (int run = 0; run < 4 && best >= bound; run++) {
+                long before = threads.getThreadAllocatedBytes(loop);
+                broadcast(service, count);
+                long allocated = threads.getThreadAllocatedBytes(loop) - before;
+                best = Math.min(best, allocated);
+                runs.append(runs.length() == 0 ? "" : ", ").append(allocated);
+            }
             assertNotNull(broker);
-            // Connecting and registering the run's 4 clients allocate (a few KiB each: client state, registrations,
-            // the handshake), and so would a receiver the machine leaves behind (its outbox copies the events its
-            // ring cannot take: at most 1,024 per client, ~110 KiB each here); the 20,000 notifications (60,000
-            // events) themselves must add nothing. Before the change the loop thread allocated 1,546 B per
-            // notification.
-            assertTrue(allocated < 1024 * 1024, "the broker's loop thread allocated " + allocated + " bytes for "
-                    + count + " notifications (" + (allocated / count) + " B each; events dropped for slow "
-                    + "receivers: " + broker.dropped() + ")");
+            assertTrue(best < bound, "the broker's loop thread allocated " + best + " bytes at best for " + count
+                    + " notifications (" + (best / count) + " B each; runs: " + runs + " bytes; events dropped for "
+                    + "slow receivers: " + broker.dropped() + ")");
         }
     }
 }

@@ -87,13 +87,16 @@ class ShmServerChannelTest {
             clientRequest.decrementRefCount();
             clientRequest.close(false);
         }
-        channel.destroy();
-        Posix.closeQuietly(clientFd);
-        Posix.free(pair, 8);
-        try (var s = Files.list(dir)) {
-            assertEquals(List.of(), s.toList(), "destroy removes every ring file");
+        try {
+            channel.destroy();
+            Posix.closeQuietly(clientFd);
+            Posix.free(pair, 8);
+            try (var s = Files.list(dir)) {
+                assertEquals(List.of(), s.toList(), "destroy removes every ring file");
+            }
+        } finally {
+            Files.deleteIfExists(dir); // even when an assertion above failed: no directory left in /dev/shm
         }
-        Files.delete(dir);
     }
 
     /** A request as a client writes it: header (id, size) then {@code body} bytes. */
