@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.Connection;
+import io.jqb.EventLoop;
+import io.jqb.Priority;
 import io.jqb.Service;
 import io.jqb.TransportType;
 import io.jqb.internal.posix.Posix;
@@ -28,7 +30,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -77,8 +81,7 @@ class RefusalCleanupTest extends InteropTestBase {
     void everyRefusalKindLeavesNothingBehind(TransportType type) throws Exception {
         UidCheck h = new UidCheck();
         Service s = track(Service.create(serviceName(), 7, type, h));
-        s.setHandshakeTimeout(HANDSHAKE_TIMEOUT_MS);
-        s.run();
+        s.run(); // the default handshake time-out; the silent client's step shortens it for itself
         NativeClient good = drive(s.name());
         good.connect();
         good.echo(100);
@@ -139,6 +142,102 @@ class RefusalCleanupTest extends InteropTestBase {
         assertEquals(0, h.accepts.get(), "a partial handshake reached accept");
     }
 
+    /**
+     * A request that is waiting in the socket when the loop gets to the handshake time-out (the loop was busy past
+     * the deadline: a slow callback, a loaded machine) is answered, not dropped unread. The test drives the loop
+     * itself: a job sends the request, then keeps the loop busy past the deadline, and the time-out runs next.
+     */
+    @Test
+    void requestWaitingWhenTheTimeOutRunsIsAnswered() throws Exception {
+        UidCheck h = new UidCheck();
+        h.refusedUid = (int) Posix.C.getuid();
+        EventLoop loop = new EventLoop("refusal-busy-" + ProcessHandle.current().pid()); // driven by this thread
+        Service s = track(Service.create(serviceName(), 7, TransportType.SHM, h));
+        s.setPollHandlers(loop);
+        s.setHandshakeTimeout(HANDSHAKE_TIMEOUT_MS);
+        byte[] request = RawShmPeer.connectionRequest(-1, 24, 65536, 0);
+        int fd = -1;
+        try {
+            s.run();
+            fd = RawShmPeer.rawConnect(s.name());
+            // Accepted once the handshake's time-out timer is the loop's only timed work.
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (loop.timeoutMs() < 0 && System.nanoTime() - until < 0) {
+                loop.runOnce(100);
+            }
+            assertTrue(loop.timeoutMs() >= 0, "connection not accepted");
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HANDSHAKE_TIMEOUT_MS); // or earlier
+            int client = fd;
+            boolean[] sent = new boolean[1];
+            loop.jobAdd(Priority.MED, () -> {
+                sent[0] = RawShmPeer.sendAll(client, request);
+                while (System.nanoTime() - deadline <= 0) { // a callback that takes longer than the time-out
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+                }
+            });
+            loop.runOnce(0); // the job, then the overdue time-out
+            assertTrue(sent[0], "request not sent");
+            byte[] resp = RawShmPeer.recvExactly(fd, ConnectionResponseDescriptor.LENGTH, 5_000);
+            assertNotNull(resp, "request dropped unread by the time-out instead of answered");
+            assertEquals(-13, ByteBuffer.wrap(resp).order(ByteOrder.LITTLE_ENDIAN)
+                    .getInt(ConnectionResponseDescriptor.ERROR_OFFSET));
+            assertTrue(RawShmPeer.awaitClosedByPeer(fd, 5_000), "refused connection left open");
+            assertEquals(1, h.destroyed.get(), "destroyed callback of the refused connection");
+        } finally {
+            if (fd > 0) {
+                UnixSocket.shutdownAndClose(fd);
+            }
+            s.destroy();
+            loop.close();
+        }
+        assertTrue(h.errors.isEmpty(), "handler errors: " + h.errors);
+    }
+
+    /**
+     * A time-out shortened while a handshake with a longer one is pending applies to the clients accepted from then
+     * on (the acceptor's one expiry timer was armed for the pending, later deadline and dropped the new client only
+     * then). The test drives the loop itself and reads the loop's next timer, so it does not depend on timing.
+     */
+    @Test
+    void shortenedTimeOutIsHonouredWhileALongerOneIsPending() throws Exception {
+        UidCheck h = new UidCheck();
+        EventLoop loop = new EventLoop("refusal-short-" + ProcessHandle.current().pid()); // driven by this thread
+        Service s = track(Service.create(serviceName(), 7, TransportType.SHM, h));
+        s.setPollHandlers(loop);
+        s.setHandshakeTimeout(60_000);
+        int patient = -1;
+        int silent = -1;
+        try {
+            s.run();
+            patient = RawShmPeer.rawConnect(s.name());
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (loop.timeoutMs() < 0 && System.nanoTime() - until < 0) {
+                loop.runOnce(100);
+            }
+            assertTrue(loop.timeoutMs() > HANDSHAKE_TIMEOUT_MS, "first client not accepted with the long time-out");
+            s.setHandshakeTimeout(HANDSHAKE_TIMEOUT_MS);
+            silent = RawShmPeer.rawConnect(s.name());
+            while (loop.timeoutMs() > HANDSHAKE_TIMEOUT_MS && System.nanoTime() - until < 0) {
+                loop.runOnce(100);
+            }
+            assertTrue(loop.timeoutMs() <= HANDSHAKE_TIMEOUT_MS, "no timer for the shorter time-out: "
+                    + loop.timeoutMs() + " ms");
+            while (!RawShmPeer.awaitClosedByPeer(silent, 0) && System.nanoTime() - until < 0) {
+                loop.runOnce(HANDSHAKE_TIMEOUT_MS);
+            }
+            assertTrue(RawShmPeer.awaitClosedByPeer(silent, 0), "silent client kept");
+            assertFalse(RawShmPeer.awaitClosedByPeer(patient, 0), "client with the longer time-out dropped");
+        } finally {
+            for (int fd : new int[] {patient, silent}) {
+                if (fd > 0) {
+                    UnixSocket.shutdownAndClose(fd);
+                }
+            }
+            s.destroy();
+            loop.close();
+        }
+    }
+
     /** {@code rounds} times each way the server can refuse or abandon a connection in set-up. */
     private void refuseEveryWay(Service s, UidCheck h, int rounds) throws Exception {
         byte[] request = RawShmPeer.connectionRequest(-1, 24, 65536, 0);
@@ -173,11 +272,16 @@ class RefusalCleanupTest extends InteropTestBase {
             fd = RawShmPeer.rawConnect(s.name());
             RawShmPeer.sendAll(fd, request);
             UnixSocket.shutdownAndClose(fd);
-            // 6. Silent: timed out.
+            // 6. Silent: timed out. The short time-out covers this client alone (it applies to connections accepted
+            //    from then on, and the steps run one after another): a real client that a loaded machine pauses
+            //    between its connect and its request for longer than it would be dropped too (EPIPE, not the
+            //    refusal), which is the time-out working, not a refusal path failing.
+            s.setHandshakeTimeout(HANDSHAKE_TIMEOUT_MS);
             fd = RawShmPeer.rawConnect(s.name());
             try {
                 assertTrue(RawShmPeer.awaitClosedByPeer(fd, HANDSHAKE_TIMEOUT_MS + 5_000), "silent client kept");
             } finally {
+                s.setHandshakeTimeout(Service.DEFAULT_HANDSHAKE_TIMEOUT_MS);
                 UnixSocket.shutdownAndClose(fd);
             }
             // 7. A complete request answered with a refusal the raw client reads (accept check), then closed.

@@ -170,8 +170,9 @@ public final class Acceptor {
     private int acceptFailures;
     private long acceptEpisodeStart;
     private int acceptBackoffMs;
-    /** A timer for {@link #expireOverdue} is pending. */
+    /** A timer for {@link #expireOverdue} is pending, due at {@link #expiryDue} (System.nanoTime()). */
     private boolean expiryArmed;
+    private long expiryDue;
 
     /**
      * @param host the service
@@ -321,7 +322,7 @@ public final class Acceptor {
             if (ms > 0) {
                 h.timeoutMs = ms;
                 h.deadline = System.nanoTime() + ms * 1_000_000L;
-                armExpiry(ms);
+                armExpiry(h.deadline);
             }
         } catch (IpcException e) {
             HANDSHAKE_LOG.warn("service {}: new connection dropped: {}", host.name(), e.getMessage());
@@ -334,15 +335,22 @@ public final class Acceptor {
      * once per connect, time-out later, although nearly every handshake completes within microseconds (libqb has
      * no time-out, and no wake).
      */
-    private void armExpiry(long ms) {
-        if (!expiryArmed) {
-            expiryArmed = true;
-            later(ms, this::expireOverdue);
+    private void armExpiry(long due) {
+        // A shorter time-out set since (setHandshakeTimeout) can make a later handshake's deadline the earliest:
+        // an earlier timer then supersedes the pending one, which finds itself stale and does nothing.
+        if (expiryArmed && expiryDue - due <= 0) {
+            return;
         }
+        expiryArmed = true;
+        expiryDue = due;
+        later(Math.max(1, (due - System.nanoTime() + 999_999) / 1_000_000), () -> expireOverdue(due));
     }
 
     /** Drops every handshake past its deadline; re-arms for the earliest one left. */
-    private void expireOverdue() {
+    private void expireOverdue(long due) {
+        if (!expiryArmed || due != expiryDue) {
+            return; // superseded by an earlier timer, which has run and re-armed for what is left
+        }
         expiryArmed = false;
         long now = System.nanoTime();
         long next = Long.MAX_VALUE;
@@ -351,6 +359,14 @@ public final class Acceptor {
                 continue;
             }
             if (h.deadline - now <= 0) {
+                // The loop reaches a time-out late when it was busy (a slow callback, a loaded machine): a request
+                // that came meanwhile is waiting in the socket and is answered, as libqb (no time-out) would, not
+                // dropped unread (the client saw ECONNRESET instead of its refusal or connection).
+                HandshakeReader.Status st = h.reader.read();
+                if (st != HandshakeReader.Status.INCOMPLETE) {
+                    onRequest(h, st);
+                    continue;
+                }
                 release(h, 0, false);
                 HANDSHAKE_LOG.warn("service {}: client on fd {} did not complete its handshake within {} ms; "
                         + "dropped", host.name(), h.fd, h.timeoutMs);
@@ -359,7 +375,7 @@ public final class Acceptor {
             }
         }
         if (next != Long.MAX_VALUE) {
-            armExpiry(Math.max(1, (next - now + 999_999) / 1_000_000));
+            armExpiry(next);
         }
     }
 
@@ -369,6 +385,11 @@ public final class Acceptor {
         if (st == HandshakeReader.Status.INCOMPLETE) {
             return;
         }
+        onRequest(h, st);
+    }
+
+    /** A complete request (or the end of the stream) has been read: answer it, or release the handshake. */
+    private void onRequest(Handshake h, HandshakeReader.Status st) {
         unwatch(h);
         if (st == HandshakeReader.Status.CLOSED || h.reader.id() != ConnectionRequestDescriptor.MSG_AUTHENTICATE) {
             // libqb closes silently on anything but an AUTHENTICATE request.
