@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
@@ -19,7 +21,13 @@ class LibipcExamplesTest {
         String name = "pong-" + ProcessHandle.current().pid();
         AtomicBoolean stop = new AtomicBoolean();
         List<String> log = new CopyOnWriteArrayList<>();
-        Thread t = new Thread(() -> LibipcPong.serve(name, dir.toString(), stop, log::add), "pong-example");
+        CountDownLatch gone = new CountDownLatch(1);
+        Thread t = new Thread(() -> LibipcPong.serve(name, dir.toString(), stop, line -> {
+            log.add(line);
+            if (line.startsWith("gone: ")) {
+                gone.countDown();
+            }
+        }), "pong-example");
         t.start();
         try {
             Path socket = dir.resolve(name + "-0-0");
@@ -30,6 +38,8 @@ class LibipcExamplesTest {
             LibipcPeer.Result r = LibipcPeer.run(dir.toString(), 60_000, "bench", name, "--count", "100",
                     "--size", "64", "--warmup", "0");
             assertEquals(0, r.exit(), r.output());
+            // the client's exit is the loop's next DISCONNECTION event: stop only once the loop has reported it
+            assertTrue(gone.await(30, TimeUnit.SECONDS), "no DISCONNECTION event after the client exited: " + log);
         } finally {
             stop.set(true);
             t.join(10_000);
