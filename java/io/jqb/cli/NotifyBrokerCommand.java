@@ -1,32 +1,31 @@
 package io.jqb.cli;
 
+import io.jqb.WaitStrategy;
 import io.jqb.notify.NotificationBroker;
 import io.jqb.notify.NotificationException;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
-/** {@code jqb notify-broker [--config FILE] [--service NAME] [--wait block|spin|phased:S:Y]}: the notification broker until SIGTERM/SIGINT. */
+/**
+ * {@code jqb notify-broker [--config FILE] [--service NAME] [--wait block|spin|phased:S:Y]}: the notification broker
+ * until SIGTERM/SIGINT.
+ */
 final class NotifyBrokerCommand {
     private NotifyBrokerCommand() {
     }
 
     static int run(String[] argv) throws InterruptedException {
         Args a;
+        WaitStrategy wait;
         try {
             a = new Args(argv, Set.of("--config", "--service", "--wait"), Set.of());
+            wait = WaitStrategy.parse(a.get("--wait", "block"));
         } catch (IllegalArgumentException e) {
             System.err.println("jqb notify-broker: " + e.getMessage());
             return 2;
         }
         String config = a.get("--config", null);
-        io.jqb.WaitStrategy wait;
-        try {
-            wait = io.jqb.WaitStrategy.parse(a.get("--wait", "block"));
-        } catch (IllegalArgumentException e) {
-            System.err.println("jqb notify-broker: " + e.getMessage());
-            return 2;
-        }
         NotificationBroker broker;
         try {
             broker = NotificationBroker.start(a.get("--service", NotificationBroker.defaultService()),
