@@ -13,6 +13,7 @@ import io.jqb.internal.posix.Processes;
 import io.jqb.internal.ring.SharedSemaphore;
 import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.wire.RingHeaderDescriptor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.slf4j.Logger;
@@ -52,6 +53,11 @@ public final class ShmClientChannel extends AbstractClientChannel {
     /** One reader per direction: a response and an event can be received at once on two threads. */
     private final Reader responseReader = new Reader(0);
     private final Reader eventReader = new Reader(1);
+    /**
+     * We advertise {@link RingHeaderDescriptor#READER_SPINNING} on the response ring (a jqb server then skips the
+     * post): responses are found from write_pt until {@link ShmRing#prepareSleep} withdraws it. Under recvLock.
+     */
+    private boolean responseSpinning;
 
     private ShmClientChannel(int fd, int serverPid, ShmRing request, ShmRing response, ShmRing event,
             boolean jqbServer) {
@@ -63,6 +69,8 @@ public final class ShmClientChannel extends AbstractClientChannel {
         this.response = response;
         this.event = event;
         this.scratch = Posix.allocate(SCRATCH_LENGTH);
+        request.setJqbPeer(jqbServer);
+        response.setJqbPeer(jqbServer);
     }
 
     /** Opens the three rings named in the connection response (request, response, event). */
@@ -136,12 +144,13 @@ public final class ShmClientChannel extends AbstractClientChannel {
     }
 
     /**
-     * The semaphore post (a full fence) precedes this read of the consumer-awake flag, and a sleeping server
-     * clears the flag before it re-checks the semaphore: one of the two always sees the other (Dekker), so a
-     * skipped byte never leaves the server asleep with a request queued.
+     * The semaphore post (a full fence), or the fence of a skipped post ({@link ShmRing}'s commit), precedes this
+     * read of the reader-mode flag, and a sleeping server clears the flag before it re-checks the ring: one of the
+     * two always sees the other (Dekker), so a skipped byte never leaves the server asleep with a request queued.
+     * Skipped while the server polls the semaphore (1) or spins on write_pt (2).
      */
     private boolean doorbell(byte b) {
-        if (jqbServer && request.consumerAwake() == 1) {
+        if (jqbServer && request.consumerAwake() != RingHeaderDescriptor.READER_ASLEEP) {
             return true;
         }
         return ring(b);
@@ -226,6 +235,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     @Override
     public int recv(ByteBuffer dst, long timeoutNanos) {
+        if (response.detect()) {
+            return recvDetected(dst, timeoutNanos);
+        }
         final Reader reader = responseReader;
         int rc = reader.read(response, dst, false);
         if (rc != Errno.WOULD_BLOCK) {
@@ -242,6 +254,100 @@ public final class ShmClientChannel extends AbstractClientChannel {
             }
         }
         return reader.read(response, dst, true);
+    }
+
+    /**
+     * {@link #recv} from a jqb server with write_pt detection: while the wait strategy spins we advertise
+     * {@link RingHeaderDescriptor#READER_SPINNING} and poll write_pt (the server skips its post: no CAS on the
+     * semaphore line by either side); before blocking, {@link ShmRing#prepareSleep} withdraws it and re-checks, and
+     * a token that finds no chunk (a stale post) is spurious: the wait goes on.
+     */
+    private int recvDetected(ByteBuffer dst, long timeoutNanos) {
+        final Reader reader = responseReader;
+        int rc = responseSpinning ? reader.readDetected(response, dst) : reader.read(response, dst, false);
+        if (rc != Errno.WOULD_BLOCK) {
+            return rc;
+        }
+        if (timeoutNanos == 0) {
+            return checkConnected() ? Errno.WOULD_BLOCK : -Errno.ENOTCONN;
+        }
+        final long start = System.nanoTime();
+        final long limit = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos;
+        boolean blocking = false;
+        for (;;) {
+            if (!blocking && waitStrategy.spins()) {
+                if (!responseSpinning) {
+                    responseSpinning = true;
+                    response.setConsumerAwake(RingHeaderDescriptor.READER_SPINNING);
+                }
+                rc = spinDetected(reader, dst, start, limit);
+                if (rc != Errno.WOULD_BLOCK) {
+                    return rc;
+                }
+            }
+            blocking = true;
+            if (responseSpinning) {
+                responseSpinning = false;
+                if (response.prepareSleep()) {
+                    // A response whose post may have been skipped: read it by write_pt, spinning again.
+                    responseSpinning = true;
+                    response.setConsumerAwake(RingHeaderDescriptor.READER_SPINNING);
+                    rc = reader.readDetected(response, dst);
+                    if (rc != Errno.WOULD_BLOCK) {
+                        return rc;
+                    }
+                    continue;
+                }
+            }
+            long left = timeoutNanos < 0 ? timeoutNanos : timeoutNanos - (System.nanoTime() - start);
+            if (timeoutNanos > 0 && left <= 0) {
+                return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
+            }
+            rc = awaitToken(response.semaphore(), left);
+            if (rc < 0) {
+                return rc;
+            }
+            rc = reader.read(response, dst, true);
+            if (rc != Errno.WOULD_BLOCK) {
+                return rc;
+            }
+            // A stale token (posted for a response already read by write_pt): wait again.
+        }
+    }
+
+    /**
+     * Polls write_pt as the wait strategy says (spin, then yield), checking liveness every slice.
+     *
+     * @return what the read returned, {@link Errno#TIMED_OUT} past the caller's limit, {@code -ENOTCONN}, or
+     *         {@link Errno#WOULD_BLOCK} when the strategy says block
+     */
+    private int spinDetected(Reader reader, ByteBuffer dst, long start, long limit) {
+        final WaitStrategy ws = waitStrategy;
+        long lastLiveness = System.nanoTime();
+        for (int i = 1;; i++) {
+            int rc = reader.readDetected(response, dst);
+            if (rc != Errno.WOULD_BLOCK) {
+                return rc;
+            }
+            if ((i & 63) != 0) {
+                Thread.onSpinWait();
+                continue;
+            }
+            long now = System.nanoTime();
+            long spent = now - start;
+            if (spent >= limit) {
+                return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
+            }
+            if (now - lastLiveness > WaitSlices.SLICE_NANOS) {
+                lastLiveness = now;
+                if (aborted || !checkConnected()) {
+                    return -Errno.ENOTCONN;
+                }
+            }
+            if (!ws.idle(spent)) {
+                return Errno.WOULD_BLOCK; // past the spin and yield windows: block
+            }
+        }
     }
 
     private int awaitToken(SharedSemaphore sem, long timeoutNanos) {
@@ -284,6 +390,16 @@ public final class ShmClientChannel extends AbstractClientChannel {
             dst = into;
             try {
                 return taken ? ring.readTaken(this) : ring.read(this);
+            } finally {
+                dst = null;
+            }
+        }
+
+        /** Reads a chunk found from write_pt ({@link ShmRing#readDetected}). */
+        int readDetected(ShmRing ring, ByteBuffer into) {
+            dst = into;
+            try {
+                return ring.readDetected(this);
             } finally {
                 dst = null;
             }

@@ -20,6 +20,7 @@ import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.internal.wire.RingHeaderDescriptor;
 import io.jqb.internal.wire.TimespecDescriptor;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -37,6 +38,15 @@ import java.nio.file.Path;
  * fail with {@code -EBADMSG}, never make it touch memory outside the mapping.</p>
  */
 public final class ShmRing {
+    /**
+     * Between two jqb ends, a reader that spins detects chunks from {@code write_pt} and the writer skips the
+     * semaphore post ({@link RingHeaderDescriptor#READER_SPINNING}); {@code -Djqb.spin.writeptDetect=false} turns it
+     * off (every chunk posted, as with libqb peers) for A/B comparisons.
+     */
+    public static final boolean WRITEPT_DETECT =
+            !"false".equalsIgnoreCase(System.getProperty("jqb.spin.writeptDetect", "true"));
+    /** Most stale tokens {@link #prepareSleep()} takes in one call (a flooding peer cannot keep it busy). */
+    private static final int STALE_TOKENS_PER_SLEEP = 64;
     private final String headerPath;
     private final String dataPath;
     private final long headerAddress;
@@ -61,6 +71,12 @@ public final class ShmRing {
     private boolean closed;
     /** Word index of the chunk being written (between claim and commit); writers are serialised. */
     private int claimed;
+    /**
+     * The peer is jqb and {@link #WRITEPT_DETECT} is on ({@link #setJqbPeer}): as writer, skip the post while the
+     * reader's flag says {@link RingHeaderDescriptor#READER_SPINNING}; as reader, tolerate tokens without a chunk
+     * (posted during a hand-over for a chunk already read by {@code write_pt}: never an error).
+     */
+    private boolean detect;
 
     private ShmRing(String headerPath, String dataPath, long headerAddress, long headerMapLength, long dataAddress,
             int dataBytes) {
@@ -317,6 +333,19 @@ public final class ShmRing {
 
     // ------------------------------------------------------------------------------------------- writer
 
+    /**
+     * Declares the peer a jqb end (its handshake said "JQB1"): enables {@code write_pt} detection on this ring when
+     * {@link #WRITEPT_DETECT} is on. Call before the first chunk is written or read (set-up, one thread).
+     */
+    public void setJqbPeer(boolean jqbPeer) {
+        this.detect = WRITEPT_DETECT && jqbPeer;
+    }
+
+    /** @return whether {@code write_pt} detection is enabled on this ring (see {@link #setJqbPeer}) */
+    public boolean detect() {
+        return detect;
+    }
+
     /** Largest payload this ring accepts. */
     public int maxPayload() {
         return dataBytes - ChunkDescriptor.DATA_SLACK;
@@ -338,7 +367,10 @@ public final class ShmRing {
         } else if (w < r) {
             free = (long) r - w - 1;
         } else {
-            free = semaphore.value() > 0 ? 0 : n;
+            // libqb: empty, or full when the semaphore holds tokens. A writer that keeps libqb's rule (a chunk may
+            // take at most W - 1 words) never moves write_pt onto read_pt, so w == r is empty; between jqb ends the
+            // semaphore may hold stale tokens (see detect), so it is not asked.
+            free = detect || semaphore.value() == 0 ? n : 0;
         }
         return free * 4;
     }
@@ -372,6 +404,12 @@ public final class ShmRing {
     /**
      * Publishes the claimed chunk (libqb {@code qb_rb_chunk_commit}): length, then write_pt, then the COMMITTED magic
      * with release ordering (a reader that sees the magic sees the payload and the length), then the semaphore post.
+     *
+     * <p>With {@link #detect}: a full fence (StoreLoad: the magic is visible before the flag is read; a locked
+     * instruction on the thread's own stack, not on a shared line), then the reader's flag; while it says
+     * {@link RingHeaderDescriptor#READER_SPINNING} the post is skipped. A reader going to sleep stores
+     * {@link RingHeaderDescriptor#READER_ASLEEP}, fences and re-checks the ring ({@link #prepareSleep}): either it
+     * sees this chunk or this writer sees its flag and posts (Dekker).</p>
      */
     private void commit(int length) {
         final int w = claimed;
@@ -379,6 +417,13 @@ public final class ShmRing {
         data.writeInt(ChunkDescriptor.lengthOffset(w), length);
         header.writeOrderedInt(WRITE_PT_OFFSET, ChunkDescriptor.nextChunk(w, length, n));
         data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_COMMITTED);
+        if (detect) {
+            VarHandle.fullFence();
+            if (header.readVolatileInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET)
+                    == RingHeaderDescriptor.READER_SPINNING) {
+                return;
+            }
+        }
         semaphore.post();
     }
 
@@ -483,16 +528,116 @@ public final class ShmRing {
      */
     public int readTaken(ChunkHandler handler) {
         checkMapped();
-        return readChunk(handler);
+        if (detect && chunkAt() == NO_CHUNK) {
+            // A token without a chunk: posted during a hand-over for a chunk read by write_pt, or for a chunk still
+            // being committed (whose writer posts again). Spurious, never an error: the token is used up. More
+            // tokens than the ring can hold chunks are not stale ones but a corrupt semaphore.
+            return tokensPlausible() ? Errno.WOULD_BLOCK : -Errno.EBADMSG;
+        }
+        return readChunk(handler, true);
     }
 
-    private int readChunk(ChunkHandler handler) {
+    /**
+     * Reads the oldest chunk found from {@code write_pt}, without a semaphore token (the reader advertises
+     * {@link RingHeaderDescriptor#READER_SPINNING}; {@link #detect} rings only). Also takes one token if the
+     * semaphore holds any: a post made during a hand-over (or by a writer that always posts) is stale once its chunk
+     * was read this way, and must not pile up. Tokens do not matter while the reader spins; {@link #prepareSleep}
+     * re-checks the ring before the reader relies on them again.
+     *
+     * @return {@link Errno#WOULD_BLOCK} when no committed chunk is there, {@code -EBADMSG} when the chunk or the
+     *         pointers are corrupt, otherwise what the handler returned
+     * @throws InternalError when the peer truncated a ring file ({@link #checkMapped()})
+     */
+    public int readDetected(ChunkHandler handler) {
+        if (semaphore.value() != 0) {
+            if (!tokensPlausible()) {
+                return -Errno.EBADMSG;
+            }
+            semaphore.tryWait();
+        }
+        final int state = chunkAt();
+        if (state == NO_CHUNK) {
+            return Errno.WOULD_BLOCK;
+        }
+        checkMapped();
+        return readChunk(handler, false);
+    }
+
+    /**
+     * Tokens are posted one per chunk, and a chunk takes at least 2 words: a semaphore value above W / 2 is no stale
+     * token but a peer's write (libqb's rule, one token per chunk, gives the same bound).
+     */
+    private boolean tokensPlausible() {
+        return semaphore.value() <= words / 2;
+    }
+
+    /** {@link #chunkAt()}: nothing to read (empty, or the writer has not committed the chunk at read_pt yet). */
+    private static final int NO_CHUNK = 0;
+    /** {@link #chunkAt()}: a chunk to read (committed, or something the validation will reject). */
+    private static final int CHUNK = 1;
+
+    /**
+     * What is at {@code read_pt}, judged from {@code write_pt} and the magic (the writer's last store before its
+     * fence in {@link #commit}): {@link #NO_CHUNK} when {@code write_pt == read_pt} or the magic still says
+     * ALLOCATED, otherwise {@link #CHUNK} (also for pointers out of range or a foreign magic: the read that follows
+     * validates and reports them).
+     */
+    private int chunkAt() {
+        final int n = words;
+        final int p = header.readVolatileInt(READ_PT_OFFSET);
+        final int w = header.readVolatileInt(WRITE_PT_OFFSET);
+        if (w == p) {
+            return NO_CHUNK;
+        }
+        if (p < 0 || p >= n) {
+            return CHUNK;
+        }
+        return data.readVolatileInt(ChunkDescriptor.magicOffset(p, n)) == MAGIC_ALLOCATED ? NO_CHUNK : CHUNK;
+    }
+
+    /** @return whether a chunk (or something corrupt) waits at read_pt; {@link #detect} rings (any thread) */
+    public boolean chunkPending() {
+        return chunkAt() != NO_CHUNK;
+    }
+
+    /**
+     * The reader of a {@link #detect} ring stops spinning on {@code write_pt} and may block: stores
+     * {@link RingHeaderDescriptor#READER_ASLEEP} with a full fence, takes stale tokens (at most
+     * {@value #STALE_TOKENS_PER_SLEEP}), then re-checks the ring. From here on every chunk is posted (a writer that
+     * read the flag before this store committed its chunk before, and the re-check sees it), so tokens count chunks
+     * again, plus stale ones the token read treats as spurious.
+     *
+     * @return true when a chunk is pending: the caller must not block but read it by {@code write_pt} (advertising
+     *         {@link RingHeaderDescriptor#READER_SPINNING} again: its post may have been skipped)
+     */
+    public boolean prepareSleep() {
+        header.writeVolatileInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET, RingHeaderDescriptor.READER_ASLEEP);
+        if (!tokensPlausible()) {
+            return true; // a corrupt semaphore: the read that follows reports it
+        }
+        for (int i = 0; i < STALE_TOKENS_PER_SLEEP && semaphore.tryWait(); i++) {
+            // Each token taken here is stale or belongs to a chunk the re-check below sees.
+        }
+        return chunkAt() != NO_CHUNK;
+    }
+
+    /** @return whether a chunk is queued: a token, or ({@link #detect} rings) a chunk found by write_pt */
+    public boolean queued() {
+        return semaphore.value() > 0 || detect && chunkAt() != NO_CHUNK;
+    }
+
+    /**
+     * @param taken the caller holds a semaphore token for the chunk: given back when the chunk stays
+     */
+    private int readChunk(ChunkHandler handler, boolean taken) {
         final int n = words;
         final int p = header.readVolatileInt(READ_PT_OFFSET);
         final int len = validChunk(p, n);
         if (len < 0) {
             checkMapped(); // zeros read from a repaired page look corrupt: report the truncation instead
-            semaphore.post(); // the chunk stays where it is: give back the token we took for it
+            if (taken) {
+                semaphore.post(); // the chunk stays where it is: give back the token we took for it
+            }
             return len;
         }
         boolean consumed = true;
@@ -504,7 +649,7 @@ public final class ShmRing {
             // Whatever the handler threw, the chunk is consumed: a message must not stay in the ring to fail again.
             if (consumed) {
                 reclaim(p, len, n);
-            } else {
+            } else if (taken) {
                 semaphore.post();
             }
         }
@@ -579,12 +724,15 @@ public final class ShmRing {
         header.writeVolatileInt(USER_DATA_OFFSET, value);
     }
 
-    /** @return the jqb consumer-awake flag (request rings) */
+    /** @return the jqb reader-mode flag ({@link RingHeaderDescriptor#READER_ASLEEP} and the other values) */
     public int consumerAwake() {
         return header.readVolatileInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET);
     }
 
-    /** Sets the consumer-awake flag with a full fence (the Dekker handshake with the producer's post needs it). */
+    /**
+     * Sets the reader-mode flag with a full fence (the Dekker handshake with the producer's post needs it); to go
+     * from {@link RingHeaderDescriptor#READER_SPINNING} to sleep use {@link #prepareSleep} instead.
+     */
     public void setConsumerAwake(int value) {
         header.writeVolatileInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET, value);
     }

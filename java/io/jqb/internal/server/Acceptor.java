@@ -480,6 +480,8 @@ public final class Acceptor {
             }
             return refusal(-((IpcException) e).errno(), e.getMessage());
         }
+        // A jqb client (it said "JQB1"): doorbell elision and write_pt detection on its rings, before any chunk.
+        ch.setJqbPeer(h.reader.jqbClient());
         // Listed before the rate limit is read: a concurrent requestRateLimit reaches it either way.
         a.activate(ch, agreed);
         h.activated = true;

@@ -10,6 +10,7 @@ import io.jqb.internal.posix.Posix;
 import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
+import io.jqb.internal.wire.RingHeaderDescriptor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -46,6 +47,11 @@ public final class ShmServerChannel extends AbstractServerChannel {
     /** The client is jqb and may skip doorbell bytes while we advertise that we poll; loop thread only. */
     private boolean jqbPeer;
     private boolean polled;
+    /**
+     * The loop advertises {@link RingHeaderDescriptor#READER_SPINNING} on the request ring: requests are found from
+     * write_pt, not from the semaphore (a jqb client skips the post). Loop thread only.
+     */
+    private boolean spinningOnWritePt;
 
     private ShmServerChannel(int fd, ShmRing request, ShmRing response, ShmRing event, Owner owner) {
         super(owner);
@@ -172,7 +178,7 @@ public final class ShmServerChannel extends AbstractServerChannel {
     @Override
     public boolean requestsQueued() {
         synchronized (responseLock) {
-            return open && !destroyed && request.semaphore().value() > 0;
+            return open && !destroyed && request.queued();
         }
     }
 
@@ -288,6 +294,8 @@ public final class ShmServerChannel extends AbstractServerChannel {
     @Override
     public void setJqbPeer(boolean jqbPeer) {
         this.jqbPeer = jqbPeer;
+        request.setJqbPeer(jqbPeer);
+        response.setJqbPeer(jqbPeer);
     }
 
     @Override
@@ -297,7 +305,7 @@ public final class ShmServerChannel extends AbstractServerChannel {
             return false;
         }
         request.checkMapped();
-        if (request.semaphore().value() == 0) {
+        if (!spinningOnWritePt && request.semaphore().value() == 0) {
             return false;
         }
         int served = serve(budget, sink);
@@ -314,8 +322,19 @@ public final class ShmServerChannel extends AbstractServerChannel {
             return false;
         }
         request.checkMapped();
-        request.setConsumerAwake(awake ? 1 : 0);
-        return !awake && flowControl == 0 && request.semaphore().value() > 0;
+        if (awake) {
+            spinningOnWritePt = request.detect();
+            request.setConsumerAwake(spinningOnWritePt ? RingHeaderDescriptor.READER_SPINNING
+                    : RingHeaderDescriptor.READER_POLLING);
+            return false;
+        }
+        if (request.detect()) {
+            // Flag 0, fence, stale tokens taken, ring re-checked: a chunk whose post was skipped is seen here.
+            spinningOnWritePt = false;
+            return request.prepareSleep() && flowControl == 0;
+        }
+        request.setConsumerAwake(RingHeaderDescriptor.READER_ASLEEP);
+        return flowControl == 0 && request.semaphore().value() > 0;
     }
 
     /** @return requests served (≥ 0), or -1 after {@link Owner#fail} */
@@ -324,11 +343,14 @@ public final class ShmServerChannel extends AbstractServerChannel {
         if (flowControl == 0) {
             request.checkMapped();
             final RequestReader reader = requestReader;
-            int avail = Math.min(request.semaphore().value(), budget);
+            final boolean byWritePt = spinningOnWritePt;
+            int avail = byWritePt ? budget : Math.min(request.semaphore().value(), budget);
             for (; served < avail && open && !owner.paused(); served++) {
-                int rc = reader.read(sink);
+                int rc = reader.read(sink, byWritePt);
                 if (rc == Errno.WOULD_BLOCK) {
-                    owner.recvRetry();
+                    if (!byWritePt && !request.detect()) {
+                        owner.recvRetry(); // (between jqb ends a token without a chunk is a stale one, no retry)
+                    }
                     break;
                 }
                 if (rc == RequestReader.BAD_HEADER) {
@@ -363,10 +385,11 @@ public final class ShmServerChannel extends AbstractServerChannel {
         private int badLength;
         private int badOffset;
 
-        int read(RequestSink to) {
+        /** @param byWritePt find the chunk from write_pt ({@link ShmRing#readDetected}) instead of a token */
+        int read(RequestSink to, boolean byWritePt) {
             sink = to;
             try {
-                return request.read(this);
+                return byWritePt ? request.readDetected(this) : request.read(this);
             } finally {
                 sink = null;
             }

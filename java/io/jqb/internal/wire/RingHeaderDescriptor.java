@@ -14,7 +14,7 @@ package io.jqb.internal.wire;
  *  | ref_count  i32 (atomic)     |  8204  creator 1, each opener +1
  *  | posix_sem  (glibc sem_t)    |  8208  32 bytes, see SemaphoreDescriptor
  *  | user_data  i32              |  8240  flow-control flag (request ring only)
- *  | pad (jqb: consumer awake)   |  8244
+ *  | pad (jqb: reader mode flag) |  8244  0 asleep, 1 polling the semaphore, 2 spinning on write_pt
  *  +-----------------------------+  8248 (8252 as created: 4 user-data bytes)
  * </pre>
  */
@@ -29,10 +29,20 @@ public final class RingHeaderDescriptor {
     public static final int SEMAPHORE_OFFSET = 8208;
     public static final int USER_DATA_OFFSET = 8240;
     /**
-     * jqb extension in the struct's tail padding (libqb never touches it): on a request ring, 1 while a jqb server's
-     * loop is spinning on this ring, so a jqb client may skip the doorbell byte; 0 otherwise (libqb's value).
+     * jqb extension in the struct's tail padding (libqb never touches it): the reader's mode, written only by a jqb
+     * reader of this ring (the server's loop on a request ring, the client on a response ring), read by a jqb writer
+     * whose peer said "JQB1" in the handshake. {@link #READER_ASLEEP} (0, libqb's value) otherwise.
      */
     public static final int CONSUMER_AWAKE_OFFSET = 8244;
+    /** The reader may block: every chunk needs its semaphore post (and, on a request ring, its doorbell byte). */
+    public static final int READER_ASLEEP = 0;
+    /** The reader polls the semaphore without sleeping (request ring): post, but the doorbell byte may be skipped. */
+    public static final int READER_POLLING = 1;
+    /**
+     * The reader spins on {@code write_pt} (jqb to jqb, {@code jqb.spin.writeptDetect}): neither the post nor the
+     * doorbell is needed. Before it blocks the reader stores {@link #READER_ASLEEP}, fences and re-checks the ring.
+     */
+    public static final int READER_SPINNING = 2;
     /** sizeof(struct qb_ringbuffer_shared_s). */
     public static final int STRUCT_LENGTH = 8248;
     /** The header file size a libqb server creates: the struct plus 4 bytes of user data. */
