@@ -1,0 +1,274 @@
+package io.jqb;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.jqb.cli.EchoHandler;
+import io.jqb.internal.ring.ShmRing;
+import io.jqb.internal.wire.RingHeaderDescriptor;
+import io.jqb.internal.wire.SemaphoreDescriptor;
+import io.jqb.testutil.NativeClient;
+import io.jqb.testutil.NativeServer;
+import io.jqb.testutil.ShmAssert;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * write_pt detection between two jqb ends (docs/DESIGN.md, "Waiting, and two jqb ends"): a reader spinning on
+ * write_pt makes a jqb writer skip the semaphore post, and no hand-over between spinning, phased and blocking waits on
+ * either side ever loses a message; native peers keep every post.
+ */
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+class WritePtDetectTest {
+    /** Answered with two responses (an echo each), so the second one waits in the ring while the client looks. */
+    static final int TWICE = 40;
+    /** Blocks the loop in the callback until the test releases it, then echoes. */
+    static final int HOLD = 41;
+
+    private Service service;
+
+    @AfterEach
+    void tearDown() {
+        if (service != null) {
+            service.close();
+        }
+        ShmAssert.assertNoneLeft();
+    }
+
+    private Service start(String name, WaitStrategy ws, ServiceHandler h) throws IpcException {
+        service = Service.create(name, 0, TransportType.SHM, h);
+        service.setWaitStrategy(ws);
+        service.run();
+        return service;
+    }
+
+    static ByteBuffer request(int id, int n, int seed) {
+        ByteBuffer b = ByteBuffer.allocateDirect(16 + n).order(ByteOrder.LITTLE_ENDIAN);
+        new RequestHeader().wrap(b, 0).set(id, RequestHeader.LENGTH + n);
+        for (int i = 0; i < n; i++) {
+            b.put(16 + i, (byte) (i * 31 + seed));
+        }
+        return b;
+    }
+
+    static void assertEcho(ByteBuffer resp, int len, int id, int n, int seed, String what) {
+        assertEquals(24 + n, len, what + ": response length (" + (len < 0 ? Errno.name(len) : "") + ")");
+        ResponseHeader h = new ResponseHeader().wrap(resp, 0);
+        assertEquals(id, h.id(), what + ": id");
+        assertEquals(24 + n, h.size(), what + ": size");
+        assertEquals(0, h.error(), what + ": error");
+        for (int i = 0; i < n; i++) {
+            if (resp.get(24 + i) != (byte) (i * 31 + seed)) {
+                assertEquals((byte) (i * 31 + seed), resp.get(24 + i), what + ": payload byte " + i);
+            }
+        }
+    }
+
+    /** The header file of the connection's ring {@code kind} (request, response, event), mapped read-write. */
+    static MappedByteBuffer header(String service, String kind, long clientPid) throws IOException {
+        String prefix = "qb-" + ProcessHandle.current().pid() + "-" + clientPid + "-";
+        List<Path> dirs;
+        try (Stream<Path> s = Files.list(ShmAssert.SHM)) {
+            dirs = s.filter(p -> p.getFileName().toString().startsWith(prefix)).collect(Collectors.toList());
+        }
+        assertEquals(1, dirs.size(), "connection directories " + dirs);
+        Path h = dirs.get(0).resolve("qb-" + kind + "-" + service + "-header");
+        try (FileChannel fc = FileChannel.open(h, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            MappedByteBuffer m = fc.map(FileChannel.MapMode.READ_WRITE, 0, RingHeaderDescriptor.STRUCT_LENGTH);
+            m.order(ByteOrder.LITTLE_ENDIAN);
+            return m;
+        }
+    }
+
+    static int semValue(MappedByteBuffer m) {
+        return m.getInt(RingHeaderDescriptor.SEMAPHORE_OFFSET + SemaphoreDescriptor.DATA_OFFSET);
+    }
+
+    static boolean chunkQueued(MappedByteBuffer m) {
+        return m.getInt(RingHeaderDescriptor.WRITE_PT_OFFSET) != m.getInt(RingHeaderDescriptor.READ_PT_OFFSET);
+    }
+
+    /**
+     * Both directions skip the post while the reader spins: a response written while the client spins on write_pt,
+     * and a request written while the server's loop spins on write_pt, sit in their rings with the semaphore at 0,
+     * and are still read. With the detection off (or broken) the semaphore would count them.
+     */
+    @Test
+    void spinningReadersMakeJqbWritersSkipThePost() throws Exception {
+        assumeTrue(ShmRing.WRITEPT_DETECT, "write_pt detection is off (-Djqb.spin.writeptDetect=false)");
+        String name = NativeServer.uniqueName("wpt-skip");
+        CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        EchoHandler echo = new EchoHandler();
+        ServiceHandler h = (c, req) -> {
+            int id = req.getInt(req.position());
+            if (id == HOLD) {
+                held.countDown();
+                try {
+                    release.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return echo.message(c, req);
+            }
+            if (id == TWICE) {
+                // Two echoes of a request whose id is TWICE: EchoHandler answers unknown ids with an error, so
+                // send the answers here.
+                int n = req.remaining() - 16;
+                ByteBuffer hdr = ByteBuffer.allocateDirect(24).order(ByteOrder.LITTLE_ENDIAN);
+                new ResponseHeader().wrap(hdr, 0).set(TWICE, 24 + n, 0);
+                ByteBuffer payload = req.duplicate().position(req.position() + 16);
+                for (int i = 0; i < 2; i++) {
+                    assertEquals(24 + n, c.sendResponse(hdr.duplicate(), payload.duplicate()));
+                }
+                return 0;
+            }
+            return echo.message(c, req);
+        };
+        start(name, WaitStrategy.busySpin(), h);
+        try (Client c = Client.connect(name, 16384)) {
+            c.setWaitStrategy(WaitStrategy.busySpin());
+            ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
+            long me = ProcessHandle.current().pid();
+            MappedByteBuffer reqHdr = header(name, "request", me);
+            MappedByteBuffer respHdr = header(name, "response", me);
+            // One spinning round trip: the client's recv leaves its flag at 2 on the response ring.
+            assertEcho(resp, c.sendRecv(request(EchoHandler.ECHO, 8, 1), resp, 10_000), EchoHandler.ECHO, 8, 1,
+                    "warm-up");
+            assertEquals(RingHeaderDescriptor.READER_SPINNING, respHdr.getInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET),
+                    "client flag after a spinning recv");
+
+            // Responses: the second answer waits in the ring, unposted.
+            assertEcho(resp, c.sendRecv(request(TWICE, 100, 2), resp, 10_000), TWICE, 100, 2, "first of two");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!chunkQueued(respHdr) && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertTrue(chunkQueued(respHdr), "second response in the ring");
+            assertEquals(0, semValue(respHdr), "response semaphore: the post was skipped");
+            assertEcho(resp, c.recv(resp, 10_000), TWICE, 100, 2, "second of two, found from write_pt");
+
+            // Requests: the loop is held inside a callback with its flag at 2; the next request is not posted.
+            assertEquals(RingHeaderDescriptor.READER_SPINNING, reqHdr.getInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET),
+                    "busy-spinning loop's flag");
+            assertTrue(c.send(request(HOLD, 16, 3)) > 0);
+            assertTrue(held.await(30, TimeUnit.SECONDS), "the loop took the HOLD request");
+            assertTrue(c.send(request(EchoHandler.ECHO, 300, 4)) > 0);
+            assertTrue(chunkQueued(reqHdr), "request in the ring");
+            assertEquals(0, semValue(reqHdr), "request semaphore: the post was skipped");
+            release.countDown();
+            // EchoHandler answers an id it does not know with a bare header and -EINVAL.
+            assertEquals(24, c.recv(resp, 10_000), "answer to the held request");
+            assertEquals(HOLD, new ResponseHeader().wrap(resp, 0).id());
+            assertEcho(resp, c.recv(resp, 10_000), EchoHandler.ECHO, 300, 4, "request found from write_pt");
+        } finally {
+            release.countDown();
+        }
+    }
+
+    static WaitStrategy strategy(int k) {
+        switch (k) {
+            case 0:
+                return WaitStrategy.block();
+            case 1:
+                return WaitStrategy.busySpin();
+            default:
+                // Short windows: the client falls asleep and wakes up all the time.
+                return WaitStrategy.phased(Duration.ofNanos(20_000 + 20_000 * (k - 2)), Duration.ofNanos(30_000));
+        }
+    }
+
+    /**
+     * Lost wake-ups: a jqb client and a jqb server switching between spinning on write_pt, phased waits (spin, yield,
+     * block: the hand-over every time) and blocking, thousands of times under traffic, in both directions: reader in
+     * each mode, writer in each mode. The client switches its strategy every few messages and pauses at random across
+     * the server's windows; bursts put several chunks in a ring at a hand-over; sizes wrap the 16 KiB rings. A lost
+     * wake-up is a recv that times out (10 s: a hang, not a slow machine); every echo is checked byte for byte.
+     *
+     * @param server the server's strategy: 0 block, 1 busy-spin, 2 phased with short windows
+     */
+    @ParameterizedTest(name = "server strategy {0}")
+    @ValueSource(ints = {0, 1, 2})
+    void handOversBetweenSpinPhasedAndBlockingLoseNothing(int server) throws Exception {
+        String name = NativeServer.uniqueName("wpt-mix" + server);
+        start(name, server == 2 ? WaitStrategy.phased(Duration.ofNanos(30_000), Duration.ofNanos(20_000))
+                : strategy(server), new EchoHandler());
+        Random rnd = new Random(0x5eed + server);
+        int rounds = 4000;
+        try (Client c = Client.connect(name, 16384)) {
+            ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
+            int[] sizes = new int[4];
+            int[] seeds = new int[4];
+            for (int i = 0; i < rounds; i++) {
+                if (i % 7 == 0) {
+                    c.setWaitStrategy(strategy(rnd.nextInt(4)));
+                }
+                if (rnd.nextInt(4) == 0) {
+                    // 0..150 µs: on both sides of the phased windows (client 20-60 µs spin, server 30 µs).
+                    TimeUnit.NANOSECONDS.sleep(rnd.nextInt(150_000));
+                }
+                int burst = rnd.nextInt(8) == 0 ? 1 + rnd.nextInt(4) : 1;
+                for (int k = 0; k < burst; k++) {
+                    sizes[k] = rnd.nextInt(8) == 0 ? rnd.nextInt(3000) : rnd.nextInt(200);
+                    seeds[k] = (i * 4 + k) & 0x7f;
+                    int rc = c.send(request(EchoHandler.ECHO, sizes[k], seeds[k]));
+                    assertEquals(16 + sizes[k], rc, "send " + i + "." + k);
+                }
+                for (int k = 0; k < burst; k++) {
+                    int len = c.recv(resp, 10_000);
+                    assertTrue(len >= 0, "round trip " + i + "." + k + " (client " + c + ", server strategy "
+                            + server + "): " + Errno.name(len));
+                    assertEcho(resp, len, EchoHandler.ECHO, sizes[k], seeds[k], "round trip " + i + "." + k);
+                }
+            }
+            // Nothing left over on either side: no response the client did not ask for, no request unserved.
+            assertEquals(Errno.WOULD_BLOCK, c.recv(resp, 0), "a response nobody asked for");
+        }
+    }
+
+    /**
+     * A native libqb client never sets the flag, so a jqb server posts every response for it, even when something
+     * writes 2 into its response ring's flag (a hostile client can do that to itself, but not to a native peer, whose
+     * handshake did not say "JQB1"): every echo still wakes the native client, which blocks in sem_timedwait.
+     */
+    @ParameterizedTest(name = "server strategy {0}")
+    @ValueSource(ints = {1, 2})
+    void nativeClientGetsEveryPostEvenWithTheFlagForcedTo2(int server) throws Exception {
+        String name = NativeServer.uniqueName("wpt-native" + server);
+        start(name, server == 2 ? WaitStrategy.phased(Duration.ofNanos(30_000), Duration.ofNanos(20_000))
+                : strategy(server), new EchoHandler());
+        try (NativeClient nc = NativeClient.drive(name)) {
+            nc.connect();
+            MappedByteBuffer respHdr = header(name, "response", nc.pid());
+            MappedByteBuffer reqHdr = header(name, "request", nc.pid());
+            respHdr.putInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET, RingHeaderDescriptor.READER_SPINNING);
+            for (int i = 0; i < 300; i++) {
+                nc.echo(i % 5 == 0 ? 3000 : i % 100);
+            }
+            assertEquals(RingHeaderDescriptor.READER_SPINNING, respHdr.getInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET));
+            // A native client is no jqb peer: the loop never advertises write_pt spinning on its request ring.
+            assertNotEquals(RingHeaderDescriptor.READER_SPINNING,
+                    reqHdr.getInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET));
+        }
+    }
+}
