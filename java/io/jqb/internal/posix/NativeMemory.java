@@ -39,6 +39,7 @@ public final class NativeMemory {
     private static final MethodHandle PUT_INT_VOLATILE;
     private static final MethodHandle PUT_INT_ORDERED;
     private static final MethodHandle GET_AND_ADD_INT;
+    private static final MethodHandle GET_AND_ADD_LONG;
     private static final MethodHandle GET_LONG_VOLATILE;
     private static final MethodHandle PUT_LONG_VOLATILE;
     private static final MethodHandle CAS_LONG;
@@ -74,6 +75,7 @@ public final class NativeMemory {
             PUT_INT_VOLATILE = l.findVirtual(type, "putIntVolatile", MethodType.methodType(v, o, j, i)).bindTo(u);
             PUT_INT_ORDERED = l.findVirtual(type, "putOrderedInt", MethodType.methodType(v, o, j, i)).bindTo(u);
             GET_AND_ADD_INT = l.findVirtual(type, "getAndAddInt", MethodType.methodType(i, o, j, i)).bindTo(u);
+            GET_AND_ADD_LONG = l.findVirtual(type, "getAndAddLong", MethodType.methodType(j, o, j, j)).bindTo(u);
             GET_LONG_VOLATILE = l.findVirtual(type, "getLongVolatile", MethodType.methodType(j, o, j)).bindTo(u);
             PUT_LONG_VOLATILE = l.findVirtual(type, "putLongVolatile", MethodType.methodType(v, o, j, j)).bindTo(u);
             CAS_LONG = l.findVirtual(type, "compareAndSwapLong", MethodType.methodType(boolean.class, o, j, j, j))
@@ -179,6 +181,14 @@ public final class NativeMemory {
     static int getAndAddInt(long a, int delta) {
         try {
             return (int) GET_AND_ADD_INT.invokeExact((Object) null, a, delta);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static long getAndAddLong(long a, long delta) {
+        try {
+            return (long) GET_AND_ADD_LONG.invokeExact((Object) null, a, delta);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -83,6 +83,23 @@ public final class PointerStore {
         return NativeMemory.getAndAddInt(at(offset, 4), delta) + delta;
     }
 
+    /**
+     * Atomically adds {@code delta} to the 64-bit value (one locked instruction: a full fence).
+     *
+     * @return the value before the addition
+     */
+    public long getAndAddLong(long offset, long delta) {
+        if (Guard.AVAILABLE && !repaired) {
+            for (;;) { // the guarded CAS: a fault is an InternalError here, not a SIGBUS
+                long v = readVolatileLong(offset);
+                if (compareAndSwapLong(offset, v, v + delta)) {
+                    return v;
+                }
+            }
+        }
+        return NativeMemory.getAndAddLong(at(offset, 8), delta);
+    }
+
     public long readVolatileLong(long offset) {
         return NativeMemory.getLongVolatile(at(offset, 8));
     }

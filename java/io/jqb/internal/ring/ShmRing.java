@@ -77,6 +77,14 @@ public final class ShmRing {
      * (posted during a hand-over for a chunk already read by {@code write_pt}: never an error).
      */
     private boolean detect;
+    /**
+     * Writer of a {@link #detect} ring: its own write_pt and the last read_pt it saw (a lower bound of the reader's
+     * position), so a chunk that fits is claimed without reading the header line the reader has just written;
+     * {@link #writerPrimed} once both are read. Writers are serialised.
+     */
+    private int writePos;
+    private int cachedReadPt;
+    private boolean writerPrimed;
 
     private ShmRing(String headerPath, String dataPath, long headerAddress, long headerMapLength, long dataAddress,
             int dataBytes) {
@@ -383,6 +391,9 @@ public final class ShmRing {
      *         {@code -EBADMSG} when the shared pointers are corrupt
      */
     private long claim(int length) {
+        if (detect) {
+            return claimCached(length);
+        }
         long free = freeBytes();
         if (free < 0) {
             return -Errno.EBADMSG;
@@ -401,30 +412,99 @@ public final class ShmRing {
         return ChunkDescriptor.payloadOffset(w, n);
     }
 
+    /** Free words between write_pt {@code w} and read_pt {@code r}, w == r being empty (see {@link #freeBytes}). */
+    private static long freeWords(int w, int r, int n) {
+        return w > r ? (long) r - w + n - 1 : w < r ? (long) r - w - 1 : n;
+    }
+
+    /**
+     * {@link #claim} on a {@link #detect} ring: from the writer's own write_pt and its cached read_pt; the header is
+     * read only when that says "no room" (and the first time). A peer that moves write_pt under us is caught at the
+     * commit ({@link #publishCached}), one that moves read_pt out of range when it is read.
+     */
+    private long claimCached(int length) {
+        final int n = words;
+        if (!writerPrimed) {
+            final int w = header.readVolatileInt(WRITE_PT_OFFSET);
+            final int r = header.readVolatileInt(READ_PT_OFFSET);
+            if (w < 0 || w >= n || r < 0 || r >= n) {
+                return -Errno.EBADMSG;
+            }
+            writePos = w;
+            cachedReadPt = r;
+            writerPrimed = true;
+        }
+        final int w = writePos;
+        final long need = (long) length + MARGIN_BYTES;
+        if (freeWords(w, cachedReadPt, n) * 4 < need) {
+            final int r = header.readVolatileInt(READ_PT_OFFSET);
+            if (r < 0 || r >= n) {
+                return -Errno.EBADMSG;
+            }
+            cachedReadPt = r;
+            if (freeWords(w, r, n) * 4 < need) {
+                return Errno.WOULD_BLOCK;
+            }
+        }
+        claimed = w;
+        data.writeInt(ChunkDescriptor.lengthOffset(w), 0);
+        data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_ALLOCATED);
+        return ChunkDescriptor.payloadOffset(w, n);
+    }
+
+    /**
+     * Moves write_pt of a {@link #detect} ring with one locked add on the 64-bit word that holds write_pt (low half)
+     * and read_pt (high half): one ownership transfer of the header line instead of a read miss and then an upgrade,
+     * and the reader's latest read_pt comes back with it. The add changes only the low half (both write_pt values are
+     * in range, so nothing carries), so a concurrent read_pt store of the reader is never lost.
+     *
+     * @return false when write_pt was not ours or read_pt is out of range (a corrupt ring: drop the peer)
+     */
+    private boolean publishCached(int w, int next, int n) {
+        final long old = header.getAndAddLong(WRITE_PT_OFFSET, (long) next - w);
+        final int r = (int) (old >>> 32);
+        if ((int) old != w || r < 0 || r >= n) {
+            writerPrimed = false;
+            return false;
+        }
+        writePos = next;
+        cachedReadPt = r;
+        return true;
+    }
+
     /**
      * Publishes the claimed chunk (libqb {@code qb_rb_chunk_commit}): length, then write_pt, then the COMMITTED magic
      * with release ordering (a reader that sees the magic sees the payload and the length), then the semaphore post.
      *
-     * <p>With {@link #detect}: a full fence (StoreLoad: the magic is visible before the flag is read; a locked
+     * <p>With {@link #detect}: write_pt moves by {@link #publishCached} (a locked add that also brings read_pt), the
+     * magic follows, then a full fence (StoreLoad: the magic is visible before the flag is read; a locked
      * instruction on the thread's own stack, not on a shared line), then the reader's flag; while it says
      * {@link RingHeaderDescriptor#READER_SPINNING} the post is skipped. A reader going to sleep stores
      * {@link RingHeaderDescriptor#READER_ASLEEP}, fences and re-checks the ring ({@link #prepareSleep}): either it
      * sees this chunk or this writer sees its flag and posts (Dekker).</p>
+     *
+     * @return false when the peer corrupted the pointers ({@link #publishCached}); the chunk is not posted
      */
-    private void commit(int length) {
+    private boolean commit(int length) {
         final int w = claimed;
         final int n = words;
         data.writeInt(ChunkDescriptor.lengthOffset(w), length);
-        header.writeOrderedInt(WRITE_PT_OFFSET, ChunkDescriptor.nextChunk(w, length, n));
-        data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_COMMITTED);
         if (detect) {
+            if (!publishCached(w, ChunkDescriptor.nextChunk(w, length, n), n)) {
+                return false;
+            }
+            data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_COMMITTED);
             VarHandle.fullFence();
             if (header.readVolatileInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET)
                     == RingHeaderDescriptor.READER_SPINNING) {
-                return;
+                return true;
             }
+        } else {
+            header.writeOrderedInt(WRITE_PT_OFFSET, ChunkDescriptor.nextChunk(w, length, n));
+            data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_COMMITTED);
         }
         semaphore.post();
+        return true;
     }
 
     /**
@@ -440,7 +520,10 @@ public final class ShmRing {
             return (int) off;
         }
         data.write(off, src, src.position(), len);
-        commit(len);
+        if (!commit(len)) {
+            checkMapped();
+            return -Errno.EBADMSG;
+        }
         checkMapped(); // a fault repaired during the write: the chunk went to a zero page; drop the peer now
         return len;
     }
@@ -466,7 +549,10 @@ public final class ShmRing {
             data.write(pos, b, b.position(), n);
             pos += n;
         }
-        commit(len);
+        if (!commit(len)) {
+            checkMapped();
+            return -Errno.EBADMSG;
+        }
         checkMapped();
         return len;
     }
@@ -479,7 +565,10 @@ public final class ShmRing {
             return (int) off;
         }
         data.write(off, src, srcOffset, len);
-        commit(len);
+        if (!commit(len)) {
+            checkMapped();
+            return -Errno.EBADMSG;
+        }
         checkMapped();
         return len;
     }
@@ -685,12 +774,19 @@ public final class ShmRing {
     }
 
     /**
-     * Releases the chunk at {@code p} (libqb {@code qb_rb_chunk_reclaim}): length 0, the DEAD magic, then read_pt with
-     * release ordering, so the writer that sees the new read_pt may overwrite the chunk.
+     * Releases the chunk at {@code p} (libqb {@code qb_rb_chunk_reclaim}): length 0, the DEAD magic (not on
+     * {@link #detect} rings), then read_pt with release ordering, so the writer that sees the new read_pt may
+     * overwrite the chunk.
      */
     private void reclaim(int p, int length, int n) {
-        data.writeInt(ChunkDescriptor.lengthOffset(p), 0);
-        data.writeOrderedInt(ChunkDescriptor.magicOffset(p, n), MAGIC_DEAD);
+        if (!detect) {
+            data.writeInt(ChunkDescriptor.lengthOffset(p), 0);
+            data.writeOrderedInt(ChunkDescriptor.magicOffset(p, n), MAGIC_DEAD);
+        }
+        // Between jqb ends the chunk header is left as it is (proposal 6 in docs/PERFORMANCE.md): the writer rewrites
+        // length and magic (ALLOCATED) before it moves write_pt past them, and a jqb reader looks at a magic only
+        // when write_pt != read_pt, so no reader can take the old COMMITTED for a new chunk. Two stores less into a
+        // line the writer will own again, so the line is not pulled back to this side per message.
         header.writeOrderedInt(READ_PT_OFFSET, ChunkDescriptor.nextChunk(p, length, n));
     }
 
