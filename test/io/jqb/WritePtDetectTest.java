@@ -186,6 +186,53 @@ class WritePtDetectTest {
         }
     }
 
+    /**
+     * The write_pt path allocates nothing per message: both ends busy-spinning (readers on write_pt, writers skipping
+     * the post), 20,000 echoes on the client thread and the server's loop thread measured with
+     * {@code ThreadMXBean#getThreadAllocatedBytes}. The bound (64 KiB for 20,000 round trips, best of up to 4 runs)
+     * lets a JIT deoptimisation on a loaded machine pass and fails anything that allocates per message (4 B each).
+     */
+    @Test
+    void spinningRoundTripsAllocateNothing() throws Exception {
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        assertTrue(threads.isThreadAllocatedMemorySupported());
+        threads.setThreadAllocatedMemoryEnabled(true);
+        String name = NativeServer.uniqueName("wpt-alloc");
+        start(name, WaitStrategy.busySpin(), new EchoHandler());
+        long loop = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("jqb-" + name))
+                .findFirst().orElseThrow().getId();
+        long me = Thread.currentThread().getId();
+        try (Client c = Client.connect(name, 16384)) {
+            c.setWaitStrategy(WaitStrategy.busySpin());
+            ByteBuffer req = request(EchoHandler.ECHO, 64, 5);
+            ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
+            int count = 20_000;
+            long bound = 64 * 1024;
+            long best = Long.MAX_VALUE;
+            StringBuilder runs = new StringBuilder();
+            for (int run = 0; run < 5 && best >= bound; run++) {
+                long client0 = threads.getThreadAllocatedBytes(me);
+                long loop0 = threads.getThreadAllocatedBytes(loop);
+                for (int i = 0; i < count; i++) {
+                    int len = c.sendRecv(req, resp, 10_000);
+                    if (len != 24 + 64) {
+                        assertEcho(resp, len, EchoHandler.ECHO, 64, 5, "echo " + i);
+                    }
+                }
+                long client = threads.getThreadAllocatedBytes(me) - client0;
+                long server = threads.getThreadAllocatedBytes(loop) - loop0;
+                if (run > 0) { // run 0 warms the JIT up
+                    best = Math.min(best, Math.max(client, server));
+                }
+                runs.append(run == 0 ? "" : ", ").append(client).append('/').append(server);
+            }
+            System.out.println("[write_pt alloc] client/loop thread bytes per run of " + count + ": " + runs);
+            assertTrue(best < bound, "allocated " + best + " bytes at best for " + count
+                    + " spinning round trips (client/loop thread per run: " + runs + ")");
+        }
+    }
+
     static WaitStrategy strategy(int k) {
         switch (k) {
             case 0:

@@ -4,6 +4,7 @@ import io.jqb.Client;
 import io.jqb.IpcException;
 import io.jqb.Service;
 import io.jqb.TransportType;
+import io.jqb.WaitStrategy;
 import io.jqb.cli.EchoHandler;
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
@@ -59,6 +60,14 @@ public class InJvmRoundTripBenchmark {
     @Param({"64", "4096"})
     public int size;
 
+    /**
+     * Both ends' wait strategy ({@link WaitStrategy#parse}): "block" (the default, as described above), or e.g.
+     * "spin" ({@code -p wait=spin}: the loop and the client spin; between two jqb ends the readers then find chunks
+     * from write_pt and the writers skip the semaphore post, so {@code -prof gc} covers that path too).
+     */
+    @Param({"block"})
+    public String wait;
+
     private Service service;
     private Client client;
     private ByteBuffer echoRequest;
@@ -70,8 +79,10 @@ public class InJvmRoundTripBenchmark {
     public void setUp() throws IpcException {
         String name = BenchSupport.uniqueName("injvm");
         service = Service.create(name, 0, transport, new EchoHandler());
+        service.setWaitStrategy(WaitStrategy.parse(wait));
         service.run();
         client = Client.connect(name, 65536);
+        client.setWaitStrategy(WaitStrategy.parse(wait));
         echoRequest = BenchSupport.request(BenchSupport.ECHO, size);
         eventRequest = BenchSupport.request(BenchSupport.EVENT, size);
         response = ByteBuffer.allocateDirect(client.bufferSize());
