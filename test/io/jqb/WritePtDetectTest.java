@@ -11,6 +11,7 @@ import io.jqb.internal.wire.RingHeaderDescriptor;
 import io.jqb.internal.wire.SemaphoreDescriptor;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
+import io.jqb.testutil.RawShmPeer;
 import io.jqb.testutil.ShmAssert;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -230,6 +231,48 @@ class WritePtDetectTest {
             System.out.println("[write_pt alloc] client/loop thread bytes per run of " + count + ": " + runs);
             assertTrue(best < bound, "allocated " + best + " bytes at best for " + count
                     + " spinning round trips (client/loop thread per run: " + runs + ")");
+        }
+    }
+
+    /**
+     * A jqb writer from before write_pt detection (it says "JQB1" but posts every chunk and never reads the flag; here
+     * a {@link RawShmPeer} doing exactly that) against a busy-spinning server that reads by write_pt: every request is
+     * served, the posts it makes are taken as stale tokens (they do not pile up: the semaphore drains to 0), and the
+     * writer's own free-space rule (w == r with tokens means "full") never blocks it for good.
+     */
+    @Test
+    void anAlwaysPostingJqbWriterIsServedAndItsTokensDoNotPileUp() throws Exception {
+        String name = NativeServer.uniqueName("wpt-oldw");
+        start(name, WaitStrategy.busySpin(), new EchoHandler());
+        try (RawShmPeer p = RawShmPeer.connect(name, 16384,
+                io.jqb.internal.wire.ConnectionRequestDescriptor.JQB_CAPABILITY)) {
+            for (int i = 0; i < 2000; i++) {
+                int n = (i * 37) % 1500;
+                ByteBuffer req = request(EchoHandler.ECHO, n, i & 0x7f);
+                byte[] b = new byte[16 + n];
+                req.get(0, b);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!p.request.writeChunk(b.length, b, b.length, RawShmPeer.MAGIC_COMMITTED)) {
+                    assertTrue(System.nanoTime() < deadline, "request " + i + ": no room for 10 s (sem "
+                            + p.request.sem() + ")");
+                    Thread.onSpinWait();
+                }
+                assertTrue(p.doorbell(), "doorbell");
+                byte[] got;
+                while ((got = p.response.readChunk()) == null) {
+                    assertTrue(System.nanoTime() < deadline, "no echo " + i);
+                    Thread.onSpinWait();
+                }
+                ByteBuffer g = ByteBuffer.allocateDirect(got.length).order(ByteOrder.LITTLE_ENDIAN);
+                g.put(0, got);
+                assertEcho(g, got.length, EchoHandler.ECHO, n, i & 0x7f, "echo " + i);
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while ((int) p.request.sem() != 0 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertEquals(0, (int) p.request.sem(), "request semaphore after 2000 posted requests");
+            assertTrue(!p.closedByServer(0), "dropped");
         }
     }
 
