@@ -4,7 +4,10 @@
 # C sender and receivers (this checkout's native/build/qbn-notify, dbusn-notify), a paced latency run and a
 # pipelined throughput run. Builds alternate within every round, so a machine whose load moves from minute to
 # minute loads every build alike; per build and receiver count it prints the median p50/p99, notifications/s and
-# the daemon's CPU time per notification in the throughput run (all its threads; the least load-sensitive figure).
+# the daemon's CPU time per notification in the throughput run (all its threads; the least load-sensitive figure),
+# and from the C programs' getrusage: the receivers' CPU per notification (all of them) and wake-ups (voluntary
+# context switches) per receiver per notification in the throughput run, the sender's likewise, and the receivers'
+# CPU per notification in the paced run (each receiver wakes once per notification there: the wake-up's cost).
 #
 # Usage: benchmarks/notify-ab.sh [ROUNDS=3] [BUILD_DIR...]   (default: this checkout; a build = a checkout with
 #        `make` done). Knobs: NB_RECEIVERS ("1 10 100"), NB_LAT_COUNT (1000), NB_TPUT_COUNT (10000), NB_GAP_US
