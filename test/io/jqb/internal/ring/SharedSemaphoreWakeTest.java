@@ -9,12 +9,13 @@ import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.SemaphoreDescriptor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** The post side skips FUTEX_WAKE only where no sleeper can miss a token (SharedSemaphore.needsWake). */
 class SharedSemaphoreWakeTest {
@@ -32,58 +33,66 @@ class SharedSemaphoreWakeTest {
     }
 
     /**
-     * Waiter threads that sleep (await with a time-out) take every token a poster posts in bursts: a missed wake-up
-     * would leave a waiter asleep with tokens there, and its await would time out (5 s) instead of returning 0.
+     * Rounds of: every waiter thread registered and asleep on value 0, then a burst of one post per waiter; each waiter
+     * takes exactly one token and waits for the next round. A post that skipped a needed wake-up leaves a waiter
+     * asleep (await without time-out) with its token there, and the round never completes. Both post paths:
+     * libjqbguard's JNI call (a plain window) and the Java compare-and-set (a repaired window).
      */
     @ParameterizedTest
-    @ValueSource(ints = {1, 2, 3})
-    void noWakeUpIsMissed(int waiters) throws Exception {
-        int tokens = 20_000;
+    @CsvSource({"1,false", "2,false", "3,false", "1,true", "2,true", "3,true"})
+    void noWakeUpIsMissed(int waiters, boolean repaired) throws Exception {
+        int rounds = 300;
         long size = SemaphoreDescriptor.LENGTH;
         long mem = Posix.allocate(size + 16L * waiters);
         try {
-            PointerStore store = new PointerStore(mem, size);
+            PointerStore store = new PointerStore(mem, size, repaired);
             SharedSemaphore post = new SharedSemaphore(store, 0, mem, mem + size, 0);
             post.init();
-            AtomicInteger taken = new AtomicInteger();
+            CyclicBarrier roundDone = new CyclicBarrier(waiters + 1);
             AtomicLong timeouts = new AtomicLong();
             List<Thread> threads = new ArrayList<>();
             for (int w = 0; w < waiters; w++) {
                 SharedSemaphore s = new SharedSemaphore(store, 0, mem, mem + size + 16L * w, 0);
                 Thread t = new Thread(() -> {
-                    while (taken.get() < tokens) {
-                        int rc = s.await(TimeUnit.SECONDS.toNanos(5));
-                        if (rc == 0) {
-                            taken.incrementAndGet();
-                        } else if (taken.get() < tokens) {
-                            timeouts.incrementAndGet();
-                            return;
+                    try {
+                        for (int r = 0; r < rounds; r++) {
+                            if (s.await(-1) != 0) {
+                                timeouts.incrementAndGet();
+                            }
+                            roundDone.await(60, TimeUnit.SECONDS);
                         }
+                    } catch (Exception e) {
+                        timeouts.incrementAndGet();
                     }
                 }, "sem-waiter-" + w);
+                t.setDaemon(true);
                 threads.add(t);
                 t.start();
             }
-            for (int i = 0; i < tokens; i++) {
-                assertEquals(0, post.post());
-                if (i % 64 == 63) {
-                    Thread.yield(); // bursts: the waiters go back to sleep between them
+            for (int r = 0; r < rounds; r++) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while ((store.readVolatileLong(0) >>> 32) != waiters) { // all registered at value 0: they sleep
+                    assertTrue(System.nanoTime() < deadline, "waiters did not register");
+                    Thread.onSpinWait();
                 }
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (taken.get() < tokens && timeouts.get() == 0 && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
-            assertEquals(0, timeouts.get(), "a waiter slept through tokens");
-            assertEquals(tokens, taken.get());
-            // Release waiters still in await (tokens == taken: they time out or see the count reached).
-            for (int w = 0; w < waiters; w++) {
-                post.post();
+                for (int w = 0; w < waiters; w++) {
+                    assertEquals(0, post.post());
+                }
+                try {
+                    roundDone.await(30, TimeUnit.SECONDS);
+                } catch (TimeoutException e) {
+                    for (int w = 0; w < waiters; w++) {
+                        post.post(); // release the sleeper(s) so that the threads end
+                    }
+                    throw new AssertionError("a waiter slept through its token in round " + r, e);
+                }
+                assertEquals(0, timeouts.get());
             }
             for (Thread t : threads) {
                 t.join(TimeUnit.SECONDS.toMillis(10));
                 assertFalse(t.isAlive());
             }
+            assertEquals(0, post.value());
         } finally {
             Posix.free(mem, size + 16L * waiters);
         }
