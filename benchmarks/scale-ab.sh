@@ -9,7 +9,9 @@
 # connection over the run (VmRSS with every connection open, from bench-many --server-pid, minus the idle figure).
 # Prints one line per run, then per server the medians and the median of the per-round ratios to native.
 #
-# Usage: benchmarks/scale-ab.sh [ROUNDS=5] [CLIENTS=100] [TRANSPORT=shm] [BUILD_DIR...]   (default: this checkout)
+# Usage: benchmarks/scale-ab.sh [ROUNDS=5] [CLIENTS=100] [TRANSPORT=shm] [BUILD_DIR[@WAIT]...]   (default: this
+# checkout); @WAIT runs that server with `--wait WAIT` (e.g. `.@phased:20:0`: the same build, its loop spinning 20 µs
+# before it sleeps), so one build can be compared with itself under another wait strategy.
 # Knobs: DURATION_MS (2000), WARMUP_MS (500), SIZE (64), MAX (8192), CPU_SERVER (0), CPU_CLIENT (1).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,11 +63,16 @@ start_server() { # index command...
 svcs[0]="jqbscaleab-$$-0"
 start_server 0 taskset -c "$CPU_SERVER" "$NSRV" --service "${svcs[0]}" --transport "$TRANSPORT"
 i=0
-for b in "${builds[@]}"; do
+for entry in "${builds[@]}"; do
     i=$((i + 1))
-    names[$i]="$i:$(basename "$b")"
+    b=${entry%@*}
+    wait_args=()
+    [ "$b" != "$entry" ] && wait_args=(--wait "${entry##*@}")
+    b=$(cd "$b" && pwd)
+    names[$i]="$i:$(basename "$b")${wait_args[1]:+@${wait_args[1]}}"
     svcs[$i]="jqbscaleab-$$-$i"
-    start_server "$i" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --service "${svcs[$i]}" --transport "$TRANSPORT"
+    start_server "$i" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --service "${svcs[$i]}" --transport "$TRANSPORT" \
+        "${wait_args[@]}"
     # The jqb server's JIT, as scale-curve.sh warms it.
     "$NCLI" bench --service "${svcs[$i]}" --count 20000 --size "$SIZE" --max "$MAX" --warmup 0 >/dev/null 2>&1
     for w in 100 "$CLIENTS"; do
