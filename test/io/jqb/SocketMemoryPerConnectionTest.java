@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Test;
 class SocketMemoryPerConnectionTest {
     private static final int MAX = 65_536;
     private static final int CLIENTS = 6;
-    /** Per connection beyond the shared area: its scratch is shared too, so this leaves room only for noise. */
-    private static final long BOUND_PER_CONNECTION = 1_024;
+    /** Per connection beyond the shared area (its small send scratch), with room for other threads' allocations. */
+    private static final long BOUND_PER_CONNECTION = 4_096;
     /** The shared area: one buffer of the largest agreed size, the recvmsg scratch and slack. */
     private static final long SHARED = MAX + 4_096;
 
