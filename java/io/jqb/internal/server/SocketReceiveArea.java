@@ -34,11 +34,17 @@ final class SocketReceiveArea {
 
     /** A channel starts using the area (loop thread, at its creation). */
     synchronized void acquire() {
-        users++;
         if (credScratch == 0) {
-            credScratch = Posix.allocate(UnixSocket.RECV_SCRATCH);
-            livenessScratch = Posix.allocate(LIVENESS_SCRATCH);
+            long cred = Posix.allocate(UnixSocket.RECV_SCRATCH);
+            try {
+                livenessScratch = Posix.allocate(LIVENESS_SCRATCH);
+            } catch (RuntimeException | Error e) {
+                Posix.free(cred, UnixSocket.RECV_SCRATCH);
+                throw e;
+            }
+            credScratch = cred;
         }
+        users++; // only once nothing can fail: a failed set-up holds no reference
     }
 
     /** A channel is done with the area; the last one frees it. */
