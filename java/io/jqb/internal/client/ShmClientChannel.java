@@ -35,17 +35,20 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private final ShmRing event;
     /**
      * Native scratch slots, 8 bytes each (a pollfd is 8): the doorbell byte we send, the event byte we drain, the
-     * pollfd of a send waiting for room, [24] unused (checkConnected runs on any thread: its pollfd is its own), the
-     * pollfd of an event wait. Each slot is used under its direction's lock.
+     * pollfd of a send waiting for room, the int for setsockopt(SO_SNDBUF) (checkConnected runs on any thread: its
+     * pollfd is its own), the pollfd of an event wait. Each slot is used under its direction's lock.
      */
     private static final int DOORBELL_SLOT = 0;
     private static final int EVENT_BYTE_SLOT = 8;
     private static final int SEND_POLL_SLOT = 16;
+    private static final int SNDBUF_SLOT = 24;
     private static final int EVENT_POLL_SLOT = 32;
     private static final int SCRATCH_LENGTH = 40;
     private final long scratch;
     private int owedEventBytes;
     private boolean closed;
+    /** The doorbell socket's send buffer was enlarged ({@link #growDoorbellBuffer}); done at most once. */
+    private boolean doorbellBufferGrown;
     /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
     private final boolean jqbServer;
     private volatile WaitStrategy waitStrategy = WaitStrategy.block();
@@ -206,6 +209,12 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 connected = false;
                 return false;
             }
+            if (!doorbellBufferGrown) {
+                doorbellBufferGrown = true;
+                if (growDoorbellBuffer()) {
+                    continue;
+                }
+            }
             // The server is not draining doorbells right now; its loop will. Wait for room.
             if (aborted) {
                 return false;
@@ -221,6 +230,38 @@ public final class ShmClientChannel extends AbstractClientChannel {
             }
         }
     }
+
+    /**
+     * Each queued one-byte doorbell costs the socket's send buffer a whole kernel buffer (about 768 bytes), so the
+     * default buffer (208 KiB) holds only ~278 of them: a client pipelining small requests finds the socket full long
+     * before its request ring, and then sleeps until the server has drained three quarters of it (the kernel wakes a
+     * writer of a unix stream socket only then), the server runs dry and every following doorbell has to wake it.
+     * libqb's client busy-loops on the full socket instead (one CPU spinning on {@code send}). The first time the
+     * socket is found full, enlarge its send buffer once so that it holds one doorbell per chunk the request ring can
+     * hold; the kernel caps it at {@code net.core.wmem_max}. Memory is charged only for doorbells actually queued,
+     * and there are never more of those than chunks in the ring. Connections that never fill the socket pay nothing.
+     *
+     * @return true when the buffer grew (retry the send at once)
+     */
+    private boolean growDoorbellBuffer() {
+        long chunks = request.dataBytes() / MIN_REQUEST_CHUNK + 1;
+        // setsockopt doubles the value it is given (the kernel's bookkeeping overhead).
+        long want = Math.min(chunks * DOORBELL_TRUESIZE / 2, MAX_DOORBELL_SNDBUF);
+        long v = scratch + SNDBUF_SLOT;
+        MEM.writeInt(v, (int) want);
+        if (C.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, v, 4) < 0) {
+            LOG.debug("setsockopt(SO_SNDBUF, {}): errno {}", want, Posix.errno());
+            return false;
+        }
+        return true;
+    }
+
+    /** The smallest request chunk: the ring's 8-byte chunk header and libqb's 16-byte request header. */
+    private static final int MIN_REQUEST_CHUNK = 24;
+    /** What one queued one-byte doorbell costs a unix stream socket's send buffer (the skb's truesize). */
+    private static final long DOORBELL_TRUESIZE = 768;
+    /** Upper bound for the value given to setsockopt(SO_SNDBUF) (the kernel doubles it and caps it itself). */
+    private static final long MAX_DOORBELL_SNDBUF = 8L << 20;
 
     // ------------------------------------------------------------------------------------------- receiving
 
