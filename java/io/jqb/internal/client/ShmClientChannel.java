@@ -35,20 +35,24 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private final ShmRing event;
     /**
      * Native scratch slots, 8 bytes each (a pollfd is 8): the doorbell byte we send, the event byte we drain, the
-     * pollfd of a send waiting for room, the int for setsockopt(SO_SNDBUF) (checkConnected runs on any thread: its
-     * pollfd is its own), the pollfd of an event wait. Each slot is used under its direction's lock.
+     * pollfd of a send waiting for room, [24] unused (checkConnected runs on any thread: its pollfd is its own), the
+     * pollfd of an event wait. Each slot is used under its direction's lock.
      */
     private static final int DOORBELL_SLOT = 0;
     private static final int EVENT_BYTE_SLOT = 8;
     private static final int SEND_POLL_SLOT = 16;
-    private static final int SNDBUF_SLOT = 24;
     private static final int EVENT_POLL_SLOT = 32;
     private static final int SCRATCH_LENGTH = 40;
     private final long scratch;
     private int owedEventBytes;
     private boolean closed;
-    /** The doorbell socket's send buffer was enlarged ({@link #growDoorbellBuffer}); done at most once. */
-    private boolean doorbellBufferGrown;
+    /**
+     * Whether the last time the doorbell socket was full, retrying the send found room within {@link
+     * #DOORBELL_SPIN_NANOS} (the server drains doorbells on another CPU). Used under the send lock only.
+     */
+    private boolean doorbellSpinPaysOff = true;
+    /** Full-socket episodes since spinning last failed; every {@link #DOORBELL_RETRY_SPIN}th one spins again. */
+    private int doorbellEpisodes;
     /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
     private final boolean jqbServer;
     private volatile WaitStrategy waitStrategy = WaitStrategy.block();
@@ -209,11 +213,12 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 connected = false;
                 return false;
             }
-            if (!doorbellBufferGrown) {
-                doorbellBufferGrown = true;
-                if (growDoorbellBuffer()) {
-                    continue;
-                }
+            int spun = spinForDoorbellRoom();
+            if (spun > 0) {
+                return true;
+            }
+            if (spun < 0) {
+                continue; // the send failed otherwise: the retry above classifies it
             }
             // The server is not draining doorbells right now; its loop will. Wait for room.
             if (aborted) {
@@ -232,36 +237,51 @@ public final class ShmClientChannel extends AbstractClientChannel {
     }
 
     /**
-     * Each queued one-byte doorbell costs the socket's send buffer a whole kernel buffer (about 768 bytes), so the
-     * default buffer (208 KiB) holds only ~278 of them: a client pipelining small requests finds the socket full long
-     * before its request ring, and then sleeps until the server has drained three quarters of it (the kernel wakes a
-     * writer of a unix stream socket only then), the server runs dry and every following doorbell has to wake it.
-     * libqb's client busy-loops on the full socket instead (one CPU spinning on {@code send}). The first time the
-     * socket is found full, enlarge its send buffer once so that it holds one doorbell per chunk the request ring can
-     * hold; the kernel caps it at {@code net.core.wmem_max}. Memory is charged only for doorbells actually queued,
-     * and there are never more of those than chunks in the ring. Connections that never fill the socket pay nothing.
+     * The doorbell socket is full. Each queued one-byte doorbell costs a unix stream socket a whole kernel buffer,
+     * so the default send buffer holds only ~278 of them, far fewer than a request ring holds small requests: a
+     * client pipelining small requests finds it full all the time. Sleeping in {@code poll} then waits until the
+     * server has drained three quarters of it (the kernel wakes a stream socket's writer only then) plus a
+     * cross-CPU wake-up, long enough for a server on another CPU to run dry, after which each doorbell has to wake
+     * it again. libqb's client busy-loops on {@code send} instead. Here: retry the send for up to {@link
+     * #DOORBELL_SPIN_NANOS} first, and only while that pays off; when the server shares our CPU (it cannot drain
+     * while we spin) a failed spin switches it off, and it is tried again every {@link #DOORBELL_RETRY_SPIN}th
+     * full-socket episode only, so a pinned pair keeps the batching that sleeping in {@code poll} gives it.
      *
-     * @return true when the buffer grew (retry the send at once)
+     * @return 1 when the doorbell was sent while spinning, 0 to wait in poll, -1 when a send failed with another
+     *         error than EAGAIN
      */
-    private boolean growDoorbellBuffer() {
-        long chunks = request.dataBytes() / MIN_REQUEST_CHUNK + 1;
-        // setsockopt doubles the value it is given (the kernel's bookkeeping overhead).
-        long want = Math.min(chunks * DOORBELL_TRUESIZE / 2, MAX_DOORBELL_SNDBUF);
-        long v = scratch + SNDBUF_SLOT;
-        MEM.writeInt(v, (int) want);
-        if (C.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, v, 4) < 0) {
-            LOG.debug("setsockopt(SO_SNDBUF, {}): errno {}", want, Posix.errno());
-            return false;
+    private int spinForDoorbellRoom() {
+        if (!doorbellSpinPaysOff && ++doorbellEpisodes % DOORBELL_RETRY_SPIN != 0) {
+            return 0;
         }
-        return true;
+        final long start = System.nanoTime();
+        for (int i = 1;; i++) {
+            if (aborted) {
+                return 0;
+            }
+            Thread.onSpinWait();
+            if ((i & 7) == 0) {
+                if (C.send(fd, scratch + DOORBELL_SLOT, 1, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT) == 1) {
+                    doorbellSpinPaysOff = true;
+                    doorbellEpisodes = 0;
+                    return 1;
+                }
+                int e = Posix.errno();
+                if (e != Errno.EAGAIN && e != Errno.EINTR) {
+                    return -1;
+                }
+                if (System.nanoTime() - start > DOORBELL_SPIN_NANOS) {
+                    doorbellSpinPaysOff = false;
+                    return 0;
+                }
+            }
+        }
     }
 
-    /** The smallest request chunk: the ring's 8-byte chunk header and libqb's 16-byte request header. */
-    private static final int MIN_REQUEST_CHUNK = 24;
-    /** What one queued one-byte doorbell costs a unix stream socket's send buffer (the skb's truesize). */
-    private static final long DOORBELL_TRUESIZE = 768;
-    /** Upper bound for the value given to setsockopt(SO_SNDBUF) (the kernel doubles it and caps it itself). */
-    private static final long MAX_DOORBELL_SNDBUF = 8L << 20;
+    /** How long a full doorbell socket is retried before sleeping in poll (a few server iterations). */
+    private static final long DOORBELL_SPIN_NANOS = 20_000;
+    /** With spinning switched off, how often a full-socket episode tries it again. */
+    private static final int DOORBELL_RETRY_SPIN = 16;
 
     // ------------------------------------------------------------------------------------------- receiving
 
