@@ -35,24 +35,20 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private final ShmRing event;
     /**
      * Native scratch slots, 8 bytes each (a pollfd is 8): the doorbell byte we send, the event byte we drain, the
-     * pollfd of a send waiting for room, [24] unused (checkConnected runs on any thread: its pollfd is its own), the
-     * pollfd of an event wait. Each slot is used under its direction's lock.
+     * pollfd of a send waiting for room, the int for setsockopt(SO_SNDBUF) (checkConnected runs on any thread: its
+     * pollfd is its own), the pollfd of an event wait. Each slot is used under its direction's lock.
      */
     private static final int DOORBELL_SLOT = 0;
     private static final int EVENT_BYTE_SLOT = 8;
     private static final int SEND_POLL_SLOT = 16;
+    private static final int SNDBUF_SLOT = 24;
     private static final int EVENT_POLL_SLOT = 32;
     private static final int SCRATCH_LENGTH = 40;
     private final long scratch;
     private int owedEventBytes;
     private boolean closed;
-    /**
-     * Whether the last time the doorbell socket was full, retrying the send found room within {@link
-     * #DOORBELL_SPIN_NANOS} (the server drains doorbells on another CPU). Used under the send lock only.
-     */
-    private boolean doorbellSpinPaysOff = true;
-    /** Full-socket episodes since spinning last failed; every {@link #DOORBELL_RETRY_SPIN}th one spins again. */
-    private int doorbellEpisodes;
+    /** The doorbell socket's send buffer was enlarged ({@link #growDoorbellBuffer}); done at most once. */
+    private boolean doorbellBufferGrown;
     /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
     private final boolean jqbServer;
     private volatile WaitStrategy waitStrategy = WaitStrategy.block();
@@ -213,12 +209,11 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 connected = false;
                 return false;
             }
-            int spun = spinForDoorbellRoom();
-            if (spun > 0) {
-                return true;
-            }
-            if (spun < 0) {
-                continue; // the send failed otherwise: the retry above classifies it
+            if (!doorbellBufferGrown) {
+                doorbellBufferGrown = true;
+                if (growDoorbellBuffer()) {
+                    continue;
+                }
             }
             // The server is not draining doorbells right now; its loop will. Wait for room.
             if (aborted) {
@@ -237,51 +232,34 @@ public final class ShmClientChannel extends AbstractClientChannel {
     }
 
     /**
-     * The doorbell socket is full. Each queued one-byte doorbell costs a unix stream socket a whole kernel buffer,
-     * so the default send buffer holds only ~278 of them, far fewer than a request ring holds small requests: a
-     * client pipelining small requests finds it full all the time. Sleeping in {@code poll} then waits until the
-     * server has drained three quarters of it (the kernel wakes a stream socket's writer only then) plus a
-     * cross-CPU wake-up, long enough for a server on another CPU to run dry, after which each doorbell has to wake
-     * it again. libqb's client busy-loops on {@code send} instead. Here: retry the send for up to {@link
-     * #DOORBELL_SPIN_NANOS} first, and only while that pays off; when the server shares our CPU (it cannot drain
-     * while we spin) a failed spin switches it off, and it is tried again every {@link #DOORBELL_RETRY_SPIN}th
-     * full-socket episode only, so a pinned pair keeps the batching that sleeping in {@code poll} gives it.
+     * Each queued one-byte doorbell costs a unix stream socket's send buffer a whole kernel buffer (about 768 bytes),
+     * so the default buffer (208 KiB) holds only ~278 of them, far fewer than a request ring holds small requests: a
+     * client pipelining small requests finds it full all the time and sleeps in poll, and the kernel wakes a stream
+     * socket's writer only when its queue is down to a quarter of the buffer (~70 doorbells). If the wake-up takes
+     * longer than the server needs for those, the server runs dry and every following doorbell has to wake it.
+     * The first time the socket is found full, its send buffer is doubled once: the writer is then woken with twice
+     * as many doorbells still queued. (Not more: a client whose queue of doorbells reaches its whole window of
+     * outstanding requests waits on the response semaphore for every response instead.) Memory is charged only for
+     * doorbells actually queued. Connections that never fill the socket pay nothing.
      *
-     * @return 1 when the doorbell was sent while spinning, 0 to wait in poll, -1 when a send failed with another
-     *         error than EAGAIN
+     * @return true when the buffer grew (retry the send at once)
      */
-    private int spinForDoorbellRoom() {
-        if (!doorbellSpinPaysOff && ++doorbellEpisodes % DOORBELL_RETRY_SPIN != 0) {
-            return 0;
+    private boolean growDoorbellBuffer() {
+        long v = scratch + SNDBUF_SLOT;
+        int current;
+        try {
+            current = Posix.getIntOption(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, "getsockopt(SO_SNDBUF)");
+        } catch (IpcException e) {
+            return false;
         }
-        final long start = System.nanoTime();
-        for (int i = 1;; i++) {
-            if (aborted) {
-                return 0;
-            }
-            Thread.onSpinWait();
-            if ((i & 7) == 0) {
-                if (C.send(fd, scratch + DOORBELL_SLOT, 1, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT) == 1) {
-                    doorbellSpinPaysOff = true;
-                    doorbellEpisodes = 0;
-                    return 1;
-                }
-                int e = Posix.errno();
-                if (e != Errno.EAGAIN && e != Errno.EINTR) {
-                    return -1;
-                }
-                if (System.nanoTime() - start > DOORBELL_SPIN_NANOS) {
-                    doorbellSpinPaysOff = false;
-                    return 0;
-                }
-            }
+        // The kernel doubles the value setsockopt is given (its bookkeeping) and caps it at net.core.wmem_max.
+        MEM.writeInt(v, current);
+        if (C.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, v, 4) < 0) {
+            LOG.debug("setsockopt(SO_SNDBUF, {}): errno {}", current, Posix.errno());
+            return false;
         }
+        return true;
     }
-
-    /** How long a full doorbell socket is retried before sleeping in poll (a few server iterations). */
-    private static final long DOORBELL_SPIN_NANOS = 20_000;
-    /** With spinning switched off, how often a full-socket episode tries it again. */
-    private static final int DOORBELL_RETRY_SPIN = 16;
 
     // ------------------------------------------------------------------------------------------- receiving
 
