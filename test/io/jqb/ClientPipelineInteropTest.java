@@ -16,12 +16,12 @@ import org.junit.jupiter.api.Test;
  * A jqb client pipelining small requests to a native libqb server over SHM. Every request also sends a one-byte
  * doorbell on the setup socket, and a unix stream socket's default send buffer holds only about 278 of them (each
  * costs a whole kernel buffer) where the request ring holds thousands: a send then finds the doorbell socket full,
- * spins briefly for room and then waits in poll until the server drains it. Nothing may be lost or doubled on the
- * way, and the wait must end as soon as the server reads again.
+ * doubles its send buffer once (~556) and, when that is full too, waits in poll until the server drains it. Nothing
+ * may be lost or doubled on the way, and the wait must end as soon as the server reads again.
  */
 class ClientPipelineInteropTest extends ClientTestSupport {
-    /** More doorbells than a default send buffer holds (~278). */
-    private static final int OUTSTANDING = 400;
+    /** More doorbells than even the doubled send buffer holds (~556 where net.core.wmem_max is the default). */
+    private static final int OUTSTANDING = 700;
     /** Sends done before the server reads again: most of a default doorbell buffer. */
     private static final int QUEUED_FIRST = 250;
 
