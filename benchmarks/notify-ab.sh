@@ -4,7 +4,10 @@
 # C sender and receivers (this checkout's native/build/qbn-notify, dbusn-notify), a paced latency run and a
 # pipelined throughput run. Builds alternate within every round, so a machine whose load moves from minute to
 # minute loads every build alike; per build and receiver count it prints the median p50/p99, notifications/s and
-# the daemon's CPU time per notification in the throughput run (all its threads; the least load-sensitive figure).
+# the daemon's CPU time per notification in the throughput run (all its threads; the least load-sensitive figure),
+# and from the C programs' getrusage: the receivers' CPU per notification (all of them) and wake-ups (voluntary
+# context switches) per receiver per notification in the throughput run, the sender's likewise, and the receivers'
+# CPU per notification in the paced run (each receiver wakes once per notification there: the wake-up's cost).
 #
 # Usage: benchmarks/notify-ab.sh [ROUNDS=3] [BUILD_DIR...]   (default: this checkout; a build = a checkout with
 #        `make` done). Knobs: NB_RECEIVERS ("1 10 100"), NB_LAT_COUNT (1000), NB_TPUT_COUNT (10000), NB_GAP_US
@@ -107,17 +110,24 @@ one() {
     local p50 p99
     p50=$(awk '{a[NR]=$1} END {if (NR) printf "%.1f", a[int(NR*0.50)+1]/1000; else print "-"}' "$work/all.lat")
     p99=$(awk '{a[NR]=$1} END {if (NR) printf "%.1f", a[int(NR*0.99)+(NR*0.99==int(NR*0.99)?0:1)]/1000; else print "-"}' "$work/all.lat")
+    local rcpu=0 rwake=0 scpu swake
+    scpu=$(field "$line" cpu_us); swake=$(field "$line" wakes)
     for i in $(seq 1 "$k"); do
         line=$(grep '^done' "$work/recv.$i")
         g=$(field "$line" got); l=$(field "$line" last_ns)
         got=$((got + ${g:-0}))
+        rcpu=$((rcpu + $(field "$line" cpu_us))); rwake=$((rwake + $(field "$line" wakes)))
         [ "${l:-0}" -gt "$last" ] && last=$l
     done
     local rate="-"
     if [ "$last" -gt "${start_ns:-0}" ] && [ "$got" -gt 0 ]; then
         rate=$(awk -v g="$got" -v k="$k" -v t=$((last - start_ns)) 'BEGIN { printf "%.0f", (g / k) / (t / 1e9) }')
     fi
-    echo "$p50 $p99 $rate $(awk -v g="$got" -v n=$((count * k)) 'BEGIN { printf "%.1f", 100.0 * g / n }') $cpu_us"
+    # receivers' CPU per notification (all of them), wake-ups per receiver per notification; the sender's likewise
+    local extra
+    extra=$(awk -v rc="$rcpu" -v rw="$rwake" -v sc="${scpu:-0}" -v sw="${swake:-0}" -v n="$count" -v k="$k" \
+        'BEGIN { printf "%.2f %.3f %.2f %.3f", rc / n, rw / n / k, sc / n, sw / n }')
+    echo "$p50 $p99 $rate $(awk -v g="$got" -v n=$((count * k)) 'BEGIN { printf "%.1f", 100.0 * g / n }') $cpu_us $extra"
 }
 
 names=()
@@ -147,14 +157,14 @@ for r in $(seq 1 "$ROUNDS"); do
                 one jqb 1 tput "$NB_WARMUP" 0 >/dev/null   # the JIT warm-up of a long-running broker
             fi
             one "$sys" "$k" lat $(( lat_count / 4 + 50 )) "$gap" >/dev/null
-            read -r p50 p99 _ lpct _ < <(one "$sys" "$k" lat "$lat_count" "$gap")
-            read -r _ _ rate tpct cpu < <(one "$sys" "$k" tput "$tput_count" 0)
+            read -r p50 p99 _ lpct _ lrcpu lrwake _ _ < <(one "$sys" "$k" lat "$lat_count" "$gap")
+            read -r _ _ rate tpct cpu rcpu rwake scpu swake < <(one "$sys" "$k" tput "$tput_count" 0)
             if [ "$b" = dbus ]; then
                 kill -TERM "$bus_pid" 2>/dev/null; bus_pid=""
             else
                 stop_pid "$broker"; broker=""
             fi
-            echo "round=$r receivers=$k build=$i:$b p50_us=$p50 p99_us=$p99 lat_delivered=$lpct rate=$rate tput_delivered=$tpct cpu_us=$cpu" \
+            echo "round=$r receivers=$k build=$i:$b p50_us=$p50 p99_us=$p99 lat_delivered=$lpct lat_recv_cpu_us=$lrcpu lat_recv_wakes=$lrwake rate=$rate tput_delivered=$tpct cpu_us=$cpu recv_cpu_us=$rcpu recv_wakes=$rwake send_cpu_us=$scpu send_wakes=$swake" \
                 | tee -a "$work/results"
         done
     done
@@ -166,6 +176,6 @@ for k in $NB_RECEIVERS; do
     for b in "${names[@]}"; do
         i=$((i + 1))
         sel() { grep -F " receivers=$k build=$i:" "$work/results" | while read -r l; do field "$l" "$1"; done | median; }
-        echo "receivers=$k build=$b p50_us=$(sel p50_us) p99_us=$(sel p99_us) rate=$(sel rate) daemon_cpu_us=$(sel cpu_us)"
+        echo "receivers=$k build=$b p50_us=$(sel p50_us) p99_us=$(sel p99_us) lat_recv_cpu_us=$(sel lat_recv_cpu_us) rate=$(sel rate) daemon_cpu_us=$(sel cpu_us) recv_cpu_us=$(sel recv_cpu_us) recv_wakes=$(sel recv_wakes) send_cpu_us=$(sel send_cpu_us) send_wakes=$(sel send_wakes)"
     done
 done

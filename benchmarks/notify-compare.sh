@@ -151,11 +151,13 @@ run() {
     local p50 p99
     p50=$(awk '{a[NR]=$1} END {if (NR) printf "%.1f", a[int(NR*0.50)+1]/1000; else print "-"}' "$work/all.lat")
     p99=$(awk '{a[NR]=$1} END {if (NR) printf "%.1f", a[int(NR*0.99)+(NR*0.99==int(NR*0.99)?0:1)]/1000; else print "-"}' "$work/all.lat")
-    local got=0 last=0 g l
+    local got=0 last=0 g l rcpu=0 rwake=0 scpu
+    scpu=$(field "$line" cpu_us)
     for i in $(seq 1 "$k"); do
         line=$(grep '^done' "$work/recv.$i")
         g=$(field "$line" got); l=$(field "$line" last_ns)
         got=$((got + ${g:-0}))
+        rcpu=$((rcpu + $(field "$line" cpu_us))); rwake=$((rwake + $(field "$line" wakes)))
         [ "${l:-0}" -gt "$last" ] && last=$l
     done
     local rate="-"
@@ -164,7 +166,11 @@ run() {
     fi
     local pct
     pct=$(awk -v g="$got" -v n=$((count * k)) 'BEGIN { printf "%.1f", 100.0 * g / n }')
-    echo "$p50 $p99 $rate $pct $cpu_us"
+    # receivers' CPU per notification (all of them), per delivery, wake-ups per receiver per notification; sender's CPU
+    local extra
+    extra=$(awk -v rc="$rcpu" -v rw="$rwake" -v sc="${scpu:-0}" -v n="$count" -v k="$k" \
+        'BEGIN { printf "%.1f %.2f %.3f %.2f", rc / n, rc / n / k, rw / n / k, sc / n }')
+    echo "$p50 $p99 $rate $pct $cpu_us $extra"
 }
 
 # A long-running broker is JIT-compiled: warm it (and, alike, dbus-daemon) with NB_WARMUP notifications first.
@@ -186,11 +192,11 @@ for k in $NB_RECEIVERS; do
     for sys in $systems; do
         # warm-up (JIT of the broker, caches of dbus-daemon), not recorded
         run "$sys" "$k" lat $(( lat_count / 4 + 50 )) "$gap" >/dev/null
-        read -r p50 p99 _ lpct _ < <(run "$sys" "$k" lat "$lat_count" "$gap")
-        read -r _ _ rate tpct cpu < <(run "$sys" "$k" tput "$tput_count" 0)
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$sys" "$lat_count" "$gap" "$p50" "$p99" "$lpct" \
-            "$tput_count" "$rate" "$tpct" "$cpu" >>"$results"
-        echo "bench-notify: receivers=$k $sys p50=${p50}us p99=${p99}us (delivered $lpct%) rate=${rate}/s (delivered $tpct%) daemon CPU ${cpu}us/notification" >&2
+        read -r p50 p99 _ lpct _ _ lwake_cpu _ _ < <(run "$sys" "$k" lat "$lat_count" "$gap")
+        read -r _ _ rate tpct cpu rcpu _ rwake scpu < <(run "$sys" "$k" tput "$tput_count" 0)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$sys" "$lat_count" "$gap" "$p50" "$p99" \
+            "$lpct" "$tput_count" "$rate" "$tpct" "$cpu" "$rcpu" "$rwake" "$scpu" "$lwake_cpu" >>"$results"
+        echo "bench-notify: receivers=$k $sys p50=${p50}us p99=${p99}us (delivered $lpct%) rate=${rate}/s (delivered $tpct%) daemon CPU ${cpu}us/notification receivers ${rcpu}us/notification ${rwake} wake-ups/receiver/notification sender ${scpu}us/notification; paced: ${lwake_cpu}us per receiver wake-up" >&2
     done
 done
 
@@ -245,6 +251,19 @@ section="$work/section.md"
               f[r,11], lr, tr
           }
         }' "$results"
+    echo
+    echo "Where the CPU goes, per notification (getrusage of each C program, /proc schedstat of the daemon): in the"
+    echo "throughput run the daemon, all receivers together (and per delivery), how often each receiver blocked and"
+    echo "woke (voluntary context switches ÷ notifications: below 1 means it drained several events per wake-up), the"
+    echo "sender; in the paced run every receiver wakes once per notification, so its CPU per notification is the"
+    echo "cost of one receiver wake-up (poll, the event, back to sleep, with the context switches)."
+    echo
+    echo "| receivers | system | daemon µs | receivers µs (per delivery) | wake-ups per receiver per notification | sender µs | paced: µs per receiver wake-up |"
+    echo "|---:|---|---:|---:|---:|---:|---:|"
+    awk -F'\t' -v phased="$NB_PHASED" '{
+        printf "| %s | %s | %s | %s (%.2f) | %s | %s | %s |\n", $1,
+          $2 == "jqb" ? "jqb broker" : $2 == "dbus" ? "D-Bus" : "jqb broker, `--wait " phased "`", $11, $12,
+          ($1 > 0 ? $12 / $1 : 0), $13, $14, $15 }' "$results"
     echo
     echo "Targets (issue 13): p50 ≤ 0.3× D-Bus, throughput ≥ 5× D-Bus."
     echo

@@ -15,7 +15,8 @@
 #
 # Knobs (environment): SCALE_CLIENTS ("1 10 100 1000"), SCALE_ROUNDS (3), SCALE_DURATION_MS (measured time per run, 2000),
 # SCALE_WARMUP_MS (500), SCALE_SIZE (payload, 64), SCALE_MAX (buffer size asked for, 8192),
-# SCALE_TRANSPORTS ("shm socket"), CPU_SERVER (0), CPU_CLIENT (1), CHART_FORMAT (svg|png), SECTION_OUT (write the section there instead of
+# SCALE_TRANSPORTS ("shm socket"), SCALE_SPIN_WAIT (phased:30:0: the wait strategy of the third server, "jqb spin", a
+# jqb server whose loop spins that long before it sleeps; empty = no such server), CPU_SERVER (0), CPU_CLIENT (1), CHART_FORMAT (svg|png), SECTION_OUT (write the section there instead of
 # splicing it into OUT), OUT (docs/PERFORMANCE.md), CHART (scale-curve.svg next to OUT), COMMANDS (append the commands
 # run to this file).
 set -uo pipefail
@@ -32,6 +33,9 @@ SCALE_WARMUP_MS=${SCALE_WARMUP_MS:-500}
 SCALE_SIZE=${SCALE_SIZE:-64}
 SCALE_MAX=${SCALE_MAX:-8192}
 SCALE_TRANSPORTS=${SCALE_TRANSPORTS:-"shm socket"}
+SCALE_SPIN_WAIT=${SCALE_SPIN_WAIT-phased:30:0}
+jqb_servers="jqb"
+[ -n "$SCALE_SPIN_WAIT" ] && jqb_servers="jqb jqbspin"
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 OUT=${OUT:-docs/PERFORMANCE.md}
@@ -82,6 +86,8 @@ start() { # impl transport
     local impl=$1 t=$2 svc="jqbscale-$$-$1-$2" log="$work/server-$1-$2.log" cmd
     if [ "$impl" = native ]; then
         cmd=(taskset -c "$CPU_SERVER" "$NSRV" --service "$svc" --transport "$t")
+    elif [ "$impl" = jqbspin ]; then
+        cmd=(taskset -c "$CPU_SERVER" "$JQB" echo-server --service "$svc" --transport "$t" --wait "$SCALE_SPIN_WAIT")
     else
         cmd=(taskset -c "$CPU_SERVER" "$JQB" echo-server --service "$svc" --transport "$t")
     fi
@@ -98,18 +104,20 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 for t in $SCALE_TRANSPORTS; do
     start native "$t"
-    start jqb "$t"
-    # The jqb server's JIT: single-connection round trips, then many connections at once.
-    log_cmd "$NCLI bench --service ${SVC[jqb-$t]} --count 20000 --size $SCALE_SIZE --max $SCALE_MAX --warmup 0  # warm-up"
-    timeout 60 "$NCLI" bench --service "${SVC[jqb-$t]}" --count 20000 --size "$SCALE_SIZE" --max "$SCALE_MAX" \
-        --warmup 0 >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
-    # Then every client count of the curve once: the paths that only many connections take (batches, hang-ups of
-    # many clients at once, timers) otherwise meet their first uncommon trap inside a measured window, and the loop
-    # runs deoptimised until the JIT has compiled it again (seconds on a busy machine).
-    for n in 100 $SCALE_CLIENTS; do
-        log_cmd "$NCLI bench-many --service ${SVC[jqb-$t]} --clients $n --duration-ms 1000 --warmup-ms 0 --size $SCALE_SIZE --max $SCALE_MAX  # warm-up"
-        timeout 120 "$NCLI" bench-many --service "${SVC[jqb-$t]}" --clients "$n" --duration-ms 1000 --warmup-ms 0 \
-            --size "$SCALE_SIZE" --max "$SCALE_MAX" >/dev/null 2>&1 || echo "scale-curve: warm-up of jqb-$t failed" >&2
+    for j in $jqb_servers; do
+        start "$j" "$t"
+        # The jqb server's JIT: single-connection round trips, then many connections at once.
+        log_cmd "$NCLI bench --service ${SVC[$j-$t]} --count 20000 --size $SCALE_SIZE --max $SCALE_MAX --warmup 0  # warm-up"
+        timeout 60 "$NCLI" bench --service "${SVC[$j-$t]}" --count 20000 --size "$SCALE_SIZE" --max "$SCALE_MAX" \
+            --warmup 0 >/dev/null 2>&1 || echo "scale-curve: warm-up of $j-$t failed" >&2
+        # Then every client count of the curve once: the paths that only many connections take (batches, hang-ups
+        # of many clients at once, timers) otherwise meet their first uncommon trap inside a measured window, and
+        # the loop runs deoptimised until the JIT has compiled it again (seconds on a busy machine).
+        for n in 100 $SCALE_CLIENTS; do
+            log_cmd "$NCLI bench-many --service ${SVC[$j-$t]} --clients $n --duration-ms 1000 --warmup-ms 0 --size $SCALE_SIZE --max $SCALE_MAX  # warm-up"
+            timeout 120 "$NCLI" bench-many --service "${SVC[$j-$t]}" --clients "$n" --duration-ms 1000 --warmup-ms 0 \
+                --size "$SCALE_SIZE" --max "$SCALE_MAX" >/dev/null 2>&1 || echo "scale-curve: warm-up of $j-$t failed" >&2
+        done
     done
 done
 
@@ -119,7 +127,7 @@ for n in $SCALE_CLIENTS; do
     for t in $SCALE_TRANSPORTS; do
         for round in $(seq 1 "$SCALE_ROUNDS"); do
             # Alternate which server goes first, so that a drift in the machine's speed does not favour one.
-            if [ $flip -eq 0 ]; then order="native jqb"; else order="jqb native"; fi
+            if [ $flip -eq 0 ]; then order="native $jqb_servers"; else order="$(echo $jqb_servers | tr ' ' '\n' | tac | tr '\n' ' ')native"; fi
             flip=$((1 - flip))
             for srv in $order; do
                 pid=${PID[$srv-$t]}
@@ -206,7 +214,8 @@ if ensure_gnuplot; then
         awk -F'\t' -v t="$t" '$1 == t { k = $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
               r[k, $3] = $4; p[k, $3] = ($6 == "-" ? "-" : $6 / 1000.0) }
             END { for (i = 1; i <= n; i++) { k = order[i]
-              printf "%s %s %s %s %s\n", k, r[k, "native"], r[k, "jqb"], p[k, "native"], p[k, "jqb"] } }' \
+              printf "%s %s %s %s %s %s %s\n", k, r[k, "native"], r[k, "jqb"], p[k, "native"], p[k, "jqb"],
+                ((k, "jqbspin") in r ? r[k, "jqbspin"] : "-"), ((k, "jqbspin") in p ? p[k, "jqbspin"] : "-") } }' \
             "$results" | sed 's/ - / NaN /g; s/ -$/ NaN/' >"$work/scale-$t.dat"
     done
     {
@@ -226,6 +235,8 @@ if ensure_gnuplot; then
             T=$(echo "$t" | tr a-z A-Z)
             plot="$plot '$work/scale-$t.dat' using 1:2 with linespoints title 'native server, $T',"
             plot="$plot '$work/scale-$t.dat' using 1:3 with linespoints title 'jqb server, $T',"
+            [ -n "$SCALE_SPIN_WAIT" ] &&
+                plot="$plot '$work/scale-$t.dat' using 1:6 with linespoints dashtype 2 title 'jqb server ($SCALE_SPIN_WAIT), $T',"
         done
         echo "${plot%,}"
         echo "set logscale y; set ylabel 'p99 round trip (µs)'; set format y '%g'; set yrange [*:*]"
@@ -234,6 +245,8 @@ if ensure_gnuplot; then
             T=$(echo "$t" | tr a-z A-Z)
             plot="$plot '$work/scale-$t.dat' using 1:4 with linespoints title 'native server, $T',"
             plot="$plot '$work/scale-$t.dat' using 1:5 with linespoints title 'jqb server, $T',"
+            [ -n "$SCALE_SPIN_WAIT" ] &&
+                plot="$plot '$work/scale-$t.dat' using 1:7 with linespoints dashtype 2 title 'jqb server ($SCALE_SPIN_WAIT), $T',"
         done
         echo "${plot%,}"
         echo "unset multiplot"
@@ -267,6 +280,10 @@ section="$work/section.md"
     echo "$SCALE_ROUNDS runs per server, native and jqb alternating (the order flips every run); × native is the median"
     echo "of the per-round ratios. *Server CPU µs per RT*: the server's utime + stime (\`/proc/PID/stat\`) over the run"
     echo "divided by its round trips; near the clients' share of the two vCPUs, the server is the bottleneck."
+    if [ -n "$SCALE_SPIN_WAIT" ]; then
+        echo "*jqbspin*: the same jqb server with \`--wait $SCALE_SPIN_WAIT\` (its loop spins that many µs after its last"
+        echo "event before it sleeps in \`epoll_wait\`, so a client's request rarely has to wake it: see the scale notes)."
+    fi
     echo
     echo "| transport | clients | server | round trips/s | × native | p50 µs | p99 µs | p99 × native | server CPU µs per RT | server RSS MiB | Δ RSS per conn KiB | server threads (Δ per conn) | N connects s |"
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -176,7 +176,7 @@ JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_casLong(JNIEnv *env, jcl
 	return ok ? 1 : 0;
 }
 
-/* sem_post: 1 when waiters are registered (wake one), 0 when none, -2 at SEM_VALUE_MAX, -1 when gone */
+/* sem_post: 1 when a sleeper may need the wake-up (wake one), 0 when not, -2 at SEM_VALUE_MAX, -1 when gone */
 JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_semPost(JNIEnv *env, jclass cls, jlong address)
 {
 	sigjmp_buf jb;
@@ -202,7 +202,8 @@ JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_semPost(JNIEnv *env, jcl
 		}
 	}
 	guard = NULL;
-	return (d >> 32) != 0 ? 1 : 0;
+	/* wake as SharedSemaphore.needsWake: not for a single waiter when a token was already there (it is awake) */
+	return (d >> 32) > 1 || ((d >> 32) == 1 && (uint32_t)d == 0) ? 1 : 0;
 }
 
 /* sem_trywait: 1 when a token was taken, 0 when the value is 0, -1 when gone. Any non-zero value counts (glibc). */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,6 +331,31 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The send time in params {"t":<ns>} (the bench's own format): a digit loop, the same in qbn-notify and
+ * dbusn-notify (sscanf cost more than the rest of a receiver's user time per event). 0 when malformed. */
+static long long params_t(const char *p, size_t len)
+{
+	long long v = 0;
+	size_t i = 5;
+	if (len < 6 || memcmp(p, "{\"t\":", 5) != 0) {
+		return 0;
+	}
+	while (i < len && p[i] >= '0' && p[i] <= '9') {
+		v = v * 10 + (p[i++] - '0');
+	}
+	return v;
+}
+
+/* This process's own CPU time (µs) and context switches so far: voluntary ones are the wake-ups after blocking. */
+static void usage_now(long long *cpu_us, long *vol, long *invol)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	*cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	*vol = ru.ru_nvcsw;
+	*invol = ru.ru_nivcsw;
+}
+
 /*
  * bench-recv --service S --app A --count N ID: registers, prints ready, receives N events whose params are
  * {"t":<send time ns>}, prints "latencies" one per line (ns) to the file given by --out, then "done".
@@ -352,6 +378,9 @@ static int cmd_bench_recv(int argc, char **argv)
 	int64_t *lat = calloc((size_t)count, sizeof(int64_t));
 	printf("ready\n");
 	fflush(stdout);
+	long long cpu0, cpu1;
+	long vol0, vol1, inv0, inv1;
+	usage_now(&cpu0, &vol0, &inv0);
 	long got = 0;
 	int64_t first = 0, last = 0;
 	while (got < count) {
@@ -371,12 +400,13 @@ static int cmd_bench_recv(int argc, char **argv)
 		int32_t pl = get32(b + 12);
 		uint16_t fl = get16(b + 16), tl = get16(b + 18), il = get16(b + 20);
 		const char *p = (const char *)b + NOTE_FIXED + fl + tl + il;
-		long long sent = 0;
-		if (pl > 5 && sscanf(p, "{\"t\":%lld", &sent) == 1) {
+		long long sent = pl > 0 ? params_t(p, (size_t)pl) : 0;
+		if (sent != 0) {
 			lat[got] = t - sent;
 		}
 		got++;
 	}
+	usage_now(&cpu1, &vol1, &inv1);
 	FILE *o = outpath ? fopen(outpath, "w") : stdout;
 	for (long i = 0; i < got; i++) {
 		fprintf(o, "%lld\n", (long long)lat[i]);
@@ -384,7 +414,8 @@ static int cmd_bench_recv(int argc, char **argv)
 	if (o != stdout) {
 		fclose(o);
 	}
-	printf("done got=%ld first_ns=%lld last_ns=%lld\n", got, (long long)first, (long long)last);
+	printf("done got=%ld first_ns=%lld last_ns=%lld cpu_us=%lld wakes=%ld preempted=%ld\n", got, (long long)first,
+		(long long)last, cpu1 - cpu0, vol1 - vol0, inv1 - inv0);
 	qb_ipcc_disconnect(c);
 	free(lat);
 	return got == count ? 0 : 1;
@@ -409,6 +440,9 @@ static int cmd_bench_send(int argc, char **argv)
 	qb_ipcc_connection_t *c = connect_as(service, app);
 	char params[64];
 	long inflight = 0, bad = 0;
+	long long cpu0, cpu1;
+	long vol0, vol1, inv0, inv1;
+	usage_now(&cpu0, &vol0, &inv0);
 	int64_t t0 = now_ns();
 	for (long i = 0; i < count; i++) {
 		snprintf(params, sizeof(params), "{\"t\":%lld}", (long long)now_ns());
@@ -452,7 +486,9 @@ static int cmd_bench_send(int argc, char **argv)
 		inflight--;
 	}
 	double s = (double)(now_ns() - t0) / 1e9;
-	printf("sent=%ld seconds=%.3f per_s=%.0f start_ns=%lld not_ok=%ld\n", count, s, count / s, (long long)t0, bad);
+	usage_now(&cpu1, &vol1, &inv1);
+	printf("sent=%ld seconds=%.3f per_s=%.0f start_ns=%lld cpu_us=%lld wakes=%ld preempted=%ld not_ok=%ld\n", count, s,
+		count / s, (long long)t0, cpu1 - cpu0, vol1 - vol0, inv1 - inv0, bad);
 	qb_ipcc_disconnect(c);
 	return bad == 0 ? 0 : 1;
 }

@@ -11,10 +11,11 @@ import io.jqb.internal.setup.SocketNames;
 import io.jqb.internal.wire.ChunkDescriptor;
 import io.jqb.ops.internal.ServiceMonitor;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -62,7 +63,12 @@ public final class Service implements AutoCloseable {
     private final int serviceId;
     private final TransportType type;
     private final ServiceHandler handler;
-    private final List<Connection> connections = new CopyOnWriteArrayList<>();
+    /**
+     * Established connections in the order they came. Not a CopyOnWriteArrayList: that copied the whole array on
+     * every connect and disconnect (garbage growing with the number of connections: ~4 KB per connection at 1,000);
+     * iteration is weakly consistent, which every loop over it tolerates (disconnecting while iterating included).
+     */
+    private final Collection<Connection> connections = new ConcurrentLinkedDeque<>();
     /** Listener and handshakes (loop thread only): libqb's ipc_setup.c. */
     private final Acceptor acceptor = new Acceptor(new AcceptorHost());
     private final AtomicInteger active = new AtomicInteger();

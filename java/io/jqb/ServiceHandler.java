@@ -31,7 +31,8 @@ public interface ServiceHandler {
      *
      * @param connection the client's connection
      * @param request the request bytes between position and limit (the request header's size field), little-endian
-     *        and read-only; valid only during this call (it is a view of the shared ring, not a copy)
+     *        and read-only; valid only during this call (a view of the shared ring or, over SOCKET, of the receive
+     *        buffer the service's connections share; not a copy)
      * @return 0 (or positive) to go on; negative to back off, as libqb's {@code msg_process}: this request is
      *         consumed, and the connection's further queued requests wait for the loop's next wake-up instead of
      *         being served in the same batch (other connections get their turn first)

@@ -93,8 +93,9 @@ public final class Guard {
     /**
      * {@code sem_post} on glibc's 64-bit semaphore word (value low, waiters high).
      *
-     * @return 1 when waiters are registered (wake one), 0 when none, -2 at SEM_VALUE_MAX or a negative value, -1 when
-     *         the memory is gone
+     * @return 1 when a registered waiter may be asleep (wake one: several waiters, or one and the value was 0; see
+     *         {@code SharedSemaphore.needsWake}), 0 when not, -2 at SEM_VALUE_MAX or a negative value, -1 when the
+     *         memory is gone
      */
     public static native int semPost(long address);
 

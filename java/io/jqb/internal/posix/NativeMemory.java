@@ -7,6 +7,7 @@ import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.nio.ReadOnlyBufferException;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Plain, ordered, volatile and atomic access to native memory (our own scratch allocations and mapped shared
@@ -23,6 +24,8 @@ import java.nio.ReadOnlyBufferException;
  * write is checked before use). A fault on a truncated shared mapping surfaces as {@link InternalError}, as before.</p>
  */
 public final class NativeMemory {
+    /** See {@link #outstandingBytes()}. */
+    private static final LongAdder OUTSTANDING = new LongAdder();
     private static final MethodHandle ALLOCATE;
     private static final MethodHandle FREE;
     private static final MethodHandle SET;
@@ -293,10 +296,23 @@ public final class NativeMemory {
 
     // ------------------------------------------------------------------------------- Posix.MEM (instance API)
 
+    /**
+     * Bytes allocated through {@link #allocate} and not yet given back through {@link #freeMemory}, as the callers
+     * state the sizes (set-up paths only: hot paths allocate nothing). What tests use to bound jqb's native memory
+     * per connection.
+     *
+     * @return the bytes outstanding
+     */
+    public static long outstandingBytes() {
+        return OUTSTANDING.sum();
+    }
+
     /** @return {@code size} bytes of uninitialised native memory; release with {@link #freeMemory} */
     public long allocate(long size) {
         try {
-            return (long) ALLOCATE.invokeExact(size);
+            long a = (long) ALLOCATE.invokeExact(size);
+            OUTSTANDING.add(size);
+            return a;
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -306,6 +322,7 @@ public final class NativeMemory {
     public void freeMemory(long address, long size) {
         try {
             FREE.invokeExact(address);
+            OUTSTANDING.add(-size);
         } catch (Throwable t) {
             throw rethrow(t);
         }

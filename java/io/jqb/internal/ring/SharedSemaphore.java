@@ -15,8 +15,8 @@ import io.jqb.internal.wire.TimespecDescriptor;
 /**
  * A glibc-compatible process-shared POSIX semaphore living in a ring header (see {@link SemaphoreDescriptor}).
  * Native peers use {@code sem_post}/{@code sem_timedwait} on the same 32 bytes; this class follows glibc's
- * protocol so that either side can post or wait: post is a CAS on the 64-bit word plus a shared FUTEX_WAKE when the
- * waiter count is non-zero; wait registers as a waiter before sleeping on the low 32 bits.
+ * protocol so that either side can post or wait: post is a CAS on the 64-bit word plus a shared FUTEX_WAKE when a
+ * registered waiter may be asleep ({@link #needsWake}); wait registers as a waiter before sleeping on the low 32 bits.
  *
  * <p>Waiting needs a small native scratch area (a timespec); callers serialise waits on one instance (each ring has a
  * single consumer). Posting is thread-safe.</p>
@@ -118,10 +118,24 @@ public final class SharedSemaphore {
             casFailed(++failures);
         }
         checkRepaired();
-        if ((d >>> 32) != 0) {
+        if (needsWake(d)) {
             Futex.wake(futexAddress, 1);
         }
         return 0;
+    }
+
+    /**
+     * Whether a post that found the semaphore word {@code before} must wake a sleeper. glibc's {@code sem_post}
+     * wakes whenever a waiter is registered; that includes a waiter already woken by an earlier post that has not
+     * run yet (a pipelining client whose responses arrive while it is being scheduled: every post of the batch was
+     * a FUTEX_WAKE system call for nobody, 0.77 per notification in the broker). A waiter only sleeps when the value
+     * is 0 (FUTEX_WAIT with expected value 0, glibc and {@link #await} alike), so when the value was already
+     * non-zero and exactly one waiter is registered, that waiter is awake or will find a token without sleeping:
+     * the post that raised the value from 0 woke it. With two or more waiters, or from 0, this wakes as glibc does.
+     */
+    static boolean needsWake(long before) {
+        long waiters = before >>> 32;
+        return waiters > 1 || (waiters == 1 && (int) before == 0);
     }
 
     /**

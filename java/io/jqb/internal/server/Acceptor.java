@@ -160,6 +160,8 @@ public final class Acceptor {
     }
 
     private final Host host;
+    /** Where this service's SOCKET connections receive their requests, one at a time on the loop thread. */
+    private final SocketReceiveArea socketReceive = new SocketReceiveArea();
     /** Sockets still in the handshake. */
     private final Map<Integer, Handshake> handshakes = new HashMap<>();
     private final int pid = Posix.C.getpid();
@@ -469,7 +471,7 @@ public final class Acceptor {
         try {
             ch = host.type() == TransportType.SOCKET
                     ? SocketServerChannel.create(h.fd, h.dir, host.name(), agreed, a.authUid(), a.authGid(),
-                            a.authMode(), a.owner(), cred.pid(), cred.uid())
+                            a.authMode(), a.owner(), cred.pid(), cred.uid(), socketReceive)
                     : ShmServerChannel.create(h.fd, h.dir, host.name(), agreed, a.authUid(), a.authGid(),
                             a.authMode(), a.owner());
         } catch (RuntimeException | Error e) {

@@ -38,17 +38,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
     private final ControlFile control;
     private final Datagrams responseIo;
     private final Datagrams eventIo;
-    /**
-     * Where requests are received, made on the first request (loop thread only): malloc'd, not zero-filled, so a
-     * connection costs RAM only for the pages its largest request touched (a zeroed direct buffer of the agreed
-     * size cost all of it up front, and stayed until the garbage collector ran); freed by {@link #destroy()}.
-     */
-    private ByteBuffer receiveBuffer;
-    private ByteBuffer requestView;
-    private long receiveAddress;
-    private final long livenessBuf;
-    /** recvmsg scratch: msghdr, iovec and the SCM_CREDENTIALS of each request (SO_PASSCRED is on). */
-    private final long credScratch;
+    /** Where requests are received: the service's, shared by its SOCKET connections (loop thread). */
+    private final SocketReceiveArea receive;
     /** The client's pid and uid from the handshake: only its datagrams are requests. */
     private final int peerPid;
     private final int peerUid;
@@ -57,11 +48,11 @@ public final class SocketServerChannel extends AbstractServerChannel {
     private final PeerSocket eventPeer;
 
     private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String base,
-            ControlFile control, Owner owner, int peerPid, int peerUid) {
+            ControlFile control, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive) {
         super(owner);
         this.peerPid = peerPid;
         this.peerUid = peerUid;
-        this.credScratch = Posix.allocate(UnixSocket.RECV_SCRATCH);
+        this.receive = receive;
         this.setupFd = setupFd;
         this.requestFd = requestFd;
         this.eventFd = eventFd;
@@ -70,17 +61,18 @@ public final class SocketServerChannel extends AbstractServerChannel {
         this.control = control;
         this.responseIo = new Datagrams(maxMsgSize);
         this.eventIo = new Datagrams(maxMsgSize);
-        this.livenessBuf = Posix.allocate(16);
         this.responsePeer = new PeerSocket(requestFd, base + "-response");
         this.eventPeer = new PeerSocket(eventFd, base + "-event");
     }
 
     /**
      * Creates the control file and binds the server's two datagram sockets; requests are accepted only from
-     * {@code peerPid}/{@code peerUid} (the handshake's credentials).
+     * {@code peerPid}/{@code peerUid} (the handshake's credentials). Requests are received into {@code receive},
+     * which the channel holds a reference to until {@link #destroy()}.
      */
-    public static SocketServerChannel create(int setupFd, String dir, String service, int maxMsgSize, int uid,
-            int gid, int mode, Owner owner, int peerPid, int peerUid) throws IpcException {
+    static SocketServerChannel create(int setupFd, String dir, String service, int maxMsgSize, int uid,
+            int gid, int mode, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive)
+            throws IpcException {
         ControlFile ctl = ControlFile.create(dir + "/qb-control-" + service, uid, gid, mode);
         String base = dir + "/qb-" + service;
         int req = -1;
@@ -90,7 +82,10 @@ public final class SocketServerChannel extends AbstractServerChannel {
             // Before anyone can know the name: every datagram then carries its sender's credentials.
             Posix.setIntOption(req, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
             ev = UnixSocket.boundDatagram(base + "-event-tx", maxMsgSize);
-            return new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner, peerPid, peerUid);
+            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner, peerPid,
+                    peerUid, receive);
+            receive.acquire();
+            return ch;
         } catch (RuntimeException | Error e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
@@ -212,21 +207,22 @@ public final class SocketServerChannel extends AbstractServerChannel {
         if ((revents & PollHandlers.POLLIN) == 0 || flowControl != 0) {
             return true;
         }
-        if (receiveBuffer == null) {
-            try {
-                receiveAddress = Posix.MEM.allocate(Math.max(maxMsgSize, 16));
-            } catch (OutOfMemoryError e) {
-                owner.violation("no memory for a " + maxMsgSize + "-byte receive buffer");
-                return false;
-            }
-            receiveBuffer = Posix.directBuffer(receiveAddress, Math.max(maxMsgSize, 16));
-            requestView = receiveBuffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        int capacity = Math.max(maxMsgSize, 16);
+        try {
+            receive.ensure(capacity);
+        } catch (OutOfMemoryError e) {
+            owner.violation("no memory for a " + maxMsgSize + "-byte receive buffer");
+            return false;
         }
+        final ByteBuffer receiveBuffer = receive.buffer();
+        final ByteBuffer requestView = receive.view();
+        final long receiveAddress = receive.address();
+        final long credScratch = receive.credScratch();
         int avail = Math.max(1, Math.min(control.sent(ControlFileDescriptor.REQUEST), budget));
         for (int i = 0; i < avail && open && !owner.paused(); i++) {
             // One system call per request: the receive buffer holds the largest legal request, so nothing is cut.
             receiveBuffer.clear();
-            long got = UnixSocket.recvmsgCredentials(requestFd, receiveAddress, receiveBuffer.capacity(), credScratch);
+            long got = UnixSocket.recvmsgCredentials(requestFd, receiveAddress, capacity, credScratch);
             int n = (int) got;
             if (n == -Errno.EAGAIN) {
                 owner.recvRetry();
@@ -253,6 +249,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
             control.decrementSent(ControlFileDescriptor.REQUEST);
             requestView.clear();
             requestView.limit(size);
+            requestView.order(ByteOrder.LITTLE_ENDIAN); // shared: whatever the last handler set is undone
             if (!sink.onRequest(requestView)) {
                 break; // back-off, as libqb: the rest waits for the next wake-up
             }
@@ -267,7 +264,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
             return false;
         }
         if ((revents & PollHandlers.POLLIN) != 0) {
-            long n = C.recv(setupFd, livenessBuf, 16, LibC.MSG_DONTWAIT);
+            long n = C.recv(setupFd, receive.livenessScratch(), SocketReceiveArea.LIVENESS_SCRATCH, LibC.MSG_DONTWAIT);
             if (n == 0 || (n < 0 && Posix.errno() != Errno.EAGAIN)) {
                 owner.fail("client closed the socket");
                 return false;
@@ -301,14 +298,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
     @Override
     void release() {
         control.close(true);
-        Posix.free(livenessBuf, 16);
-        Posix.free(credScratch, UnixSocket.RECV_SCRATCH);
         responseIo.close();
         eventIo.close();
-        if (receiveBuffer != null) {
-            receiveBuffer = null;
-            requestView = null;
-            Posix.MEM.freeMemory(receiveAddress, Math.max(maxMsgSize, 16));
-        }
+        receive.release();
     }
 }

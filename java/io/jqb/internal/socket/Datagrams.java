@@ -13,28 +13,48 @@ import java.nio.ByteBuffer;
  */
 public final class Datagrams {
     private final int capacity;
-    /** 16 bytes for peeking at a header; always there. */
-    private final ByteBuffer header;
-    private final long headerAddress;
     /**
-     * A full-size area for heap buffers and gathered sends, made on first use: most connections never need it. It
-     * is malloc'd, not a zero-filled direct ByteBuffer: pages the kernel never had to touch cost no RAM, and
+     * 16 bytes for peeking at a header, made on first use: a server's two instances per connection only send, and
+     * each direct buffer costs a malloc and a Cleaner.
+     */
+    private ByteBuffer header;
+    private long headerAddress;
+    /**
+     * The area heap buffers and gathered sends are copied into, made on first use and grown (doubling, up to
+     * {@code capacity}) to the largest message it had to hold: most connections never need it, and one whose
+     * messages are small keeps a small one instead of the agreed buffer size (the server has two per connection).
+     * It is malloc'd, not a zero-filled direct ByteBuffer: pages the kernel never had to touch cost no RAM, and
      * {@link #close()} gives it back at once instead of whenever the garbage collector runs a Cleaner.
      */
     private ByteBuffer scratch;
     private long scratchAddress;
+    private int scratchSize;
+    /** The smallest scratch area made. */
+    private static final int MIN_SCRATCH = 256;
 
     /** @param capacity the largest message (the agreed buffer size) */
     public Datagrams(int capacity) {
         this.capacity = Math.max(capacity, 16);
-        this.header = ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        this.headerAddress = Posix.bufferAddress(header);
     }
 
-    private ByteBuffer scratch() {
-        if (scratch == null) {
-            scratchAddress = Posix.MEM.allocate(capacity);
-            scratch = Posix.directBuffer(scratchAddress, capacity);
+    private long headerAddress() {
+        if (header == null) {
+            header = ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            headerAddress = Posix.bufferAddress(header);
+        }
+        return headerAddress;
+    }
+
+    /** @return the scratch area, at least {@code need} bytes long unless that is over {@code capacity} */
+    private ByteBuffer scratch(int need) {
+        if (need > scratchSize && scratchSize < capacity) {
+            int size = Math.min(capacity, Math.max(MIN_SCRATCH, Integer.highestOneBit(Math.max(need, 1) - 1) << 1));
+            size = Math.max(size, Math.min(need, capacity));
+            long a = Posix.MEM.allocate(size);
+            close();
+            scratchAddress = a;
+            scratchSize = size;
+            scratch = Posix.directBuffer(a, size);
         }
         return scratch;
     }
@@ -43,8 +63,9 @@ public final class Datagrams {
     public void close() {
         if (scratch != null) {
             scratch = null;
-            Posix.MEM.freeMemory(scratchAddress, capacity);
+            Posix.MEM.freeMemory(scratchAddress, scratchSize);
             scratchAddress = 0;
+            scratchSize = 0;
         }
     }
 
@@ -55,7 +76,7 @@ public final class Datagrams {
         if (msg.isDirect()) {
             addr = Posix.bufferAddress(msg) + msg.position();
         } else {
-            scratch().put(0, msg, msg.position(), len);
+            scratch(len).put(0, msg, msg.position(), len);
             addr = scratchAddress;
         }
         return sendRaw(fd, addr, len);
@@ -63,13 +84,17 @@ public final class Datagrams {
 
     /** Sends the concatenation of {@code msgs} as one datagram. */
     public int send(int fd, ByteBuffer[] msgs) {
+        long total = 0;
+        for (ByteBuffer b : msgs) {
+            total += b.remaining();
+        }
+        if (total > capacity) {
+            return -Errno.EMSGSIZE;
+        }
         int pos = 0;
-        final ByteBuffer scratch = scratch();
+        final ByteBuffer scratch = scratch((int) total);
         for (ByteBuffer b : msgs) {
             int n = b.remaining();
-            if (pos + n > scratch.capacity()) {
-                return -Errno.EMSGSIZE;
-            }
             scratch.put(pos, b, b.position(), n);
             pos += n;
         }
@@ -99,7 +124,7 @@ public final class Datagrams {
     public int peekSize(int fd) {
         long n;
         do {
-            n = C.recv(fd, headerAddress, 16, LibC.MSG_PEEK | LibC.MSG_DONTWAIT);
+            n = C.recv(fd, headerAddress(), 16, LibC.MSG_PEEK | LibC.MSG_DONTWAIT);
         } while (n < 0 && Posix.errno() == Errno.EINTR);
         if (n < 0) {
             int e = Posix.errno();
@@ -128,9 +153,9 @@ public final class Datagrams {
             } while (n < 0 && Posix.errno() == Errno.EINTR);
             return n < 0 ? -Posix.errno() : (int) n;
         }
-        final ByteBuffer scratch = scratch();
+        final ByteBuffer scratch = scratch(size);
         do {
-            n = C.recv(fd, scratchAddress, size, LibC.MSG_DONTWAIT);
+            n = C.recv(fd, scratchAddress, Math.min(size, scratchSize), LibC.MSG_DONTWAIT);
         } while (n < 0 && Posix.errno() == Errno.EINTR);
         if (n < 0) {
             return -Posix.errno();
@@ -210,6 +235,6 @@ public final class Datagrams {
 
     /** Drops the next datagram. */
     public void discard(int fd) {
-        C.recv(fd, headerAddress, 16, LibC.MSG_DONTWAIT);
+        C.recv(fd, headerAddress(), 16, LibC.MSG_DONTWAIT);
     }
 }

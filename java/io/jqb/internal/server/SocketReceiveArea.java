@@ -1,0 +1,113 @@
+package io.jqb.internal.server;
+
+import io.jqb.internal.posix.Posix;
+import io.jqb.internal.setup.UnixSocket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The receive memory one service's SOCKET connections share: the buffer a request datagram is received into, the
+ * {@code recvmsg} scratch (msghdr, iovec, SCM_CREDENTIALS) and the few bytes a hang-up check reads. The loop thread
+ * reads one connection at a time and a request is consumed before the next is received (the handler sees it only
+ * during its call), so one area serves them all: a connection costs no receive memory of its own (it cost a
+ * buffer of the agreed size each, and the page its first request touched).
+ *
+ * <p>Made on the first request and grown to the largest agreed size among the connections that received one;
+ * malloc'd, not zero-filled, so only the pages the largest request touched cost RAM. Each channel holds a reference
+ * from its creation to its {@code release()}; the last one frees the memory.</p>
+ *
+ * <p>Threads: {@link #ensure}, {@link #buffer()}, {@link #view()}, {@link #address()} and the scratch are the loop
+ * thread's; {@link #acquire()} (loop thread) and {@link #release()} (any thread, under the channel's locks) are
+ * synchronized, and the memory is freed only when no channel is left to use it.</p>
+ */
+final class SocketReceiveArea {
+    /** Bytes of {@link #livenessScratch()}. */
+    static final int LIVENESS_SCRATCH = 16;
+
+    private int users;
+    private long address;
+    private int capacity;
+    private ByteBuffer buffer;
+    private ByteBuffer view;
+    private long credScratch;
+    private long livenessScratch;
+
+    /** A channel starts using the area (loop thread, at its creation). */
+    synchronized void acquire() {
+        if (credScratch == 0) {
+            long cred = Posix.allocate(UnixSocket.RECV_SCRATCH);
+            try {
+                livenessScratch = Posix.allocate(LIVENESS_SCRATCH);
+            } catch (RuntimeException | Error e) {
+                Posix.free(cred, UnixSocket.RECV_SCRATCH);
+                throw e;
+            }
+            credScratch = cred;
+        }
+        users++; // only once nothing can fail: a failed set-up holds no reference
+    }
+
+    /** A channel is done with the area; the last one frees it. */
+    synchronized void release() {
+        if (--users > 0) {
+            return;
+        }
+        users = 0;
+        if (address != 0) {
+            Posix.MEM.freeMemory(address, capacity);
+            address = 0;
+            capacity = 0;
+            buffer = null;
+            view = null;
+        }
+        Posix.free(credScratch, UnixSocket.RECV_SCRATCH);
+        Posix.free(livenessScratch, LIVENESS_SCRATCH);
+        credScratch = 0;
+        livenessScratch = 0;
+    }
+
+    /**
+     * Makes the receive buffer hold at least {@code size} bytes (loop thread, between requests).
+     *
+     * @throws OutOfMemoryError when malloc fails; the area is unchanged
+     */
+    void ensure(int size) {
+        int want = Math.max(size, 16);
+        if (want <= capacity) {
+            return;
+        }
+        long a = Posix.MEM.allocate(want);
+        if (address != 0) {
+            Posix.MEM.freeMemory(address, capacity);
+        }
+        address = a;
+        capacity = want;
+        buffer = Posix.directBuffer(a, want);
+        view = buffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** @return the receive buffer (little-endian, writable), valid until the next {@link #ensure} */
+    ByteBuffer buffer() {
+        return buffer;
+    }
+
+    /** @return a read-only view of {@link #buffer()}, handed to handlers */
+    ByteBuffer view() {
+        return view;
+    }
+
+    /** @return the receive buffer's address */
+    long address() {
+        return address;
+    }
+
+    /** @return the recvmsg scratch ({@link UnixSocket#RECV_SCRATCH} bytes) */
+    long credScratch() {
+        return credScratch;
+    }
+
+    /** @return {@link #LIVENESS_SCRATCH} bytes for the hang-up check's reads */
+    long livenessScratch() {
+        return livenessScratch;
+    }
+}
