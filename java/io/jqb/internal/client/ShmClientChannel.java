@@ -36,17 +36,20 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private final ShmRing event;
     /**
      * Native scratch slots, 8 bytes each (a pollfd is 8): the doorbell byte we send, the event byte we drain, the
-     * pollfd of a send waiting for room, [24] unused (checkConnected runs on any thread: its pollfd is its own), the
-     * pollfd of an event wait. Each slot is used under its direction's lock.
+     * pollfd of a send waiting for room, the int for setsockopt(SO_SNDBUF) (checkConnected runs on any thread: its
+     * pollfd is its own), the pollfd of an event wait. Each slot is used under its direction's lock.
      */
     private static final int DOORBELL_SLOT = 0;
     private static final int EVENT_BYTE_SLOT = 8;
     private static final int SEND_POLL_SLOT = 16;
+    private static final int SNDBUF_SLOT = 24;
     private static final int EVENT_POLL_SLOT = 32;
     private static final int SCRATCH_LENGTH = 40;
     private final long scratch;
     private int owedEventBytes;
     private boolean closed;
+    /** The doorbell socket's send buffer was enlarged ({@link #growDoorbellBuffer}); done at most once. */
+    private boolean doorbellBufferGrown;
     /** The server is jqb: while its loop advertises that it polls our request ring, doorbells may be skipped. */
     private final boolean jqbServer;
     private volatile WaitStrategy waitStrategy = WaitStrategy.block();
@@ -215,6 +218,12 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 connected = false;
                 return false;
             }
+            if (!doorbellBufferGrown) {
+                doorbellBufferGrown = true;
+                if (growDoorbellBuffer()) {
+                    continue;
+                }
+            }
             // The server is not draining doorbells right now; its loop will. Wait for room.
             if (aborted) {
                 return false;
@@ -229,6 +238,36 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 return false;
             }
         }
+    }
+
+    /**
+     * Each queued one-byte doorbell costs a unix stream socket's send buffer a whole kernel buffer (about 768 bytes),
+     * so the default buffer (208 KiB) holds only ~278 of them, far fewer than a request ring holds small requests: a
+     * client pipelining small requests finds it full all the time and sleeps in poll, and the kernel wakes a stream
+     * socket's writer only when its queue is down to a quarter of the buffer (~70 doorbells). If the wake-up takes
+     * longer than the server needs for those, the server runs dry and every following doorbell has to wake it.
+     * The first time the socket is found full, its send buffer is doubled once: the writer is then woken with twice
+     * as many doorbells still queued. (Not more: a client whose queue of doorbells reaches its whole window of
+     * outstanding requests waits on the response semaphore for every response instead.) Memory is charged only for
+     * doorbells actually queued. Connections that never fill the socket pay nothing.
+     *
+     * @return true when the buffer grew (retry the send at once)
+     */
+    private boolean growDoorbellBuffer() {
+        long v = scratch + SNDBUF_SLOT;
+        int current;
+        try {
+            current = Posix.getIntOption(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, "getsockopt(SO_SNDBUF)");
+        } catch (IpcException e) {
+            return false;
+        }
+        // The kernel doubles the value setsockopt is given (its bookkeeping) and caps it at net.core.wmem_max.
+        MEM.writeInt(v, current);
+        if (C.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, v, 4) < 0) {
+            LOG.debug("setsockopt(SO_SNDBUF, {}): errno {}", current, Posix.errno());
+            return false;
+        }
+        return true;
     }
 
     // ------------------------------------------------------------------------------------------- receiving
