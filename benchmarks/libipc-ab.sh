@@ -5,16 +5,18 @@
 # build in turn jqb client -> C server, C client -> jqb server and jqb <-> jqb. Builds alternate within every round,
 # so a change of machine load hits them alike; each run is divided by its round's C<->C p50.
 # Prints one line per run, then per build, layout, size and pairing the median p50 and the median of the per-round
-# ratios to C<->C.
+# ratios to C<->C; also the SERVER's CPU time per echo (server_cpu_ns: all its threads' run time from
+# /proc/PID/task/*/schedstat over the run, divided by WARMUP + COUNT echoes), which machine load disturbs much less
+# than a latency does, with its per-round ratio to the C server's in the same round's C<->C run (cpu_ratio).
 #
-# Usage: benchmarks/libipc-ab.sh [ROUNDS=3] [BUILD_DIR...]   (default build: this checkout)
+# Usage: benchmarks/libipc-ab.sh [ROUNDS=5] [BUILD_DIR...]   (default build: this checkout)
 # Knobs: COUNT (50000), WARMUP (10000), SIZES ("0 64 4096"), LAYOUTS ("pinned split"), CPU_PINNED (0),
 #        CPU_SERVER (0), CPU_CLIENT (1).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/lib.sh"
 
-ROUNDS=${1:-3}
+ROUNDS=${1:-5}
 shift 1 2>/dev/null || shift $#
 builds=("$@")
 [ ${#builds[@]} -gt 0 ] || builds=("$root")
@@ -42,16 +44,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# run CLIENT(C|build dir) CPU NAME SIZE: one bench; prints its result line (empty on failure)
+# cpu_ns PID: the run time so far of all threads of PID, in ns
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+
+# run CLIENT(C|build dir) CPU NAME SIZE [SERVER_PID]: one bench; prints its result line (empty on failure), with
+# server_cpu_ns= appended when SERVER_PID is given
 run() {
-    local c=$1 cpu=$2 name=$3 size=$4
+    local c=$1 cpu=$2 name=$3 size=$4 spid=${5:-} before="" line
+    [ -n "$spid" ] && before=$(cpu_ns "$spid")
     if [ "$c" = C ]; then
-        taskset -c "$cpu" "$peer" bench "$name" --count "$COUNT" --size "$size" --warmup "$WARMUP" 2>>"$work/err" |
-            grep '^size='
+        line=$(taskset -c "$cpu" "$peer" bench "$name" --count "$COUNT" --size "$size" --warmup "$WARMUP" \
+            2>>"$work/err" | grep '^size=')
     else
-        taskset -c "$cpu" "$c/bin/jqb" libipc-bench "$name" --count "$COUNT" --size "$size" --warmup "$WARMUP" \
-            2>>"$work/err" | grep '^size='
+        line=$(taskset -c "$cpu" "$c/bin/jqb" libipc-bench "$name" --count "$COUNT" --size "$size" --warmup "$WARMUP" \
+            2>>"$work/err" | grep '^size=')
     fi
+    [ -n "$line" ] || return 0
+    if [ -n "$spid" ]; then
+        line="$line server_cpu_ns=$(awk -v a="$before" -v b="$(cpu_ns "$spid")" -v n=$((COUNT + WARMUP)) \
+            'BEGIN { printf "%.0f", (b - a) / n }')"
+    fi
+    echo "$line"
 }
 
 results="$work/results"
@@ -72,15 +87,16 @@ for r in $(seq 1 "$ROUNDS"); do
             run C "$ccpu" "lab-$$-$r-$layout-$i" 64 >/dev/null # warm the server's JIT before measuring it
         done
         for size in $SIZES; do
-            line=$(run C "$ccpu" "$cname" "$size")
+            line=$(run C "$ccpu" "$cname" "$size" "${spids[0]}")
             echo "round=$r $layout size=$size build=C pair=C->C $line" | tee -a "$results"
             i=0
             for b in "${builds[@]}"; do
                 i=$((i + 1))
                 jname="lab-$$-$r-$layout-$i"
-                for pair in "jqb->C:$b:$cname" "C->jqb:C:$jname" "jqb->jqb:$b:$jname"; do
-                    p=${pair%%:*}; rest=${pair#*:}; client=${rest%%:*}; name=${rest#*:}
-                    line=$(run "$client" "$ccpu" "$name" "$size")
+                for pair in "jqb->C:$b:$cname:${spids[0]}" "C->jqb:C:$jname:${spids[$i]}" \
+                    "jqb->jqb:$b:$jname:${spids[$i]}"; do
+                    p=${pair%%:*}; rest=${pair#*:}; client=${rest%%:*}; rest=${rest#*:}; name=${rest%%:*}
+                    line=$(run "$client" "$ccpu" "$name" "$size" "${rest#*:}")
                     echo "round=$r $layout size=$size build=$i pair=$p $line" | tee -a "$results"
                 done
             done
@@ -108,7 +124,14 @@ for layout in $LAYOUTS; do
                     j=$(field "$(grep -F "round=$rr$pat" "$results")" p50_ns)
                     [ -n "$base" ] && [ -n "$j" ] && awk -v a="$j" -v b="$base" 'BEGIN { printf "%.2f\n", a / b }'
                 done | median)
-                echo "$layout size=$size build=$key pair=$p p50_ns=$p50 ratio=$ratio"
+                cpu=$(grep -F "$pat" "$results" | while read -r l; do field "$l" server_cpu_ns; done | median)
+                cratio=$(for rr in $(seq 1 "$ROUNDS"); do
+                    base=$(field "$(grep -F "round=$rr $layout size=$size build=C pair=C->C " "$results")" \
+                        server_cpu_ns)
+                    j=$(field "$(grep -F "round=$rr$pat" "$results")" server_cpu_ns)
+                    [ -n "$base" ] && [ -n "$j" ] && awk -v a="$j" -v b="$base" 'BEGIN { printf "%.2f\n", a / b }'
+                done | median)
+                echo "$layout size=$size build=$key pair=$p p50_ns=$p50 ratio=$ratio server_cpu_ns=$cpu cpu_ratio=$cratio"
             done
         done
     done

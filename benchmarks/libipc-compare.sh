@@ -5,8 +5,10 @@
 # Writes a Markdown section into docs/PERFORMANCE.md between <!-- libipc-compare:begin --> and
 # <!-- libipc-compare:end --> (appended when the markers are missing).
 #
-# Knobs (environment): COUNT (100000 round trips per run), WARMUP (20000), SIZES ("0 64 4096"), ROUNDS (3; the
-# median of the runs' p50 and msgs/s is reported), CPU_PINNED (0), CPU_SERVER (0), CPU_CLIENT (1),
+# Knobs (environment): COUNT (100000 round trips per run), WARMUP (20000), SIZES ("0 64 4096"), ROUNDS (5; in every
+# round the four pairings run one after the other, so a change of machine load hits them alike; reported: the median
+# of the rounds' p50 and msgs/s, and the median of the PER-ROUND ratios p50 / that round's C<->C p50),
+# CPU_PINNED (0), CPU_SERVER (0), CPU_CLIENT (1),
 # OUT (docs/PERFORMANCE.md), SECTION_OUT (write the section there instead of splicing it into OUT), SYSCALLS (1: also
 # count the system calls per echo of each client and server with strace -c, untimed; 0: skip; skipped without strace).
 set -euo pipefail
@@ -18,7 +20,7 @@ source benchmarks/lib.sh
 COUNT=${COUNT:-100000}
 WARMUP=${WARMUP:-20000}
 SIZES=${SIZES:-"0 64 4096"}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 CPU_PINNED=${CPU_PINNED:-0}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
@@ -117,20 +119,30 @@ for layout in pinned split; do
     # Warm the jqb server's JIT before anything is measured against it.
     client c "$ccpu" "$jname" 64 >/dev/null
     for size in $SIZES; do
-        for pair in "jqb:jqb:$jname" "C:jqb:$jname" "jqb:C:$cname" "C:C:$cname"; do
-            ck=${pair%%:*}; rest=${pair#*:}; sk=${rest%%:*}; name=${rest#*:}
-            p50s="$work/p50"; rates="$work/rate"; : >"$p50s"; : >"$rates"
-            for _ in $(seq 1 "$ROUNDS"); do
+        runs="$work/runs"
+        : >"$runs"
+        for r in $(seq 1 "$ROUNDS"); do
+            for pair in "jqb:jqb:$jname" "C:jqb:$jname" "jqb:C:$cname" "C:C:$cname"; do
+                ck=${pair%%:*}; rest=${pair#*:}; sk=${rest%%:*}; name=${rest#*:}
                 line=$(client "$([ "$ck" = jqb ] && echo jqb || echo c)" "$ccpu" "$name" "$size") || line=""
                 if [ -z "$line" ]; then
                     echo "libipc-compare: $ck client -> $sk server, $size B, $layout: failed" >&2
-                    echo "-" >>"$p50s"; echo "-" >>"$rates"; continue
+                    echo "$r $ck $sk - -" >>"$runs"
+                    continue
                 fi
-                field "$line" p50_ns >>"$p50s"
-                field "$line" msgs_per_s >>"$rates"
+                echo "$r $ck $sk $(field "$line" p50_ns) $(field "$line" msgs_per_s)" >>"$runs"
             done
-            echo "$layout $size $ck $sk $(median <"$p50s") $(median <"$rates")" >>"$rows"
-            echo "libipc-compare: $layout $size B $ck->$sk p50 $(median <"$p50s") ns, $(median <"$rates") msg/s" >&2
+        done
+        for pair in "jqb:jqb" "C:jqb" "jqb:C" "C:C"; do
+            ck=${pair%%:*}; sk=${pair#*:}
+            p50=$(awk -v c="$ck" -v s="$sk" '$2 == c && $3 == s { print $4 }' "$runs" | median)
+            rate=$(awk -v c="$ck" -v s="$sk" '$2 == c && $3 == s { print $5 }' "$runs" | median)
+            # per round: this pairing's p50 / the same round's C<->C p50
+            ratio=$(awk -v c="$ck" -v s="$sk" '$2 == "C" && $3 == "C" && $4 != "-" { base[$1] = $4 }
+                $2 == c && $3 == s && $4 != "-" { p[$1] = $4 }
+                END { for (r in p) if (r in base) printf "%.4f\n", p[r] / base[r] }' "$runs" | median)
+            echo "$layout $size $ck $sk ${p50:--} ${rate:--} ${ratio:--}" >>"$rows"
+            echo "libipc-compare: $layout $size B $ck->$sk p50 ${p50:--} ns, ${rate:--} msg/s, ${ratio:--}x C<->C" >&2
         done
     done
     if [ "$layout" = pinned ] && [ "$SYSCALLS" = 1 ]; then
@@ -146,7 +158,8 @@ section="$work/section.md"
     echo
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) vCPUs, load average at the end:" \
         "$(cut -d' ' -f1-3 /proc/loadavg). $COUNT lock-step DATA round trips per run after $WARMUP warm-up ones," \
-        "median of $ROUNDS runs. *pinned*: server and client on CPU $CPU_PINNED (\`taskset -c $CPU_PINNED\` both);" \
+        "$ROUNDS rounds; in each round the four pairings run one after the other. p50 and msgs/s: medians over the" \
+        "rounds; *p50 vs C↔C*: the median over the rounds of each round's p50 / the same round's C↔C p50. *pinned*: server and client on CPU $CPU_PINNED (\`taskset -c $CPU_PINNED\` both);" \
         "*split*: server on CPU $CPU_SERVER, client on CPU $CPU_CLIENT. The C peer (\`native/build/libipc-peer\`)" \
         "is a plain-sockets libipc 33cd215 wire peer written from the protocol document: poll() loop, exact" \
         "framing, one send per frame; it does not malloc 8 MB per read as C libipc does, so it is a faster" \
@@ -154,12 +167,9 @@ section="$work/section.md"
     echo
     echo "| layout | size | client → server | p50 µs | msgs/s | p50 vs C↔C |"
     echo "|---|---:|---|---:|---:|---:|"
-    while read -r layout size ck sk p50 rate; do
-        base=$(awk -v l="$layout" -v s="$size" '$1 == l && $2 == s && $3 == "C" && $4 == "C" { print $5 }' "$rows")
+    while read -r layout size ck sk p50 rate r; do
         ratio="-"
-        if [ "$p50" != "-" ] && [ -n "$base" ] && [ "$base" != "-" ]; then
-            ratio=$(awk -v a="$p50" -v b="$base" 'BEGIN { printf "%.2f×", a / b }')
-        fi
+        [ "$r" = "-" ] || ratio=$(awk -v a="$r" 'BEGIN { printf "%.2f×", a }')
         p50us="-"; [ "$p50" = "-" ] || p50us=$(awk -v a="$p50" 'BEGIN { printf "%.1f", a / 1000 }')
         ratefmt="-"; [ "$rate" = "-" ] || ratefmt=$(printf '%.0f' "$rate")
         echo "| $layout | $size B | $ck → $sk | $p50us | $ratefmt | $ratio |"
