@@ -84,7 +84,9 @@ for r in $(seq 1 "$ROUNDS"); do
             taskset -c "$scpu" "$b/bin/jqb" libipc-echo-server "lab-$$-$r-$layout-$i" >"$work/j$i.log" 2>&1 </dev/null &
             spids+=($!)
             wait_ready "$work/j$i.log" "$!" "jqb libipc-echo-server ($b)"
-            run C "$ccpu" "lab-$$-$r-$layout-$i" 64 >/dev/null # warm the server's JIT before measuring it
+            for ws in $SIZES; do # warm the server's JIT at every size before measuring it (a size's first
+                run C "$ccpu" "lab-$$-$r-$layout-$i" "$ws" >/dev/null # run would otherwise pay its compilations)
+            done
         done
         for size in $SIZES; do
             line=$(run C "$ccpu" "$cname" "$size" "${spids[0]}")

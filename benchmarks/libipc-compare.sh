@@ -116,8 +116,9 @@ for layout in pinned split; do
     cpid=$!; spids+=("$cpid")
     wait_ready "$work/j.log" "$jpid" "jqb libipc-echo-server"
     wait_ready "$work/c.log" "$cpid" "libipc-peer echo-server"
-    # Warm the jqb server's JIT before anything is measured against it.
-    client c "$ccpu" "$jname" 64 >/dev/null
+    # Warm the jqb server's JIT at every size before anything is measured against it (otherwise the first run of a
+    # size pays that size's compilations, on the same CPU in the pinned layout).
+    for ws in $SIZES; do client c "$ccpu" "$jname" "$ws" >/dev/null; done
     for size in $SIZES; do
         runs="$work/runs"
         : >"$runs"
