@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jqb.cli.EchoHandler;
 import io.jqb.internal.ring.ShmRing;
+import io.jqb.internal.wire.ConnectionRequestDescriptor;
 import io.jqb.internal.wire.RingHeaderDescriptor;
 import io.jqb.internal.wire.SemaphoreDescriptor;
+import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import io.jqb.testutil.RawShmPeer;
@@ -23,6 +25,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -87,7 +90,12 @@ class WritePtDetectTest {
 
     /** The header file of the connection's ring {@code kind} (request, response, event), mapped read-write. */
     static MappedByteBuffer header(String service, String kind, long clientPid) throws IOException {
-        String prefix = "qb-" + ProcessHandle.current().pid() + "-" + clientPid + "-";
+        return header(service, kind, ProcessHandle.current().pid(), clientPid);
+    }
+
+    /** As {@link #header(String, String, long)} for a server in process {@code serverPid}. */
+    static MappedByteBuffer header(String service, String kind, long serverPid, long clientPid) throws IOException {
+        String prefix = "qb-" + serverPid + "-" + clientPid + "-";
         List<Path> dirs;
         try (Stream<Path> s = Files.list(ShmAssert.SHM)) {
             dirs = s.filter(p -> p.getFileName().toString().startsWith(prefix)).collect(Collectors.toList());
@@ -107,6 +115,118 @@ class WritePtDetectTest {
 
     static boolean chunkQueued(MappedByteBuffer m) {
         return m.getInt(RingHeaderDescriptor.WRITE_PT_OFFSET) != m.getInt(RingHeaderDescriptor.READ_PT_OFFSET);
+    }
+
+    /**
+     * An empty ring (write_pt == read_pt) whose semaphore holds a token: what a writer using libqb's free-space rule
+     * takes for a FULL ring. Read as write_pt, read_pt, semaphore, write_pt, read_pt: with both pointers unchanged
+     * around the semaphore read, the ring was empty when the token was there (a reader that takes the token before
+     * the chunk, as libqb's, never shows this).
+     */
+    static boolean emptyWithToken(ByteBuffer m) {
+        int w = m.getInt(RingHeaderDescriptor.WRITE_PT_OFFSET);
+        int r = m.getInt(RingHeaderDescriptor.READ_PT_OFFSET);
+        if (w != r) {
+            return false;
+        }
+        int sem = m.getInt(RingHeaderDescriptor.SEMAPHORE_OFFSET + SemaphoreDescriptor.DATA_OFFSET);
+        return sem > 0 && m.getInt(RingHeaderDescriptor.WRITE_PT_OFFSET) == w
+                && m.getInt(RingHeaderDescriptor.READ_PT_OFFSET) == r;
+    }
+
+    /**
+     * A jqb writer that says only "JQB1" (a jqb from before write_pt detection, or one run with
+     * {@code -Djqb.spin.writeptDetect=false}; here a {@link RawShmPeer} doing exactly that: it posts every chunk and
+     * uses libqb's free-space rule, w == r with a token is FULL) against a busy-spinning detecting server: the
+     * server must not read its ring by write_pt (a post landing after the chunk was taken that way leaves a token on
+     * an empty ring: "full"). 20,000 sends without a retry, each on a ring the previous echo emptied, never see
+     * WOULD_BLOCK; the ring is never seen empty with a token; the loop never says 2 (spinning on write_pt) to it.
+     */
+    @Test
+    void aWriterSayingOnlyJqb1NeverFindsItsEmptyRingFull() throws Exception {
+        String name = NativeServer.uniqueName("wpt-jqb1w");
+        start(name, WaitStrategy.busySpin(), new EchoHandler());
+        try (RawShmPeer p = RawShmPeer.connect(name, 16384, ConnectionRequestDescriptor.JQB_CAPABILITY)) {
+            ByteBuffer reqHdr = p.request.header.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            int count = 20_000;
+            int wouldBlock = 0;
+            int stale = 0;
+            int spinningFlag = 0;
+            for (int i = 0; i < count; i++) {
+                int n = (i * 37) % 1500;
+                ByteBuffer req = request(EchoHandler.ECHO, n, i & 0x7f);
+                byte[] b = new byte[16 + n];
+                req.get(0, b);
+                if (!p.request.writeChunk(b.length, b, b.length, RawShmPeer.MAGIC_COMMITTED)) {
+                    wouldBlock++; // on a ring the last echo emptied: libqb's rule read w == r with a token
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                    while (!p.request.writeChunk(b.length, b, b.length, RawShmPeer.MAGIC_COMMITTED)) {
+                        assertTrue(System.nanoTime() < deadline, "request " + i + ": no room for 10 s");
+                        Thread.onSpinWait();
+                    }
+                }
+                assertTrue(p.doorbell(), "doorbell");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                byte[] got;
+                while ((got = p.response.readChunk()) == null) {
+                    assertTrue(System.nanoTime() < deadline, "no echo " + i);
+                    Thread.onSpinWait();
+                }
+                ByteBuffer g = ByteBuffer.allocateDirect(got.length).order(ByteOrder.LITTLE_ENDIAN);
+                g.put(0, got);
+                assertEcho(g, got.length, EchoHandler.ECHO, n, i & 0x7f, "echo " + i);
+                stale += emptyWithToken(reqHdr) ? 1 : 0;
+                spinningFlag += p.request.hdr(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET)
+                        == RingHeaderDescriptor.READER_SPINNING ? 1 : 0;
+            }
+            System.out.println("[JQB1 writer] of " + count + " sends: WOULD_BLOCK " + wouldBlock
+                    + ", empty ring with a token " + stale + ", loop flag 2 seen " + spinningFlag);
+            assertEquals(0, wouldBlock + stale + spinningFlag, "of " + count + " sends on an emptied ring: "
+                    + wouldBlock + " WOULD_BLOCK, " + stale + " times empty with a token, " + spinningFlag
+                    + " times the loop's flag at 2 (reading by write_pt)");
+            assertTrue(!p.closedByServer(0), "dropped");
+        }
+    }
+
+    /**
+     * The reverse pairing: a jqb server run with {@code -Djqb.spin.writeptDetect=false} (a child JVM: the switch is
+     * process-wide) answers "JQB1" and posts every response with libqb's free-space rule; a busy-spinning client
+     * here (detection on, it says "JQB2") must then read by tokens: after each of 20,000 echoes its response ring is
+     * never empty with a token (what the server's next send would take for full and retry on), and it never
+     * advertises 2 on it.
+     */
+    @Test
+    void aServerWithoutDetectionIsReadByTokens() throws Exception {
+        assumeTrue(ShmRing.WRITEPT_DETECT, "write_pt detection is off here (-Djqb.spin.writeptDetect=false)");
+        String name = NativeServer.uniqueName("wpt-jqb1s");
+        try (JqbCliProcess srv = JqbCliProcess.start(Map.of("JAVA_TOOL_OPTIONS", "-Djqb.spin.writeptDetect=false"),
+                "echo-server", "--service", name, "--wait", "busy-spin")) {
+            String line;
+            do {
+                line = srv.nextLine(60_000);
+                assertTrue(line != null, "no ready line from the child server: " + srv.describe());
+            } while (!line.contains("ready"));
+            try (Client c = Client.connect(name, 16384)) {
+                c.setWaitStrategy(WaitStrategy.busySpin());
+                MappedByteBuffer respHdr = header(name, "response", srv.pid(), ProcessHandle.current().pid());
+                ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize());
+                int count = 20_000;
+                int stale = 0;
+                int spinningFlag = 0;
+                for (int i = 0; i < count; i++) {
+                    int n = (i * 37) % 1500;
+                    assertEcho(resp, c.sendRecv(request(EchoHandler.ECHO, n, i & 0x7f), resp, 10_000),
+                            EchoHandler.ECHO, n, i & 0x7f, "echo " + i);
+                    stale += emptyWithToken(respHdr) ? 1 : 0;
+                    spinningFlag += respHdr.getInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET)
+                            == RingHeaderDescriptor.READER_SPINNING ? 1 : 0;
+                }
+                System.out.println("[JQB1 server] of " + count + " echoes: empty response ring with a token "
+                        + stale + ", client flag 2 seen " + spinningFlag);
+                assertEquals(0, stale + spinningFlag, "of " + count + " echoes: " + stale
+                        + " times the response ring empty with a token, " + spinningFlag + " times our flag at 2");
+            }
+        }
     }
 
     /**

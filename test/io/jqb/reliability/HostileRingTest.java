@@ -148,7 +148,7 @@ class HostileRingTest extends InteropTestBase {
         EchoPinger good = track(EchoPinger.start(s.name()));
         try (StderrCapture log = new StderrCapture();
                 RawShmPeer p = RawShmPeer.connect(s.name(), 16384, spinning
-                        ? ConnectionRequestDescriptor.JQB_CAPABILITY : 0)) {
+                        ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY : 0)) {
             rawEcho(p, 100, 1);
             rawEcho(p, 3000, 2);
             Path dir = Path.of(p.directory());
@@ -233,6 +233,7 @@ class HostileRingTest extends InteropTestBase {
         for (int i = 0; i < connections; i++) {
             Service s = (i & 1) == 0 ? blocking : spinning;
             try (RawShmPeer p = RawShmPeer.connect(s.name(), 16384, (i & 2) == 0 ? 0
+                    : (i & 4) == 0 ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY
                     : ConnectionRequestDescriptor.JQB_CAPABILITY)) {
                 AtomicBoolean stop = new AtomicBoolean();
                 long fseed = r.nextLong();
@@ -316,6 +317,7 @@ class HostileRingTest extends InteropTestBase {
             Service s = r.nextBoolean() ? blocking : spinning;
             int max = 12_328 + r.nextInt(60_000);
             try (RawShmPeer p = RawShmPeer.connect(s.name(), max, r.nextBoolean() ? 0
+                    : r.nextBoolean() ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY
                     : ConnectionRequestDescriptor.JQB_CAPABILITY)) {
                 connections++;
                 dirs.add(Path.of(p.directory()));
@@ -500,7 +502,8 @@ class HostileRingTest extends InteropTestBase {
     void uncommittedChunkOfAJqbPeerDoesNotKeepASpinningLoopBusy() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(ShmRing.WRITEPT_DETECT, "write_pt detection is off");
         Service s = service(serviceName(), new NonBlockingEchoHandler(), true);
-        try (RawShmPeer p = RawShmPeer.connect(s.name(), 16384, ConnectionRequestDescriptor.JQB_CAPABILITY)) {
+        try (RawShmPeer p = RawShmPeer.connect(s.name(), 16384,
+                ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY)) {
             rawEcho(p, 100, 1);
             commit(p, p.request, req(1, 40), 40, RawShmPeer.MAGIC_ALLOCATED);
             NativeClient.sleep(200);

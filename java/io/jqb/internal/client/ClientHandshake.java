@@ -7,6 +7,7 @@ import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
+import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
@@ -48,7 +49,9 @@ public final class ClientHandshake implements AutoCloseable {
             MEM.writeInt(req + ConnectionRequestDescriptor.ID_OFFSET, ConnectionRequestDescriptor.MSG_AUTHENTICATE);
             MEM.writeInt(req + ConnectionRequestDescriptor.SIZE_OFFSET, ConnectionRequestDescriptor.LENGTH);
             MEM.writeInt(req + ConnectionRequestDescriptor.MAX_MSG_SIZE_OFFSET, Math.max(maxMsgSize, MIN_BUFFER_SIZE));
-            MEM.writeInt(req + ConnectionRequestDescriptor.CAPABILITY_OFFSET, ConnectionRequestDescriptor.JQB_CAPABILITY);
+            // "JQB2" only when we do write_pt detection: a server that hears "JQB1" never turns it on.
+            MEM.writeInt(req + ConnectionRequestDescriptor.CAPABILITY_OFFSET, ShmRing.WRITEPT_DETECT
+                    ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY : ConnectionRequestDescriptor.JQB_CAPABILITY);
             UnixSocket.sendFully(fd, req, ConnectionRequestDescriptor.LENGTH, 5000, "send(connection request)");
             return h;
         } catch (IpcException e) {
@@ -115,10 +118,14 @@ public final class ClientHandshake implements AutoCloseable {
         return MEM.readInt(response + ConnectionResponseDescriptor.MAX_MSG_SIZE_OFFSET) & 0xffff_ffffL;
     }
 
-    /** @return true when the server is jqb (it echoed the capability flag) */
-    public boolean jqbServer() {
-        return MEM.readInt(response + ConnectionResponseDescriptor.CAPABILITY_OFFSET)
-                == ConnectionRequestDescriptor.JQB_CAPABILITY;
+    /**
+     * @return what the server echoed: 0 no jqb server (libqb), 1 "JQB1" (doorbell elision), 2 "JQB2" (write_pt
+     *         detection too; only when we sent it, so only when {@link ShmRing#WRITEPT_DETECT} is on here)
+     */
+    public int jqbServer() {
+        int level = ConnectionRequestDescriptor.capabilityLevel(
+                MEM.readInt(response + ConnectionResponseDescriptor.CAPABILITY_OFFSET));
+        return level == 2 && !ShmRing.WRITEPT_DETECT ? 1 : level;
     }
 
     /** The server's opaque connection field. */

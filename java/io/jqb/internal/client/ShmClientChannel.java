@@ -63,29 +63,34 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private boolean responseSpinning;
 
     private ShmClientChannel(int fd, int serverPid, ShmRing request, ShmRing response, ShmRing event,
-            boolean jqbServer) {
+            int jqbCapability) {
         super(request.headerPath());
         this.fd = fd;
         this.serverPid = serverPid;
-        this.jqbServer = jqbServer;
+        this.jqbServer = jqbCapability > 0;
         this.request = request;
         this.response = response;
         this.event = event;
         this.scratch = Posix.allocate(SCRATCH_LENGTH);
-        request.setJqbPeer(jqbServer);
-        response.setJqbPeer(jqbServer);
+        // write_pt detection only when the server echoed "JQB2" (it detects too); "JQB1": doorbell elision only.
+        request.setDetect(jqbCapability == 2);
+        response.setDetect(jqbCapability == 2);
     }
 
-    /** Opens the three rings named in the connection response (request, response, event). */
+    /**
+     * Opens the three rings named in the connection response (request, response, event).
+     *
+     * @param jqbCapability what the server echoed: 0 libqb, 1 "JQB1", 2 "JQB2" ({@link ClientHandshake#jqbServer})
+     */
     public static ShmClientChannel open(int fd, int serverPid, String requestBase, String responseBase,
-            String eventBase, int maxMsgSize, boolean jqbServer) throws IpcException {
+            String eventBase, int maxMsgSize, int jqbCapability) throws IpcException {
         ShmRing req = ShmRing.open(requestBase, maxMsgSize);
         ShmRing resp = null;
         ShmRing ev = null;
         try {
             resp = ShmRing.open(responseBase, maxMsgSize);
             ev = ShmRing.open(eventBase, maxMsgSize);
-            return new ShmClientChannel(fd, serverPid, req, resp, ev, jqbServer);
+            return new ShmClientChannel(fd, serverPid, req, resp, ev, jqbCapability);
         } catch (RuntimeException e) {
             if (ev != null) {
                 ev.decrementRefCount();

@@ -72,7 +72,7 @@ public final class ShmRing {
     /** Word index of the chunk being written (between claim and commit); writers are serialised. */
     private int claimed;
     /**
-     * The peer is jqb and {@link #WRITEPT_DETECT} is on ({@link #setJqbPeer}): as writer, skip the post while the
+     * Both ends do write_pt detection ({@link #setDetect}): as writer, skip the post while the
      * reader's flag says {@link RingHeaderDescriptor#READER_SPINNING}; as reader, tolerate tokens without a chunk
      * (posted during a hand-over for a chunk already read by {@code write_pt}: never an error).
      */
@@ -342,14 +342,16 @@ public final class ShmRing {
     // ------------------------------------------------------------------------------------------- writer
 
     /**
-     * Declares the peer a jqb end (its handshake said "JQB1"): enables {@code write_pt} detection on this ring when
-     * {@link #WRITEPT_DETECT} is on. Call before the first chunk is written or read (set-up, one thread).
+     * Enables {@code write_pt} detection on this ring when {@code bothEnds} (both handshake ends said "JQB2", see
+     * {@link io.jqb.internal.wire.ConnectionRequestDescriptor#JQB_WRITEPT_CAPABILITY}) and {@link #WRITEPT_DETECT} is
+     * on. Never for a peer that said only "JQB1": it posts every chunk and reads w == r with a token as a full ring.
+     * Call before the first chunk is written or read (set-up, one thread).
      */
-    public void setJqbPeer(boolean jqbPeer) {
-        this.detect = WRITEPT_DETECT && jqbPeer;
+    public void setDetect(boolean bothEnds) {
+        this.detect = WRITEPT_DETECT && bothEnds;
     }
 
-    /** @return whether {@code write_pt} detection is enabled on this ring (see {@link #setJqbPeer}) */
+    /** @return whether {@code write_pt} detection is enabled on this ring (see {@link #setDetect}) */
     public boolean detect() {
         return detect;
     }

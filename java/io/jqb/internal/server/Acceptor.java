@@ -12,6 +12,7 @@ import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
+import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.SocketNames;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ChunkDescriptor;
@@ -482,14 +483,19 @@ public final class Acceptor {
             }
             return refusal(-((IpcException) e).errno(), e.getMessage());
         }
-        // A jqb client (it said "JQB1"): doorbell elision and write_pt detection on its rings, before any chunk.
-        ch.setJqbPeer(h.reader.jqbClient());
+        // A jqb client ("JQB1" or "JQB2"): doorbell elision; write_pt detection on its rings only when it said "JQB2"
+        // and detection is on here too (an end that says "JQB1" posts every chunk and takes w == r with a token for
+        // a full ring, which a reader by write_pt leaves behind). Set before any chunk; the reply echoes the choice.
+        final int cap = h.reader.jqbCapability();
+        final boolean detect = cap == 2 && ShmRing.WRITEPT_DETECT;
+        ch.setJqbPeer(cap > 0, detect);
         // Listed before the rate limit is read: a concurrent requestRateLimit reaches it either way.
         a.activate(ch, agreed);
         h.activated = true;
         try {
             ConnectionResponse.send(h.fd, 0, ch.connectionType(), agreed, a.id(), ch.requestPath(),
-                    ch.responsePath(), ch.eventPath(), h.reader.jqbClient());
+                    ch.responsePath(), ch.eventPath(), detect ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY
+                            : cap > 0 ? ConnectionRequestDescriptor.JQB_CAPABILITY : 0);
             a.register();
         } catch (RuntimeException | Error e) {
             HANDSHAKE_LOG.warn("service {}: connection {} failed during handshake: {}", host.name(), a.id(),

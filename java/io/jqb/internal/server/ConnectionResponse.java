@@ -16,15 +16,16 @@ public final class ConnectionResponse {
      */
     public static void send(int fd, int error, int type, int maxMsgSize, long connection, String request,
             String response, String event) throws IpcException {
-        send(fd, error, type, maxMsgSize, connection, request, response, event, false);
+        send(fd, error, type, maxMsgSize, connection, request, response, event, 0);
     }
 
     /**
-     * As {@link #send(int, int, int, int, long, String, String, String)}; {@code jqbCapable} sets jqb's capability
-     * flag in padding libqb ignores (only for clients that sent it).
+     * As {@link #send(int, int, int, int, long, String, String, String)}; a non-zero {@code capability} (a
+     * {@link io.jqb.internal.wire.ConnectionRequestDescriptor} capability value) is written to padding libqb ignores
+     * (only for clients that sent one).
      */
     public static void send(int fd, int error, int type, int maxMsgSize, long connection, String request,
-            String response, String event, boolean jqbCapable) throws IpcException {
+            String response, String event, int capability) throws IpcException {
         final int len = ConnectionResponseDescriptor.LENGTH;
         long b = Posix.allocate(len);
         try {
@@ -35,9 +36,8 @@ public final class ConnectionResponse {
                 Posix.MEM.writeInt(b + ConnectionResponseDescriptor.CONNECTION_TYPE_OFFSET, type);
                 Posix.MEM.writeInt(b + ConnectionResponseDescriptor.MAX_MSG_SIZE_OFFSET, maxMsgSize);
                 Posix.MEM.writeLong(b + ConnectionResponseDescriptor.CONNECTION_OFFSET, connection);
-                if (jqbCapable) {
-                    Posix.MEM.writeInt(b + ConnectionResponseDescriptor.CAPABILITY_OFFSET,
-                            io.jqb.internal.wire.ConnectionRequestDescriptor.JQB_CAPABILITY);
+                if (capability != 0) {
+                    Posix.MEM.writeInt(b + ConnectionResponseDescriptor.CAPABILITY_OFFSET, capability);
                 }
                 putPath(b + ConnectionResponseDescriptor.REQUEST_PATH_OFFSET, request);
                 putPath(b + ConnectionResponseDescriptor.RESPONSE_PATH_OFFSET, response);

@@ -55,10 +55,13 @@ public final class HandshakeReader implements AutoCloseable {
         return Posix.MEM.readInt(buf + ConnectionRequestDescriptor.MAX_MSG_SIZE_OFFSET) & 0xffff_ffffL;
     }
 
-    /** @return true when the client is jqb (capability flag in the request's tail padding) */
-    public boolean jqbClient() {
-        return Posix.MEM.readInt(buf + ConnectionRequestDescriptor.CAPABILITY_OFFSET)
-                == ConnectionRequestDescriptor.JQB_CAPABILITY;
+    /**
+     * @return the client's jqb capability (in the request's tail padding): 0 libqb, 1 "JQB1" (doorbell elision),
+     *         2 "JQB2" (also write_pt detection); see {@link ConnectionRequestDescriptor#capabilityLevel}
+     */
+    public int jqbCapability() {
+        return ConnectionRequestDescriptor.capabilityLevel(
+                Posix.MEM.readInt(buf + ConnectionRequestDescriptor.CAPABILITY_OFFSET));
     }
 
     /** @return the client's credentials, or null when none came */

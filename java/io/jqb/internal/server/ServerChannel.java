@@ -129,8 +129,11 @@ public interface ServerChannel {
         return false;
     }
 
-    /** The client sent jqb's capability flag in the handshake. */
-    default void setJqbPeer(boolean jqbPeer) {
+    /**
+     * What the handshake agreed: {@code jqbPeer} the client sent a jqb capability ("JQB1" or "JQB2": doorbell
+     * elision); {@code writePtDetect} both ends do write_pt detection (the client said "JQB2" and it is on here).
+     */
+    default void setJqbPeer(boolean jqbPeer, boolean writePtDetect) {
     }
 
     /** @return true while event notifications wait for the socket to become writable */

@@ -292,10 +292,10 @@ public final class ShmServerChannel extends AbstractServerChannel {
     }
 
     @Override
-    public void setJqbPeer(boolean jqbPeer) {
+    public void setJqbPeer(boolean jqbPeer, boolean writePtDetect) {
         this.jqbPeer = jqbPeer;
-        request.setJqbPeer(jqbPeer);
-        response.setJqbPeer(jqbPeer);
+        request.setDetect(writePtDetect);
+        response.setDetect(writePtDetect);
     }
 
     @Override

@@ -25,7 +25,8 @@ public final class ConnectionResponseDescriptor {
     public static final int ERROR_OFFSET = 16;
     /**
      * jqb extension in padding libqb zeroes and never reads: a jqb server echoes
-     * {@link ConnectionRequestDescriptor#JQB_CAPABILITY} here when the client sent it.
+     * {@link ConnectionRequestDescriptor#JQB_CAPABILITY} here when the client sent a jqb capability, or
+     * {@link ConnectionRequestDescriptor#JQB_WRITEPT_CAPABILITY} when both ends do write_pt detection.
      */
     public static final int CAPABILITY_OFFSET = 20;
     public static final int CONNECTION_TYPE_OFFSET = 24;

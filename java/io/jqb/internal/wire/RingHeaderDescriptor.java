@@ -31,7 +31,8 @@ public final class RingHeaderDescriptor {
     /**
      * jqb extension in the struct's tail padding (libqb never touches it): the reader's mode, written only by a jqb
      * reader of this ring (the server's loop on a request ring, the client on a response ring), read by a jqb writer
-     * whose peer said "JQB1" in the handshake. {@link #READER_ASLEEP} (0, libqb's value) otherwise.
+     * whose peer said "JQB1" or "JQB2" in the handshake ({@link #READER_SPINNING} only when both ends said "JQB2").
+     * {@link #READER_ASLEEP} (0, libqb's value) otherwise.
      */
     public static final int CONSUMER_AWAKE_OFFSET = 8244;
     /** The reader may block: every chunk needs its semaphore post (and, on a request ring, its doorbell byte). */
@@ -39,8 +40,9 @@ public final class RingHeaderDescriptor {
     /** The reader polls the semaphore without sleeping (request ring): post, but the doorbell byte may be skipped. */
     public static final int READER_POLLING = 1;
     /**
-     * The reader spins on {@code write_pt} (jqb to jqb, {@code jqb.spin.writeptDetect}): neither the post nor the
-     * doorbell is needed. Before it blocks the reader stores {@link #READER_ASLEEP}, fences and re-checks the ring.
+     * The reader spins on {@code write_pt} (jqb to jqb, both ends said "JQB2": {@code jqb.spin.writeptDetect} on at
+     * both): neither the post nor the doorbell is needed; the semaphore may hold stale tokens and does not count the
+     * chunks, and write_pt == read_pt is always an empty ring (monitoring counts from the pointers). Before it blocks the reader stores {@link #READER_ASLEEP}, fences and re-checks the ring.
      */
     public static final int READER_SPINNING = 2;
     /** sizeof(struct qb_ringbuffer_shared_s). */
