@@ -10,7 +10,9 @@ package io.jqb.ops;
  * @param readPointer the header's read_pt (word index), -1 when unknown
  * @param usedBytes bytes between read_pt and write_pt (chunk headers and padding included), -1 when unknown
  * @param queued messages written and not yet read: the ring semaphore's value (SHM) or the control file's
- *        {@code sent} count (SOCKET); -1 when unknown
+ *        {@code sent} count (SOCKET); -1 when unknown. While the ring's jqb reader spins on write_pt (the header's
+ *        reader-mode flag is 2) the writer skips its posts and the semaphore counts nothing: then 0 when
+ *        write_pt == read_pt (empty, never full), else 1 (at least one message; the header alone cannot count them)
  * @param refCount the header's ref_count (2 while both ends have it open), -1 for SOCKET or when unknown
  * @param flowControl the flow-control flag (request ring / request channel only; 0 elsewhere), -1 when unknown
  * @param error null when the ring was read and is consistent, else what went wrong (e.g. "permission denied",

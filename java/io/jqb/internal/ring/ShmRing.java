@@ -712,9 +712,12 @@ public final class ShmRing {
         return chunkAt() != NO_CHUNK;
     }
 
-    /** @return whether a chunk is queued: a token, or ({@link #detect} rings) a chunk found by write_pt */
+    /**
+     * @return whether a chunk is queued: a token, or on {@link #detect} rings a chunk found by write_pt (there a token
+     *         may be a stale one, left by a post that arrived after its chunk was read by write_pt)
+     */
     public boolean queued() {
-        return semaphore.value() > 0 || detect && chunkAt() != NO_CHUNK;
+        return detect ? chunkAt() != NO_CHUNK : semaphore.value() > 0;
     }
 
     /**

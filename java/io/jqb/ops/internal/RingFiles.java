@@ -97,6 +97,14 @@ public final class RingFiles {
         long words = u32(header, RingHeaderDescriptor.WORD_SIZE_OFFSET);
         int semAt = RingHeaderDescriptor.SEMAPHORE_OFFSET + SemaphoreDescriptor.DATA_OFFSET;
         long queued = have >= semAt + 4 ? u32(header, semAt) : -1;
+        // A jqb reader spinning on write_pt (flag 2): its jqb writer skips the posts, so the semaphore counts nothing
+        // (0, or a stale token with the ring empty) and write_pt == read_pt is empty, never full. Count from the
+        // pointers: 0 when empty, else 1 (at least one chunk; the header alone cannot count them).
+        final boolean spinning = have >= RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET + 4
+                && header.getInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET) == RingHeaderDescriptor.READER_SPINNING;
+        if (spinning) {
+            queued = w == r ? 0 : 1;
+        }
         int refCount = have >= RingHeaderDescriptor.REF_COUNT_OFFSET + 4
                 ? header.getInt(RingHeaderDescriptor.REF_COUNT_OFFSET) : -1;
         int fc = !requestRing ? 0
@@ -119,7 +127,7 @@ public final class RingFiles {
             error = join(error, "data file missing");
         }
         long usedWords = Math.floorMod(w - r, words);
-        if (usedWords == 0 && queued > 0) {
+        if (usedWords == 0 && queued > 0 && !spinning) {
             usedWords = words; // write_pt caught up with read_pt: full, not empty (libqb's free-space rule)
         }
         return new RingInfo(ring, words * 4, w, r, usedWords * 4, queued, refCount, fc, error);

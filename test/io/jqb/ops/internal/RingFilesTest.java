@@ -43,6 +43,29 @@ class RingFilesTest {
         assertEquals(1, full.flowControl());
     }
 
+    /**
+     * A ring whose jqb reader spins on write_pt (flag 2 at offset 8244): its writer skips the posts, so the semaphore
+     * counts nothing. A leftover token with write_pt == read_pt is an empty ring, not a full one; chunks with the
+     * semaphore at 0 are queued. With the flag at 0 or 1 libqb's rule still holds.
+     */
+    @Test
+    void aRingReadByWritePtIsCountedFromThePointers() {
+        ByteBuffer stale = header(77, 77, 4096, 1, 0).putInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET,
+                RingHeaderDescriptor.READER_SPINNING);
+        RingInfo empty = RingFiles.decode("response", stale, 16384, false);
+        assertNull(empty.error());
+        assertEquals(0, empty.usedBytes(), "a stale token on an empty ring read by write_pt is not \"full\"");
+        assertEquals(0, empty.queued());
+        ByteBuffer unposted = header(120, 77, 4096, 0, 0).putInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET,
+                RingHeaderDescriptor.READER_SPINNING);
+        RingInfo waiting = RingFiles.decode("request", unposted, 16384, true);
+        assertEquals(4 * 43, waiting.usedBytes());
+        assertEquals(1, waiting.queued(), "chunks whose posts were skipped are queued");
+        ByteBuffer polling = header(77, 77, 4096, 1, 0).putInt(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET,
+                RingHeaderDescriptor.READER_POLLING);
+        assertEquals(16384, RingFiles.decode("request", polling, 16384, true).usedBytes(), "flag 1: libqb's rule");
+    }
+
     @Test
     void truncatedAndGarbageHeaders() {
         ByteBuffer shortOne = header(1, 0, 4096, 0, 0).limit(10);
