@@ -526,6 +526,73 @@ class HostileRingTest extends InteropTestBase {
         }
     }
 
+    /**
+     * A client that stops reading its responses while a request is pending: its response backlog pauses the
+     * connection (no request is read), and the phased loop must then sleep, not spin at full CPU until the client
+     * reads (advertiseAwake(false) used to report the pending request as work). The backlog's flush, a timer on the
+     * loop, wakes it: once the client reads, every answer comes, the pending request's too. For a libqb client, a
+     * "JQB1" one and a "JQB2" one (write_pt detection).
+     */
+    @ParameterizedTest(name = "capability {0}")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2})
+    void aPausedConnectionDoesNotKeepAPhasedLoopBusy(int level) throws Exception {
+        java.util.concurrent.atomic.AtomicReference<io.jqb.Connection> conn =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        io.jqb.ServiceHandler queueing = (c, req) -> {
+            conn.set(c);
+            int n = req.remaining() - 16;
+            ByteBuffer resp = ByteBuffer.allocate(24 + n).order(ByteOrder.LITTLE_ENDIAN);
+            resp.putInt(0, req.getInt(req.position())).putInt(8, 24 + n);
+            resp.put(24, req, req.position() + 16, n);
+            c.queueResponse(resp);
+            return 0;
+        };
+        Service s = track(Service.create(serviceName("-p" + level), 7, TransportType.SHM, queueing));
+        s.setWaitStrategy(WaitStrategy.phased(Duration.ofNanos(50_000), Duration.ofNanos(200_000)));
+        s.run();
+        int cap = level == 0 ? 0 : level == 1 ? ConnectionRequestDescriptor.JQB_CAPABILITY
+                : ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY;
+        int n = 3000;
+        try (RawShmPeer p = RawShmPeer.connect(s.name(), 16384, cap)) {
+            int sent = 0;
+            // Requests the loop answers until its answers no longer fit the response ring: a backlog.
+            while (conn.get() == null || conn.get().backlogBytes() == 0) {
+                assertTrue(sent < 64, "no backlog after " + sent + " unread answers");
+                byte[] b = req(1, n);
+                assertTrue(p.request.writeChunk(b.length, b, b.length, RawShmPeer.MAGIC_COMMITTED), "no room");
+                assertTrue(p.doorbell(), "doorbell");
+                sent++;
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (p.request.hdr(RawShmPeer.READ_PT) != p.request.hdr(RawShmPeer.WRITE_PT)) {
+                    assertTrue(System.nanoTime() < deadline, "request " + sent + " not read");
+                    Thread.onSpinWait();
+                }
+            }
+            // One more: pending in the ring of a paused connection.
+            byte[] b = req(1, n);
+            assertTrue(p.request.writeChunk(b.length, b, b.length, RawShmPeer.MAGIC_COMMITTED), "no room");
+            assertTrue(p.doorbell(), "doorbell");
+            sent++;
+            NativeClient.sleep(200);
+            long cpu = loopCpuMillis(s.name(), 1_000);
+            assertTrue(cpu < 300, "phased loop used " + cpu + " ms of CPU in 1 s with a paused connection's request"
+                    + " pending");
+            int got = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (got < sent) {
+                byte[] r = p.response.readChunk();
+                if (r == null) {
+                    assertTrue(System.nanoTime() < deadline, got + " of " + sent + " answers");
+                    Thread.onSpinWait();
+                    continue;
+                }
+                assertEquals(24 + n, r.length, "answer " + got);
+                got++;
+            }
+            assertFalse(p.closedByServer(0), "dropped");
+        }
+    }
+
     private static long loopCpuMillis(String service, long ms) {
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         Thread t = Thread.getAllStackTraces().keySet().stream().filter(x -> x.getName().equals("jqb-" + service))

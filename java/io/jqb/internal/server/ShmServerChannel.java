@@ -328,13 +328,16 @@ public final class ShmServerChannel extends AbstractServerChannel {
                     : RingHeaderDescriptor.READER_POLLING);
             return false;
         }
+        // A pending request does not keep the loop awake while the connection is paused (flow control, or its
+        // response backlog: pollRequests reads nothing then, so "pending" would spin the loop at full CPU until the
+        // client reads). The backlog's flush is a timer on this loop: it wakes the loop, and the loop polls again.
         if (request.detect()) {
             // Flag 0, fence, stale tokens taken, ring re-checked: a chunk whose post was skipped is seen here.
             spinningOnWritePt = false;
-            return request.prepareSleep() && flowControl == 0;
+            return request.prepareSleep() && flowControl == 0 && !owner.paused();
         }
         request.setConsumerAwake(RingHeaderDescriptor.READER_ASLEEP);
-        return flowControl == 0 && request.semaphore().value() > 0;
+        return flowControl == 0 && !owner.paused() && request.semaphore().value() > 0;
     }
 
     /** @return requests served (≥ 0), or -1 after {@link Owner#fail} */
