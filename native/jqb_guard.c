@@ -202,8 +202,9 @@ JNIEXPORT jint JNICALL Java_io_jqb_internal_posix_Guard_semPost(JNIEnv *env, jcl
 		}
 	}
 	guard = NULL;
-	/* wake as SharedSemaphore.needsWake: not for a single waiter when a token was already there (it is awake) */
-	return (d >> 32) > 1 || ((d >> 32) == 1 && (uint32_t)d == 0) ? 1 : 0;
+	/* wake as SharedSemaphore.needsWake: not for a single waiter when a token was already there (it is awake),
+	 * except every 64th token (bounds the stall of a sleeper left behind by a cancelled glibc waiter) */
+	return (d >> 32) > 1 || ((d >> 32) == 1 && ((uint32_t)d & 63) == 0) ? 1 : 0;
 }
 
 /* sem_trywait: 1 when a token was taken, 0 when the value is 0, -1 when gone. Any non-zero value counts (glibc). */

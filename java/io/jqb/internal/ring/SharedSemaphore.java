@@ -132,10 +132,14 @@ public final class SharedSemaphore {
      * is 0 (FUTEX_WAIT with expected value 0, glibc and {@link #await} alike), so when the value was already
      * non-zero and exactly one waiter is registered, that waiter is awake or will find a token without sleeping:
      * the post that raised the value from 0 woke it. With two or more waiters, or from 0, this wakes as glibc does.
+     * One case breaks the premise: a glibc waiter (before glibc 2.41) that is woken and then cancelled before it
+     * takes its token leaves the token and a count of one waiter behind while another thread of that peer sleeps.
+     * So a post also wakes whenever the value it found is a multiple of 64: such a sleeper waits at most 64 posts
+     * (and its own time-out) instead of forever, for one extra wake-up per 64 posts in a burst.
      */
     static boolean needsWake(long before) {
         long waiters = before >>> 32;
-        return waiters > 1 || (waiters == 1 && (int) before == 0);
+        return waiters > 1 || (waiters == 1 && ((int) before & 63) == 0);
     }
 
     /**

@@ -77,13 +77,22 @@ final class SocketReceiveArea {
             return;
         }
         long a = Posix.MEM.allocate(want);
+        ByteBuffer b;
+        ByteBuffer v;
+        try {
+            b = Posix.directBuffer(a, want);
+            v = b.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        } catch (RuntimeException | Error e) {
+            Posix.MEM.freeMemory(a, want); // the area stays as it was
+            throw e;
+        }
         if (address != 0) {
             Posix.MEM.freeMemory(address, capacity);
         }
         address = a;
         capacity = want;
-        buffer = Posix.directBuffer(a, want);
-        view = buffer.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        buffer = b;
+        view = v;
     }
 
     /** @return the receive buffer (little-endian, writable), valid until the next {@link #ensure} */

@@ -47,14 +47,21 @@ public final class Datagrams {
 
     /** @return the scratch area, at least {@code need} bytes long unless that is over {@code capacity} */
     private ByteBuffer scratch(int need) {
-        if (need > scratchSize && scratchSize < capacity) {
+        if (scratch == null || (need > scratchSize && scratchSize < capacity)) {
             int size = Math.min(capacity, Math.max(MIN_SCRATCH, Integer.highestOneBit(Math.max(need, 1) - 1) << 1));
             size = Math.max(size, Math.min(need, capacity));
             long a = Posix.MEM.allocate(size);
+            ByteBuffer b;
+            try {
+                b = Posix.directBuffer(a, size);
+            } catch (RuntimeException | Error e) {
+                Posix.MEM.freeMemory(a, size);
+                throw e;
+            }
             close();
             scratchAddress = a;
             scratchSize = size;
-            scratch = Posix.directBuffer(a, size);
+            scratch = b;
         }
         return scratch;
     }

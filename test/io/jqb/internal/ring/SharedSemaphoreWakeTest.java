@@ -28,6 +28,7 @@ class SharedSemaphoreWakeTest {
         assertTrue(SharedSemaphore.needsWake(ONE), "one waiter, value 0: it may sleep");
         assertFalse(SharedSemaphore.needsWake(ONE | 1), "one waiter, a token there: the post that made it woke it");
         assertFalse(SharedSemaphore.needsWake(ONE | 0xffff_fff0L), "one waiter, value with the top bit (glibc unsigned)");
+        assertTrue(SharedSemaphore.needsWake(ONE | 64), "one waiter, every 64th token: bounds a cancelled waiter's stall");
         assertTrue(SharedSemaphore.needsWake(2 * ONE), "two waiters, value 0");
         assertTrue(SharedSemaphore.needsWake(2 * ONE | 3), "two waiters: one may sleep although tokens are there");
     }
