@@ -355,17 +355,18 @@ class WritePtDetectTest {
     }
 
     /**
-     * A jqb writer from before write_pt detection (it says "JQB1" but posts every chunk and never reads the flag; here
-     * a {@link RawShmPeer} doing exactly that) against a busy-spinning server that reads by write_pt: every request is
-     * served, the posts it makes are taken as stale tokens (they do not pile up: the semaphore drains to 0), and the
-     * writer's own free-space rule (w == r with tokens means "full") never blocks it for good.
+     * A writer that says "JQB2" but posts every chunk and never reads the flag (a misbehaving one; a real "JQB1"
+     * writer never gets detection, see {@link #aWriterSayingOnlyJqb1NeverFindsItsEmptyRingFull}; here a
+     * {@link RawShmPeer}) against a busy-spinning server that reads by write_pt: every request is served, the posts
+     * it makes are taken as stale tokens (they do not pile up: the semaphore drains to 0), and the writer's own
+     * free-space rule (w == r with tokens means "full") never blocks it for good (it only delays itself).
      */
     @Test
     void anAlwaysPostingJqbWriterIsServedAndItsTokensDoNotPileUp() throws Exception {
         String name = NativeServer.uniqueName("wpt-oldw");
         start(name, WaitStrategy.busySpin(), new EchoHandler());
         try (RawShmPeer p = RawShmPeer.connect(name, 16384,
-                io.jqb.internal.wire.ConnectionRequestDescriptor.JQB_CAPABILITY)) {
+                ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY)) {
             for (int i = 0; i < 2000; i++) {
                 int n = (i * 37) % 1500;
                 ByteBuffer req = request(EchoHandler.ECHO, n, i & 0x7f);
