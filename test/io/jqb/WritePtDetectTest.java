@@ -226,6 +226,9 @@ class WritePtDetectTest {
                 assertEquals(0, stale + spinningFlag, "of " + count + " echoes: " + stale
                         + " times the response ring empty with a token, " + spinningFlag + " times our flag at 2");
             }
+            // SIGTERM, not close()'s SIGKILL: the server removes the connection's /dev/shm files as it exits
+            srv.terminate();
+            assertEquals(Integer.valueOf(0), srv.waitFor(30_000), "echo-server exits 0 on SIGTERM" + srv.describe());
         }
     }
 
