@@ -48,6 +48,12 @@ public final class RawShmPeer implements AutoCloseable {
         public final MappedByteBuffer data;
         /** W: data words. */
         public final int words;
+        /**
+         * The write_pt-detection rule ("JQB2" peers): {@code write_pt == read_pt} is always empty. The server may take
+         * a chunk through write_pt before the post arrives, so a token can sit on an empty ring; libqb's rule would
+         * read that as full (a writer that keeps libqb's margin never fills the ring to {@code w == r}).
+         */
+        volatile boolean equalMeansEmpty;
 
         Ring(String base, MappedByteBuffer header, MappedByteBuffer data) {
             this.base = base;
@@ -107,7 +113,8 @@ public final class RawShmPeer implements AutoCloseable {
             if (w < 0 || w >= words || r < 0 || r >= words) {
                 return -1;
             }
-            long f = w > r ? (long) r - w + words - 1 : w < r ? (long) r - w - 1 : ((int) sem() > 0 ? 0 : words);
+            long f = w > r ? (long) r - w + words - 1 : w < r ? (long) r - w - 1
+                    : (!equalMeansEmpty && (int) sem() > 0 ? 0 : words);
             return f * 4;
         }
 
@@ -348,6 +355,7 @@ public final class RawShmPeer implements AutoCloseable {
             for (Ring x : new Ring[] {req, resp, ev}) {
                 INT.getAndAdd(x.header, REF_COUNT, 1);
             }
+            req.equalMeansEmpty = capability == ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY;
             ok = true;
             return new RawShmPeer(fd, Posix.allocate(8), agreed, b.getLong(ConnectionResponseDescriptor.CONNECTION_OFFSET),
                     req, resp, ev);
