@@ -26,6 +26,8 @@
 
 #include <qb/qbipcc.h>
 
+#include "notify_bench.h"
+
 #define MSG_HELLO 1
 #define MSG_REGISTER 2
 #define MSG_UNREGISTER 3
@@ -322,38 +324,6 @@ static int cmd_pingpong(int argc, char **argv)
 	int id = r > 0 ? print_event(rx, r, stdout) : -1;
 	qb_ipcc_disconnect(c);
 	return id == EVT_DELIVER ? 0 : 1;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* The send time in params {"t":<ns>} (the bench's own format): a digit loop, the same in qbn-notify and
- * dbusn-notify (sscanf cost more than the rest of a receiver's user time per event). 0 when malformed. */
-static long long params_t(const char *p, size_t len)
-{
-	long long v = 0;
-	size_t i = 5;
-	if (len < 6 || memcmp(p, "{\"t\":", 5) != 0) {
-		return 0;
-	}
-	while (i < len && p[i] >= '0' && p[i] <= '9') {
-		v = v * 10 + (p[i++] - '0');
-	}
-	return v;
-}
-
-/* This process's own CPU time (µs) and context switches so far: voluntary ones are the wake-ups after blocking. */
-static void usage_now(long long *cpu_us, long *vol, long *invol)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	*cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-	*vol = ru.ru_nvcsw;
-	*invol = ru.ru_nivcsw;
 }
 
 /*
