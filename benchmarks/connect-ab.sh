@@ -33,31 +33,16 @@ export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonex
 
 work=$(mktemp -d /tmp/jqb-connect-ab.XXXXXX)
 pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do reap_pid "$p"; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 declare -A SVC
-start() { # key command...
-    local key=$1 log="$work/$1.log"
-    shift
-    local svc="jqbcab-$$-$key"
-    "$@" --service "$svc" >"$log" 2>"$log.err" </dev/null &
-    pids+=($!)
-    wait_ready "$log" "$!" "$key"
-    SVC[$key]=$svc
-}
+SVC_PREFIX=jqbcab
+trap cleanup_work EXIT
+trap 'exit 130' INT TERM
 for t in "${TRANSPORTS[@]}"; do
-    start "n-$t" taskset -c "$CPU_SERVER" "$NSRV" --transport "$t"
+    start_service "n-$t" taskset -c "$CPU_SERVER" "$NSRV" --transport "$t"
     i=0
     for b in "${builds[@]}"; do
         i=$((i + 1))
-        start "j$i-$t" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --transport "$t"
+        start_service "j$i-$t" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --transport "$t"
         "$NCLI" bench-connect --service "${SVC[j$i-$t]}" --count 6000 --max "$MAX" >/dev/null 2>&1 # server JIT
     done
 done

@@ -97,3 +97,16 @@ cleanup_work() {
     rm -rf "$work"
     exit $rc
 }
+
+# start_service KEY COMMAND...: runs COMMAND --service NAME in the background (NAME = $SVC_PREFIX-<this pid>-KEY),
+# waits for its ready line, records its pid in pids=() (stopped by cleanup_work) and NAME in SVC[KEY]. The caller
+# sets $work, $SVC_PREFIX, pids=() and `declare -A SVC`.
+start_service() {
+    local key=$1 log="$work/$1.log"
+    shift
+    local svc="$SVC_PREFIX-$$-$key"
+    "$@" --service "$svc" >"$log" 2>"$log.err" </dev/null &
+    pids+=($!)
+    wait_ready "$log" "$!" "$key"
+    SVC[$key]=$svc
+}
