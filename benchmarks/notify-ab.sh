@@ -45,30 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_bus() {
-    cat >"$work/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=$work</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-  <limit name="max_incoming_bytes">1000000000</limit>
-  <limit name="max_outgoing_bytes">1000000000</limit>
-  <limit name="max_message_size">1000000000</limit>
-</busconfig>
-CONF
-    dbus-daemon --config-file="$work/bus.conf" --print-address=3 --print-pid=4 --fork 3>"$work/bus.addr" \
-        4>"$work/bus.pid" || { echo "notify-ab: dbus-daemon did not start" >&2; exit 1; }
-    bus_pid=$(head -1 "$work/bus.pid")
-    bus_addr=$(head -1 "$work/bus.addr")
-}
-
 # cpu_ns PID: CPU time of every thread of PID so far, in ns
 cpu_ns() {
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
@@ -143,7 +119,7 @@ for r in $(seq 1 "$ROUNDS"); do
         for b in "${names[@]}"; do
             i=$((i + 1))
             if [ "$b" = dbus ]; then
-                start_bus
+                start_bus "$work" notify-ab
                 sys=dbus
                 one dbus 1 tput "$NB_WARMUP" 0 >/dev/null
             else

@@ -83,27 +83,7 @@ if [ -n "$NB_PHASED" ]; then
     wait_ready "$work/broker2.log" "$broker2" "jqb notify-broker --wait $NB_PHASED"
 fi
 
-cat >"$work/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=$work</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-  <limit name="max_incoming_bytes">1000000000</limit>
-  <limit name="max_outgoing_bytes">1000000000</limit>
-  <limit name="max_message_size">1000000000</limit>
-</busconfig>
-CONF
-dbus-daemon --config-file="$work/bus.conf" --print-address=3 --print-pid=4 --fork 3>"$work/bus.addr" 4>"$work/bus.pid" \
-    || { echo "bench-notify: dbus-daemon did not start" >&2; exit 1; }
-bus_pid=$(head -1 "$work/bus.pid")
-bus_addr=$(head -1 "$work/bus.addr")
+start_bus "$work" bench-notify
 
 # cpu_ns PID: CPU time of every thread of PID so far, in ns (/proc/PID/task/*/schedstat, first field)
 cpu_ns() {
