@@ -52,6 +52,11 @@ public final class ShmClientChannel extends AbstractClientChannel {
      * before; {@code -Djqb.client.holdRequests=false} restores the wait (for A/B comparisons).
      */
     private static final boolean HOLD = Boolean.parseBoolean(System.getProperty("jqb.client.holdRequests", "true"));
+    /**
+     * Held requests are released once the server has at most this many posted requests left to serve: enough work
+     * to keep it busy until our next send, and their unread doorbells fill a small part of the socket's buffer.
+     */
+    private static final int RELEASE_BELOW = 64;
     /** How long {@link #close} waits for doorbell room to release held requests (a live server that does not read). */
     private static final long CLOSE_PAY_NANOS = 5_000_000_000L;
     private final long scratch;
@@ -64,6 +69,8 @@ public final class ShmClientChannel extends AbstractClientChannel {
      * anything (response, event, close). See docs/DESIGN.md, "Held requests". Written under doorbellLock.
      */
     private volatile int held;
+    /** Release attempts while held (every 64th asks the kernel); under doorbellLock. */
+    private int releaseTries;
     private final Object doorbellLock = new Object();
     private int owedEventBytes;
     private boolean closed;
@@ -300,9 +307,11 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     /**
      * Releases the held requests: posts them, then one send of as many doorbell bytes (a libqb server reads one per
-     * request it served, after serving it, so the posts go first, as for every request). Only when the socket
-     * has room for it (POLLOUT: its queue is at most a quarter full, so one small send fits whole): a post whose
-     * byte then could not be sent would leave a libqb server waiting in its blocking read.
+     * request it served, after serving it, so the posts go first, as for every request), waiting for room for that
+     * send if need be: a post is never left without its byte on the way. Done once the socket has room: the server
+     * has at most {@link #RELEASE_BELOW} visible requests left (each byte it has not read is a posted request it
+     * has not served, give or take the 5 of a batch; no system call), or POLLOUT (the queue is at most a quarter
+     * full: asked on every 64th try without waiting, and when waiting).
      *
      * @param waitNanos 0: only if there is room now; negative: wait for room (liveness slices) until released or
      *        aborted; positive: also give up after that long
@@ -311,18 +320,22 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private boolean releaseHeld(long waitNanos) {
         final long start = waitNanos > 0 ? System.nanoTime() : 0;
         while (held > 0) {
-            int rev;
-            try {
-                rev = Posix.pollOne(fd, LibC.POLLOUT, 0, scratch + SEND_POLL_SLOT);
-            } catch (IpcException ex) {
-                connected = false;
-                return false;
+            boolean room = request.semaphore().value() <= RELEASE_BELOW;
+            if (!room && (waitNanos != 0 || (++releaseTries & 63) == 0)) {
+                int rev;
+                try {
+                    rev = Posix.pollOne(fd, LibC.POLLOUT, 0, scratch + SEND_POLL_SLOT);
+                } catch (IpcException ex) {
+                    connected = false;
+                    return false;
+                }
+                if ((rev & DEAD) != 0) {
+                    connected = false;
+                    return false;
+                }
+                room = (rev & LibC.POLLOUT) != 0;
             }
-            if ((rev & DEAD) != 0) {
-                connected = false;
-                return false;
-            }
-            if ((rev & LibC.POLLOUT) != 0) {
+            if (room) {
                 int k = request.releaseHeldPosts();
                 held = 0;
                 while (k > 0) {
