@@ -17,8 +17,8 @@
 # (appended when the markers are missing; bench-compare.sh runs this script and keeps the section).
 #
 # Knobs (environment): WI (warm-up iterations, 2), I (measurement iterations, 3), R (seconds per iteration, 2),
-# MIN_OPS (20000), BACKGROUND (65536), SKIP_SPIN (1 = leave out the spinning round trips), OUT (docs/PERFORMANCE.md), SECTION_OUT
-# (write the section there instead of splicing it into OUT).
+# MIN_OPS (20000), BACKGROUND (65536), SKIP_SPIN (1 = leave out the spinning round trips), OUT
+# (docs/PERFORMANCE.md), SECTION_OUT (write the section there instead of splicing it into OUT).
 # Run it as `make bench-gc` (builds the JMH class path first). ~2-3 minutes.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

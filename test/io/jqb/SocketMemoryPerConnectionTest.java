@@ -112,9 +112,9 @@ class SocketMemoryPerConnectionTest {
      * ({@code ThreadMXBean#getThreadAllocatedBytes}) over {@value #CONNECTS} connects of a real native libqb client
      * ({@code qbn-client bench-connect}: connect, handshake, disconnect), every connection torn down, after
      * {@value #WARM_CONNECTS} warm-up connects (the JIT). Everything it allocates is garbage once the connection is
-     * gone; before the set-up garbage was cut it was ~4.8 KB per connect (~2 KB after), and until the young generation has been used once
-     * each of those bytes is a fresh page of RSS. The bound is about twice the figure measured when it was set (best
-     * of up to 3 runs, so that a deoptimisation on a loaded machine passes).
+     * gone; before the set-up garbage was cut it was ~4.8 KB per connect (~2 KB after), and until the young
+     * generation has been used once each of those bytes is a fresh page of RSS. The bound is about twice the figure
+     * measured when it was set (best of up to 3 runs, so that a deoptimisation on a loaded machine passes).
      */
     @Test
     void aSocketConnectAllocatesLittleOnTheServer() throws Exception {
