@@ -379,7 +379,7 @@ if [ "$SKIP_GC" != 1 ]; then
     phase "allocation on the hot paths, JMH -prof gc (benchmarks/jmh-gc.sh)"
     echo "# benchmarks/jmh-gc.sh (its commands are in its section)" >>"$commands"
     SECTION_OUT="$gc_md" bash "$root/benchmarks/jmh-gc.sh" >"$work/gc.log" 2>&1 \
-        || { echo "bench-compare: jmh-gc.sh failed:" >&2; tail -5 "$work/gc.log" >&2; rm -f "$gc_md"; }
+        || { echo "bench-compare: jmh-gc.sh failed:" >&2; tail -20 "$work/gc.log" >&2; rm -f "$gc_md"; }
 fi
 [ -s "$scale_md" ] || echo "(not measured in this run: \`make bench-scale\` fills this section)" >"$scale_md"
 [ -s "$cold_md" ] || echo "(not measured in this run: \`make bench-cold\` fills this section)" >"$cold_md"

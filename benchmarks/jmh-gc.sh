@@ -17,7 +17,7 @@
 # (appended when the markers are missing; bench-compare.sh runs this script and keeps the section).
 #
 # Knobs (environment): WI (warm-up iterations, 2), I (measurement iterations, 3), R (seconds per iteration, 2),
-# MIN_OPS (20000), BACKGROUND (65536), SKIP_SPIN (1 = leave out the spinning round trips), OUT
+# MIN_OPS (20000), BACKGROUND (65536), GC_SKIP_SPIN (1 = leave out the spinning round trips), OUT
 # (docs/PERFORMANCE.md), SECTION_OUT (write the section there instead of splicing it into OUT).
 # Run it as `make bench-gc` (builds the JMH class path first). ~2-3 minutes.
 set -euo pipefail
@@ -31,7 +31,7 @@ I=${I:-3}
 R=${R:-2}
 MIN_OPS=${MIN_OPS:-20000}
 BACKGROUND=${BACKGROUND:-65536}
-SKIP_SPIN=${SKIP_SPIN:-0}
+GC_SKIP_SPIN=${GC_SKIP_SPIN:-0}
 OUT=${OUT:-docs/PERFORMANCE.md}
 [ -f target/test.cp ] && [ -f target/test-classes/META-INF/BenchmarkList ] \
     || { echo "jmh-gc: run it as 'make bench-gc' (builds the JMH class path)" >&2; exit 2; }
@@ -60,7 +60,7 @@ jmh ring.json -p size=64,4096 'RingBenchmark.writeRead'
 jmh sem.json 'SemaphoreBenchmark'
 jmh doorbell.json 'DoorbellBenchmark'
 jmh injvm-block.json -p transport=SHM,SOCKET -p size=64,4096 -p wait=block 'InJvmRoundTripBenchmark.echo'
-if [ "$SKIP_SPIN" != 1 ]; then
+if [ "$GC_SKIP_SPIN" != 1 ]; then
     jmh injvm-spin.json -p transport=SHM,SOCKET -p size=64,4096 -p wait=spin 'InJvmRoundTripBenchmark.echo'
 fi
 
@@ -68,6 +68,11 @@ python3 - "$work" "$MIN_OPS" "$R" "$BACKGROUND" >"$work/table.md" <<'EOF'
 import glob, json, sys
 work, min_ops, secs, bg = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 unit_ns = {"ns/op": 1.0, "us/op": 1e3, "ms/op": 1e6, "s/op": 1e9}
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
 print("| benchmark | params | ns/op | ops per iteration | B/op (gc.alloc.rate.norm) | per-op allocation |")
 print("|---|---|---:|---:|---:|---|")
 for f in ("ring", "sem", "doorbell", "injvm-block", "injvm-spin"):
@@ -76,7 +81,7 @@ for f in ("ring", "sem", "doorbell", "injvm-block", "injvm-spin"):
             name = ".".join(b["benchmark"].rsplit(".", 2)[1:])
             params = ", ".join(f"{k}={v}" for k, v in b.get("params", {}).items()) or "-"
             pm = b["primaryMetric"]
-            ns = pm["score"] * unit_ns.get(pm["scoreUnit"], float("nan"))
+            ns = num(pm["score"]) * unit_ns.get(pm["scoreUnit"], float("nan"))
             threads = b.get("threads", 1)
             # average time per op per thread: ops per iteration of the whole benchmark = threads * secs / time
             ops = threads * secs * 1e9 / ns if ns > 0 else 0
@@ -85,6 +90,8 @@ for f in ("ring", "sem", "doorbell", "injvm-block", "injvm-spin"):
             if norm is None:
                 alloc, verdict = "n/a", "n/a"
             else:
+                # JMH writes "NaN" (a string) as the error of a single measured iteration.
+                norm = {k: num(norm.get(k)) for k in ("score", "scoreError")}
                 alloc = f"{norm['score']:.3f} ± {norm['scoreError']:.3f}" if norm["scoreError"] == norm["scoreError"] \
                     else f"{norm['score']:.3f}"
                 # The smallest Java object is 16 bytes: an allocation on every operation shows as >= 16 B/op.
@@ -116,7 +123,7 @@ section="$work/section.md"
     echo
     cat "$work/table.md"
     echo
-    echo "Regenerate: \`make bench-gc\` (= \`benchmarks/jmh-gc.sh\`; knobs WI, I, R, MIN_OPS, BACKGROUND, SKIP_SPIN). The" \
+    echo "Regenerate: \`make bench-gc\` (= \`benchmarks/jmh-gc.sh\`; knobs WI, I, R, MIN_OPS, BACKGROUND, GC_SKIP_SPIN). The" \
         "exact per-message figure for the spinning paths is pinned by a test instead: \`WritePtDetectTest.spinningRoundTripsAllocateNothing\`" \
         "(ThreadMXBean of the client and the loop thread over 20,000 spinning echoes, bound 64 KiB, 0 bytes measured). Ran:"
     echo
