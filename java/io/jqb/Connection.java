@@ -530,7 +530,7 @@ public final class Connection {
 
         @Override
         public void recvRetry() {
-            RECV_RETRIES.getAndAdd(this, 1L);
+            RECV_RETRIES.getAndAdd(Connection.this, 1L);
         }
 
         @Override
