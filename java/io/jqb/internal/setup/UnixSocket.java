@@ -24,12 +24,21 @@ public final class UnixSocket {
     public static final class Address implements AutoCloseable {
         final long address;
         final int length;
-        private final String display;
+        /** The display form; for a padded abstract name null until first asked for (made from base + suffix). */
+        private String display;
+        private final String base;
+        private final String suffix;
 
         private Address(long address, int length, String display) {
+            this(address, length, display, null, null);
+        }
+
+        private Address(long address, int length, String display, String base, String suffix) {
             this.address = address;
             this.length = length;
             this.display = display;
+            this.base = base;
+            this.suffix = suffix;
         }
 
         public long address() {
@@ -45,20 +54,45 @@ public final class UnixSocket {
             Posix.free(address, SockAddrDescriptor.LENGTH);
         }
 
+        /** {@code @name} for an abstract name (cut as the address is), the path for a filesystem one. */
         @Override
         public String toString() {
+            if (display == null) {
+                byte[] b = (base + suffix).getBytes(StandardCharsets.UTF_8);
+                display = "@" + new String(b, 0, Math.min(b.length, SockAddrDescriptor.MAX_ABSTRACT_NAME),
+                        StandardCharsets.UTF_8);
+            }
             return display;
         }
     }
 
-    /** {@code "\0" + name}, zero-padded to 108 bytes, addrlen 110 (names longer than 106 bytes are cut). */
+    /**
+     * {@code "\0" + name}, zero-padded to 108 bytes, addrlen 110 (names longer than 106 bytes are cut). The display
+     * form ({@link Address#toString()}) is made only when a message needs it: connecting builds three of these.
+     */
     public static Address abstractAddress(String name) {
         byte[] b = name.getBytes(StandardCharsets.UTF_8);
         int n = Math.min(b.length, SockAddrDescriptor.MAX_ABSTRACT_NAME);
         long a = Posix.allocate(SockAddrDescriptor.LENGTH);
         MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
         MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET + 1, n);
-        return new Address(a, SockAddrDescriptor.LENGTH, "@" + new String(b, 0, n, StandardCharsets.UTF_8));
+        return new Address(a, SockAddrDescriptor.LENGTH, null, name, "");
+    }
+
+    /**
+     * {@link #abstractAddress(String)} of {@code base + suffix}, without building that string (the SOCKET transport's
+     * per-connection names are the response's base name plus a fixed suffix).
+     */
+    public static Address abstractAddress(String base, String suffix) {
+        byte[] b = base.getBytes(StandardCharsets.UTF_8);
+        byte[] s = suffix.getBytes(StandardCharsets.UTF_8);
+        int n = Math.min(b.length, SockAddrDescriptor.MAX_ABSTRACT_NAME);
+        int m = Math.min(s.length, SockAddrDescriptor.MAX_ABSTRACT_NAME - n);
+        long a = Posix.allocate(SockAddrDescriptor.LENGTH);
+        MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
+        MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET + 1, n);
+        MEM.copyMemory(s, 0, a + SockAddrDescriptor.PATH_OFFSET + 1 + n, m);
+        return new Address(a, SockAddrDescriptor.LENGTH, null, base, suffix);
     }
 
     /**
@@ -231,9 +265,16 @@ public final class UnixSocket {
      * {@code size} (the SOCKET transport's sockets, both sides).
      */
     public static int boundDatagram(String name, int size) throws IpcException {
-        int fd = datagramSocket();
         try (Address a = abstractAddress(name)) {
-            bind(fd, a);
+            return boundDatagram(a, size);
+        }
+    }
+
+    /** {@link #boundDatagram(String, int)} bound to {@code address} (not freed here). */
+    public static int boundDatagram(Address address, int size) throws IpcException {
+        int fd = datagramSocket();
+        try {
+            bind(fd, address);
             setBufferSizes(fd, size);
             return fd;
         } catch (IpcException e) {
@@ -243,7 +284,9 @@ public final class UnixSocket {
     }
 
     public static void bind(int fd, Address addr) throws IpcException {
-        Posix.check(C.bind(fd, addr.address, addr.length), "bind(" + addr + ")");
+        if (C.bind(fd, addr.address, addr.length) < 0) {
+            throw IpcException.of("bind(" + addr + ")", Posix.errno(), null);
+        }
     }
 
     /** @return 0, or a negated errno */
