@@ -11,6 +11,7 @@
 #   make bench-stream   the stream layer vs plain java.nio vs C sockets (TCP, pipe, TLS); its section of PERFORMANCE.md
 #   make bench-libipc   libipc echo: jqb and the C wire peer, every pairing, pinned and split; its section of PERFORMANCE.md
 #   make bench-ring-memory  JMH A/B of the ring's payload copies (ByteBuffer view vs PointerStore); its section of PERFORMANCE.md
+#   make bench-gc JMH -prof gc of the hot paths (ring, semaphore, doorbell, in-JVM round trips): B/op; its section
 #   make reliability  only the fault / hostile-input / leak suite (test/io/jqb/reliability; also part of make test)
 #   make soak     that suite with soak counts (-Djqb.soak=true: 10x cycles, 20x kills, 5M mutations...); not for CI
 
@@ -18,7 +19,7 @@ MVN      ?= mvn
 MVNFLAGS ?= -B -q
 JAR      := target/jqb.jar
 
-.PHONY: all deps native jar test demo bench bench-compare bench-stream bench-scale bench-cold bench-libipc bench-ring-memory bench-notify \
+.PHONY: all deps native jar test demo bench bench-compare bench-stream bench-scale bench-cold bench-libipc bench-ring-memory bench-gc bench-notify \
 	clean reliability soak
 
 all: native jar
@@ -58,6 +59,8 @@ bench-notify: all
 	@bash benchmarks/notify-compare.sh
 
 bench-compare: all
+	$(MVN) $(MVNFLAGS) -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/test.cp \
+		-Dmdep.includeScope=test
 	@bash benchmarks/bench-compare.sh
 
 bench-stream: all
@@ -78,6 +81,12 @@ bench-ring-memory: all
 		-Dmdep.includeScope=test
 	@bash benchmarks/ring-memory-ab.sh
 
+bench-gc: all
+	$(MVN) $(MVNFLAGS) -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/test.cp \
+		-Dmdep.includeScope=test
+	@bash benchmarks/jmh-gc.sh
+
 clean:
 	$(MAKE) -C native clean
 	$(MVN) $(MVNFLAGS) clean
+

@@ -13,8 +13,9 @@
 # CONNECT_WARMUP, OUT (the Markdown file), CPU_SERVER / CPU_CLIENT_SPLIT (vCPU numbers), CELL_TIMEOUT (seconds);
 # ROUNDS (spin-vs-floor rounds), SPIN_COUNT / SPIN_WARMUP (round trips per spin or floor run at 64 B and 4 KiB; a
 # tenth / a fifth at 64 KiB), PHASED (the wait strategy of the jqb server for the native-client row);
-# SKIP_BLOCKING=1, SKIP_SPIN=1, SKIP_SCALE=1, SKIP_COLD=1 leave a part out (for trying the script);
-# scale-curve.sh's and cold-start.sh's own knobs (SCALE_*, COLD_*) pass through.
+# SKIP_BLOCKING=1, SKIP_SPIN=1, SKIP_SCALE=1, SKIP_COLD=1, SKIP_GC=1 leave a part out (for trying the script);
+# scale-curve.sh's and cold-start.sh's own knobs (SCALE_*, COLD_*) pass through. Last, the JMH `-prof gc` figures
+# of the hot paths (jmh-gc.sh, ~3 minutes; needs the JMH class path: `make bench-compare` builds it).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,6 +50,7 @@ SKIP_BLOCKING=${SKIP_BLOCKING:-0}
 SKIP_SPIN=${SKIP_SPIN:-0}
 SKIP_SCALE=${SKIP_SCALE:-0}
 SKIP_COLD=${SKIP_COLD:-0}
+SKIP_GC=${SKIP_GC:-0}
 
 JQB="$root/bin/jqb"
 NSRV="$root/native/build/qbn-server"
@@ -372,6 +374,13 @@ if [ "$SKIP_COLD" != 1 ]; then
         bash "$root/benchmarks/cold-start.sh" >"$work/cold.log" 2>&1 || echo "bench-compare: cold-start.sh failed" >&2
     grep '^  cold' "$work/cold.log"
 fi
+gc_md="$work/gc.md"
+if [ "$SKIP_GC" != 1 ]; then
+    phase "allocation on the hot paths, JMH -prof gc (benchmarks/jmh-gc.sh)"
+    echo "# benchmarks/jmh-gc.sh (its commands are in its section)" >>"$commands"
+    SECTION_OUT="$gc_md" bash "$root/benchmarks/jmh-gc.sh" >"$work/gc.log" 2>&1 \
+        || { echo "bench-compare: jmh-gc.sh failed:" >&2; tail -20 "$work/gc.log" >&2; rm -f "$gc_md"; }
+fi
 [ -s "$scale_md" ] || echo "(not measured in this run: \`make bench-scale\` fills this section)" >"$scale_md"
 [ -s "$cold_md" ] || echo "(not measured in this run: \`make bench-cold\` fills this section)" >"$cold_md"
 # the stream layer's section (make bench-stream, benchmarks/stream-compare.sh) is carried over as it is
@@ -598,6 +607,15 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "<!-- cold-start:begin -->"
     cat "$cold_md"
     echo "<!-- cold-start:end -->"
+    if [ -s "$gc_md" ]; then
+        echo
+        echo "<!-- jmh-gc:begin -->"
+        cat "$gc_md"
+        echo "<!-- jmh-gc:end -->"
+    elif grep -q "^<!-- jmh-gc:begin -->" "$root/$OUT" 2>/dev/null; then
+        echo # not measured in this run (SKIP_GC=1): kept from the previous file (make bench-gc writes it)
+        sed -n "/^<!-- jmh-gc:begin -->/,/^<!-- jmh-gc:end -->/p" "$root/$OUT"
+    fi
     # kept from the previous file: their own scripts write these (make bench-notify, bench-libipc, bench-ring-memory)
     for section in notify-compare libipc-compare ring-memory-ab; do
         if grep -q "^<!-- $section:begin -->" "$root/$OUT" 2>/dev/null; then
@@ -638,6 +656,7 @@ if [ "$SKIP_BLOCKING" = 1 ] && [ -f "$out_path" ]; then
     fi
     [ "$SKIP_SCALE" != 1 ] && splice_section "$out_path" scale-curve "$scale_md"
     [ "$SKIP_COLD" != 1 ] && splice_section "$out_path" cold-start "$cold_md"
+    [ -s "$gc_md" ] && splice_section "$out_path" jmh-gc "$gc_md"
     [ -f "$root/benchmarks/performance-notes.md" ] &&
         splice_section "$out_path" notes "$root/benchmarks/performance-notes.md"
     echo "bench-compare: partial run (SKIP_BLOCKING=1): only the measured sections of $OUT were replaced"

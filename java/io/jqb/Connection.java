@@ -6,10 +6,11 @@ import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.internal.server.HandshakeTimer;
 import io.jqb.internal.server.SendBacklog;
 import io.jqb.internal.server.ServerChannel;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 
 /**
@@ -37,22 +38,49 @@ public final class Connection {
     private final int gid;
     private final AtomicInteger refs = new AtomicInteger(1);
     /**
+     * The statistics counters are plain volatile fields updated through these handles: seven {@code AtomicLong}s
+     * were ~170 bytes of heap per connection (made at every connect).
+     */
+    private static final VarHandle REQUESTS;
+    private static final VarHandle LOOP_RESPONSES;
+    private static final VarHandle RESPONSES;
+    private static final VarHandle EVENTS;
+    private static final VarHandle SEND_RETRIES;
+    private static final VarHandle RECV_RETRIES;
+    private static final VarHandle FLOW_CONTROL_COUNT;
+
+    static {
+        MethodHandles.Lookup l = MethodHandles.lookup();
+        try {
+            REQUESTS = l.findVarHandle(Connection.class, "requests", long.class);
+            LOOP_RESPONSES = l.findVarHandle(Connection.class, "loopResponses", long.class);
+            RESPONSES = l.findVarHandle(Connection.class, "responses", long.class);
+            EVENTS = l.findVarHandle(Connection.class, "events", long.class);
+            SEND_RETRIES = l.findVarHandle(Connection.class, "sendRetries", long.class);
+            RECV_RETRIES = l.findVarHandle(Connection.class, "recvRetries", long.class);
+            FLOW_CONTROL_COUNT = l.findVarHandle(Connection.class, "flowControlCount", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /**
      * Requests dispatched: written by the loop thread only (a release store, no locked instruction on the hot path).
      * A clearing stats read, on any thread, moves {@link #requestsCleared} instead of writing it.
      */
-    private final AtomicLong requests = new AtomicLong();
+    private volatile long requests;
     /** Responses sent from the loop thread: the loop is its only writer, as for {@link #requests}. */
-    private final AtomicLong loopResponses = new AtomicLong();
+    private volatile long loopResponses;
     /** Responses sent from any other thread (an atomic increment). */
-    private final AtomicLong responses = new AtomicLong();
+    private volatile long responses;
     /** What the last clearing stats read saw of the single-writer counters; guarded by {@code statsLock}. */
     private final Object statsLock = new Object();
     private long requestsCleared;
     private long loopResponsesCleared;
-    private final AtomicLong events = new AtomicLong();
-    private final AtomicLong sendRetries = new AtomicLong();
-    private final AtomicLong recvRetries = new AtomicLong();
-    private final AtomicLong flowControlCount = new AtomicLong();
+    private volatile long events;
+    private volatile long sendRetries;
+    private volatile long recvRetries;
+    private volatile long flowControlCount;
     private volatile int flowControlState;
     /** libqb's {@code stats.flow_control_state}: set on each change, zeroed by a clearing read (unlike the state). */
     private volatile int statsFlowControlState;
@@ -290,7 +318,7 @@ public final class Connection {
         long limit = service.sendBacklogLimit();
         boolean queued = one != null ? backlog.offer(limit, one) : backlog.offer(limit, many);
         if (!queued) {
-            sendRetries.incrementAndGet();
+            SEND_RETRIES.getAndAdd(this, 1L);
             if (service.sendBacklogPolicy() == BacklogPolicy.DISCONNECT) {
                 BACKLOG_LOG.warn("connection {} (pid {}) does not read: send backlog over {} bytes; disconnecting it",
                         id, pid, limit);
@@ -338,9 +366,9 @@ public final class Connection {
         long before = backlogBytes();
         int r;
         try {
-            r = responseBacklog.flush(m -> sent(ch.sendResponse(m), responses));
+            r = responseBacklog.flush(m -> sent(ch.sendResponse(m), RESPONSES));
             if (r == 0 || r == Errno.WOULD_BLOCK) {
-                int e = eventBacklog.flush(m -> sent(ch.sendEvent(m), events));
+                int e = eventBacklog.flush(m -> sent(ch.sendEvent(m), EVENTS));
                 r = e < 0 && e != Errno.WOULD_BLOCK ? e : r;
             }
         } catch (InternalError e) {
@@ -362,9 +390,9 @@ public final class Connection {
         scheduleFlush();
     }
 
-    private static int sent(int rc, AtomicLong counter) {
+    private int sent(int rc, VarHandle counter) {
         if (rc >= 0) {
-            counter.incrementAndGet();
+            counter.getAndAdd(this, 1L);
             return rc;
         }
         return rc == ServerChannel.NOT_YET_CONNECTED ? Errno.WOULD_BLOCK : rc;
@@ -401,9 +429,9 @@ public final class Connection {
     private int countResponse(int rc, String op) {
         if (rc >= 0) {
             if (service.inLoop()) {
-                loopResponses.lazySet(loopResponses.get() + 1); // single writer: the loop thread
+                LOOP_RESPONSES.setRelease(this, loopResponses + 1); // single writer: the loop thread
             } else {
-                responses.incrementAndGet();
+                RESPONSES.getAndAdd(this, 1L);
             }
             return rc;
         }
@@ -412,7 +440,7 @@ public final class Connection {
 
     private int countEvent(int rc, String op) {
         if (rc >= 0) {
-            events.incrementAndGet();
+            EVENTS.getAndAdd(this, 1L);
             return rc;
         }
         return failedSend(rc, op);
@@ -420,7 +448,7 @@ public final class Connection {
 
     private int failedSend(int rc, String op) {
         if (rc == Errno.WOULD_BLOCK) {
-            sendRetries.incrementAndGet();
+            SEND_RETRIES.getAndAdd(this, 1L);
             return rc;
         }
         if (rc == -Errno.EBADMSG) {
@@ -469,7 +497,7 @@ public final class Connection {
             disconnect();
             return false;
         }
-        requests.lazySet(requests.get() + 1); // single writer: the loop thread
+        REQUESTS.setRelease(this, requests + 1); // single writer: the loop thread
         try {
             return service.handler().message(this, request) >= 0;
         } catch (InternalError e) {
@@ -488,7 +516,9 @@ public final class Connection {
 
         @Override
         public void fail(String why) {
-            LOG.debug("connection {} (pid {}): {}", id, pid, why);
+            if (LOG.isDebugEnabled()) { // no varargs array or boxed id per hang-up when DEBUG is off
+                LOG.debug("connection {} (pid {}): {}", id, pid, why);
+            }
             disconnect();
         }
 
@@ -500,7 +530,7 @@ public final class Connection {
 
         @Override
         public void recvRetry() {
-            recvRetries.incrementAndGet();
+            RECV_RETRIES.getAndAdd(Connection.this, 1L);
         }
 
         @Override
@@ -589,7 +619,7 @@ public final class Connection {
         if (flowControlState != rl.flowControl()) {
             flowControlState = rl.flowControl();
             statsFlowControlState = flowControlState;
-            flowControlCount.incrementAndGet();
+            FLOW_CONTROL_COUNT.getAndAdd(this, 1L);
             ch.setFlowControl(rl.flowControl());
         }
         priority = rl.priority();
@@ -770,20 +800,20 @@ public final class Connection {
 
     private ConnectionStats readStats(boolean clearAfterRead) {
         ServerChannel ch = channel;
-        long req = requests.get();
-        long loopResp = loopResponses.get();
+        long req = requests;
+        long loopResp = loopResponses;
         ConnectionStats s = new ConnectionStats(pid, req - requestsCleared,
-                responses.get() + loopResp - loopResponsesCleared, events.get(),
-                sendRetries.get(), recvRetries.get(), statsFlowControlState, flowControlCount.get(),
+                responses + loopResp - loopResponsesCleared, events,
+                sendRetries, recvRetries, statsFlowControlState, flowControlCount,
                 ch == null ? 0 : ch.eventQueueLength());
         if (clearAfterRead) {
             requestsCleared = req;
             loopResponsesCleared = loopResp;
-            responses.set(0);
-            events.set(0);
-            sendRetries.set(0);
-            recvRetries.set(0);
-            flowControlCount.set(0);
+            responses = 0;
+            events = 0;
+            sendRetries = 0;
+            recvRetries = 0;
+            flowControlCount = 0;
             statsFlowControlState = 0;
         }
         return s;

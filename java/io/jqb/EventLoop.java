@@ -520,7 +520,9 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private void ctl(int op, int fd, int ev, long data) {
         MEM.writeInt(ctlEvent + MsgHdrDescriptor.EPOLL_EVENT_EVENTS, ev);
         MEM.writeLong(ctlEvent + MsgHdrDescriptor.EPOLL_EVENT_DATA, data);
-        Posix.check(C.epoll_ctl(epfd, op, fd, ctlEvent), "epoll_ctl(fd " + fd + ")");
+        if (C.epoll_ctl(epfd, op, fd, ctlEvent) < 0) {
+            throw IpcException.of("epoll_ctl(fd " + fd + ")", Posix.errno(), null); // the message only on failure
+        }
     }
 
     /** Asks the loop to return from {@link #run()} after the current iteration. Thread-safe. */

@@ -349,13 +349,18 @@ public final class Service implements AutoCloseable {
         ServiceMonitor.connectionRemoved(this, c);
         callDestroyed(c);
         ServerChannel ch = c.channel();
+        boolean gone = false;
         if (ch != null) {
-            // One fd for the directory while the channel unlinks its files (see DirectoryFiles.hold).
+            // One fd for the directory while the channel unlinks its files (see DirectoryFiles.hold). A libqb client
+            // removes the directory itself when it disconnects: then there is nothing to unlink or remove.
             try (DirectoryFiles.Held held = DirectoryFiles.hold(c.directory())) {
                 ch.destroy();
+                gone = held.gone();
             }
         }
-        ShmDirectory.remove(c.directory());
+        if (!gone) {
+            ShmDirectory.remove(c.directory());
+        }
     }
 
     ServiceHandler handler() {

@@ -241,6 +241,26 @@ class SocketTransportTest {
     // ------------------------------------------------------------------------------------------- events, stats
 
     @Test
+    void aRecvRetryIsCountedOnItsConnectionAndKeepsItServing() throws Exception {
+        // The channel's recv-retry callback (a read that found nothing although the loop said there was something)
+        // is an anonymous Owner inside Connection: it must count on the Connection, not throw from the receive path.
+        String name = uniqueName("nrr");
+        Service s = socketService(name, new RecordingHandler());
+        NativeClient d = track(NativeClient.drive(name));
+        d.connect();
+        Connection c = connectionOf(s, d.pid());
+        assertEquals(0, c.stats(false).recvRetries());
+        c.owner.recvRetry();
+        c.owner.recvRetry();
+        assertEquals(2, c.stats(false).recvRetries());
+        assertEquals(2, c.stats(true).recvRetries(), "read and cleared");
+        assertEquals(0, c.stats(false).recvRetries());
+        d.expect("send 2 10", "ok");
+        assertEquals(new NativeClient.Msg(EchoWire.EVENT, 24, 0, 24), d.receive("recv " + TIMEOUT_MS));
+        assertTrue(c.isConnected());
+    }
+
+    @Test
     void eventsFromAJqbSocketServiceAreCountedUntilTheNativeClientReadsThem() throws Exception {
         String name = uniqueName("nev");
         RecordingHandler h = new RecordingHandler();

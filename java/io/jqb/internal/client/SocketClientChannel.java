@@ -67,10 +67,7 @@ public final class SocketClientChannel extends AbstractClientChannel {
 
     /** A datagram socket bound to {@code base + local} and connected to {@code base + remote} (abstract names). */
     private static int connected(String base, String local, String remote, int size) throws IpcException {
-        int fd;
-        try (UnixSocket.Address l = UnixSocket.abstractAddress(base, local)) {
-            fd = UnixSocket.boundDatagram(l, size);
-        }
+        int fd = UnixSocket.boundDatagram(base, local, size);
         try (UnixSocket.Address r = UnixSocket.abstractAddress(base, remote)) {
             int rc = UnixSocket.connectRaw(fd, r);
             if (rc < 0) {

@@ -30,13 +30,25 @@ public final class DirectoryFiles {
     public static final class Held implements AutoCloseable {
         private final String path;
         private final int fd;
+        /** The directory was not there (ENOENT): nothing in it can be created or removed either. */
+        private final boolean gone;
         private final Held outer;
         private boolean closed;
 
-        private Held(String path, int fd, Held outer) {
+        private Held(String path, int fd, boolean gone, Held outer) {
             this.path = path;
             this.fd = fd;
+            this.gone = gone;
             this.outer = outer;
+        }
+
+        /**
+         * @return true when the directory did not exist when the batch began (a libqb client removes its connection
+         *         directory when it disconnects, before the server's teardown): the batch's file operations in it
+         *         then return ENOENT without a system call, and there is no directory left to remove
+         */
+        public boolean gone() {
+            return gone;
         }
 
         /** Closes the directory fd and ends the batch on this thread. Idempotent. */
@@ -50,11 +62,7 @@ public final class DirectoryFiles {
                 Posix.C.close(fd);
             }
             if (HELD.get() == this) {
-                if (outer == null) {
-                    HELD.remove();
-                } else {
-                    HELD.set(outer);
-                }
+                HELD.set(outer); // set(null), not remove(): the thread's entry stays, so the next hold makes none
             }
         }
     }
@@ -69,18 +77,22 @@ public final class DirectoryFiles {
     public static Held hold(String dir) {
         int fd = dir == null ? -1 : Posix.C.open(dir, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW
                 | LibC.O_CLOEXEC, 0);
-        Held h = new Held(dir, fd, HELD.get());
-        if (fd >= 0) {
+        boolean gone = fd < 0 && dir != null && Posix.errno() == io.jqb.Errno.ENOENT;
+        Held h = new Held(dir, fd, gone, HELD.get());
+        if (fd >= 0 || gone) {
             HELD.set(h);
         }
         return h;
     }
 
-    /** @return the held fd of {@code dir} on this thread, else -1 */
+    /** @return the held fd of {@code dir} on this thread, else -1 (also when the held directory is gone) */
     private static int held(String dir) {
         Held h = HELD.get();
         return h != null && h.path.equals(dir) ? h.fd : -1;
     }
+
+    /** {@link #heldParent}: the held directory is {@code path}'s parent and it is gone. */
+    private static final int GONE = Integer.MIN_VALUE;
 
     /** @return an fd of {@code dir} (the held one, or a new one {@link #done} closes), or a negated errno */
     private static int openDirectory(String dir) {
@@ -97,6 +109,23 @@ public final class DirectoryFiles {
         if (dfd != held(dir)) {
             Posix.C.close(dfd);
         }
+    }
+
+    /**
+     * @return the held fd on this thread when it is {@code path}'s parent directory, {@link #GONE} when that
+     *         directory is gone, else -1; makes no substring (a connection's set-up and teardown each work on a
+     *         file in the held directory)
+     */
+    private static int heldParent(String path) {
+        Held h = HELD.get();
+        if (h == null) {
+            return -1;
+        }
+        int i = path.lastIndexOf('/');
+        if (i <= 0 || i != h.path.length() || !path.startsWith(h.path)) {
+            return -1;
+        }
+        return h.gone ? GONE : h.fd;
     }
 
     private static String parent(String path) {
@@ -116,9 +145,12 @@ public final class DirectoryFiles {
      *         parent is a symlink)
      */
     public static int createExclusive(String path, int mode) {
-        String dir = parent(path);
-        int dfd = openDirectory(dir);
-        if (dfd < 0) {
+        int dfd = heldParent(path);
+        if (dfd == GONE) {
+            return -io.jqb.Errno.ENOENT;
+        }
+        String dir = dfd >= 0 ? null : parent(path);
+        if (dir != null && (dfd = openDirectory(dir)) < 0) {
             return dfd;
         }
         try {
@@ -126,21 +158,28 @@ public final class DirectoryFiles {
                     | LibC.O_CLOEXEC, mode);
             return fd >= 0 ? fd : -Posix.errno();
         } finally {
-            done(dfd, dir);
+            if (dir != null) {
+                done(dfd, dir);
+            }
         }
     }
 
     /** Removes {@code path} (never through a symlinked parent). @return 0 or a negated errno */
     public static int unlink(String path) {
-        String dir = parent(path);
-        int dfd = openDirectory(dir);
-        if (dfd < 0) {
+        int dfd = heldParent(path);
+        if (dfd == GONE) {
+            return -io.jqb.Errno.ENOENT;
+        }
+        String dir = dfd >= 0 ? null : parent(path);
+        if (dir != null && (dfd = openDirectory(dir)) < 0) {
             return dfd;
         }
         try {
             return Posix.C.unlinkat(dfd, name(path), 0) == 0 ? 0 : -Posix.errno();
         } finally {
-            done(dfd, dir);
+            if (dir != null) {
+                done(dfd, dir);
+            }
         }
     }
 

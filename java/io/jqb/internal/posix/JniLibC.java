@@ -195,9 +195,18 @@ final class JniLibC implements LibC {
         if (s == null) {
             return null;
         }
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        byte[] z = new byte[b.length + 1];
-        System.arraycopy(b, 0, z, 0, b.length);
+        int len = s.length();
+        byte[] z = new byte[len + 1];
+        for (int i = 0; i < len; i++) { // ASCII (every path jqb makes): one array, no UTF-8 encoder's copy
+            char c = s.charAt(i);
+            if (c >= 0x80) {
+                byte[] b = s.getBytes(StandardCharsets.UTF_8);
+                z = new byte[b.length + 1];
+                System.arraycopy(b, 0, z, 0, b.length);
+                return z;
+            }
+            z[i] = (byte) c;
+        }
         return z;
     }
 

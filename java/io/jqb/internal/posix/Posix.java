@@ -97,6 +97,44 @@ public final class Posix {
         NativeMemory.copyToArray(address, dst, off, len);
     }
 
+    /**
+     * Writes {@code a} then {@code b} (either may be null) as UTF-8 into native memory at {@code address}, at most
+     * {@code max} bytes (a longer text is cut there, as a byte copy of its UTF-8 form would be), without a
+     * terminating NUL. ASCII text (every path and socket name jqb makes) is written character by character, with no
+     * intermediate array: the connection set-up paths call this several times per connection.
+     *
+     * @return the number of bytes written
+     */
+    public static int putUtf8(long address, String a, String b, int max) {
+        int n = putAscii(address, a, 0, max);
+        if (n >= 0) {
+            n = putAscii(address, b, n, max);
+            if (n >= 0) {
+                return n;
+            }
+        }
+        byte[] u = ((a == null ? "" : a) + (b == null ? "" : b)).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int len = Math.min(u.length, max);
+        MEM.copyMemory(u, 0, address, len);
+        return len;
+    }
+
+    /** @return {@code from} + the bytes written, or -1 at the first non-ASCII character */
+    private static int putAscii(long address, String s, int from, int max) {
+        if (s == null) {
+            return from;
+        }
+        int n = from;
+        for (int i = 0, len = s.length(); i < len && n < max; i++) {
+            char c = s.charAt(i);
+            if (c >= 0x80) {
+                return -1;
+            }
+            MEM.writeByte(address + n++, (byte) c);
+        }
+        return n;
+    }
+
     /** Closes an fd, ignoring errors (used on cleanup paths). */
     public static void closeQuietly(int fd) {
         if (fd >= 0) {

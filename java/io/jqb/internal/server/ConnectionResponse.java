@@ -4,7 +4,6 @@ import io.jqb.IpcException;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
-import java.nio.charset.StandardCharsets;
 
 /** Builds and sends the 12328-byte connection response. */
 public final class ConnectionResponse {
@@ -53,8 +52,6 @@ public final class ConnectionResponse {
         if (s == null) {
             return;
         }
-        byte[] p = s.getBytes(StandardCharsets.UTF_8);
-        int n = Math.min(p.length, ConnectionResponseDescriptor.PATH_LENGTH - 1);
-        Posix.MEM.copyMemory(p, 0, at, n);
+        Posix.putUtf8(at, s, null, ConnectionResponseDescriptor.PATH_LENGTH - 1);
     }
 }

@@ -22,7 +22,8 @@ public final class SendBacklog {
         int send(ByteBuffer msg);
     }
 
-    private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
+    /** Made by the first {@link #offer}: most connections never queue (two backlogs per connection). */
+    private ArrayDeque<ByteBuffer> queue;
     private long bytes;
     private volatile boolean nonEmpty;
 
@@ -38,7 +39,7 @@ public final class SendBacklog {
 
     /** @return messages queued */
     public synchronized int size() {
-        return queue.size();
+        return queue == null ? 0 : queue.size();
     }
 
     /**
@@ -51,7 +52,9 @@ public final class SendBacklog {
         for (ByteBuffer b : msgs) {
             len += b.remaining();
         }
-        if (!queue.isEmpty() && bytes + len > limit) {
+        if (queue == null) {
+            queue = new ArrayDeque<>();
+        } else if (!queue.isEmpty() && bytes + len > limit) {
             return false;
         }
         ByteBuffer copy = ByteBuffer.allocate((int) len);
@@ -73,7 +76,7 @@ public final class SendBacklog {
      */
     public synchronized int flush(Sender sender) {
         ByteBuffer head;
-        while ((head = queue.peek()) != null) {
+        while (queue != null && (head = queue.peek()) != null) {
             int rc = sender.send(head);
             if (rc == Errno.WOULD_BLOCK) {
                 return rc;
@@ -91,7 +94,9 @@ public final class SendBacklog {
 
     /** Drops everything queued. */
     public synchronized void clear() {
-        queue.clear();
+        if (queue != null) {
+            queue.clear();
+        }
         bytes = 0;
         nonEmpty = false;
     }

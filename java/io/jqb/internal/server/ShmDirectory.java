@@ -10,6 +10,11 @@ public final class ShmDirectory {
     /** Where libqb puts SHM files on Linux. */
     public static final String SHM_ROOT = "/dev/shm";
 
+    private static final byte[] PREFIX = (SHM_ROOT + "/qb-").getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] SUFFIX = "-XXXXXX".getBytes(StandardCharsets.US_ASCII);
+    /** The prefix, three ints of at most 11 characters with two dashes, the suffix. */
+    private static final int TEMPLATE_MAX = PREFIX.length + 3 * 11 + 2 + SUFFIX.length;
+
     private ShmDirectory() {
     }
 
@@ -18,19 +23,50 @@ public final class ShmDirectory {
      * {@link #chown(String, int, int, int)} gives it mode 0770 and the client as owner, as libqb does.
      */
     public static String create(int serverPid, int clientPid, int fd) throws IpcException {
-        String template = SHM_ROOT + "/qb-" + serverPid + "-" + clientPid + "-" + fd + "-XXXXXX";
-        byte[] t = template.getBytes(StandardCharsets.US_ASCII);
-        long buf = Posix.allocate(t.length + 1);
+        // The template is written into one array (no template string, no encoded copy: a connect makes this once).
+        byte[] t = new byte[TEMPLATE_MAX];
+        int n = put(t, 0, PREFIX);
+        n = putInt(t, n, serverPid);
+        t[n++] = '-';
+        n = putInt(t, n, clientPid);
+        t[n++] = '-';
+        n = putInt(t, n, fd);
+        n = put(t, n, SUFFIX);
+        long buf = Posix.allocate(n + 1);
         try {
-            Posix.MEM.copyMemory(t, 0, buf, t.length);
+            Posix.MEM.copyMemory(t, 0, buf, n);
             if (Posix.C.mkdtemp(buf) == 0) {
-                throw IpcException.of("mkdtemp(" + template + ")", Posix.errno(), null);
+                throw IpcException.of("mkdtemp(" + new String(t, 0, n, StandardCharsets.US_ASCII) + ")",
+                        Posix.errno(), null);
             }
-            Posix.readBytes(buf, t, 0, t.length);
+            Posix.readBytes(buf, t, 0, n);
         } finally {
-            Posix.free(buf, t.length + 1);
+            Posix.free(buf, n + 1);
         }
-        return new String(t, StandardCharsets.US_ASCII);
+        return new String(t, 0, n, StandardCharsets.US_ASCII);
+    }
+
+    private static int put(byte[] t, int at, byte[] what) {
+        System.arraycopy(what, 0, t, at, what.length);
+        return at + what.length;
+    }
+
+    /** Writes {@code v} in decimal (as {@code Integer.toString}) at {@code at}; @return the index after it. */
+    private static int putInt(byte[] t, int at, int v) {
+        long x = v;
+        if (x < 0) {
+            t[at++] = '-';
+            x = -x;
+        }
+        int digits = 1;
+        for (long p = 10; p <= x; p *= 10) {
+            digits++;
+        }
+        for (int i = at + digits - 1; i >= at; i--) {
+            t[i] = (byte) ('0' + x % 10);
+            x /= 10;
+        }
+        return at + digits;
     }
 
     /**

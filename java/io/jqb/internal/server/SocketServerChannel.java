@@ -61,8 +61,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
         this.control = control;
         this.responseIo = new Datagrams(maxMsgSize);
         this.eventIo = new Datagrams(maxMsgSize);
-        this.responsePeer = new PeerSocket(requestFd, base + "-response");
-        this.eventPeer = new PeerSocket(eventFd, base + "-event");
+        this.responsePeer = new PeerSocket(requestFd, "-response");
+        this.eventPeer = new PeerSocket(eventFd, "-event");
     }
 
     /**
@@ -78,10 +78,10 @@ public final class SocketServerChannel extends AbstractServerChannel {
         int req = -1;
         int ev = -1;
         try {
-            req = UnixSocket.boundDatagram(base + "-request", maxMsgSize);
+            req = UnixSocket.boundDatagram(base, "-request", maxMsgSize);
             // Before anyone can know the name: every datagram then carries its sender's credentials.
             Posix.setIntOption(req, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
-            ev = UnixSocket.boundDatagram(base + "-event-tx", maxMsgSize);
+            ev = UnixSocket.boundDatagram(base, "-event-tx", maxMsgSize);
             SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner, peerPid,
                     peerUid, receive);
             receive.acquire();
@@ -132,14 +132,15 @@ public final class SocketServerChannel extends AbstractServerChannel {
      */
     private final class PeerSocket {
         private final int fd;
-        private final String name;
+        /** The client's socket is {@code base + suffix}. */
+        private final String suffix;
         private boolean connected;
         /** When the first connect failed (nanoTime | 1); 0 = not yet. */
         private long firstTry;
 
-        PeerSocket(int fd, String name) {
+        PeerSocket(int fd, String suffix) {
             this.fd = fd;
-            this.name = name;
+            this.suffix = suffix;
         }
 
         /** @return 0 once connected, {@link #NOT_YET_CONNECTED}, or a negated errno */
@@ -147,7 +148,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
             if (connected) {
                 return 0;
             }
-            try (UnixSocket.Address a = UnixSocket.abstractAddress(name)) {
+            try (UnixSocket.Address a = UnixSocket.abstractAddress(base, suffix)) {
                 int rc = UnixSocket.connectRaw(fd, a);
                 if (rc == 0) {
                     UnixSocket.setBufferSizes(fd, maxMsgSize);

@@ -24,21 +24,19 @@ public final class UnixSocket {
     public static final class Address implements AutoCloseable {
         final long address;
         final int length;
-        /** The display form; for a padded abstract name null until first asked for (made from base + suffix). */
-        private String display;
-        private final String base;
+        /** How {@link #toString()} shows it: {@code prefix + name + suffix}, cut to {@code maxBytes} UTF-8 bytes. */
+        private final String prefix;
+        private final String name;
         private final String suffix;
+        private final int maxBytes;
 
-        private Address(long address, int length, String display) {
-            this(address, length, display, null, null);
-        }
-
-        private Address(long address, int length, String display, String base, String suffix) {
+        private Address(long address, int length, String prefix, String name, String suffix, int maxBytes) {
             this.address = address;
             this.length = length;
-            this.display = display;
-            this.base = base;
+            this.prefix = prefix;
+            this.name = name;
             this.suffix = suffix;
+            this.maxBytes = maxBytes;
         }
 
         public long address() {
@@ -54,45 +52,29 @@ public final class UnixSocket {
             Posix.free(address, SockAddrDescriptor.LENGTH);
         }
 
-        /** {@code @name} for an abstract name (cut as the address is), the path for a filesystem one. */
+        /** Built on demand (error messages only): a socket set-up makes no display string. */
         @Override
         public String toString() {
-            if (display == null) {
-                byte[] b = (base + suffix).getBytes(StandardCharsets.UTF_8);
-                display = "@" + new String(b, 0, Math.min(b.length, SockAddrDescriptor.MAX_ABSTRACT_NAME),
-                        StandardCharsets.UTF_8);
-            }
-            return display;
+            String full = suffix.isEmpty() ? name : name + suffix;
+            byte[] b = full.getBytes(StandardCharsets.UTF_8);
+            return prefix + (b.length <= maxBytes ? full : new String(b, 0, maxBytes, StandardCharsets.UTF_8));
         }
     }
 
-    /**
-     * {@code "\0" + name}, zero-padded to 108 bytes, addrlen 110 (names longer than 106 bytes are cut). The display
-     * form ({@link Address#toString()}) is made only when a message needs it: connecting builds three of these.
-     */
+    /** {@code "\0" + name}, zero-padded to 108 bytes, addrlen 110 (names longer than 106 bytes are cut). */
     public static Address abstractAddress(String name) {
-        byte[] b = name.getBytes(StandardCharsets.UTF_8);
-        int n = Math.min(b.length, SockAddrDescriptor.MAX_ABSTRACT_NAME);
-        long a = Posix.allocate(SockAddrDescriptor.LENGTH);
-        MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
-        MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET + 1, n);
-        return new Address(a, SockAddrDescriptor.LENGTH, null, name, "");
+        return abstractAddress(name, "");
     }
 
     /**
-     * {@link #abstractAddress(String)} of {@code base + suffix}, without building that string (the SOCKET transport's
-     * per-connection names are the response's base name plus a fixed suffix).
+     * {@link #abstractAddress(String)} of {@code name + suffix}, written into the address without making that
+     * string (a SOCKET connection's four socket names share its base).
      */
-    public static Address abstractAddress(String base, String suffix) {
-        byte[] b = base.getBytes(StandardCharsets.UTF_8);
-        byte[] s = suffix.getBytes(StandardCharsets.UTF_8);
-        int n = Math.min(b.length, SockAddrDescriptor.MAX_ABSTRACT_NAME);
-        int m = Math.min(s.length, SockAddrDescriptor.MAX_ABSTRACT_NAME - n);
+    public static Address abstractAddress(String name, String suffix) {
         long a = Posix.allocate(SockAddrDescriptor.LENGTH);
         MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
-        MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET + 1, n);
-        MEM.copyMemory(s, 0, a + SockAddrDescriptor.PATH_OFFSET + 1 + n, m);
-        return new Address(a, SockAddrDescriptor.LENGTH, null, base, suffix);
+        Posix.putUtf8(a + SockAddrDescriptor.PATH_OFFSET + 1, name, suffix, SockAddrDescriptor.MAX_ABSTRACT_NAME);
+        return new Address(a, SockAddrDescriptor.LENGTH, "@", name, suffix, SockAddrDescriptor.MAX_ABSTRACT_NAME);
     }
 
     /**
@@ -107,7 +89,7 @@ public final class UnixSocket {
         long a = Posix.allocate(SockAddrDescriptor.LENGTH);
         MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
         MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET + 1, b.length);
-        return new Address(a, SockAddrDescriptor.PATH_OFFSET + 1 + b.length, "@" + name);
+        return new Address(a, SockAddrDescriptor.PATH_OFFSET + 1 + b.length, "@", name, "", Integer.MAX_VALUE);
     }
 
     /** A filesystem path, NUL-terminated, addrlen 2 + strlen(path). */
@@ -119,7 +101,7 @@ public final class UnixSocket {
         long a = Posix.allocate(SockAddrDescriptor.LENGTH);
         MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
         MEM.copyMemory(b, 0, a + SockAddrDescriptor.PATH_OFFSET, b.length);
-        return new Address(a, SockAddrDescriptor.PATH_OFFSET + b.length, path);
+        return new Address(a, SockAddrDescriptor.PATH_OFFSET + b.length, "", path, "", Integer.MAX_VALUE);
     }
 
     /** A non-blocking, close-on-exec listening stream socket with SO_PASSCRED set, backlog 128. */
@@ -265,16 +247,14 @@ public final class UnixSocket {
      * {@code size} (the SOCKET transport's sockets, both sides).
      */
     public static int boundDatagram(String name, int size) throws IpcException {
-        try (Address a = abstractAddress(name)) {
-            return boundDatagram(a, size);
-        }
+        return boundDatagram(name, "", size);
     }
 
-    /** {@link #boundDatagram(String, int)} bound to {@code address} (not freed here). */
-    public static int boundDatagram(Address address, int size) throws IpcException {
+    /** {@link #boundDatagram(String, int)} of {@code name + suffix} (see {@link #abstractAddress(String, String)}). */
+    public static int boundDatagram(String name, String suffix, int size) throws IpcException {
         int fd = datagramSocket();
-        try {
-            bind(fd, address);
+        try (Address a = abstractAddress(name, suffix)) {
+            bind(fd, a);
             setBufferSizes(fd, size);
             return fd;
         } catch (IpcException e) {
@@ -296,11 +276,14 @@ public final class UnixSocket {
 
     /** Raises SO_SNDBUF and SO_RCVBUF to {@code size} when they are not larger, as libqb does. */
     public static void setBufferSizes(int fd, int size) throws IpcException {
-        for (int opt : new int[] {LibC.SO_SNDBUF, LibC.SO_RCVBUF}) {
-            int cur = Posix.getIntOption(fd, LibC.SOL_SOCKET, opt, "getsockopt");
-            if (cur <= size) {
-                Posix.setIntOption(fd, LibC.SOL_SOCKET, opt, size, "setsockopt(SO_SNDBUF/SO_RCVBUF)");
-            }
+        raiseBufferSize(fd, LibC.SO_SNDBUF, size);
+        raiseBufferSize(fd, LibC.SO_RCVBUF, size);
+    }
+
+    private static void raiseBufferSize(int fd, int opt, int size) throws IpcException {
+        int cur = Posix.getIntOption(fd, LibC.SOL_SOCKET, opt, "getsockopt");
+        if (cur <= size) {
+            Posix.setIntOption(fd, LibC.SOL_SOCKET, opt, size, "setsockopt(SO_SNDBUF/SO_RCVBUF)");
         }
     }
 

@@ -32,11 +32,16 @@ public final class ControlFile {
             throw IpcException.of("open(" + path + ")", -fd, null);
         }
         try {
-            Posix.check(Posix.C.ftruncate(fd, ControlFileDescriptor.LENGTH), "ftruncate(" + path + ")");
+            // Each message is built only on failure: a connect makes none of them.
+            if (Posix.C.ftruncate(fd, ControlFileDescriptor.LENGTH) < 0) {
+                throw IpcException.of("ftruncate(" + path + ")", Posix.errno(), null);
+            }
             if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
                 throw IpcException.of("fchown(" + path + ")", Posix.errno(), null);
             }
-            Posix.check(Posix.C.fchmod(fd, mode), "fchmod(" + path + ")");
+            if (Posix.C.fchmod(fd, mode) < 0) {
+                throw IpcException.of("fchmod(" + path + ")", Posix.errno(), null);
+            }
             return new ControlFile(path, map(fd, path));
         } catch (RuntimeException | Error e) {
             DirectoryFiles.unlink(path);

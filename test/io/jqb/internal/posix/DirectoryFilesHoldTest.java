@@ -95,4 +95,27 @@ class DirectoryFilesHoldTest {
         }
         assertEquals(0, openFds(), "fds after the scopes");
     }
+
+    /**
+     * A directory that is gone when the batch begins (a libqb client removes its connection directory when it
+     * disconnects): the scope says so, its file operations answer ENOENT without reopening it, no fd is left.
+     */
+    @Test
+    void aGoneDirectoryIsReportedAndItsFileOperationsAnswerEnoent() throws Exception {
+        Path dir = root.resolve("gone");
+        try (DirectoryFiles.Held held = DirectoryFiles.hold(dir.toString())) {
+            assertTrue(held.gone(), "gone");
+            assertEquals(-io.jqb.Errno.ENOENT, DirectoryFiles.unlink(dir + "/a"));
+            assertEquals(-io.jqb.Errno.ENOENT, DirectoryFiles.createExclusive(dir + "/a", 0600));
+            assertFalse(Files.exists(dir), "nothing created");
+        }
+        try (DirectoryFiles.Held held = DirectoryFiles.hold(Files.createDirectory(dir).toString())) {
+            assertFalse(held.gone(), "there");
+            int fd = DirectoryFiles.createExclusive(dir + "/a", 0600);
+            assertTrue(fd >= 0, "createExclusive: " + fd);
+            Posix.C.close(fd);
+            assertEquals(0, DirectoryFiles.unlink(dir + "/a"));
+        }
+        assertEquals(0, openFds(), "fds after the scopes");
+    }
 }
