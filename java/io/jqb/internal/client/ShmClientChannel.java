@@ -45,7 +45,33 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private static final int SNDBUF_SLOT = 24;
     private static final int EVENT_POLL_SLOT = 32;
     private static final int SCRATCH_LENGTH = 40;
+    /** Most doorbell bytes sent by one send(2) when held requests are released (their values mean nothing). */
+    private static final int PAY_CHUNK = 256;
+    /**
+     * Hold requests back when the doorbell socket is full (default) rather than wait in poll for room, as jqb did
+     * before; {@code -Djqb.client.holdRequests=false} restores the wait (for A/B comparisons).
+     */
+    private static final boolean HOLD = Boolean.parseBoolean(System.getProperty("jqb.client.holdRequests", "true"));
+    /**
+     * Held requests are released once the server has at most this many posted requests left to serve: enough work
+     * to keep it busy until our next send, and their unread doorbells fill a small part of the socket's buffer.
+     */
+    private static final int RELEASE_BELOW = 64;
+    /** How long {@link #close} waits for doorbell room to release held requests (a live server that does not read). */
+    private static final long CLOSE_PAY_NANOS = 5_000_000_000L;
     private final long scratch;
+    /** PAY_CHUNK bytes sent for released requests; used under doorbellLock. */
+    private final long payBytes;
+    /**
+     * Requests committed but held back from the server (not posted, no doorbell byte) because the doorbell socket
+     * was full: the request ring's {@link ShmRing#heldPosts}, mirrored here for a lock-free check. Released (posted,
+     * then one send of as many bytes) at the next send once the socket has room, and before this client waits for
+     * anything (response, event, close). See docs/DESIGN.md, "Held requests". Written under doorbellLock.
+     */
+    private volatile int held;
+    /** Release attempts while held (every 64th asks the kernel); under doorbellLock. */
+    private int releaseTries;
+    private final Object doorbellLock = new Object();
     private int owedEventBytes;
     private boolean closed;
     /** The doorbell socket's send buffer was enlarged ({@link #growDoorbellBuffer}); done at most once. */
@@ -72,6 +98,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         this.response = response;
         this.event = event;
         this.scratch = Posix.allocate(SCRATCH_LENGTH);
+        this.payBytes = Posix.allocate(PAY_CHUNK);
         // write_pt detection only when the server echoed "JQB2" (it detects too); "JQB1": doorbell elision only.
         request.setDetect(jqbCapability == 2);
         response.setDetect(jqbCapability == 2);
@@ -131,6 +158,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
         if (rc < 0) {
             return rc;
         }
+        if (held > 0) {
+            return sendHeld(msg, null);
+        }
         rc = request.write(msg);
         if (rc < 0) {
             return rc;
@@ -143,6 +173,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
         int rc = checkSendable(fcEnableMax);
         if (rc < 0) {
             return rc;
+        }
+        if (held > 0) {
+            return sendHeld(null, msgs);
         }
         rc = request.write(msgs);
         if (rc < 0) {
@@ -207,7 +240,36 @@ public final class ShmClientChannel extends AbstractClientChannel {
         }
     }
 
-    /** Writes the doorbell byte; the chunk is already committed and posted. */
+    /**
+     * A send while requests are held: first release them if the socket has room now, then write this one, held too
+     * if they still are (it must stay behind them), else posted and rung as usual.
+     */
+    private int sendHeld(ByteBuffer msg, ByteBuffer[] msgs) {
+        synchronized (doorbellLock) {
+            if (!releaseHeld(0)) {
+                return -Errno.ENOTCONN;
+            }
+            final boolean holding = held > 0;
+            request.setHoldPosts(holding);
+            int rc;
+            try {
+                rc = msg != null ? request.write(msg) : request.write(msgs);
+            } finally {
+                request.setHoldPosts(false);
+            }
+            held = request.heldPosts();
+            if (rc < 0 || holding) {
+                return rc;
+            }
+            return doorbell(msg != null ? (rc > 0 ? msg.get(msg.position()) : 0) : (byte) rc) ? rc : -Errno.ENOTCONN;
+        }
+    }
+
+    /**
+     * Writes the doorbell byte; the chunk is already committed and posted. When the socket is full, the post is
+     * taken back (a token, from the semaphore) and the request is held ({@link #releaseHeld}) instead of waiting
+     * for room: the server has hundreds of doorbells queued to read first.
+     */
     private boolean ring(byte b) {
         MEM.writeByte(scratch + DOORBELL_SLOT, b);
         for (;;) {
@@ -229,32 +291,147 @@ public final class ShmClientChannel extends AbstractClientChannel {
                     continue;
                 }
             }
-            // The server is not draining doorbells right now; its loop will. Wait for room.
-            if (aborted) {
-                return false;
+            break;
+        }
+        synchronized (doorbellLock) {
+            if (HOLD && request.semaphore().tryWait()) {
+                // One visible chunk fewer: the last one (a token reader reads in ring order) is now held.
+                request.holdPostTakenBack();
+                held = request.heldPosts();
+                return true;
             }
-            try {
-                if ((Posix.pollOne(fd, LibC.POLLOUT, 100, scratch + SEND_POLL_SLOT) & DEAD) != 0) {
+            // The server holds every token (it is serving them all): this byte cannot be held back. Wait for room.
+            return sendWaiting(scratch + DOORBELL_SLOT, 1, -1);
+        }
+    }
+
+    /**
+     * Releases the held requests: posts them, then one send of as many doorbell bytes (a libqb server reads one per
+     * request it served, after serving it, so the posts go first, as for every request), waiting for room for that
+     * send if need be: a post is never left without its byte on the way. Done once the socket has room: the server
+     * has at most {@link #RELEASE_BELOW} visible requests left (each byte it has not read is a posted request it
+     * has not served, give or take the 5 of a batch; no system call), or POLLOUT (the queue is at most a quarter
+     * full: asked on every 64th try without waiting, and when waiting).
+     *
+     * @param waitNanos 0: only if there is room now; negative: wait for room (liveness slices) until released or
+     *        aborted; positive: also give up after that long
+     * @return false when the socket failed or the server is gone
+     */
+    private boolean releaseHeld(long waitNanos) {
+        final long start = waitNanos > 0 ? System.nanoTime() : 0;
+        while (held > 0) {
+            boolean room = request.semaphore().value() <= RELEASE_BELOW;
+            if (!room && (waitNanos != 0 || (++releaseTries & 63) == 0)) {
+                int rev;
+                try {
+                    rev = Posix.pollOne(fd, LibC.POLLOUT, 0, scratch + SEND_POLL_SLOT);
+                } catch (IpcException ex) {
                     connected = false;
                     return false;
                 }
-            } catch (IpcException ex) {
+                if ((rev & DEAD) != 0) {
+                    connected = false;
+                    return false;
+                }
+                room = (rev & LibC.POLLOUT) != 0;
+            }
+            if (room) {
+                int k = request.releaseHeldPosts();
+                held = 0;
+                while (k > 0) {
+                    int m = Math.min(k, PAY_CHUNK);
+                    if (!sendWaiting(payBytes, m, waitNanos > 0 ? waitNanos : -1)) {
+                        return false;
+                    }
+                    k -= m;
+                }
+                return true;
+            }
+            if (waitNanos == 0) {
+                return true; // still full: the server has a socket full of doorbells to read first
+            }
+            if (!waitForRoom(start, waitNanos)) {
+                return !connected ? false : waitNanos > 0;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Sends {@code len} bytes at {@code address}, waiting for room as long as it takes (the chunks they ring for are
+     * posted: their bytes must follow).
+     *
+     * @param waitNanos negative: until sent or aborted; positive: also give up after that long
+     */
+    private boolean sendWaiting(long address, int len, long waitNanos) {
+        final long start = System.nanoTime();
+        while (len > 0) {
+            long n = C.send(fd, address, len, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+            if (n > 0) {
+                address += n;
+                len -= (int) n;
+                continue;
+            }
+            int e = Posix.errno();
+            if (e == Errno.EINTR) {
+                continue;
+            }
+            if (e != Errno.EAGAIN) {
                 connected = false;
                 return false;
             }
+            if (!waitForRoom(start, waitNanos)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** One poll for POLLOUT (up to 100 ms). @return false when aborted, the server is gone, or time is up */
+    private boolean waitForRoom(long start, long waitNanos) {
+        if (waitNanos < 0 && aborted) {
+            return false;
+        }
+        if (waitNanos > 0 && System.nanoTime() - start > waitNanos) {
+            return false;
+        }
+        try {
+            if ((Posix.pollOne(fd, LibC.POLLOUT, 100, scratch + SEND_POLL_SLOT) & DEAD) != 0) {
+                connected = false;
+                return false;
+            }
+        } catch (IpcException ex) {
+            connected = false;
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * A receive that found nothing: held requests are released first, or the server would never see them while we
+     * wait for it. A receive that waits waits for doorbell room if need be; one that does not wait (a caller
+     * polling with timeout 0) releases them if there is room now, so a polling loop releases them too.
+     *
+     * @return false when the server is gone
+     */
+    private boolean settleDoorbells(long timeoutNanos) {
+        if (held == 0) {
+            return true;
+        }
+        synchronized (doorbellLock) {
+            return releaseHeld(timeoutNanos == 0 ? 0 : -1);
         }
     }
 
     /**
      * Each queued one-byte doorbell costs a unix stream socket's send buffer a whole kernel buffer (about 768 bytes),
      * so the default buffer (208 KiB) holds only ~278 of them, far fewer than a request ring holds small requests: a
-     * client pipelining small requests finds it full all the time and sleeps in poll, and the kernel wakes a stream
-     * socket's writer only when its queue is down to a quarter of the buffer (~70 doorbells). If the wake-up takes
-     * longer than the server needs for those, the server runs dry and every following doorbell has to wake it.
-     * The first time the socket is found full, its send buffer is doubled once: the writer is then woken with twice
-     * as many doorbells still queued. (Not more: a client whose queue of doorbells reaches its whole window of
-     * outstanding requests waits on the response semaphore for every response instead.) Memory is charged only for
-     * doorbells actually queued. Connections that never fill the socket pay nothing.
+     * client pipelining small requests finds it full all the time. It then holds requests back ({@link #ring}) until
+     * the socket's queue is down to a quarter of the buffer (POLLOUT, ~70 doorbells). The first time the socket is
+     * found full, its send buffer is doubled once: held requests are then released with twice as many doorbells
+     * still queued, so the server does not run dry meanwhile. (Not more: a client whose queue of doorbells reaches its
+     * whole window of outstanding requests waits on the response semaphore for every response instead.) Memory is
+     * charged only for doorbells actually queued. Connections that never fill the socket pay nothing.
      *
      * @return true when the buffer grew (retry the send at once)
      */
@@ -287,6 +464,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
         if (rc != Errno.WOULD_BLOCK) {
             return rc;
         }
+        if (!settleDoorbells(timeoutNanos)) {
+            return -Errno.ENOTCONN;
+        }
         final SharedSemaphore sem = response.semaphore();
         final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
         if (!spinFor(sem, timeoutNanos)) {
@@ -311,6 +491,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
         int rc = responseSpinning ? reader.readDetected(response, dst) : reader.read(response, dst, false);
         if (rc != Errno.WOULD_BLOCK) {
             return rc;
+        }
+        if (!settleDoorbells(timeoutNanos)) {
+            return -Errno.ENOTCONN;
         }
         if (timeoutNanos == 0) {
             return checkConnected() ? Errno.WOULD_BLOCK : -Errno.ENOTCONN;
@@ -463,6 +646,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
     @Override
     public int eventRecv(ByteBuffer dst, long timeoutNanos) {
         final SharedSemaphore sem = event.semaphore();
+        if (!settleDoorbells(timeoutNanos)) {
+            return -Errno.ENOTCONN;
+        }
         drainOwedEventBytes();
         final long deadline = WaitSlices.deadline(timeoutNanos);
         if (timeoutNanos != 0 && sem.value() == 0 && spinFor(sem, timeoutNanos)) {
@@ -572,6 +758,13 @@ public final class ShmClientChannel extends AbstractClientChannel {
             return;
         }
         closed = true;
+        if (held > 0 && connected) {
+            // Held requests were sent as far as the caller knows: the server gets them before the socket closes.
+            // Bounded: a live server that never reads its doorbells again must not keep close() forever.
+            synchronized (doorbellLock) {
+                releaseHeld(CLOSE_PAY_NANOS);
+            }
+        }
         boolean serverDead = !checkConnected() && isDead(serverPid);
         UnixSocket.shutdownAndClose(fd);
         for (ShmRing r : new ShmRing[] {request, response, event}) {
@@ -588,6 +781,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
             LOG.debug("server pid {} is gone: removed {}", serverPid, directory);
         }
         Posix.free(scratch, SCRATCH_LENGTH);
+        Posix.free(payBytes, PAY_CHUNK);
     }
 
     /** The server cannot clean up: it no longer exists, or it is a zombie. Checked up to 4 times, 10 ms apart. */

@@ -85,6 +85,13 @@ public final class ShmRing {
     private int writePos;
     private int cachedReadPt;
     private boolean writerPrimed;
+    /**
+     * Writer: commits leave the post to {@link #releaseHeldPosts} (a client whose doorbell socket is full keeps its
+     * requests out of a token reader's sight until it can ring for them); {@link #heldPosts} counts them. Writers
+     * are serialised, and the writer's owner serialises these with {@link #releaseHeldPosts}.
+     */
+    private boolean holdPosts;
+    private int heldPosts;
 
     private ShmRing(String headerPath, String dataPath, long headerAddress, long headerMapLength, long dataAddress,
             int dataBytes) {
@@ -512,8 +519,44 @@ public final class ShmRing {
             header.writeOrderedInt(WRITE_PT_OFFSET, ChunkDescriptor.nextChunk(w, length, n));
             data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_COMMITTED);
         }
+        if (holdPosts) {
+            heldPosts++;
+            return true;
+        }
         semaphore.post();
         return true;
+    }
+
+    /**
+     * Writer: from now on (true) commits do not post but count the post as held, until {@link #releaseHeldPosts}.
+     * A token reader reads chunks in ring order, one per token, so held chunks stay queued behind the posted ones.
+     */
+    public void setHoldPosts(boolean hold) {
+        holdPosts = hold;
+    }
+
+    /** @return posts held back by {@link #setHoldPosts} (or taken back by {@link #holdPostTakenBack}) */
+    public int heldPosts() {
+        return heldPosts;
+    }
+
+    /** Writer: one post made by a commit was taken back (a token taken with {@link SharedSemaphore#tryWait}). */
+    public void holdPostTakenBack() {
+        heldPosts++;
+    }
+
+    /**
+     * Writer: makes the held posts, in one go.
+     *
+     * @return how many were posted
+     */
+    public int releaseHeldPosts() {
+        final int k = heldPosts;
+        for (int i = 0; i < k; i++) {
+            semaphore.post();
+        }
+        heldPosts = 0;
+        return k;
     }
 
     /**
