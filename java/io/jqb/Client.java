@@ -147,9 +147,8 @@ public final class Client implements AutoCloseable {
             try {
                 handshake.complete(timeoutMs);
                 long size = handshake.maxMsgSize();
-                String op = "connect(" + service + ")";
                 if (size <= 0 || size > Integer.MAX_VALUE / 2) {
-                    throw new IpcException(op, Errno.EBADMSG, "max_msg_size=" + size);
+                    throw new IpcException("connect(" + service + ")", Errno.EBADMSG, "max_msg_size=" + size);
                 }
                 Credentials cred = handshake.serverCredentials();
                 int type = handshake.connectionType();
@@ -166,7 +165,7 @@ public final class Client implements AutoCloseable {
                                 handshake.responsePath(), (int) size);
                         break;
                     default:
-                        throw new IpcException(op, Errno.ENOTSUP, "connection_type=" + type);
+                        throw new IpcException("connect(" + service + ")", Errno.ENOTSUP, "connection_type=" + type);
                 }
                 handshake.takeSocket();
                 return new Client(service, ch, (int) size, cred, handshake.connection());

@@ -79,7 +79,6 @@ public final class ClientHandshake implements AutoCloseable {
      *         ({@code hdr.error}, e.g. EACCES)
      */
     public void complete(int timeoutMs) throws IpcException {
-        String op = "connect(" + service + ")";
         long deadline = timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutMs * 1_000_000L;
         while (have < ConnectionResponseDescriptor.LENGTH) {
             long n = UnixSocket.recvWithCredentials(fd, response + have, ConnectionResponseDescriptor.LENGTH - have,
@@ -89,23 +88,23 @@ public final class ClientHandshake implements AutoCloseable {
                 continue;
             }
             if (n == 0) {
-                throw new IpcException(op, Errno.ECONNRESET, "server closed the socket during the handshake");
+                throw new IpcException(op(), Errno.ECONNRESET, "server closed the socket during the handshake");
             }
             if (-n != Errno.EAGAIN) {
-                throw IpcException.of(op, (int) -n, "receiving the connection response");
+                throw IpcException.of(op(), (int) -n, "receiving the connection response");
             }
             // Round up: a truncated remainder gave up to 1 ms before the caller's timeout.
             long leftNanos = deadline - System.nanoTime();
             long left = deadline == Long.MAX_VALUE ? -1 : (leftNanos + 999_999) / 1_000_000L;
             if (deadline != Long.MAX_VALUE && leftNanos <= 0) {
-                throw new IpcException(op, Errno.ETIMEDOUT, "no connection response");
+                throw new IpcException(op(), Errno.ETIMEDOUT, "no connection response");
             }
             Posix.pollOne(fd, LibC.POLLIN, (int) Math.min(left, Integer.MAX_VALUE));
         }
         Posix.setIntOption(fd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 0, "setsockopt(SO_PASSCRED)");
         int error = MEM.readInt(response + ConnectionResponseDescriptor.ERROR_OFFSET);
         if (error != 0) {
-            throw IpcException.of(op, error, "refused by the server");
+            throw IpcException.of(op(), error, "refused by the server");
         }
     }
 
@@ -145,15 +144,25 @@ public final class ClientHandshake implements AutoCloseable {
         return path(ConnectionResponseDescriptor.EVENT_PATH_OFFSET);
     }
 
+    /**
+     * The NUL-terminated path at {@code off}: the field is PATH_MAX (4096) bytes, the path a few dozen, so the NUL is
+     * found in native memory first and only the path's own bytes are copied (not a 4 KiB array per path, per connect).
+     */
     private String path(int off) throws IpcException {
-        byte[] b = new byte[ConnectionResponseDescriptor.PATH_LENGTH];
-        Posix.readBytes(response + off, b, 0, b.length);
-        for (int i = 0; i < b.length; i++) {
-            if (b[i] == 0) {
-                return new String(b, 0, i, StandardCharsets.UTF_8);
+        long field = response + off;
+        for (int i = 0; i < ConnectionResponseDescriptor.PATH_LENGTH; i++) {
+            if (MEM.readByte(field + i) == 0) {
+                byte[] b = new byte[i];
+                Posix.readBytes(field, b, 0, i);
+                return new String(b, StandardCharsets.UTF_8);
             }
         }
-        throw new IpcException("connect(" + service + ")", Errno.EBADMSG, "path field not NUL-terminated");
+        throw new IpcException(op(), Errno.EBADMSG, "path field not NUL-terminated");
+    }
+
+    /** The operation named in exceptions; built only when one is thrown. */
+    private String op() {
+        return "connect(" + service + ")";
     }
 
     /** The server's credentials, or null if the kernel sent none. */

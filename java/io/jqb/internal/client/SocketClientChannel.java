@@ -54,8 +54,8 @@ public final class SocketClientChannel extends AbstractClientChannel {
         int req = -1;
         int ev = -1;
         try {
-            req = connected(base + "-response", base + "-request", maxMsgSize);
-            ev = connected(base + "-event", base + "-event-tx", maxMsgSize);
+            req = connected(base, "-response", "-request", maxMsgSize);
+            ev = connected(base, "-event", "-event-tx", maxMsgSize);
             return new SocketClientChannel(setupFd, req, ev, ctl, maxMsgSize);
         } catch (RuntimeException e) {
             Posix.closeQuietly(req);
@@ -65,12 +65,13 @@ public final class SocketClientChannel extends AbstractClientChannel {
         }
     }
 
-    private static int connected(String local, String remote, int size) throws IpcException {
-        int fd = UnixSocket.boundDatagram(local, size);
-        try (UnixSocket.Address r = UnixSocket.abstractAddress(remote)) {
+    /** A datagram socket bound to {@code base + local} and connected to {@code base + remote} (abstract names). */
+    private static int connected(String base, String local, String remote, int size) throws IpcException {
+        int fd = UnixSocket.boundDatagram(base, local, size);
+        try (UnixSocket.Address r = UnixSocket.abstractAddress(base, remote)) {
             int rc = UnixSocket.connectRaw(fd, r);
             if (rc < 0) {
-                throw IpcException.of("connect(" + remote + ")", rc, null);
+                throw IpcException.of("connect(" + r + ")", rc, null);
             }
             return fd;
         } catch (IpcException e) {

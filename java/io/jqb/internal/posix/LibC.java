@@ -82,6 +82,9 @@ public interface LibC {
     long SYS_mmap = 9;
     long SYS_munmap = 11;
     long SYS_futex = 202;
+    /** access(2) (x86-64), for a path already in native memory; with {@link #F_OK}: does it exist. */
+    long SYS_access = 21;
+    int F_OK = 0;
     int FUTEX_WAIT = 0;
     int FUTEX_WAKE = 1;
 

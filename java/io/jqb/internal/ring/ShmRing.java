@@ -303,12 +303,19 @@ public final class ShmRing {
         return region;
     }
 
+    /**
+     * The NUL-terminated path at {@code offset}, or null. The field is PATH_MAX (4096) bytes and the path a few dozen:
+     * the NUL is found a word at a time and only the path is copied, not a 4 KiB array per ring per connect.
+     */
     private static String readPath(PointerStore header, int offset) {
-        byte[] b = new byte[RingHeaderDescriptor.PATH_LENGTH];
-        header.read(offset, b, 0, b.length);
-        for (int i = 0; i < b.length; i++) {
-            if (b[i] == 0) {
-                return new String(b, 0, i, StandardCharsets.UTF_8);
+        for (int w = 0; w + 4 <= RingHeaderDescriptor.PATH_LENGTH; w += 4) {
+            int v = header.readInt(offset + w);
+            for (int k = 0; k < 4; k++) {
+                if (((v >>> (8 * k)) & 0xff) == 0) { // little-endian: byte k of the word is at offset + w + k
+                    byte[] b = new byte[w + k];
+                    header.read(offset, b, 0, b.length);
+                    return new String(b, StandardCharsets.UTF_8);
+                }
             }
         }
         return null;

@@ -60,8 +60,10 @@ public final class ControlFile {
         } catch (java.io.IOException e) {
             throw new IpcException("stat(" + path + ")", Errno.ENOENT, e.toString());
         }
-        int fd = Posix.check(Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0),
-                "open(" + path + ")");
+        int fd = Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0);
+        if (fd < 0) {
+            throw IpcException.of("open(" + path + ")", Posix.errno(), null);
+        }
         try {
             return new ControlFile(path, map(fd, path));
         } finally {
