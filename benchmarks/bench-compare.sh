@@ -28,7 +28,7 @@ WARMUP=${WARMUP:-20000}
 PIPE_COUNT=${PIPE_COUNT:-40000}
 PIPE_WARMUP=${PIPE_WARMUP:-20000}
 CONNECT_COUNT=${CONNECT_COUNT:-2000}
-CONNECT_WARMUP=${CONNECT_WARMUP:-5000}
+CONNECT_WARMUP=${CONNECT_WARMUP:-10000}
 OUT=${OUT:-docs/PERFORMANCE.md}
 case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
 CPU_SERVER=${CPU_SERVER:-0}
@@ -583,7 +583,8 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "  stops reading doorbells while its response ring is full, and \`qb_ipcc_send\` spins on the full doorbell"
     echo "  socket); a send that would block drains the ready responses. Throughput only."
     echo "* Connection set-up: $CONNECT_COUNT times connect + handshake + disconnect after $CONNECT_WARMUP warm-up"
-    echo "  connections in the same client process (jqb clients: the JIT has compiled the set-up path by then; the"
+    echo "  connections in the same client process (jqb clients: HotSpot's C2 compiles a method called once per"
+    echo "  connect only after ≈5000 calls, so the warm-up is twice that and the JIT has finished the set-up path; the"
     echo "  cold start is its own table)."
     echo "* Spin mode and the hardware floor; the scale curve (N concurrent clients); the cold start: see their"
     echo "  sections below, each with its own method."

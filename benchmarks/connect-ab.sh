@@ -7,7 +7,7 @@
 # One line per run, then per build and cell the medians over the rounds.
 #
 # Usage: benchmarks/connect-ab.sh [ROUNDS=3] [BUILD_DIR...]   (a build: a checkout with `make` done; default: this)
-# Knobs: COUNT (2000), WARMUP (5000; C2 settles on jqb's set-up path after ~6000 connects, so each jqb server
+# Knobs: COUNT (2000), WARMUP (10000: C2 compiles a once-per-connect method after ~5000 calls (Tier4InvocationThreshold), so a jqb client is timed after that; each jqb server
 # first serves 6000), TRANSPORTS ("shm socket"), CPUSETS ("pinned split"), CPU_SERVER (0), CPU_CLIENT (1),
 # PAIRS ("nj jn jj": native->jqb, jqb->native, jqb->jqb).
 set -uo pipefail
@@ -19,7 +19,7 @@ shift 1 2>/dev/null || true
 builds=("$@")
 [ ${#builds[@]} -gt 0 ] || builds=("$root")
 COUNT=${COUNT:-2000}
-WARMUP=${WARMUP:-5000}
+WARMUP=${WARMUP:-10000}
 read -r -a TRANSPORTS <<<"${TRANSPORTS:-shm socket}"
 read -r -a CPUSETS <<<"${CPUSETS:-pinned split}"
 read -r -a PAIRS <<<"${PAIRS:-nj jn jj}"
