@@ -133,10 +133,14 @@ public final class ShmRing {
     public static final int MAX_MSG_SIZE = (int) ((Integer.MAX_VALUE / 2) / ChunkDescriptor.PAGE_SIZE
             * ChunkDescriptor.PAGE_SIZE - ChunkDescriptor.DATA_SLACK);
 
-    /** The data file size for {@code maxMsgSize}, or an EMSGSIZE IpcException when no ring can be that large. */
-    private static long dataSizeFor(String op, long maxMsgSize) {
+    /**
+     * The data file size for {@code maxMsgSize}, or an EMSGSIZE IpcException when no ring can be that large
+     * ({@code op} + {@code base} + ")" names the operation; built only then).
+     */
+    private static long dataSizeFor(String op, String base, long maxMsgSize) {
         if (maxMsgSize < 0 || maxMsgSize > MAX_MSG_SIZE) {
-            throw new IpcException(op, Errno.EMSGSIZE, "max_msg_size=" + maxMsgSize + " limit=" + MAX_MSG_SIZE);
+            throw new IpcException(op + base + ")", Errno.EMSGSIZE,
+                    "max_msg_size=" + maxMsgSize + " limit=" + MAX_MSG_SIZE);
         }
         return ChunkDescriptor.dataFileSize(maxMsgSize);
     }
@@ -163,7 +167,7 @@ public final class ShmRing {
     public static ShmRing create(String base, int maxMsgSize, int uid, int gid, int mode) throws IpcException {
         String hdrPath = base + "-header";
         String dataPath = base + "-data";
-        long dataSize = dataSizeFor("ring create(" + base + ")", maxMsgSize);
+        long dataSize = dataSizeFor("ring create(", base, maxMsgSize);
         long hdr = 0;
         long dat = 0;
         boolean[] createdHdr = new boolean[1];
@@ -204,8 +208,7 @@ public final class ShmRing {
      */
     public static ShmRing open(String base, int maxMsgSize) throws IpcException {
         String hdrPath = base + "-header";
-        String op = "ring open(" + base + ")";
-        long expectData = dataSizeFor(op, maxMsgSize);
+        long expectData = dataSizeFor("ring open(", base, maxMsgSize);
         long hdr = mapExisting(hdrPath, RingHeaderDescriptor.STRUCT_LENGTH, false);
         long dat = 0;
         ShmRing r = null;
@@ -213,11 +216,13 @@ public final class ShmRing {
             PointerStore header = pointer(hdr, RingHeaderDescriptor.STRUCT_LENGTH);
             int w = header.readInt(RingHeaderDescriptor.WORD_SIZE_OFFSET);
             if ((long) w * 4 != expectData) {
-                throw new IpcException(op, Errno.EBADMSG, "word_size=" + w + " expected=" + expectData / 4);
+                throw new IpcException("ring open(" + base + ")", Errno.EBADMSG,
+                        "word_size=" + w + " expected=" + expectData / 4);
             }
             String dataPath = readPath(header, RingHeaderDescriptor.DATA_PATH_OFFSET);
             if (dataPath == null || !dataPath.startsWith("/")) {
-                throw new IpcException(op, Errno.EBADMSG, "data_path is not an absolute NUL-terminated path");
+                throw new IpcException("ring open(" + base + ")", Errno.EBADMSG,
+                        "data_path is not an absolute NUL-terminated path");
             }
             dat = mapExisting(dataPath, expectData, true);
             r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.STRUCT_LENGTH, dat, (int) expectData);
@@ -249,7 +254,9 @@ public final class ShmRing {
         }
         created[0] = true;
         try {
-            Posix.check(Posix.C.ftruncate(fd, size), "ftruncate(" + path + ")");
+            if (Posix.C.ftruncate(fd, size) < 0) {
+                throw IpcException.of("ftruncate(" + path + ")", Posix.errno(), null);
+            }
             int rc = Posix.C.posix_fallocate(fd, 0, size);
             if (rc != 0) {
                 throw IpcException.of("posix_fallocate(" + path + ")", rc, null);
@@ -258,7 +265,9 @@ public final class ShmRing {
             if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
                 throw IpcException.of("fchown(" + path + ")", Posix.errno(), null);
             }
-            Posix.check(Posix.C.fchmod(fd, mode), "fchmod(" + path + ")");
+            if (Posix.C.fchmod(fd, mode) < 0) {
+                throw IpcException.of("fchmod(" + path + ")", Posix.errno(), null);
+            }
             return map(fd, size, twice, path);
         } finally {
             Posix.C.close(fd);
@@ -276,7 +285,9 @@ public final class ShmRing {
             throw new IpcException("ring open(" + path + ")", Errno.EBADMSG, "file_size=" + actual + " need=" + size);
         }
         int fd = Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0);
-        Posix.check(fd, "open(" + path + ")");
+        if (fd < 0) {
+            throw IpcException.of("open(" + path + ")", Posix.errno(), null);
+        }
         try {
             return map(fd, size, twice, path);
         } finally {
@@ -288,11 +299,15 @@ public final class ShmRing {
         int rw = LibC.PROT_READ | LibC.PROT_WRITE;
         if (!twice) {
             long a = Posix.C.mmap(0, size, rw, LibC.MAP_SHARED, fd, 0);
-            Posix.check(a == -1 ? -1 : 0, "mmap(" + path + ")");
+            if (a == -1) {
+                throw IpcException.of("mmap(" + path + ")", Posix.errno(), null);
+            }
             return a;
         }
         long region = Posix.C.mmap(0, 2 * size, LibC.PROT_NONE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
-        Posix.check(region == -1 ? -1 : 0, "mmap(reserve " + path + ")");
+        if (region == -1) {
+            throw IpcException.of("mmap(reserve " + path + ")", Posix.errno(), null);
+        }
         long a = Posix.C.mmap(region, size, rw, LibC.MAP_SHARED | LibC.MAP_FIXED, fd, 0);
         long b = a == -1 ? -1 : Posix.C.mmap(region + size, size, rw, LibC.MAP_SHARED | LibC.MAP_FIXED, fd, 0);
         if (a == -1 || b == -1) {
