@@ -33,7 +33,8 @@ public final class SocketNames {
 
         SwitchFile(String path) {
             this.path = path;
-            byte[] b = path.getBytes(StandardCharsets.UTF_8);
+            // "" names the current directory, as Path.of("") does for Files.exists (which this check replaced).
+            byte[] b = (path.isEmpty() ? "." : path).getBytes(StandardCharsets.UTF_8);
             this.cPath = ByteBuffer.allocateDirect(b.length + 1);
             cPath.put(0, b);
             this.address = Posix.bufferAddress(cPath);

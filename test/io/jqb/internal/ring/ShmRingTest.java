@@ -328,4 +328,63 @@ class ShmRingTest {
         assertNotEquals(0, assertThrows(io.jqb.IpcException.class,
                 () -> ShmRing.open(dir + "/qb-request-test", MAX_MSG + 8192)).errno());
     }
+
+    /** Writes {@code bytes} into the header's data_path field (the rest of the field zeroed). */
+    private void writeDataPathField(byte[] bytes) {
+        for (int i = 0; i < RingHeaderDescriptor.PATH_LENGTH; i++) {
+            peerHeader.put(RingHeaderDescriptor.DATA_PATH_OFFSET + i, i < bytes.length ? bytes[i] : 0);
+        }
+    }
+
+    @Test
+    void shouldReadTheDataPathWhereverItsNulFallsInAWord() throws IOException {
+        // The data_path field is scanned a word at a time: a path of each length mod 4 (the NUL in each byte of the
+        // word) must come back whole. Hard links give the same data file under longer names (O_NOFOLLOW allows them).
+        String data = ring.dataPath();
+        for (String suffix : new String[] {"", "1", "12", "123", "1234"}) {
+            String link = data + suffix;
+            if (!suffix.isEmpty()) {
+                Files.createLink(Path.of(link), Path.of(data));
+            }
+            try {
+                writeDataPathField(link.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                ShmRing peer = ShmRing.open(dir + "/qb-request-test", MAX_MSG);
+                try {
+                    assertEquals(link, peer.dataPath(), "data_path of length " + link.length());
+                    assertEquals(3, peer.write(new byte[] {4, 5, 6}, 0, 3), "the same memory through the link");
+                    assertEquals(3, ring.read(capture));
+                    peer.decrementRefCount();
+                } finally {
+                    peer.close(false);
+                }
+            } finally {
+                if (!suffix.isEmpty()) {
+                    Files.delete(Path.of(link));
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldRefuseADataPathFieldWithoutANulOrARelativePath() {
+        byte[] noNul = new byte[RingHeaderDescriptor.PATH_LENGTH];
+        java.util.Arrays.fill(noNul, (byte) '/');
+        writeDataPathField(noNul);
+        assertEquals(io.jqb.Errno.EBADMSG, assertThrows(io.jqb.IpcException.class,
+                () -> ShmRing.open(dir + "/qb-request-test", MAX_MSG)).errno(), "no NUL in the whole field");
+        writeDataPathField(new byte[0]);
+        assertEquals(io.jqb.Errno.EBADMSG, assertThrows(io.jqb.IpcException.class,
+                () -> ShmRing.open(dir + "/qb-request-test", MAX_MSG)).errno(), "a NUL at offset 0");
+        writeDataPathField("relative/path".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(io.jqb.Errno.EBADMSG, assertThrows(io.jqb.IpcException.class,
+                () -> ShmRing.open(dir + "/qb-request-test", MAX_MSG)).errno(), "a relative path");
+        byte[] longest = new byte[RingHeaderDescriptor.PATH_LENGTH - 1];
+        java.util.Arrays.fill(longest, (byte) 'a');
+        longest[0] = '/';
+        writeDataPathField(longest); // its NUL is the field's last byte: read, then refused by the file system
+        io.jqb.IpcException e = assertThrows(io.jqb.IpcException.class,
+                () -> ShmRing.open(dir + "/qb-request-test", MAX_MSG));
+        assertNotEquals(io.jqb.Errno.EBADMSG, e.errno(), "a 4095-byte path is read whole: " + e.getMessage());
+        assertEquals(1, ring.refCount(), "no failed open took a reference");
+    }
 }

@@ -61,6 +61,8 @@ class SocketNamesTest {
         assertTrue(SocketNames.filesystemMode(), "symlink to an existing file");
         System.setProperty(SocketNames.FORCE_FILE_PROPERTY, dir.resolve("no-such-dir/file").toString());
         assertFalse(SocketNames.filesystemMode());
+        System.setProperty(SocketNames.FORCE_FILE_PROPERTY, "");
+        assertEquals(Files.exists(Path.of("")), SocketNames.filesystemMode(), "an empty value names the working directory");
     }
 
     @Test
