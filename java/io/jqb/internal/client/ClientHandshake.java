@@ -11,7 +11,6 @@ import io.jqb.internal.ring.ShmRing;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.ConnectionRequestDescriptor;
 import io.jqb.internal.wire.ConnectionResponseDescriptor;
-import java.nio.charset.StandardCharsets;
 
 /**
  * The client half of the setup handshake: connect to the service's socket, send the 24-byte request in one write
@@ -149,15 +148,11 @@ public final class ClientHandshake implements AutoCloseable {
      * found in native memory first and only the path's own bytes are copied (not a 4 KiB array per path, per connect).
      */
     private String path(int off) throws IpcException {
-        long field = response + off;
-        for (int i = 0; i < ConnectionResponseDescriptor.PATH_LENGTH; i++) {
-            if (MEM.readByte(field + i) == 0) {
-                byte[] b = new byte[i];
-                Posix.readBytes(field, b, 0, i);
-                return new String(b, StandardCharsets.UTF_8);
-            }
+        String p = Posix.readCString(response + off, ConnectionResponseDescriptor.PATH_LENGTH);
+        if (p == null) {
+            throw new IpcException(op(), Errno.EBADMSG, "path field not NUL-terminated");
         }
-        throw new IpcException(op(), Errno.EBADMSG, "path field not NUL-terminated");
+        return p;
     }
 
     /** The operation named in exceptions; built only when one is thrown. */

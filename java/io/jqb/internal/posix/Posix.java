@@ -37,6 +37,38 @@ public final class Posix {
         return rc;
     }
 
+    /**
+     * {@link #check(long, String)} naming the operation {@code call + subject + ")"} (e.g. {@code "ftruncate(" +
+     * path + ")"}), built only when {@code rc < 0}: the set-up paths make no message string on success. errno is read
+     * before the message is built.
+     */
+    public static long check(long rc, String call, Object subject) throws IpcException {
+        if (rc < 0) {
+            int e = errno();
+            throw IpcException.of(call + subject + ")", e, null);
+        }
+        return rc;
+    }
+
+    /**
+     * The NUL-terminated UTF-8 string in the {@code fieldLength}-byte field at {@code address} (a multiple of 4), or
+     * null when the field holds no NUL. The NUL is looked for a word at a time (little-endian, as everything jqb
+     * maps) and only the string's own bytes are copied: a PATH_MAX field holds a path of a few dozen bytes.
+     */
+    public static String readCString(long address, int fieldLength) {
+        for (int w = 0; w + 4 <= fieldLength; w += 4) {
+            int v = MEM.readInt(address + w);
+            for (int k = 0; k < 4; k++) {
+                if (((v >>> (8 * k)) & 0xff) == 0) { // byte k of the word is at address + w + k
+                    byte[] b = new byte[w + k];
+                    readBytes(address, b, 0, b.length);
+                    return new String(b, java.nio.charset.StandardCharsets.UTF_8);
+                }
+            }
+        }
+        return null;
+    }
+
     /** Allocates {@code size} zeroed bytes of native memory; free with {@link #free}. */
     public static long allocate(long size) {
         long a = MEM.allocate(size);

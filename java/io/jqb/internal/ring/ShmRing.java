@@ -219,7 +219,8 @@ public final class ShmRing {
                 throw new IpcException("ring open(" + base + ")", Errno.EBADMSG,
                         "word_size=" + w + " expected=" + expectData / 4);
             }
-            String dataPath = readPath(header, RingHeaderDescriptor.DATA_PATH_OFFSET);
+            String dataPath = Posix.readCString(hdr + RingHeaderDescriptor.DATA_PATH_OFFSET,
+                    RingHeaderDescriptor.PATH_LENGTH);
             if (dataPath == null || !dataPath.startsWith("/")) {
                 throw new IpcException("ring open(" + base + ")", Errno.EBADMSG,
                         "data_path is not an absolute NUL-terminated path");
@@ -254,9 +255,7 @@ public final class ShmRing {
         }
         created[0] = true;
         try {
-            if (Posix.C.ftruncate(fd, size) < 0) {
-                throw IpcException.of("ftruncate(" + path + ")", Posix.errno(), null);
-            }
+            Posix.check(Posix.C.ftruncate(fd, size), "ftruncate(", path);
             int rc = Posix.C.posix_fallocate(fd, 0, size);
             if (rc != 0) {
                 throw IpcException.of("posix_fallocate(" + path + ")", rc, null);
@@ -265,9 +264,7 @@ public final class ShmRing {
             if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
                 throw IpcException.of("fchown(" + path + ")", Posix.errno(), null);
             }
-            if (Posix.C.fchmod(fd, mode) < 0) {
-                throw IpcException.of("fchmod(" + path + ")", Posix.errno(), null);
-            }
+            Posix.check(Posix.C.fchmod(fd, mode), "fchmod(", path);
             return map(fd, size, twice, path);
         } finally {
             Posix.C.close(fd);
@@ -285,9 +282,7 @@ public final class ShmRing {
             throw new IpcException("ring open(" + path + ")", Errno.EBADMSG, "file_size=" + actual + " need=" + size);
         }
         int fd = Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0);
-        if (fd < 0) {
-            throw IpcException.of("open(" + path + ")", Posix.errno(), null);
-        }
+        Posix.check(fd, "open(", path);
         try {
             return map(fd, size, twice, path);
         } finally {
@@ -299,15 +294,11 @@ public final class ShmRing {
         int rw = LibC.PROT_READ | LibC.PROT_WRITE;
         if (!twice) {
             long a = Posix.C.mmap(0, size, rw, LibC.MAP_SHARED, fd, 0);
-            if (a == -1) {
-                throw IpcException.of("mmap(" + path + ")", Posix.errno(), null);
-            }
+            Posix.check(a == -1 ? -1 : 0, "mmap(", path);
             return a;
         }
         long region = Posix.C.mmap(0, 2 * size, LibC.PROT_NONE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
-        if (region == -1) {
-            throw IpcException.of("mmap(reserve " + path + ")", Posix.errno(), null);
-        }
+        Posix.check(region == -1 ? -1 : 0, "mmap(reserve ", path);
         long a = Posix.C.mmap(region, size, rw, LibC.MAP_SHARED | LibC.MAP_FIXED, fd, 0);
         long b = a == -1 ? -1 : Posix.C.mmap(region + size, size, rw, LibC.MAP_SHARED | LibC.MAP_FIXED, fd, 0);
         if (a == -1 || b == -1) {
@@ -316,24 +307,6 @@ public final class ShmRing {
             throw IpcException.of("mmap(" + path + ")", e, null);
         }
         return region;
-    }
-
-    /**
-     * The NUL-terminated path at {@code offset}, or null. The field is PATH_MAX (4096) bytes and the path a few dozen:
-     * the NUL is found a word at a time and only the path is copied, not a 4 KiB array per ring per connect.
-     */
-    private static String readPath(PointerStore header, int offset) {
-        for (int w = 0; w + 4 <= RingHeaderDescriptor.PATH_LENGTH; w += 4) {
-            int v = header.readInt(offset + w);
-            for (int k = 0; k < 4; k++) {
-                if (((v >>> (8 * k)) & 0xff) == 0) { // little-endian: byte k of the word is at offset + w + k
-                    byte[] b = new byte[w + k];
-                    header.read(offset, b, 0, b.length);
-                    return new String(b, StandardCharsets.UTF_8);
-                }
-            }
-        }
-        return null;
     }
 
     private void initHeader() throws IpcException {

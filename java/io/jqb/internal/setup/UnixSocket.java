@@ -264,9 +264,7 @@ public final class UnixSocket {
     }
 
     public static void bind(int fd, Address addr) throws IpcException {
-        if (C.bind(fd, addr.address, addr.length) < 0) {
-            throw IpcException.of("bind(" + addr + ")", Posix.errno(), null);
-        }
+        Posix.check(C.bind(fd, addr.address, addr.length), "bind(", addr); // addr's text only on failure
     }
 
     /** @return 0, or a negated errno */

@@ -32,16 +32,11 @@ public final class ControlFile {
             throw IpcException.of("open(" + path + ")", -fd, null);
         }
         try {
-            // Each message is built only on failure: a connect makes none of them.
-            if (Posix.C.ftruncate(fd, ControlFileDescriptor.LENGTH) < 0) {
-                throw IpcException.of("ftruncate(" + path + ")", Posix.errno(), null);
-            }
+            Posix.check(Posix.C.ftruncate(fd, ControlFileDescriptor.LENGTH), "ftruncate(", path);
             if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
                 throw IpcException.of("fchown(" + path + ")", Posix.errno(), null);
             }
-            if (Posix.C.fchmod(fd, mode) < 0) {
-                throw IpcException.of("fchmod(" + path + ")", Posix.errno(), null);
-            }
+            Posix.check(Posix.C.fchmod(fd, mode), "fchmod(", path);
             return new ControlFile(path, map(fd, path));
         } catch (RuntimeException | Error e) {
             DirectoryFiles.unlink(path);
@@ -60,10 +55,8 @@ public final class ControlFile {
         } catch (java.io.IOException e) {
             throw new IpcException("stat(" + path + ")", Errno.ENOENT, e.toString());
         }
-        int fd = Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0);
-        if (fd < 0) {
-            throw IpcException.of("open(" + path + ")", Posix.errno(), null);
-        }
+        int fd = (int) Posix.check(Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0),
+                "open(", path);
         try {
             return new ControlFile(path, map(fd, path));
         } finally {
