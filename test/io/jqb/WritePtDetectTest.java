@@ -75,6 +75,18 @@ class WritePtDetectTest {
         return b;
     }
 
+    /** Waits until {@code deadline} for the raw peer's next response and checks it echoes request {@code i}. */
+    private static void awaitRawEcho(RawShmPeer p, long deadline, int n, int i) {
+        byte[] got;
+        while ((got = p.response.readChunk()) == null) {
+            assertTrue(System.nanoTime() < deadline, "no echo " + i);
+            Thread.onSpinWait();
+        }
+        ByteBuffer g = ByteBuffer.allocateDirect(got.length).order(ByteOrder.LITTLE_ENDIAN);
+        g.put(0, got);
+        assertEcho(g, got.length, EchoHandler.ECHO, n, i & 0x7f, "echo " + i);
+    }
+
     static void assertEcho(ByteBuffer resp, int len, int id, int n, int seed, String what) {
         assertEquals(24 + n, len, what + ": response length (" + (len < 0 ? Errno.name(len) : "") + ")");
         ResponseHeader h = new ResponseHeader().wrap(resp, 0);
@@ -167,14 +179,7 @@ class WritePtDetectTest {
                 }
                 assertTrue(p.doorbell(), "doorbell");
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                byte[] got;
-                while ((got = p.response.readChunk()) == null) {
-                    assertTrue(System.nanoTime() < deadline, "no echo " + i);
-                    Thread.onSpinWait();
-                }
-                ByteBuffer g = ByteBuffer.allocateDirect(got.length).order(ByteOrder.LITTLE_ENDIAN);
-                g.put(0, got);
-                assertEcho(g, got.length, EchoHandler.ECHO, n, i & 0x7f, "echo " + i);
+                awaitRawEcho(p, deadline, n, i);
                 stale += emptyWithToken(reqHdr) ? 1 : 0;
                 spinningFlag += p.request.hdr(RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET)
                         == RingHeaderDescriptor.READER_SPINNING ? 1 : 0;
@@ -382,14 +387,7 @@ class WritePtDetectTest {
                     Thread.onSpinWait();
                 }
                 assertTrue(p.doorbell(), "doorbell");
-                byte[] got;
-                while ((got = p.response.readChunk()) == null) {
-                    assertTrue(System.nanoTime() < deadline, "no echo " + i);
-                    Thread.onSpinWait();
-                }
-                ByteBuffer g = ByteBuffer.allocateDirect(got.length).order(ByteOrder.LITTLE_ENDIAN);
-                g.put(0, got);
-                assertEcho(g, got.length, EchoHandler.ECHO, n, i & 0x7f, "echo " + i);
+                awaitRawEcho(p, deadline, n, i);
             }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while ((int) p.request.sem() != 0 && System.nanoTime() < deadline) {
