@@ -4,10 +4,11 @@
 # libqb's client against both (nn, nj: the reference the jqb client is compared with), pinned (client on the
 # server's CPU) and split. What the pipelined path's cost is made of, independent of the
 # machine's load (throughput on this VM moves from minute to minute; counts do not). Requests counted: the client's
-# WARMUP blocking round trips + WARMUP pipelined + COUNT pipelined.
+# WARMUP blocking round trips + WARMUP pipelined (the jqb client: WARM_PASSES times, `bench --warm-passes`, instead of
+# until its JIT is quiet, so that each run's number of requests is known) + COUNT pipelined; each line says how many.
 #
 # Usage: benchmarks/pipeline-counts.sh [BUILD_DIR...]   (a build: a checkout with `make` done; default: this)
-# Knobs: COUNT (200000), WARMUP (20000), SIZE (64), TRANSPORT (shm; or socket), CPUSETS ("pinned split"),
+# Knobs: COUNT (200000), WARMUP (20000), WARM_PASSES (3), SIZE (64), TRANSPORT (shm; or socket), CPUSETS ("pinned split"),
 # PAIRS ("jn jj"; also nn, nj), CPU_SERVER (0), CPU_CLIENT (1). Needs perf with the syscalls tracepoints (root, or kernel.perf_event_paranoid <= -1).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +18,7 @@ builds=("$@")
 [ ${#builds[@]} -gt 0 ] || builds=("$root")
 COUNT=${COUNT:-200000}
 WARMUP=${WARMUP:-20000}
+WARM_PASSES=${WARM_PASSES:-3}
 SIZE=${SIZE:-64}
 TRANSPORT=${TRANSPORT:-shm}
 read -r -a CPUSETS <<<"${CPUSETS:-pinned split}"
@@ -47,7 +49,8 @@ done
 
 stat_value() { awk -v k="$2" '$2 == k { gsub(",", "", $1); print $1 }' "$1"; }
 
-echo "requests=$((2 * WARMUP + COUNT)) size=$SIZE transport=$TRANSPORT (counts per run; client: the whole bench command, server: during it)"
+echo "size=$SIZE transport=$TRANSPORT (counts per run; client: the whole bench command, server: during it)"
+pipelined_warmup=$((WARMUP < COUNT ? WARMUP : COUNT))
 for cpus in "${CPUSETS[@]}"; do
     ccpu=$CPU_SERVER
     [ "$cpus" = split ] && ccpu=$CPU_CLIENT
@@ -57,28 +60,36 @@ for cpus in "${CPUSETS[@]}"; do
             i=$((i + 1))
             key=n
             cli="$b/bin/jqb"
+            extra=(--warm-passes "$WARM_PASSES")
+            requests=$((WARMUP + WARM_PASSES * pipelined_warmup + COUNT))
             case $p in
                 jj) key=j$i ;;
                 nn) cli=$NCLI; [ "$i" -gt 1 ] && continue ;; # one reference per run
                 nj) key=j$i; cli=$NCLI ;;
             esac
-            perf stat -e 'context-switches,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait' \
+            if [ "$cli" = "$NCLI" ]; then
+                extra=()
+                requests=$((WARMUP + pipelined_warmup + COUNT))
+            fi
+            perf stat -e 'task-clock,context-switches,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_epoll_wait' \
                 -p "${PID[$key]}" -o "$work/server.txt" &
             sp=$!
             sleep 0.3 # perf attaches
             line=$(perf stat -e 'task-clock,context-switches,syscalls:sys_enter_sendto,syscalls:sys_enter_poll,syscalls:sys_enter_futex' \
                 -o "$work/client.txt" taskset -c "$ccpu" "$cli" bench --service "${SVC[$key]}" --count "$COUNT" \
-                --size "$SIZE" --max 65576 --warmup "$WARMUP" --pipeline 2>&1 | grep '^size=')
+                --size "$SIZE" --max 65576 --warmup "$WARMUP" --pipeline "${extra[@]}" 2>&1 | grep '^size=')
             kill -INT "$sp" 2>/dev/null
             wait "$sp" 2>/dev/null
-            printf '%s %s build=%s %s client: cpu_ms=%s sendto=%s poll=%s futex=%s cs=%s server: recvfrom=%s epoll_wait=%s cs=%s\n' \
-                "$cpus" "$p" "$i" "$(field "$line" msgs_per_s | sed 's/^/msgs_per_s=/')" \
+            printf '%s %s build=%s requests=%s %s client: cpu_ms=%s sendto=%s poll=%s futex=%s cs=%s server: cpu_ms=%s recvfrom=%s recvmsg=%s epoll_wait=%s cs=%s\n' \
+                "$cpus" "$p" "$i" "$requests" "$(field "$line" msgs_per_s | sed 's/^/msgs_per_s=/')" \
                 "$(stat_value "$work/client.txt" msec | cut -d. -f1)" \
                 "$(stat_value "$work/client.txt" syscalls:sys_enter_sendto)" \
                 "$(stat_value "$work/client.txt" syscalls:sys_enter_poll)" \
                 "$(stat_value "$work/client.txt" syscalls:sys_enter_futex)" \
                 "$(stat_value "$work/client.txt" context-switches)" \
+                "$(stat_value "$work/server.txt" msec | cut -d. -f1)" \
                 "$(stat_value "$work/server.txt" syscalls:sys_enter_recvfrom)" \
+                "$(stat_value "$work/server.txt" syscalls:sys_enter_recvmsg)" \
                 "$(stat_value "$work/server.txt" syscalls:sys_enter_epoll_wait)" \
                 "$(stat_value "$work/server.txt" context-switches)"
         done

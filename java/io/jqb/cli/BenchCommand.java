@@ -56,7 +56,8 @@ final class BenchCommand {
         }
         Args a;
         try {
-            a = new Args(argv, Set.of("--service", "--count", "--size", "--warmup", "--max", "--window", "--wait"),
+            a = new Args(argv, Set.of("--service", "--count", "--size", "--warmup", "--max", "--window", "--wait",
+                    "--warm-passes"),
                     Set.of("--pipeline", "--cold"));
             a.require("--service");
         } catch (IllegalArgumentException e) {
@@ -96,9 +97,11 @@ final class BenchCommand {
                 // Warm the pipelined loop too: it runs different code from the blocking round trip.
                 final int w = window;
                 final int passCount = Math.min(warmup, count);
+                // --warm-passes N: exactly N passes (counting scripts need a known number of requests per run).
+                final int fixed = a.getInt("--warm-passes", 0);
                 if (passCount > 0) {
                     warmUntilCompiled(() -> pipeline(c, req, resp, size, passCount, w), BenchCommand::jitMillis,
-                            MIN_WARM_PASSES, MAX_WARM_PASSES);
+                            fixed > 0 ? fixed : MIN_WARM_PASSES, fixed > 0 ? fixed : MAX_WARM_PASSES);
                 }
                 long elapsed = pipeline(c, req, resp, size, count, window);
                 print(out, size, count, 0, 0, 0, elapsed);
