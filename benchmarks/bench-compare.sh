@@ -578,7 +578,7 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "  Both clients ask for a buffer of $MAX bytes (64 KiB payload + headers, needed by SOCKET)."
     echo "* Pipelined: $PIPE_COUNT requests after $PIPE_WARMUP blocking round trips and $PIPE_WARMUP pipelined"
     echo "  requests in the same client process (each mode warmed with itself, both clients; the jqb client repeats"
-    echo "  the $PIPE_WARMUP pipelined ones until the JIT compiled nothing during a pass, 2 to 8 passes, so that no"
+    echo "  the $PIPE_WARMUP pipelined ones until the JIT compiled nothing during a pass, 3 to 8 passes, so that no"
     echo "  compilation runs in the timed loop), the jqb servers' pipelined"
     echo "  path warmed first ($PIPE_COUNT pipelined requests per size from the native client);"
     echo "  at most one response ring's worth minus one outstanding (more can deadlock libqb: the server"

@@ -85,7 +85,7 @@ public final class Main {
                 "      --pipeline [--window N]: requests without waiting for each response, at most N outstanding",
                 "      (default: one fewer than the response ring holds, as qbn-client);",
                 "      throughput only, the RTT fields are 0; warm-up: N round trips, then passes of min(N, count)",
-                "      pipelined requests until the JIT compiled nothing during one (2 to 8 passes;",
+                "      pipelined requests until the JIT compiled nothing during one (3 to 8 passes;",
                 "      --warm-passes N: exactly N)",
                 "      --cold: also print 'cold connected_epoch_ns=.. first_epoch_ns=.. first_rtt_ns=.. total_ns=..'",
                 "      (use with --warmup 0; see benchmarks/cold-start.sh)",
