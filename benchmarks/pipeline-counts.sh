@@ -35,6 +35,7 @@ work=$(mktemp -d /tmp/jqb-pipeline-counts.XXXXXX)
 pids=()
 declare -A SVC
 declare -A PID
+declare -A PASSES
 SVC_PREFIX=jqbpcn
 trap cleanup_work EXIT
 trap 'exit 130' INT TERM
@@ -45,6 +46,9 @@ for b in "${builds[@]}"; do
     i=$((i + 1))
     start_service "j$i" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --transport "$TRANSPORT"
     PID[j$i]=${pids[-1]}
+    # A build from before `bench --warm-passes` warms up with one pipelined pass.
+    PASSES[$i]=1
+    "$b/bin/jqb" bench --help 2>&1 | grep -q -- --warm-passes && PASSES[$i]=$WARM_PASSES
 done
 
 stat_value() { awk -v k="$2" '$2 == k { gsub(",", "", $1); print $1 }' "$1"; }
@@ -60,8 +64,9 @@ for cpus in "${CPUSETS[@]}"; do
             i=$((i + 1))
             key=n
             cli="$b/bin/jqb"
-            extra=(--warm-passes "$WARM_PASSES")
-            requests=$((WARMUP + WARM_PASSES * pipelined_warmup + COUNT))
+            extra=()
+            [ "${PASSES[$i]}" -gt 1 ] && extra=(--warm-passes "${PASSES[$i]}")
+            requests=$((WARMUP + PASSES[$i] * pipelined_warmup + COUNT))
             case $p in
                 jj) key=j$i ;;
                 nn) cli=$NCLI; [ "$i" -gt 1 ] && continue ;; # one reference per run
