@@ -402,6 +402,9 @@ public final class Connection {
             updateInterest();
             return false;
         }
+        if (responseBacklog.isEmpty()) {
+            updateInterest(); // only events wait: no POLLOUT interest for responses (it would fire for ever)
+        }
         return true;
     }
 
@@ -487,11 +490,15 @@ public final class Connection {
             return;
         }
         try {
-            if ((revents & PollHandlers.POLLOUT) != 0 && !responseBacklog.isEmpty()
-                    && ch.writableSignalsResponseRoom()) {
-                // The client took responses: send what waits now, not at the back-off timer (which stays pending).
-                writableFlushes = writableFlushes + 1;
-                flushNow();
+            if ((revents & PollHandlers.POLLOUT) != 0 && ch.writableSignalsResponseRoom()) {
+                if (!responseBacklog.isEmpty()) {
+                    // The client took responses: send what waits now, not at the back-off timer (still pending).
+                    // flushNow drops the POLLOUT interest once no response waits.
+                    writableFlushes = writableFlushes + 1;
+                    flushNow();
+                } else {
+                    updateInterest(); // a stale interest (level-triggered): drop it, or the loop spins on it
+                }
             }
             ch.onEvents(revents, priority.requestsPerWake(), sink);
         } catch (InternalError e) {
