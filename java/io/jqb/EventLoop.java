@@ -70,6 +70,12 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private final java.util.ArrayList<Spinner> spinners = new java.util.ArrayList<>();
     /** Connections owing event notifications, sent when the dispatch pass ends (loop thread only). */
     private final java.util.ArrayList<Connection> deferred = new java.util.ArrayList<>();
+    /**
+     * A blocking loop's jqb SHM connections whose request ring says {@code READER_POLLING}: their client skips
+     * doorbells, so the loop serves them again each pass without waiting for epoll (which then does not block) until
+     * the pass-end withdrawal finds the ring empty ({@link Connection#drainSettle}). Loop thread only.
+     */
+    private final java.util.ArrayList<Connection> draining = new java.util.ArrayList<>();
     /** True while the loop thread dispatches (fds, spinners, jobs, timers): deferred notifications get flushed. */
     private boolean dispatching;
     private final int epfd;
@@ -165,7 +171,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     private int nextTimeoutMs() {
-        if (jobsPending()) {
+        if (jobsPending() || !draining.isEmpty()) {
             return 0;
         }
         Timer t = timers.peek();
@@ -192,6 +198,73 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     /** Loop thread only. */
     void removeSpinner(Spinner s) {
         spinners.remove(s);
+    }
+
+    /** Loop thread: {@code c} raised its flag and is served now, on POLLIN; it stays listed while it has requests. */
+    void drained(Connection c) {
+        c.drainServed = true;
+        if (!c.drainListed) {
+            c.drainListed = true;
+            draining.add(c);
+        }
+    }
+
+    /** Loop thread: {@code c} was resumed; this pass's end looks at its ring (and serves it from the next pass). */
+    void drainAgain(Connection c) {
+        if (!c.drainListed) {
+            c.drainListed = true;
+            draining.add(c);
+        }
+    }
+
+    /** Loop thread: {@code c} is torn down. */
+    void undrain(Connection c) {
+        if (c.drainListed) {
+            c.drainListed = false;
+            draining.remove(c);
+        }
+    }
+
+    /** Serves the listed connections of priority {@code p} that no POLLIN served in this pass. */
+    private boolean serveDraining(Priority p) {
+        boolean work = false;
+        final java.util.ArrayList<Connection> list = draining;
+        for (int i = 0; i < list.size(); i++) {
+            Connection c = list.get(i);
+            if (!c.drainServed && c.priority() == p) {
+                c.drainServed = true;
+                try {
+                    work |= c.drainPoll();
+                } catch (RuntimeException | Error e) {
+                    FAILURE_LOG.error("serving connection {} failed", c.id(), e);
+                }
+            }
+        }
+        return work;
+    }
+
+    /** End of a pass: each listed connection keeps its flag while requests are queued, or withdraws and leaves. */
+    private void settleDraining() {
+        final java.util.ArrayList<Connection> list = draining;
+        for (int i = 0; i < list.size();) {
+            Connection c = list.get(i);
+            c.drainServed = false;
+            boolean keep;
+            try {
+                keep = c.drainSettle();
+            } catch (RuntimeException | Error e) {
+                FAILURE_LOG.error("settling connection {} failed", c.id(), e);
+                keep = false;
+            }
+            if (keep) {
+                i++;
+            } else {
+                c.drainListed = false;
+                int last = list.size() - 1;
+                list.set(i, list.get(last));
+                list.remove(last);
+            }
+        }
     }
 
     private boolean pollSpinners() {
@@ -271,7 +344,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * something happens) for ready fds, dispatches them, then runs queued jobs and due timers. Always call it from
      * the same thread: that thread becomes the loop thread, where every callback of the services on this loop runs.
      * Between calls, {@link #fd()} becomes readable when a watched fd is ready or a job is queued, and
-     * {@link #timeoutMs()} says when the next timer is due.
+     * {@link #timeoutMs()} says when the next timer is due, or 0 while a jqb client's requests wait that came
+     * without a doorbell (they make no fd readable: call it again at once).
      *
      * @param timeoutMs the longest wait in milliseconds
      * @return true when anything was dispatched or run
@@ -296,8 +370,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     /**
-     * @return milliseconds until the loop has timed work (0 = now: a job is queued or a timer is due), or -1 when it
-     *         has none; an embedding loop calls {@link #runOnce} by then
+     * @return milliseconds until the loop has timed work (0 = now: a job is queued, a timer is due, or requests wait
+     *         that came without a doorbell), or -1 when it has none; an embedding loop calls {@link #runOnce} by then
      */
     public int timeoutMs() {
         return nextTimeoutMs();
@@ -305,12 +379,16 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     /** @return true when anything was dispatched or run */
     private boolean poll(int timeoutMs) {
-        int n = C.epoll_wait(epfd, events, MAX_EVENTS, timeoutMs);
+        // Listed connections have requests whose doorbells were skipped: look at the fds, do not wait for them.
+        int n = C.epoll_wait(epfd, events, MAX_EVENTS, draining.isEmpty() ? timeoutMs : 0);
         dispatching = true;
         try {
             return dispatch(n);
         } finally {
             flushDeferred();
+            if (!draining.isEmpty()) {
+                settleDraining();
+            }
         }
     }
 
@@ -365,6 +443,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
             }
             n = 0;
         }
+        boolean served = false;
         for (Priority p : ORDER) {
             for (int i = 0; i < n; i++) {
                 long ev = events + (long) i * MsgHdrDescriptor.EPOLL_EVENT_LENGTH;
@@ -387,9 +466,12 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                     FAILURE_LOG.error("handler for fd {} failed", fd, e);
                 }
             }
+            if (!draining.isEmpty()) {
+                served |= serveDraining(p);
+            }
         }
         boolean ran = runJobs();
-        return n > 0 | ran | runTimers();
+        return n > 0 | served | ran | runTimers();
     }
 
     @SuppressWarnings("unchecked")
