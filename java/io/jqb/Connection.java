@@ -104,7 +104,10 @@ public final class Connection {
     /**
      * The blocking {@link EventLoop} that drains this (jqb SHM) connection's request ring with the flag raised, so the
      * client skips doorbells meanwhile; null for native clients, other transports, spinning loops (their spinners
-     * advertise) and foreign {@link PollHandlers}. Set before the fd is registered; loop thread only after that.
+     * advertise) and foreign {@link PollHandlers}. A foreign loop keeps the flag at ASLEEP: its only way to serve a
+     * connection again without a readable fd is {@link PollHandlers#jobAdd}, and whether a job queued by a job runs
+     * before that loop polls its fds again is its own choice (one that runs them in the same round would let one
+     * pipelining client starve every other fd). Set before the fd is registered; loop thread only after that.
      */
     private EventLoop drainLoop;
     /** On {@link #drainLoop}'s draining list; served in the current pass (loop thread only). */
