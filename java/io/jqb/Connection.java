@@ -716,7 +716,8 @@ public final class Connection {
         if (ch != null) {
             if (service.pollHandlers() instanceof EventLoop) {
                 ((EventLoop) service.pollHandlers()).removeSpinner(spinner);
-                ((EventLoop) service.pollHandlers()).undrain(this);
+                // A listed connection leaves the loop's draining list at the end of the pass (it is not
+                // ESTABLISHED any more); the list is not touched here, which may be another thread (Service.close).
             }
             service.pollHandlers().dispatchDel(ch.fd());
             if (ch.livenessFd() >= 0) {

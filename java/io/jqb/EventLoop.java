@@ -217,14 +217,6 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         }
     }
 
-    /** Loop thread: {@code c} is torn down. */
-    void undrain(Connection c) {
-        if (c.drainListed) {
-            c.drainListed = false;
-            draining.remove(c);
-        }
-    }
-
     /** Serves the listed connections of priority {@code p} that no POLLIN served in this pass. */
     private boolean serveDraining(Priority p) {
         boolean work = false;
