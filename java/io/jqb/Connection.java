@@ -654,7 +654,7 @@ public final class Connection {
         state = State.ESTABLISHED;
         ServerChannel ch = channel;
         PollHandlers poll = service.pollHandlers();
-        if (poll instanceof EventLoop loop && !loop.waitStrategy().spins() && ch.drainable()) {
+        if (poll instanceof EventLoop loop && loop.drains() && ch.drainable()) {
             drainLoop = loop;
         }
         poll.dispatchAdd(priority, ch.fd(), flowControlState == 0 ? PollHandlers.POLLIN : 0, fdHandler);

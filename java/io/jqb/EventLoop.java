@@ -76,6 +76,12 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * the pass-end withdrawal finds the ring empty ({@link Connection#drainSettle}). Loop thread only.
      */
     private final java.util.ArrayList<Connection> draining = new java.util.ArrayList<>();
+    /**
+     * Driven by {@link #runOnce}: the loop never spins, whatever its strategy (between calls the embedder's thread
+     * waits in its own poller, where no one would poll a ring that says its reader is awake), so its connections
+     * drain as a blocking loop's do. Set by the first {@code runOnce}.
+     */
+    private volatile boolean embedded;
     /** True while the loop thread dispatches (fds, spinners, jobs, timers): deferred notifications get flushed. */
     private boolean dispatching;
     private final int epfd;
@@ -187,9 +193,17 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         return waitStrategy;
     }
 
-    /** Adds work polled while the loop spins; loop thread only. No effect on a blocking loop. */
+    /**
+     * @return true when the loop waits in epoll between passes (a blocking strategy, or driven by {@link #runOnce}):
+     *         its jqb SHM connections drain with the flag raised instead of being polled by spinners
+     */
+    boolean drains() {
+        return !waitStrategy.spins() || embedded;
+    }
+
+    /** Adds work polled while the loop spins; loop thread only. No effect on a loop that {@link #drains()}. */
     void addSpinner(Spinner s) {
-        if (waitStrategy.spins()) {
+        if (!drains()) {
             spinners.add(s);
             s.awake();
         }
@@ -332,7 +346,9 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     /**
      * Runs one iteration on the calling thread, for embedding the loop in a loop of yours instead of {@link #start()}
-     * or {@link #run()}: waits up to {@code timeoutMs} (shortened to the next timer; 0 = do not wait, negative = until
+     * or {@link #run()} (an embedded loop does not spin, whatever its {@link #waitStrategy()}: it serves rings only
+     * inside these calls; connections accepted before the first call on a spinning loop keep its spinners): waits
+     * up to {@code timeoutMs} (shortened to the next timer; 0 = do not wait, negative = until
      * something happens) for ready fds, dispatches them, then runs queued jobs and due timers. Always call it from
      * the same thread: that thread becomes the loop thread, where every callback of the services on this loop runs.
      * Between calls, {@link #fd()} becomes readable when a watched fd is ready or a job is queued, and
@@ -345,6 +361,9 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     public boolean runOnce(int timeoutMs) {
         if (thread != Thread.currentThread()) {
             thread = Thread.currentThread();
+        }
+        if (!embedded) {
+            embedded = true;
         }
         int due = nextTimeoutMs();
         int t = due < 0 ? timeoutMs : timeoutMs < 0 ? due : Math.min(timeoutMs, due);
