@@ -82,6 +82,10 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * drain as a blocking loop's do. Set by the first {@code runOnce}.
      */
     private volatile boolean embedded;
+    /** The loop wrote its own wake-up eventfd (loop thread only): an embedder's poller on {@link #fd()} wakes. */
+    private boolean selfSignalled;
+    /** 8 bytes holding 1, for {@link #selfSignalled}'s write (loop thread only). */
+    private final long signalBuf;
     /** True while the loop thread dispatches (fds, spinners, jobs, timers): deferred notifications get flushed. */
     private boolean dispatching;
     private final int epfd;
@@ -129,6 +133,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         this.events = Posix.allocate((long) MAX_EVENTS * MsgHdrDescriptor.EPOLL_EVENT_LENGTH);
         this.ctlEvent = Posix.allocate(MsgHdrDescriptor.EPOLL_EVENT_LENGTH);
         this.wakeBuf = Posix.allocate(8);
+        this.signalBuf = Posix.allocate(8);
+        MEM.writeLong(signalBuf, 1);
         ctl(LibC.EPOLL_CTL_ADD, wakeFd, LibC.POLLIN, wakeFd);
     }
 
@@ -351,9 +357,9 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * up to {@code timeoutMs} (shortened to the next timer; 0 = do not wait, negative = until
      * something happens) for ready fds, dispatches them, then runs queued jobs and due timers. Always call it from
      * the same thread: that thread becomes the loop thread, where every callback of the services on this loop runs.
-     * Between calls, {@link #fd()} becomes readable when a watched fd is ready or a job is queued, and
-     * {@link #timeoutMs()} says when the next timer is due, or 0 while a jqb client's requests wait that came
-     * without a doorbell (they make no fd readable: call it again at once).
+     * Between calls, {@link #fd()} becomes readable when a watched fd is ready, a job is queued, or a jqb client's
+     * requests wait that came without a doorbell (then {@link #timeoutMs()} is 0 too), and {@link #timeoutMs()} says
+     * when the next timer is due.
      *
      * @param timeoutMs the longest wait in milliseconds
      * @return true when anything was dispatched or run
@@ -367,11 +373,19 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         }
         int due = nextTimeoutMs();
         int t = due < 0 ? timeoutMs : timeoutMs < 0 ? due : Math.min(timeoutMs, due);
-        return poll(t);
+        boolean work = poll(t);
+        if (!draining.isEmpty() && !selfSignalled) {
+            // Requests wait that came without a doorbell: no fd of theirs is readable, so make ours readable for an
+            // embedder that waits for fd() alone (one that honours timeoutMs() calls again at once anyway).
+            selfSignalled = true;
+            C.write(wakeFd, signalBuf, 8);
+        }
+        return work;
     }
 
     /**
-     * The loop's epoll fd: readable (POLLIN) when a watched fd is ready or a job was queued from another thread. Watch
+     * The loop's epoll fd: readable (POLLIN) when a watched fd is ready, a job was queued from another thread, or
+     * the last {@link #runOnce} left requests to serve that came without a doorbell. Watch
      * it in a native poller of yours and call {@link #runOnce runOnce(0)} when it is readable; never read or close it.
      *
      * @return the epoll file descriptor
@@ -463,6 +477,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 if (fd == wakeFd) {
                     if (p == Priority.HIGH) {
                         C.read(wakeFd, wakeBuf, 8);
+                        selfSignalled = false;
                     }
                     continue;
                 }
@@ -652,6 +667,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
             Posix.free(events, (long) MAX_EVENTS * MsgHdrDescriptor.EPOLL_EVENT_LENGTH);
             Posix.free(ctlEvent, MsgHdrDescriptor.EPOLL_EVENT_LENGTH);
             Posix.free(wakeBuf, 8);
+            Posix.free(signalBuf, 8);
         }
     }
 }

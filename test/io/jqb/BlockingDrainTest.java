@@ -121,7 +121,8 @@ class BlockingDrainTest {
     /**
      * A service on a blocking loop: its own ({@code run}) or an {@link EventLoop} driven by runOnce on a thread
      * ({@code runOnce}; {@code runOnceSpin}: the embedded loop was made with a busy-spinning strategy, which an
-     * embedded loop cannot honour: its connections drain as a blocking loop's).
+     * embedded loop cannot honour: its connections drain as a blocking loop's; {@code runOnceFd}: the embedder waits
+     * in poll(2) on {@link EventLoop#fd()} alone, with no time-out, then calls {@code runOnce(0)}).
      */
     private Service serve(String mode, String name, Handler h) throws Exception {
         closing.add(h.release::countDown); // closed last-in first: a failed test never leaves the loop held
@@ -142,9 +143,18 @@ class BlockingDrainTest {
                 s.setPollHandlers(loop);
                 s.run();
                 ready.complete(s);
+                long pollfd = io.jqb.internal.posix.Posix.allocate(8);
                 while (!stop.get()) {
-                    loop.runOnce(-1); // waits in epoll only when no connection is listed as draining
+                    if (mode.equals("runOnceFd")) {
+                        // An embedder that waits for fd() alone, ignoring timeoutMs(): the loop must make its fd
+                        // readable while requests wait that came without a doorbell.
+                        io.jqb.internal.posix.Posix.pollOne(loop.fd(), LibC.POLLIN, -1, pollfd);
+                        loop.runOnce(0);
+                    } else {
+                        loop.runOnce(-1); // waits in epoll only when no connection is listed as draining
+                    }
                 }
+                io.jqb.internal.posix.Posix.free(pollfd, 8);
                 s.close();
             } catch (Throwable e) {
                 ready.completeExceptionally(e);
@@ -201,7 +211,7 @@ class BlockingDrainTest {
      * loop goes on, though no doorbell makes the socket readable for them; then the flag goes back to ASLEEP.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"run", "runOnce", "runOnceSpin"})
+    @ValueSource(strings = {"run", "runOnce", "runOnceSpin", "runOnceFd"})
     void aPipeliningJqbClientSkipsDoorbellsWhileTheLoopDrains(String mode) throws Exception {
         String name = NativeServer.uniqueName("drain-skip");
         Handler h = new Handler();
@@ -240,7 +250,7 @@ class BlockingDrainTest {
      * the loop withdraw and sleep in between. Every request is answered once, in order.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"run", "runOnce", "runOnceSpin"})
+    @ValueSource(strings = {"run", "runOnce", "runOnceSpin", "runOnceFd"})
     void burstsAndPausesFromSeveralClientsLoseNoRequest(String mode) throws Exception {
         String name = NativeServer.uniqueName("drain-stress");
         Handler h = new Handler();
