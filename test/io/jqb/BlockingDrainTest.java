@@ -294,6 +294,69 @@ class BlockingDrainTest {
     }
 
     /**
+     * Fairness: while one client pipelines without pause (it stays on the loop's draining list, served every pass
+     * without epoll), a second client's round trips are all answered and a repeating 5 ms timer keeps firing.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"run", "runOnce"})
+    void aFloodingClientStarvesNeitherOthersNorTimers(String mode) throws Exception {
+        String name = NativeServer.uniqueName("drain-fair");
+        Handler h = new Handler();
+        Service s = serve(mode, name, h);
+        EventLoop loop = (EventLoop) s.pollHandlers();
+        AtomicInteger ticks = new AtomicInteger();
+        AtomicBoolean flooding = new AtomicBoolean(true);
+        Runnable[] tick = new Runnable[1];
+        tick[0] = () -> {
+            ticks.incrementAndGet();
+            if (flooding.get()) {
+                loop.schedule(5, tick[0]);
+            }
+        };
+        loop.schedule(5, tick[0]);
+        AtomicInteger flooded = new AtomicInteger();
+        CompletableFuture<Integer> flooder = CompletableFuture.supplyAsync(() -> {
+            try (Client a = Client.connect(name, MAX)) {
+                ByteBuffer resp = ByteBuffer.allocateDirect(a.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer req = request(8, 3);
+                while (flooding.get()) {
+                    for (int i = 0; i < 30; i++) {
+                        assertEquals(24, a.send(req), "flood send");
+                    }
+                    for (int i = 0; i < 30; i++) {
+                        recvEcho(a, resp, 8, 3, "flood response");
+                        flooded.incrementAndGet();
+                    }
+                }
+            }
+            return flooded.get();
+        });
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (flooded.get() < 3000) {
+                assertTrue(System.nanoTime() < deadline && !flooder.isDone(), "flood did not start");
+                Thread.onSpinWait();
+            }
+            try (Client b = Client.connect(name, MAX)) {
+                ByteBuffer resp = ByteBuffer.allocateDirect(b.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < 200; i++) {
+                    assertEquals(16 + 32, b.send(request(32, i & 0x7f)));
+                    recvEcho(b, resp, 32, i & 0x7f, "other client's round trip " + i);
+                }
+            }
+            int t0 = ticks.get();
+            while (ticks.get() < t0 + 3) {
+                assertTrue(System.nanoTime() < deadline + TimeUnit.SECONDS.toNanos(30), "timer starved");
+                Thread.onSpinWait();
+            }
+            assertFalse(flooder.isDone(), "the flood ended early");
+        } finally {
+            flooding.set(false);
+        }
+        assertTrue(flooder.get(60, TimeUnit.SECONDS) >= 3000);
+    }
+
+    /**
      * Native clients never read the flag, so the loop never raises it on their rings: a libqb client's requests are
      * all served with the flag at ASLEEP, and its echo contract and a pipelined run pass against the blocking loop.
      */
