@@ -354,9 +354,12 @@ public final class ShmClientChannel extends AbstractClientChannel {
         return true;
     }
 
-    /** @return whether requests are held or doorbell bytes owed (any thread; the flusher asks) */
+    /**
+     * @return whether requests are held or doorbell bytes owed on a live connection (any thread; the flusher asks:
+     *         a connection the server dropped is not worth its time)
+     */
     boolean pending() {
-        return (held | owed) != 0;
+        return (held | owed) != 0 && connected;
     }
 
     /**
@@ -767,16 +770,10 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     @Override
     public int eventRecv(ByteBuffer dst, long timeoutNanos) {
-        beginWait();
-        try {
-            return awaitEvent(dst, timeoutNanos);
-        } finally {
-            endWait();
-        }
-    }
-
-    /** {@link #eventRecv}, counted as a wait ({@link #beginWait}). */
-    private int awaitEvent(ByteBuffer dst, long timeoutNanos) {
+        // Releases first, and in each slice while requests are held; not counted in `waiting`: an application's event
+        // thread is often blocked here for good, and a sender must not stop holding for it. Requests held after this
+        // thread went to sleep reach the server through the flusher.
+        settle();
         final SharedSemaphore sem = event.semaphore();
         drainOwedEventBytes();
         final long deadline = WaitSlices.deadline(timeoutNanos);
