@@ -8,7 +8,8 @@
 #
 # Usage: benchmarks/pipeline-ab.sh [ROUNDS=3] [BUILD_DIR...]   (a build: a checkout with `make` done; default: this)
 # Knobs: COUNT (40000), WARMUP (20000), SIZES ("64 4096"), TRANSPORTS ("shm socket"), CPUSETS ("pinned split"),
-# CPU_SERVER (0), CPU_CLIENT (1), PAIRS ("nj jn jj").
+# CPU_SERVER (0), CPU_CLIENT (1), PAIRS ("nj jn jj"), MODE (pipeline; "blocking": the same cells with blocking
+# round trips, one request at a time, for a change to the pipelined path that must not slow them down).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/lib.sh"
@@ -26,6 +27,11 @@ read -r -a PAIRS <<<"${PAIRS:-nj jn jj}"
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 MAX=65576
+case ${MODE:-pipeline} in
+    pipeline) MODE_FLAG=--pipeline ;;
+    blocking) MODE_FLAG= ;;
+    *) echo "pipeline-ab: MODE is pipeline or blocking" >&2; exit 2 ;;
+esac
 NSRV="$root/native/build/qbn-server"
 NCLI="$root/native/build/qbn-client"
 export JQB_LOG_LEVEL=warn
@@ -53,7 +59,7 @@ done
 cell() { # label cpu size client-executable service
     local label=$1 cpu=$2 size=$3 cli=$4 svc=$5 line
     line=$(taskset -c "$cpu" "$cli" bench --service "$svc" --count "$COUNT" --size "$size" --max "$MAX" \
-        --warmup "$WARMUP" --pipeline 2>"$work/cell.err" | grep '^size=')
+        --warmup "$WARMUP" $MODE_FLAG 2>"$work/cell.err" | grep '^size=')
     [ -n "$line" ] || { echo "pipeline-ab: $label failed:" >&2; tail -3 "$work/cell.err" >&2; line="size=-"; }
     echo "round=$r $label $line" | tee -a "$work/results"
 }
