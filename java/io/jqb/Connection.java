@@ -802,21 +802,23 @@ public final class Connection {
         ServerChannel ch = channel;
         long req = requests;
         long loopResp = loopResponses;
+        // Counters any thread increments are read and zeroed in one atomic step when clearing: an increment landing
+        // between a read and a separate zeroing store would be lost from both this read and the next.
         ConnectionStats s = new ConnectionStats(pid, req - requestsCleared,
-                responses + loopResp - loopResponsesCleared, events,
-                sendRetries, recvRetries, statsFlowControlState, flowControlCount,
-                ch == null ? 0 : ch.eventQueueLength());
+                take(RESPONSES, clearAfterRead) + loopResp - loopResponsesCleared, take(EVENTS, clearAfterRead),
+                take(SEND_RETRIES, clearAfterRead), take(RECV_RETRIES, clearAfterRead), statsFlowControlState,
+                take(FLOW_CONTROL_COUNT, clearAfterRead), ch == null ? 0 : ch.eventQueueLength());
         if (clearAfterRead) {
             requestsCleared = req;
             loopResponsesCleared = loopResp;
-            responses = 0;
-            events = 0;
-            sendRetries = 0;
-            recvRetries = 0;
-            flowControlCount = 0;
             statsFlowControlState = 0;
         }
         return s;
+    }
+
+    /** @return the counter's value, zeroed in the same atomic step when {@code clear} */
+    private long take(VarHandle counter, boolean clear) {
+        return clear ? (long) counter.getAndSet(this, 0L) : (long) counter.getVolatile(this);
     }
 
     /**

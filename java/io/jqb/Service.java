@@ -561,12 +561,9 @@ public final class Service implements AutoCloseable {
      */
     public ServiceStats stats(boolean clearAfterRead) {
         synchronized (active) {
-            ServiceStats s = new ServiceStats(active.get(), closedCount.get());
-            if (clearAfterRead) {
-                active.set(0);
-                closedCount.set(0);
-            }
-            return s;
+            // Read and zeroed in one step each: the loop thread counts connects and closes meanwhile.
+            return clearAfterRead ? new ServiceStats(active.getAndSet(0), closedCount.getAndSet(0))
+                    : new ServiceStats(active.get(), closedCount.get());
         }
     }
 

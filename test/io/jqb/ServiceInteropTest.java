@@ -395,4 +395,46 @@ class ServiceInteropTest extends InteropTestBase {
         assertEquals(1, c.stats(false).flowControlCount());
         a.echo(10);
     }
+
+    @Test
+    void aClearingStatsReadLosesNoConcurrentIncrement() throws Exception {
+        Service s = start(new RecordingHandler());
+        NativeClient a = drive(s.name()); // reads no events: its event ring fills, then every send is a retry
+        a.connect();
+        Connection c = connectionOf(s, a);
+        ByteBuffer ev = RecordingHandler.message(9, 0, 0);
+        int filled = 0;
+        while (c.sendEvent(ev) > 0) {
+            filled++;
+        }
+        assertTrue(filled > 0, "some events fit");
+        c.stats(true);
+        final int perThread = 100_000;
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<Long>> senders = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                senders.add(pool.submit(() -> {
+                    long retries = 0;
+                    ByteBuffer m = ev.duplicate();
+                    for (int i = 0; i < perThread; i++) {
+                        if (c.sendEvent(m) == Errno.WOULD_BLOCK) {
+                            retries++;
+                        }
+                    }
+                    return retries;
+                }));
+            }
+            long cleared = 0;
+            while (!(senders.get(0).isDone() && senders.get(1).isDone())) {
+                cleared += c.stats(true).sendRetries();
+            }
+            long counted = senders.get(0).get() + senders.get(1).get();
+            assertEquals(2L * perThread, counted, "the ring stays full: every send is a retry");
+            assertEquals(counted, cleared + c.stats(false).sendRetries(),
+                    "every retry shows up in exactly one clearing read or the final one");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
