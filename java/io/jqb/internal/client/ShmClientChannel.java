@@ -80,7 +80,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private volatile int owed;
     /** System.nanoTime() when the oldest held request was held; written under the send lock. */
     private volatile long heldSince;
-    /** Threads waiting in a receive (responses or events): a sender then releases what it holds (Dekker). */
+    /** Threads waiting for a response: a sender then releases what it holds (Dekker, see {@link #sendHeld}). */
     private final AtomicInteger waiting = new AtomicInteger();
     /** Watched by the {@link DoorbellFlusher}; written under its lock. */
     volatile boolean watched;
@@ -294,6 +294,11 @@ public final class ShmClientChannel extends AbstractClientChannel {
             held = request.heldPosts();
         }
         owed = missing - takenBack;
+        if ((held | owed) != 0 && !watched) {
+            // Taken back or owed after a hold too short for the flusher to have seen: watch them (stored first; the
+            // flusher clears `watched` before it reads them: Dekker, as in sendHeld).
+            DoorbellFlusher.watch(this);
+        }
         return owed == 0 || waitNanos == 0 || payOwed(waitNanos);
     }
 
