@@ -104,7 +104,10 @@ for b in "${builds[@]}"; do
                         j=$(field "$(grep -F "round=$rr $pat" "$work/results")" msgs_per_s)
                         [ -n "$n" ] && [ -n "$j" ] && awk -v a="$j" -v b="$n" 'BEGIN { printf "%.2f\n", a / b }'
                     done | median)
-                    printf '  %-6s %-6s %5s %s msgs_per_s=%s x_native=%s\n' "$t" "$cpus" "$s" "$p" "$rate" "$x"
+                    p50="" # blocking mode: the median of the rounds' p50 (a pipelined run has none)
+                    [ -n "$MODE_FLAG" ] || p50=" p50_ns=$(grep -F "$pat" "$work/results" | while read -r l; do
+                        field "$l" p50_ns; done | median)"
+                    printf '  %-6s %-6s %5s %s msgs_per_s=%s x_native=%s%s\n' "$t" "$cpus" "$s" "$p" "$rate" "$x" "$p50"
                 done
             done
         done
