@@ -1,9 +1,7 @@
 package io.jqb.internal.client;
 
-import io.jqb.internal.Logs;
 import java.util.Arrays;
 import java.util.concurrent.locks.LockSupport;
-import org.slf4j.Logger;
 
 /**
  * The bound on how long a request held back by an SHM client ({@link ShmClientChannel}, "held requests") stays
@@ -21,8 +19,6 @@ import org.slf4j.Logger;
  * unwatched.</p>
  */
 final class DoorbellFlusher implements Runnable {
-    private static final Logger LOG = Logs.get(DoorbellFlusher.class);
-
     /** The thread's name. */
     static final String THREAD_NAME = "jqb-doorbell-flusher";
     /** Requests held longer than this are released by the flusher. */
@@ -128,7 +124,9 @@ final class DoorbellFlusher implements Runnable {
                     try {
                         snapshot[i].flushIfOverdue(now);
                     } catch (RuntimeException | InternalError e) {
-                        LOG.debug("doorbell flush of {} failed", snapshot[i], e);
+                        // The ring's memory is gone (a peer truncated it) or worse: that connection is finished, and
+                        // no longer pending, so this is logged once per connection, not every period.
+                        snapshot[i].flushFailed(e);
                     }
                     snapshot[i] = null;
                 }

@@ -59,9 +59,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
      * properties exist for such runs only (a quiet machine may pick other values), not as a user setting.
      */
     /** Start holding requests when the server has at least this many posted requests left to serve (H). */
-    static final int HOLD_AT = Integer.getInteger("jqb.client.doorbellHoldAt", 8);
+    static final int HOLD_AT = Integer.getInteger("jqb.client.doorbellHoldAt", 16);
     /** Release held requests when the server is down to this many posted requests (L). */
-    static final int RELEASE_AT = Integer.getInteger("jqb.client.doorbellReleaseAt", 2);
+    static final int RELEASE_AT = Integer.getInteger("jqb.client.doorbellReleaseAt", 4);
     /** Release held requests once this many are held (B): one doorbell send per BATCH requests at most. */
     static final int BATCH = Integer.getInteger("jqb.client.doorbellBatch", 64);
     /** How long a wait sleeps at most between release attempts while requests are held. */
@@ -401,6 +401,12 @@ public final class ShmClientChannel extends AbstractClientChannel {
             return;
         }
         settle();
+    }
+
+    /** The flusher's release failed with {@code e}: the connection is finished (its next call says ENOTCONN). */
+    void flushFailed(Throwable e) {
+        connected = false;
+        LOG.debug("held requests of {} not released: {}", directory, e.toString());
     }
 
     /** @return requests ever held back (tests); read under the send lock or after the sends */
