@@ -8,8 +8,8 @@
 #
 # Usage: benchmarks/pipeline-ab.sh [ROUNDS=3] [BUILD_DIR...]   (a build: a checkout with `make` done; default: this)
 # Knobs: COUNT (40000), WARMUP (20000), SIZES ("64 4096"), TRANSPORTS ("shm socket"), CPUSETS ("pinned split"),
-# CPU_SERVER (0), CPU_CLIENT (1), PAIRS ("nj jn jj"), MODE (pipeline; "blocking": the same cells with blocking
-# round trips, one request at a time, for a change to the pipelined path that must not slow them down).
+# CPU_SERVER (0), CPU_CLIENT (1), PAIRS ("nj jn jj"), PIPELINE (1; 0 = blocking round trips instead, one request
+# outstanding: the same cells and ratios, plus each cell's median p50, to show a change costs blocking nothing).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/lib.sh"
@@ -26,12 +26,10 @@ read -r -a CPUSETS <<<"${CPUSETS:-pinned split}"
 read -r -a PAIRS <<<"${PAIRS:-nj jn jj}"
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
+PIPELINE=${PIPELINE:-1}
+PIPE_FLAG=--pipeline
+[ "$PIPELINE" = 0 ] && PIPE_FLAG=
 MAX=65576
-case ${MODE:-pipeline} in
-    pipeline) MODE_FLAG=--pipeline ;;
-    blocking) MODE_FLAG= ;;
-    *) echo "pipeline-ab: MODE is pipeline or blocking" >&2; exit 2 ;;
-esac
 NSRV="$root/native/build/qbn-server"
 NCLI="$root/native/build/qbn-client"
 export JQB_LOG_LEVEL=warn
@@ -59,7 +57,7 @@ done
 cell() { # label cpu size client-executable service
     local label=$1 cpu=$2 size=$3 cli=$4 svc=$5 line
     line=$(taskset -c "$cpu" "$cli" bench --service "$svc" --count "$COUNT" --size "$size" --max "$MAX" \
-        --warmup "$WARMUP" $MODE_FLAG 2>"$work/cell.err" | grep '^size=')
+        --warmup "$WARMUP" $PIPE_FLAG 2>"$work/cell.err" | grep '^size=')
     [ -n "$line" ] || { echo "pipeline-ab: $label failed:" >&2; tail -3 "$work/cell.err" >&2; line="size=-"; }
     echo "round=$r $label $line" | tee -a "$work/results"
 }
@@ -104,9 +102,11 @@ for b in "${builds[@]}"; do
                         j=$(field "$(grep -F "round=$rr $pat" "$work/results")" msgs_per_s)
                         [ -n "$n" ] && [ -n "$j" ] && awk -v a="$j" -v b="$n" 'BEGIN { printf "%.2f\n", a / b }'
                     done | median)
-                    p50="" # blocking mode: the median of the rounds' p50 (a pipelined run has none)
-                    [ -n "$MODE_FLAG" ] || p50=" p50_ns=$(grep -F "$pat" "$work/results" | while read -r l; do
-                        field "$l" p50_ns; done | median)"
+                    p50=
+                    if [ "$PIPELINE" = 0 ]; then
+                        p50=" p50_ns=$(grep -F "$pat" "$work/results" | while read -r l; do field "$l" p50_ns; done \
+                            | median)"
+                    fi
                     printf '  %-6s %-6s %5s %s msgs_per_s=%s x_native=%s%s\n' "$t" "$cpus" "$s" "$p" "$rate" "$x" "$p50"
                 done
             done

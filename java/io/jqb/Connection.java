@@ -101,6 +101,21 @@ public final class Connection {
     private volatile int flushDelayMs = 1;
     /** On the loop's list of connections owing event notifications ({@link EventLoop}; loop thread only). */
     boolean notificationsDeferred;
+    /**
+     * The blocking {@link EventLoop} that drains this (jqb SHM) connection's request ring with the flag raised, so the
+     * client skips doorbells meanwhile; null for native clients, other transports, spinning loops (their spinners
+     * advertise) and foreign {@link PollHandlers}. A foreign loop keeps the flag at ASLEEP: its only way to serve a
+     * connection again without a readable fd is {@link PollHandlers#jobAdd}, and whether a job queued by a job runs
+     * before that loop polls its fds again is its own choice (one that runs them in the same round would let one
+     * pipelining client starve every other fd). Set before the fd is registered; loop thread only after that.
+     */
+    private EventLoop drainLoop;
+    /** On {@link #drainLoop}'s draining list; served in the current pass (loop thread only). */
+    boolean drainListed;
+    boolean drainServed;
+    /** The loop withdrew the flag because the connection was paused: re-check the ring when it is resumed. */
+    private volatile boolean drainResume;
+    private final Runnable drainResumeJob = this::drainResumed;
     private final ServerChannel.RequestSink sink = this::dispatch;
     private final PollHandlers.FdHandler fdHandler = this::onEvents;
     private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
@@ -467,9 +482,63 @@ public final class Connection {
             return;
         }
         try {
+            EventLoop dl = drainLoop;
+            if (dl != null && (revents & PollHandlers.POLLIN) != 0 && flowControlState == 0 && !backlogged()) {
+                // Flag READER_POLLING before the batch: requests the client writes meanwhile come without a
+                // doorbell; the loop serves them again without epoll until a withdrawal finds the ring empty.
+                ch.advertiseDraining();
+                dl.drained(this);
+            }
             ch.onEvents(revents, priority.requestsPerWake(), sink);
         } catch (InternalError e) {
             sharedMemoryFault(e);
+        }
+    }
+
+    /** The blocking loop serves this connection again without a doorbell (see {@link #drainLoop}). */
+    boolean drainPoll() {
+        ServerChannel ch = channel;
+        if (ch == null || state != State.ESTABLISHED) {
+            return false;
+        }
+        try {
+            return ch.pollRequests(priority.requestsPerWake(), sink);
+        } catch (InternalError e) {
+            sharedMemoryFault(e);
+            return true;
+        }
+    }
+
+    /**
+     * The blocking loop's pass ends: true keeps this connection on its draining list (requests queued, the flag
+     * still raised); false when the flag is withdrawn and the ring was found empty, or the connection is paused (it
+     * is re-checked on resumption, {@link #updateInterest}) or closed.
+     */
+    boolean drainSettle() {
+        ServerChannel ch = channel;
+        if (ch == null || state != State.ESTABLISHED) {
+            return false;
+        }
+        try {
+            int s = ch.settleDraining();
+            if (s != ServerChannel.DRAIN_PAUSED) {
+                return s == ServerChannel.DRAIN_KEEP;
+            }
+            // Marker first, then the pause re-read (both volatile): a resumption on another thread either sees
+            // the marker (and queues the re-check) or happened before this read (and the loop keeps serving).
+            drainResume = true;
+            return flowControlState == 0 && !backlogged();
+        } catch (InternalError e) {
+            sharedMemoryFault(e);
+            return false;
+        }
+    }
+
+    /** Loop job after a resumption: the ring may hold requests whose doorbells were skipped. */
+    private void drainResumed() {
+        EventLoop dl = drainLoop;
+        if (dl != null && state == State.ESTABLISHED) {
+            dl.drainAgain(this);
         }
     }
 
@@ -552,6 +621,10 @@ public final class Connection {
         } catch (IpcException e) {
             LOG.debug("dispatch_mod on connection {}: {}", id, e.getMessage());
         }
+        if ((ev & PollHandlers.POLLIN) != 0 && drainResume) {
+            drainResume = false;
+            service.pollHandlers().jobAdd(priority, drainResumeJob);
+        }
     }
 
     /**
@@ -581,6 +654,9 @@ public final class Connection {
         state = State.ESTABLISHED;
         ServerChannel ch = channel;
         PollHandlers poll = service.pollHandlers();
+        if (poll instanceof EventLoop loop && loop.drains() && ch.drainable()) {
+            drainLoop = loop;
+        }
         poll.dispatchAdd(priority, ch.fd(), flowControlState == 0 ? PollHandlers.POLLIN : 0, fdHandler);
         if (ch.livenessFd() >= 0) {
             poll.dispatchAdd(priority, ch.livenessFd(), PollHandlers.POLLIN, livenessHandler);
@@ -640,6 +716,8 @@ public final class Connection {
         if (ch != null) {
             if (service.pollHandlers() instanceof EventLoop) {
                 ((EventLoop) service.pollHandlers()).removeSpinner(spinner);
+                // A listed connection leaves the loop's draining list at the end of the pass (it is not
+                // ESTABLISHED any more); the list is not touched here, which may be another thread (Service.close).
             }
             service.pollHandlers().dispatchDel(ch.fd());
             if (ch.livenessFd() >= 0) {

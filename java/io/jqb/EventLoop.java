@@ -70,6 +70,22 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private final java.util.ArrayList<Spinner> spinners = new java.util.ArrayList<>();
     /** Connections owing event notifications, sent when the dispatch pass ends (loop thread only). */
     private final java.util.ArrayList<Connection> deferred = new java.util.ArrayList<>();
+    /**
+     * A blocking loop's jqb SHM connections whose request ring says {@code READER_POLLING}: their client skips
+     * doorbells, so the loop serves them again each pass without waiting for epoll (which then does not block) until
+     * the pass-end withdrawal finds the ring empty ({@link Connection#drainSettle}). Loop thread only.
+     */
+    private final java.util.ArrayList<Connection> draining = new java.util.ArrayList<>();
+    /**
+     * Driven by {@link #runOnce}: the loop never spins, whatever its strategy (between calls the embedder's thread
+     * waits in its own poller, where no one would poll a ring that says its reader is awake), so its connections
+     * drain as a blocking loop's do. Set by the first {@code runOnce}.
+     */
+    private volatile boolean embedded;
+    /** The loop wrote its own wake-up eventfd (loop thread only): an embedder's poller on {@link #fd()} wakes. */
+    private boolean selfSignalled;
+    /** 8 bytes holding 1, for {@link #selfSignalled}'s write (loop thread only). */
+    private final long signalBuf;
     /** True while the loop thread dispatches (fds, spinners, jobs, timers): deferred notifications get flushed. */
     private boolean dispatching;
     private final int epfd;
@@ -117,6 +133,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         this.events = Posix.allocate((long) MAX_EVENTS * MsgHdrDescriptor.EPOLL_EVENT_LENGTH);
         this.ctlEvent = Posix.allocate(MsgHdrDescriptor.EPOLL_EVENT_LENGTH);
         this.wakeBuf = Posix.allocate(8);
+        this.signalBuf = Posix.allocate(8);
+        MEM.writeLong(signalBuf, 1);
         ctl(LibC.EPOLL_CTL_ADD, wakeFd, LibC.POLLIN, wakeFd);
     }
 
@@ -165,7 +183,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     private int nextTimeoutMs() {
-        if (jobsPending()) {
+        if (jobsPending() || !draining.isEmpty()) {
             return 0;
         }
         Timer t = timers.peek();
@@ -181,9 +199,17 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         return waitStrategy;
     }
 
-    /** Adds work polled while the loop spins; loop thread only. No effect on a blocking loop. */
+    /**
+     * @return true when the loop waits in epoll between passes (a blocking strategy, or driven by {@link #runOnce}):
+     *         its jqb SHM connections drain with the flag raised instead of being polled by spinners
+     */
+    boolean drains() {
+        return !waitStrategy.spins() || embedded;
+    }
+
+    /** Adds work polled while the loop spins; loop thread only. No effect on a loop that {@link #drains()}. */
     void addSpinner(Spinner s) {
-        if (waitStrategy.spins()) {
+        if (!drains()) {
             spinners.add(s);
             s.awake();
         }
@@ -192,6 +218,65 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     /** Loop thread only. */
     void removeSpinner(Spinner s) {
         spinners.remove(s);
+    }
+
+    /** Loop thread: {@code c} raised its flag and is served now, on POLLIN; it stays listed while it has requests. */
+    void drained(Connection c) {
+        c.drainServed = true;
+        if (!c.drainListed) {
+            c.drainListed = true;
+            draining.add(c);
+        }
+    }
+
+    /** Loop thread: {@code c} was resumed; this pass's end looks at its ring (and serves it from the next pass). */
+    void drainAgain(Connection c) {
+        if (!c.drainListed) {
+            c.drainListed = true;
+            draining.add(c);
+        }
+    }
+
+    /** Serves the listed connections of priority {@code p} that no POLLIN served in this pass. */
+    private boolean serveDraining(Priority p) {
+        boolean work = false;
+        final java.util.ArrayList<Connection> list = draining;
+        for (int i = 0; i < list.size(); i++) {
+            Connection c = list.get(i);
+            if (!c.drainServed && c.priority() == p) {
+                c.drainServed = true;
+                try {
+                    work |= c.drainPoll();
+                } catch (RuntimeException | Error e) {
+                    FAILURE_LOG.error("serving connection {} failed", c.id(), e);
+                }
+            }
+        }
+        return work;
+    }
+
+    /** End of a pass: each listed connection keeps its flag while requests are queued, or withdraws and leaves. */
+    private void settleDraining() {
+        final java.util.ArrayList<Connection> list = draining;
+        for (int i = 0; i < list.size();) {
+            Connection c = list.get(i);
+            c.drainServed = false;
+            boolean keep;
+            try {
+                keep = c.drainSettle();
+            } catch (RuntimeException | Error e) {
+                FAILURE_LOG.error("settling connection {} failed", c.id(), e);
+                keep = false;
+            }
+            if (keep) {
+                i++;
+            } else {
+                c.drainListed = false;
+                int last = list.size() - 1;
+                list.set(i, list.get(last));
+                list.remove(last);
+            }
+        }
     }
 
     private boolean pollSpinners() {
@@ -267,11 +352,14 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     /**
      * Runs one iteration on the calling thread, for embedding the loop in a loop of yours instead of {@link #start()}
-     * or {@link #run()}: waits up to {@code timeoutMs} (shortened to the next timer; 0 = do not wait, negative = until
+     * or {@link #run()} (an embedded loop does not spin, whatever its {@link #waitStrategy()}: it serves rings only
+     * inside these calls; connections accepted before the first call on a spinning loop keep its spinners): waits
+     * up to {@code timeoutMs} (shortened to the next timer; 0 = do not wait, negative = until
      * something happens) for ready fds, dispatches them, then runs queued jobs and due timers. Always call it from
      * the same thread: that thread becomes the loop thread, where every callback of the services on this loop runs.
-     * Between calls, {@link #fd()} becomes readable when a watched fd is ready or a job is queued, and
-     * {@link #timeoutMs()} says when the next timer is due.
+     * Between calls, {@link #fd()} becomes readable when a watched fd is ready, a job is queued, or a jqb client's
+     * requests wait that came without a doorbell (then {@link #timeoutMs()} is 0 too), and {@link #timeoutMs()} says
+     * when the next timer is due.
      *
      * @param timeoutMs the longest wait in milliseconds
      * @return true when anything was dispatched or run
@@ -280,13 +368,24 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         if (thread != Thread.currentThread()) {
             thread = Thread.currentThread();
         }
+        if (!embedded) {
+            embedded = true;
+        }
         int due = nextTimeoutMs();
         int t = due < 0 ? timeoutMs : timeoutMs < 0 ? due : Math.min(timeoutMs, due);
-        return poll(t);
+        boolean work = poll(t);
+        if (!draining.isEmpty() && !selfSignalled) {
+            // Requests wait that came without a doorbell: no fd of theirs is readable, so make ours readable for an
+            // embedder that waits for fd() alone (one that honours timeoutMs() calls again at once anyway).
+            selfSignalled = true;
+            C.write(wakeFd, signalBuf, 8);
+        }
+        return work;
     }
 
     /**
-     * The loop's epoll fd: readable (POLLIN) when a watched fd is ready or a job was queued from another thread. Watch
+     * The loop's epoll fd: readable (POLLIN) when a watched fd is ready, a job was queued from another thread, or
+     * the last {@link #runOnce} left requests to serve that came without a doorbell. Watch
      * it in a native poller of yours and call {@link #runOnce runOnce(0)} when it is readable; never read or close it.
      *
      * @return the epoll file descriptor
@@ -296,8 +395,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     }
 
     /**
-     * @return milliseconds until the loop has timed work (0 = now: a job is queued or a timer is due), or -1 when it
-     *         has none; an embedding loop calls {@link #runOnce} by then
+     * @return milliseconds until the loop has timed work (0 = now: a job is queued, a timer is due, or requests wait
+     *         that came without a doorbell), or -1 when it has none; an embedding loop calls {@link #runOnce} by then
      */
     public int timeoutMs() {
         return nextTimeoutMs();
@@ -305,12 +404,16 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     /** @return true when anything was dispatched or run */
     private boolean poll(int timeoutMs) {
-        int n = C.epoll_wait(epfd, events, MAX_EVENTS, timeoutMs);
+        // Listed connections have requests whose doorbells were skipped: look at the fds, do not wait for them.
+        int n = C.epoll_wait(epfd, events, MAX_EVENTS, draining.isEmpty() ? timeoutMs : 0);
         dispatching = true;
         try {
             return dispatch(n);
         } finally {
             flushDeferred();
+            if (!draining.isEmpty()) {
+                settleDraining();
+            }
         }
     }
 
@@ -365,6 +468,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
             }
             n = 0;
         }
+        boolean served = false;
         for (Priority p : ORDER) {
             for (int i = 0; i < n; i++) {
                 long ev = events + (long) i * MsgHdrDescriptor.EPOLL_EVENT_LENGTH;
@@ -373,6 +477,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                 if (fd == wakeFd) {
                     if (p == Priority.HIGH) {
                         C.read(wakeFd, wakeBuf, 8);
+                        selfSignalled = false;
                     }
                     continue;
                 }
@@ -387,9 +492,12 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
                     FAILURE_LOG.error("handler for fd {} failed", fd, e);
                 }
             }
+            if (!draining.isEmpty()) {
+                served |= serveDraining(p);
+            }
         }
         boolean ran = runJobs();
-        return n > 0 | ran | runTimers();
+        return n > 0 | served | ran | runTimers();
     }
 
     @SuppressWarnings("unchecked")
@@ -559,6 +667,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
             Posix.free(events, (long) MAX_EVENTS * MsgHdrDescriptor.EPOLL_EVENT_LENGTH);
             Posix.free(ctlEvent, MsgHdrDescriptor.EPOLL_EVENT_LENGTH);
             Posix.free(wakeBuf, 8);
+            Posix.free(signalBuf, 8);
         }
     }
 }

@@ -113,8 +113,10 @@ class HostileRingTest extends InteropTestBase {
     static Stream<Arguments> corruptions() {
         List<Arguments> l = new ArrayList<>();
         for (Corruption c : Corruption.values()) {
-            l.add(Arguments.of(c, false));
-            l.add(Arguments.of(c, true));
+            l.add(Arguments.of(c, false, 0));
+            l.add(Arguments.of(c, true, ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY));
+            // A jqb peer of a blocking loop: its request ring is drained with the flag raised (BlockingDrainTest).
+            l.add(Arguments.of(c, false, ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY));
         }
         return l.stream();
     }
@@ -140,20 +142,19 @@ class HostileRingTest extends InteropTestBase {
         }
     }
 
-    @ParameterizedTest(name = "{0} spinning={1}")
+    @ParameterizedTest(name = "{0} spinning={1} capability={2}")
     @MethodSource("corruptions")
-    void corruptionDropsOnlyThatConnection(Corruption kind, boolean spinning) throws Exception {
+    void corruptionDropsOnlyThatConnection(Corruption kind, boolean spinning, int capability) throws Exception {
         NonBlockingEchoHandler h = new NonBlockingEchoHandler();
-        Service s = service(serviceName(spinning ? "-s" : "-b"), h, spinning);
+        Service s = service(serviceName(spinning ? "-s" : capability != 0 ? "-d" : "-b"), h, spinning);
         EchoPinger good = track(EchoPinger.start(s.name()));
         try (StderrCapture log = new StderrCapture();
-                RawShmPeer p = RawShmPeer.connect(s.name(), 16384, spinning
-                        ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY : 0)) {
+                RawShmPeer p = RawShmPeer.connect(s.name(), 16384, capability)) {
             rawEcho(p, 100, 1);
             rawEcho(p, 3000, 2);
             Path dir = Path.of(p.directory());
             assertTrue(Files.isDirectory(dir));
-            if (kind == Corruption.ALLOCATED_NOT_COMMITTED && spinning && ShmRing.WRITEPT_DETECT) {
+            if (kind == Corruption.ALLOCATED_NOT_COMMITTED && capability != 0 && ShmRing.WRITEPT_DETECT) {
                 allocatedChunkOfAJqbPeerWaitsUnserved(s, h, good, p);
                 return;
             }
@@ -179,7 +180,8 @@ class HostileRingTest extends InteropTestBase {
             if (kind.onServerWrite()) {
                 assertFalse(lines.isEmpty(), kind + ": no WARN line names connection " + p.connectionId);
             }
-            System.out.println("[hostile] " + kind + " spinning=" + spinning + " dropped; log: "
+            System.out.println("[hostile] " + kind + " spinning=" + spinning + " capability=" + capability
+                    + " dropped; log: "
                     + (lines.isEmpty() ? "(no WARN line)" : lines.get(0)));
         }
         assertTrue(h.errors.isEmpty(), "handler saw " + h.errors);
@@ -511,6 +513,59 @@ class HostileRingTest extends InteropTestBase {
             assertTrue(cpu < 300, "spinning loop used " + cpu + " ms of CPU in 1 s");
             assertFalse(p.closedByServer(0), "dropped");
         }
+    }
+
+    /**
+     * A jqb peer of a blocking loop scribbles its request ring's reader-mode flag (the loop raises and withdraws it
+     * while it drains the ring, and never reads it back) and its semaphore. A flag it sets itself only decides
+     * whether its own requests go without a doorbell (then they wait, as for any client that does not ring); tokens
+     * without chunks are used up, one per pass, and the loop goes back to sleep; a semaphore beyond what the ring
+     * can hold drops only that connection. The well-behaved client is served throughout.
+     */
+    @ParameterizedTest(name = "flag {0}")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2, 7, -1})
+    void aScribbledFlagOrSemaphoreDoesNotKeepABlockingLoopBusy(int flag) throws Exception {
+        NonBlockingEchoHandler h = new NonBlockingEchoHandler();
+        Service s = service(serviceName("-f"), h, false);
+        EchoPinger good = track(EchoPinger.start(s.name()));
+        int flagAt = io.jqb.internal.wire.RingHeaderDescriptor.CONSUMER_AWAKE_OFFSET;
+        try (RawShmPeer p = RawShmPeer.connect(s.name(), 16384, ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY)) {
+            rawEcho(p, 100, 1);
+            p.request.hdr(flagAt, flag);
+            byte[] b = req(1, 100);
+            assertTrue(p.request.writeChunk(b.length, b, b.length, RawShmPeer.MAGIC_COMMITTED), "no room");
+            NativeClient.sleep(200);
+            long cpu = loopCpuMillis(s.name(), 1_000);
+            assertTrue(cpu < 300, "blocking loop used " + cpu + " ms of CPU in 1 s beside a scribbled flag");
+            assertTrue(p.doorbell(), "doorbell");
+            awaitRawResponse(p, 100);
+            // Plausible tokens without chunks (a jqb peer's stale tokens): used up, then the loop sleeps again.
+            p.request.sem(100);
+            assertTrue(p.doorbell(), "doorbell");
+            waitUntil("stale tokens used up", () -> p.request.sem() == 0);
+            NativeClient.sleep(200);
+            cpu = loopCpuMillis(s.name(), 1_000);
+            assertTrue(cpu < 300, "blocking loop used " + cpu + " ms of CPU in 1 s after stale tokens");
+            assertFalse(p.closedByServer(0), "dropped for stale tokens");
+            good.awaitProgress(20);
+            // A semaphore no ring can hold: that connection only is dropped.
+            p.request.sem(Integer.MAX_VALUE);
+            assertTrue(p.doorbell(), "doorbell");
+            assertTrue(p.closedByServer(DROP_WAIT_MS), "inflated semaphore: not dropped");
+        }
+        good.awaitProgress(20);
+        good.assertHealthy();
+        assertTrue(h.errors.isEmpty(), "handler saw " + h.errors);
+    }
+
+    private static void awaitRawResponse(RawShmPeer p, int n) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        byte[] got;
+        while ((got = p.response.readChunk()) == null) {
+            assertTrue(System.nanoTime() < deadline, "no response");
+            NativeClient.sleep(1);
+        }
+        assertEquals(24 + n, got.length, "echo length");
     }
 
     @Test

@@ -129,6 +129,42 @@ public interface ServerChannel {
         return false;
     }
 
+    /** {@link #settleDraining()}: requests are queued; the flag says {@code READER_POLLING}, serve them again. */
+    int DRAIN_KEEP = 1;
+    /** {@link #settleDraining()}: nothing queued; the flag says {@code READER_ASLEEP} again. */
+    int DRAIN_IDLE = 0;
+    /** {@link #settleDraining()}: the connection may not be read (flow control, backlog); flag withdrawn. */
+    int DRAIN_PAUSED = -1;
+
+    /**
+     * @return true when the client reads the request ring's reader-mode flag (a jqb SHM client), so a blocking loop
+     *         may advertise that it is draining the ring ({@link #advertiseDraining()}) and the client skips doorbells
+     */
+    default boolean drainable() {
+        return false;
+    }
+
+    /**
+     * A blocking loop is about to serve this connection on POLLIN: advertise {@code READER_POLLING} on the request
+     * ring (a store, only when not already advertised), so the client posts its requests but sends no doorbell byte
+     * until {@link #settleDraining()} withdraws it. Loop thread only.
+     */
+    default void advertiseDraining() {
+    }
+
+    /**
+     * The blocking loop's pass ends: keeps the advertisement while requests are queued ({@link #DRAIN_KEEP}: the
+     * loop must serve them without waiting for epoll, a skipped doorbell makes no fd readable); otherwise withdraws
+     * it with the Dekker re-check (flag {@code READER_ASLEEP}, full fence, semaphore read): either the client's
+     * read of the flag, which follows its post, sees ASLEEP and rings, or this read sees the post (then
+     * {@link #DRAIN_KEEP} again). Loop thread only.
+     *
+     * @return {@link #DRAIN_KEEP}, {@link #DRAIN_IDLE} or {@link #DRAIN_PAUSED}
+     */
+    default int settleDraining() {
+        return DRAIN_IDLE;
+    }
+
     /**
      * What the handshake agreed: {@code jqbPeer} the client sent a jqb capability ("JQB1" or "JQB2": doorbell
      * elision); {@code writePtDetect} both ends do write_pt detection (the client said "JQB2" and it is on here).

@@ -52,6 +52,12 @@ public final class ShmServerChannel extends AbstractServerChannel {
      * write_pt, not from the semaphore (a jqb client skips the post). Loop thread only.
      */
     private boolean spinningOnWritePt;
+    /**
+     * A blocking loop advertises {@link RingHeaderDescriptor#READER_POLLING} on the request ring while it drains it
+     * ({@link #advertiseDraining()}, {@link #settleDraining()}). Loop thread only; the flag itself is never read
+     * back (a client may scribble it: that only makes its own doorbells go missing or not).
+     */
+    private boolean drainAdvertised;
 
     private ShmServerChannel(int fd, ShmRing request, ShmRing response, ShmRing event, Owner owner) {
         super(owner);
@@ -338,6 +344,56 @@ public final class ShmServerChannel extends AbstractServerChannel {
         }
         request.setConsumerAwake(RingHeaderDescriptor.READER_ASLEEP);
         return flowControl == 0 && !owner.paused() && request.semaphore().value() > 0;
+    }
+
+    @Override
+    public boolean drainable() {
+        return jqbPeer;
+    }
+
+    @Override
+    public void advertiseDraining() {
+        if (!drainAdvertised && open) {
+            request.checkMapped();
+            request.setConsumerAwake(RingHeaderDescriptor.READER_POLLING);
+            drainAdvertised = true;
+            polled = true; // doorbells may be skipped from now on: drain whatever bytes are there, owe none
+        }
+    }
+
+    @Override
+    public int settleDraining() {
+        if (!open) {
+            drainAdvertised = false;
+            return DRAIN_IDLE;
+        }
+        request.checkMapped();
+        if (flowControl != 0 || owner.paused()) {
+            // Not read meanwhile: a kept advertisement would spin the loop on requests it may not serve. The
+            // connection re-checks the ring when it is resumed (its skipped doorbells make no fd readable).
+            withdrawDraining();
+            return DRAIN_PAUSED;
+        }
+        if (request.semaphore().value() > 0) {
+            // Still busy (a batch cap, or requests posted while it was served): keep the flag, serve again.
+            advertiseDraining();
+            return DRAIN_KEEP;
+        }
+        // Dekker: the volatile store of ASLEEP is ordered before the semaphore's volatile read (a full fence).
+        if (withdrawDraining()) {
+            advertiseDraining();
+            return DRAIN_KEEP;
+        }
+        return DRAIN_IDLE;
+    }
+
+    /** Flag {@code READER_ASLEEP} (a volatile store: full fence), then the semaphore. @return requests queued */
+    private boolean withdrawDraining() {
+        if (drainAdvertised) {
+            drainAdvertised = false;
+            request.setConsumerAwake(RingHeaderDescriptor.READER_ASLEEP);
+        }
+        return request.semaphore().value() > 0;
     }
 
     /** @return requests served (≥ 0), or -1 after {@link Owner#fail} */
