@@ -89,8 +89,9 @@ class ClientPipelineInteropTest extends ClientTestSupport {
         assertEquals(Errno.WOULD_BLOCK, c.recv(resp.clear(), 0), "one response per request");
         assertEquals("requests=" + (count + 1), field(server.command("connstats"), "requests"));
         assertNoRecvRetries(server);
-        // Whether and how often the server lags behind depends on the machine; the invariant does not.
-        assertTrue(ch.releaseTotal() <= ch.heldTotal(), "a release sends at least one held request: "
+        // Whether and how often the server lags behind depends on the machine; when it did, held requests shared
+        // their doorbell sends.
+        assertTrue(ch.heldTotal() == 0 || ch.releaseTotal() < ch.heldTotal(), "doorbell sends for held requests: "
                 + ch.releaseTotal() + " releases of " + ch.heldTotal() + " held");
     }
 
@@ -218,7 +219,7 @@ class ClientPipelineInteropTest extends ClientTestSupport {
             }
             long us = (System.nanoTime() - t0) / 1_000;
             assertEquals(burst, posted, "requests visible to the server after " + us + " us without a call");
-            assertTrue(us < 1_000_000, "flushed after " + us + " us");
+            assertTrue(us < 2_000_000, "flushed after " + us + " us");
         }
         server.expect("ratelimit normal", "ok");
         receiveAll(c, 0, burst);
