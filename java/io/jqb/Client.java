@@ -70,6 +70,12 @@ public final class Client implements AutoCloseable {
         this.maxMsgSize = maxMsgSize;
         this.server = server;
         this.serverConnection = connection;
+        channel.attachSendLock(sendLock);
+    }
+
+    /** @return the transport (tests in this package look at its counters) */
+    ClientChannel channel() {
+        return channel;
     }
 
     /**

@@ -33,6 +33,13 @@ public interface ClientChannel {
     /** Polls the connection state without blocking. @return false once the server is gone */
     boolean checkConnected();
 
+    /**
+     * Gives the channel the lock its caller serialises sends with, before the first send: a channel that holds
+     * requests back (SHM) releases them from a receiving thread or its flusher with {@code tryLock} on it.
+     */
+    default void attachSendLock(java.util.concurrent.locks.ReentrantLock lock) {
+    }
+
     /** How receives wait; transports that cannot spin ignore it. */
     default void setWaitStrategy(io.jqb.WaitStrategy strategy) {
     }

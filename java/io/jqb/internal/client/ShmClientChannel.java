@@ -16,6 +16,8 @@ import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.wire.RingHeaderDescriptor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 
 /**
@@ -25,6 +27,12 @@ import org.slf4j.Logger;
  * <p>Waiting: response waits sleep on the ring's shared semaphore in slices and poll the socket between slices, so
  * a dead server is noticed within the caller's timeout (libqb can hang here forever). Event waits poll the socket,
  * which becomes readable when the server commits an event or goes away.</p>
+ *
+ * <p>Held requests (docs/DESIGN.md, "Doorbells batched while the server is busy"): while the server still has
+ * {@link #HOLD_AT} or more posted requests to serve, a send commits its chunk without the post and without the
+ * doorbell byte; the held requests are released (posts, then ONE send of as many bytes) once the server is down to
+ * {@link #RELEASE_AT}, once {@link #BATCH} are held, before any wait of this client, and by the
+ * {@link DoorbellFlusher} when the application stops calling.</p>
  */
 public final class ShmClientChannel extends AbstractClientChannel {
     private static final Logger LOG = Logs.get(ShmClientChannel.class);
@@ -46,6 +54,41 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private static final int EVENT_POLL_SLOT = 32;
     private static final int SCRATCH_LENGTH = 40;
     private final long scratch;
+    /*
+     * H, L and B below were chosen by A/B runs (benchmarks/performance-notes.md, "doorbells batched"); the system
+     * properties exist for such runs only (a quiet machine may pick other values), not as a user setting.
+     */
+    /** Start holding requests when the server has at least this many posted requests left to serve (H). */
+    static final int HOLD_AT = Integer.getInteger("jqb.client.doorbellHoldAt", 16);
+    /** Release held requests when the server is down to this many posted requests (L). */
+    static final int RELEASE_AT = Integer.getInteger("jqb.client.doorbellReleaseAt", 4);
+    /** Release held requests once this many are held (B): one doorbell send per BATCH requests at most. */
+    static final int BATCH = Integer.getInteger("jqb.client.doorbellBatch", 64);
+    /** How long a wait sleeps at most between release attempts while requests are held. */
+    private static final long HELD_SLICE_NANOS = 1_000_000L;
+    /** How long close waits for doorbell room for released requests (a live server that reads makes it at once). */
+    private static final long CLOSE_PAY_NANOS = 1_000_000_000L;
+    /** Doorbell bytes per send(2) of a release (their values mean nothing to the server). */
+    private static final int PAY_BYTES = 512;
+    /** PAY_BYTES zero bytes; used under the send lock. */
+    private final long payBytes;
+    /** The caller's send lock ({@link #attachSendLock}): held-request state is guarded by it. */
+    private ReentrantLock sendLock;
+    /** Requests committed without their post (= request.heldPosts()); written under the send lock. */
+    private volatile int held;
+    /** Requests posted whose doorbell byte did not fit and could not be taken back; written under the send lock. */
+    private volatile int owed;
+    /** System.nanoTime() when the oldest held request was held; written under the send lock. */
+    private volatile long heldSince;
+    /** Threads waiting for a response: a sender then releases what it holds (Dekker, see {@link #sendHeld}). */
+    private final AtomicInteger waiting = new AtomicInteger();
+    /** Watched by the {@link DoorbellFlusher}; written under its lock. */
+    volatile boolean watched;
+    /** The flusher's own: when this client last had requests held. */
+    long lastPendingNanos;
+    /** Requests ever held, and releases of held requests (tests, benchmarks); under the send lock. */
+    private long heldTotal;
+    private long releaseTotal;
     private int owedEventBytes;
     private boolean closed;
     /** The doorbell socket's send buffer was enlarged ({@link #growDoorbellBuffer}); done at most once. */
@@ -72,6 +115,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         this.response = response;
         this.event = event;
         this.scratch = Posix.allocate(SCRATCH_LENGTH);
+        this.payBytes = Posix.allocate(PAY_BYTES);
         // write_pt detection only when the server echoed "JQB2" (it detects too); "JQB1": doorbell elision only.
         request.setDetect(jqbCapability == 2);
         response.setDetect(jqbCapability == 2);
@@ -131,6 +175,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
         if (rc < 0) {
             return rc;
         }
+        if ((held | owed) != 0 || shouldHold()) {
+            return sendHeld(msg, null);
+        }
         rc = request.write(msg);
         if (rc < 0) {
             return rc;
@@ -144,11 +191,257 @@ public final class ShmClientChannel extends AbstractClientChannel {
         if (rc < 0) {
             return rc;
         }
+        if ((held | owed) != 0 || shouldHold()) {
+            return sendHeld(null, msgs);
+        }
         rc = request.write(msgs);
         if (rc < 0) {
             return rc;
         }
         return doorbell((byte) rc) ? rc : -Errno.ENOTCONN;
+    }
+
+    @Override
+    public void attachSendLock(ReentrantLock lock) {
+        this.sendLock = lock;
+    }
+
+    /**
+     * Whether this send should hold its request back: the server still has {@link #HOLD_AT} posted requests to serve
+     * (a blocking round trip finds 0 and never holds), it needs doorbell bytes (libqb, or a jqb server whose loop is
+     * asleep), and no thread of ours waits in a receive. A read of the semaphore's word (the post would write it
+     * anyway) and, for a jqb server, of its reader-mode flag.
+     */
+    private boolean shouldHold() {
+        return HOLD_AT > 0 && sendLock != null && request.semaphore().value() >= HOLD_AT && waiting.get() == 0
+                && (!jqbServer || request.consumerAwake() == RingHeaderDescriptor.READER_ASLEEP);
+    }
+
+    /**
+     * A send while holding: the chunk is committed without its post (it queues behind the held ones, a token reader
+     * reads in ring order), then the held requests are released when the server is down to {@link #RELEASE_AT}
+     * posted requests, when {@link #BATCH} are held, when a receiver of ours waits (it may wait for one of them:
+     * the held count is stored before {@link #waiting} is read, a receiver increments it before it reads the held
+     * count; one of the two sees the other), or when doorbell bytes are owed. A full request ring is returned as
+     * usual, after the same check.
+     */
+    private int sendHeld(ByteBuffer msg, ByteBuffer[] msgs) {
+        request.setHoldPosts(true);
+        int rc;
+        try {
+            rc = msg != null ? request.write(msg) : request.write(msgs);
+        } finally {
+            request.setHoldPosts(false);
+        }
+        final int h = request.heldPosts();
+        if (h != held) {
+            if (held == 0) {
+                heldSince = System.nanoTime();
+            }
+            held = h;
+            heldTotal++;
+            if (!watched) {
+                DoorbellFlusher.watch(this);
+            }
+        }
+        if (owed != 0 || h >= BATCH || waiting.get() > 0 || request.semaphore().value() <= RELEASE_AT) {
+            if (!release(-1)) {
+                return -Errno.ENOTCONN;
+            }
+        }
+        return rc;
+    }
+
+    /**
+     * Releases the held requests: their posts (full fences), then, unless a jqb server's loop is awake (read after
+     * the posts, as {@link #doorbell} does), ONE non-blocking send of as many bytes plus any still owed. A libqb
+     * server reads one byte per request it served, blocking, after serving it; so a post must never be left without
+     * its byte coming. For bytes that did not fit, the posts are taken back ({@code sem_trywait}): the last chunks
+     * are held again. A take-back that fails means the server already took that token and is (or will be) reading
+     * for its byte: that byte is owed, and is sent as the server drains the socket, waiting for room as long as
+     * {@code waitNanos} allows (0: not at all; the flusher and the next call go on with it).
+     *
+     * <p>Under the send lock. Allocates nothing.</p>
+     *
+     * @param waitNanos how long to wait for room for owed bytes: 0 not at all, negative until sent (or the server is
+     *        gone, or the client aborted), positive at most that long
+     * @return false when the socket failed (the connection is then marked disconnected)
+     */
+    private boolean release(long waitNanos) {
+        final int k = request.releaseHeldPosts();
+        int forPosts = 0;
+        if (k > 0) {
+            held = 0;
+            releaseTotal++;
+            if (!jqbServer || request.consumerAwake() == RingHeaderDescriptor.READER_ASLEEP) {
+                forPosts = k;
+            }
+        }
+        final int need = owed + forPosts;
+        final int sent = sendBytes(need);
+        if (sent < 0) {
+            connected = false;
+            return false;
+        }
+        int missing = need - sent;
+        int takenBack = 0;
+        while (takenBack < Math.min(missing, forPosts) && request.semaphore().tryWait()) {
+            request.postTakenBack();
+            takenBack++;
+        }
+        if (takenBack > 0) {
+            heldSince = System.nanoTime();
+            held = request.heldPosts();
+        }
+        owed = missing - takenBack;
+        if ((held | owed) != 0 && !watched) {
+            // Taken back or owed after a hold too short for the flusher to have seen: watch them (stored first; the
+            // flusher clears `watched` before it reads them: Dekker, as in sendHeld).
+            DoorbellFlusher.watch(this);
+        }
+        return owed == 0 || waitNanos == 0 || payOwed(waitNanos);
+    }
+
+    /**
+     * Sends up to {@code n} doorbell bytes without blocking.
+     *
+     * @return how many were sent, or -1 when the socket failed
+     */
+    private int sendBytes(int n) {
+        int sent = 0;
+        while (sent < n) {
+            long r = C.send(fd, payBytes, Math.min(n - sent, PAY_BYTES), LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+            if (r > 0) {
+                sent += (int) r;
+                continue;
+            }
+            int e = Posix.errno();
+            if (e == Errno.EINTR) {
+                continue;
+            }
+            return e == Errno.EAGAIN ? sent : -1;
+        }
+        return sent;
+    }
+
+    /**
+     * Sends the owed doorbell bytes, waiting for room in poll slices (the server that took their tokens reads the
+     * socket).
+     *
+     * @param waitNanos negative: until sent, the server is gone or the client aborted; positive: at most that long
+     * @return false when the socket failed, the server is gone or (waiting without a bound) the client aborted
+     */
+    private boolean payOwed(long waitNanos) {
+        final long deadline = WaitSlices.deadline(waitNanos);
+        while (owed > 0) {
+            int sent = sendBytes(owed);
+            if (sent < 0) {
+                connected = false;
+                return false;
+            }
+            owed -= sent;
+            if (owed == 0) {
+                return true;
+            }
+            if (waitNanos < 0 && aborted) {
+                return false;
+            }
+            int ms = WaitSlices.sliceMillis(waitNanos, deadline);
+            if (ms < 0) {
+                return true; // still owed: the flusher and the next call go on with it
+            }
+            try {
+                if ((Posix.pollOne(fd, LibC.POLLOUT, ms, scratch + SEND_POLL_SLOT) & DEAD) != 0) {
+                    connected = false;
+                    return false;
+                }
+            } catch (IpcException ex) {
+                connected = false;
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * @return whether requests are held or doorbell bytes owed on a live connection (any thread; the flusher asks:
+     *         a connection the server dropped is not worth its time)
+     */
+    boolean pending() {
+        return (held | owed) != 0 && connected;
+    }
+
+    /**
+     * Before a wait of this client (and between its slices): releases held requests if the send lock is free (a
+     * sender that has it releases them itself when it sees {@link #waiting}, or this thread's next slice does), never
+     * waiting for room. Not under the send lock.
+     */
+    private void settle() {
+        if ((held | owed) == 0) {
+            return;
+        }
+        final ReentrantLock lock = sendLock;
+        if (lock != null && lock.tryLock()) {
+            try {
+                if (!closed && connected) {
+                    release(0);
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * The flusher's call: releases requests held longer than {@link DoorbellFlusher#FLUSH_AFTER_NANOS} (and owed
+     * bytes at once) if the send lock is free; a sender that has it releases them itself.
+     */
+    void flushIfOverdue(long now) {
+        if ((held | owed) == 0 || owed == 0 && now - heldSince < DoorbellFlusher.FLUSH_AFTER_NANOS) {
+            return;
+        }
+        settle();
+    }
+
+    /** The flusher's release failed with {@code e}: the connection is finished (its next call says ENOTCONN). */
+    void flushFailed(Throwable e) {
+        connected = false;
+        LOG.debug("held requests of {} not released: {}", directory, e.toString());
+    }
+
+    /** @return requests ever held back (tests); read under the send lock or after the sends */
+    public long heldTotal() {
+        return heldTotal;
+    }
+
+    /** @return releases of held requests, each one doorbell send at most (tests); see {@link #heldTotal} */
+    public long releaseTotal() {
+        return releaseTotal;
+    }
+
+    /** @return the request ring's header file (tests read its semaphore from outside) */
+    public String requestHeaderPath() {
+        return request.headerPath();
+    }
+
+    /** @return {@link #HOLD_AT}: a send holds once the server has this many posted requests to serve (tests) */
+    public static int holdAt() {
+        return HOLD_AT;
+    }
+
+    /** @return requests held back right now (tests) */
+    public int heldNow() {
+        return held;
+    }
+
+    /** A wait begins: count it (before the held count is read, see {@link #sendHeld}), then release. */
+    private void beginWait() {
+        waiting.incrementAndGet();
+        settle();
+    }
+
+    private void endWait() {
+        waiting.decrementAndGet();
     }
 
     /**
@@ -189,6 +482,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
             if ((i & 63) != 0) {
                 Thread.onSpinWait();
                 continue;
+            }
+            if ((held | owed) != 0) {
+                settle(); // a sender of ours held requests while we spin
             }
             long now = System.nanoTime();
             long spent = now - start;
@@ -288,14 +584,19 @@ public final class ShmClientChannel extends AbstractClientChannel {
             return rc;
         }
         final SharedSemaphore sem = response.semaphore();
-        final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
-        if (!spinFor(sem, timeoutNanos)) {
-            long left = timeoutNanos <= 0 || t0 == 0 ? timeoutNanos
-                    : Math.max(1, timeoutNanos - (System.nanoTime() - t0));
-            rc = awaitToken(sem, left);
-            if (rc < 0) {
-                return rc;
+        beginWait();
+        try {
+            final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
+            if (!spinFor(sem, timeoutNanos)) {
+                long left = timeoutNanos <= 0 || t0 == 0 ? timeoutNanos
+                        : Math.max(1, timeoutNanos - (System.nanoTime() - t0));
+                rc = awaitToken(sem, left);
+                if (rc < 0) {
+                    return rc;
+                }
             }
+        } finally {
+            endWait();
         }
         return reader.read(response, dst, true);
     }
@@ -313,8 +614,20 @@ public final class ShmClientChannel extends AbstractClientChannel {
             return rc;
         }
         if (timeoutNanos == 0) {
+            settle();
             return checkConnected() ? Errno.WOULD_BLOCK : -Errno.ENOTCONN;
         }
+        beginWait();
+        try {
+            return awaitDetected(reader, dst, timeoutNanos);
+        } finally {
+            endWait();
+        }
+    }
+
+    /** The waiting part of {@link #recvDetected}. */
+    private int awaitDetected(Reader reader, ByteBuffer dst, long timeoutNanos) {
+        int rc;
         final long start = System.nanoTime();
         final long limit = timeoutNanos < 0 ? Long.MAX_VALUE : timeoutNanos;
         boolean blocking = false;
@@ -377,6 +690,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
                 Thread.onSpinWait();
                 continue;
             }
+            if ((held | owed) != 0) {
+                settle();
+            }
             long now = System.nanoTime();
             long spent = now - start;
             if (spent >= limit) {
@@ -403,6 +719,13 @@ public final class ShmClientChannel extends AbstractClientChannel {
             long slice = WaitSlices.sliceNanos(timeoutNanos, deadline);
             if (slice < 0) {
                 return checkConnected() ? Errno.TIMED_OUT : -Errno.ENOTCONN;
+            }
+            if ((held | owed) != 0) {
+                // Never sleep long with requests held: the send lock may have been busy; try again each slice.
+                settle();
+                if ((held | owed) != 0) {
+                    slice = Math.min(slice, HELD_SLICE_NANOS);
+                }
             }
             if (sem.await(slice) == 0) {
                 return 0;
@@ -462,6 +785,10 @@ public final class ShmClientChannel extends AbstractClientChannel {
 
     @Override
     public int eventRecv(ByteBuffer dst, long timeoutNanos) {
+        // Releases first, and in each slice while requests are held; not counted in `waiting`: an application's event
+        // thread is often blocked here for good, and a sender must not stop holding for it. Requests held after this
+        // thread went to sleep reach the server through the flusher.
+        settle();
         final SharedSemaphore sem = event.semaphore();
         drainOwedEventBytes();
         final long deadline = WaitSlices.deadline(timeoutNanos);
@@ -480,6 +807,12 @@ public final class ShmClientChannel extends AbstractClientChannel {
             int waitMs = timeoutNanos == 0 ? 0 : WaitSlices.sliceMillis(timeoutNanos, deadline);
             if (waitMs < 0) {
                 return Errno.TIMED_OUT;
+            }
+            if ((held | owed) != 0) {
+                settle();
+                if ((held | owed) != 0) {
+                    waitMs = Math.min(waitMs, (int) (HELD_SLICE_NANOS / 1_000_000L));
+                }
             }
             int rev;
             try {
@@ -572,6 +905,15 @@ public final class ShmClientChannel extends AbstractClientChannel {
             return;
         }
         closed = true;
+        DoorbellFlusher.unwatch(this);
+        if ((held | owed) != 0 && connected) {
+            // Held requests were sent as far as the caller knows: posted, and their bytes sent before the socket
+            // closes, waiting a bounded time for room. No take-back here: a libqb server that took a token whose
+            // byte never came reads our close (EOF) instead and drops the connection, as it would anyway.
+            owed += request.releaseHeldPosts();
+            held = 0;
+            payOwed(CLOSE_PAY_NANOS);
+        }
         boolean serverDead = !checkConnected() && isDead(serverPid);
         UnixSocket.shutdownAndClose(fd);
         for (ShmRing r : new ShmRing[] {request, response, event}) {
@@ -588,6 +930,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
             LOG.debug("server pid {} is gone: removed {}", serverPid, directory);
         }
         Posix.free(scratch, SCRATCH_LENGTH);
+        Posix.free(payBytes, PAY_BYTES);
     }
 
     /** The server cannot clean up: it no longer exists, or it is a zombie. Checked up to 4 times, 10 ms apart. */

@@ -85,6 +85,13 @@ public final class ShmRing {
     private int writePos;
     private int cachedReadPt;
     private boolean writerPrimed;
+    /**
+     * Writer: while set ({@link #setHoldPosts}), commits do not post; {@link #heldPosts} counts the chunks committed
+     * without their post (a client holding requests back while the server is busy), until {@link #releaseHeldPosts}.
+     * Writers are serialised, and the writer's owner serialises these calls with its writes.
+     */
+    private boolean holdPosts;
+    private int heldPosts;
 
     private ShmRing(String headerPath, String dataPath, long headerAddress, long headerMapLength, long dataAddress,
             int dataBytes) {
@@ -500,8 +507,50 @@ public final class ShmRing {
             header.writeOrderedInt(WRITE_PT_OFFSET, ChunkDescriptor.nextChunk(w, length, n));
             data.writeOrderedInt(ChunkDescriptor.magicOffset(w, n), MAGIC_COMMITTED);
         }
+        if (holdPosts) {
+            heldPosts++;
+            return true;
+        }
         semaphore.post();
         return true;
+    }
+
+    /**
+     * Writer: from now on (true) commits do not post but count the post as held, until {@link #releaseHeldPosts}.
+     * A token reader reads chunks in ring order, one per token, so held chunks stay queued behind the posted ones,
+     * invisible to it until their posts are made.
+     *
+     * @param hold whether commits hold their posts back
+     */
+    public void setHoldPosts(boolean hold) {
+        holdPosts = hold;
+    }
+
+    /** @return posts held back by {@link #setHoldPosts} (or taken back, {@link #postTakenBack}) and not yet made */
+    public int heldPosts() {
+        return heldPosts;
+    }
+
+    /**
+     * Writer: one post made by {@link #releaseHeldPosts} was taken back (its token taken with
+     * {@link SharedSemaphore#tryWait} before the reader took it): the last posted chunk is held again.
+     */
+    public void postTakenBack() {
+        heldPosts++;
+    }
+
+    /**
+     * Writer: makes the held posts.
+     *
+     * @return how many were posted
+     */
+    public int releaseHeldPosts() {
+        final int k = heldPosts;
+        for (int i = 0; i < k; i++) {
+            semaphore.post();
+        }
+        heldPosts = 0;
+        return k;
     }
 
     /**

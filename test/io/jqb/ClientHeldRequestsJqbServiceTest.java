@@ -1,0 +1,93 @@
+package io.jqb;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jqb.cli.EchoHandler;
+import io.jqb.internal.client.ShmClientChannel;
+import io.jqb.testutil.EchoWire;
+import io.jqb.testutil.NativeServer;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Held requests (see {@link ClientPipelineInteropTest} for the native server) against the jqb {@link Service} in this
+ * JVM, whose rings do write_pt detection ("JQB2" both ways) and whose blocking loop reads by tokens: while its loop
+ * is busy (here: stuck in a handler) and says it is asleep (flag 0), the client holds as against libqb; the posts it
+ * makes later, and tokens left behind for chunks the server found by write_pt, must neither lose a request nor
+ * answer one twice. (A loop that advertises "awake" while it drains needs no doorbell byte and is not held for.)
+ */
+class ClientHeldRequestsJqbServiceTest extends ClientTestSupport {
+    private static final int OUTSTANDING = 700;
+
+    @Test
+    void heldRequestsReachABlockedJqbServerInOrderOnce() throws Exception {
+        AtomicBoolean pause = new AtomicBoolean();
+        CountDownLatch resume = new CountDownLatch(1);
+        CountDownLatch paused = new CountDownLatch(1);
+        Service service = track(Service.create(NativeServer.uniqueName("jqbheld"), 0, TransportType.SHM,
+                new EchoHandler() {
+                    @Override
+                    public int message(Connection c, ByteBuffer request) {
+                        if (pause.get()) {
+                            paused.countDown();
+                            try {
+                                resume.await(60, TimeUnit.SECONDS); // the loop thread reads nothing meanwhile
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                        }
+                        return super.message(c, request);
+                    }
+                }));
+        service.run();
+        Client c = connect(service.name(), 65_536);
+        ShmClientChannel ch = ClientPipelineInteropTest.channel(c);
+        echo(c, 1);
+        pause.set(true);
+        ByteBuffer req = EchoWire.buffer(64);
+        EchoWire.request(req, EchoWire.ECHO, 0, 0);
+        assertEquals(EchoWire.REQUEST_HEADER, c.send(req), "the request the server stops on");
+        assertEquals(true, paused.await(30, TimeUnit.SECONDS), "the server's loop is in the handler");
+        pause.set(false);
+        CompletableFuture<Integer> sender = CompletableFuture.supplyAsync(() -> {
+            ByteBuffer r = EchoWire.buffer(64);
+            for (int i = 1; i <= OUTSTANDING; i++) {
+                EchoWire.request(r, EchoWire.ECHO, 0, i % EchoWire.MAX_SEED);
+                int rc = c.send(r);
+                if (rc != EchoWire.REQUEST_HEADER) {
+                    return -1000 - i;
+                }
+            }
+            return OUTSTANDING;
+        });
+        try {
+            assertEquals(OUTSTANDING, sender.get(30, TimeUnit.SECONDS), "every send returned while the server's loop"
+                    + " reads nothing");
+        } catch (ExecutionException e) {
+            throw new AssertionError("sender failed", e.getCause());
+        } catch (TimeoutException e) {
+            resume.countDown();
+            sender.get(30, TimeUnit.SECONDS);
+            throw new AssertionError("the sends waited for the server's loop");
+        } finally {
+            resume.countDown();
+        }
+        ByteBuffer resp = EchoWire.buffer(65_536);
+        for (int i = 0; i <= OUTSTANDING; i++) {
+            EchoWire.assertEcho(resp, c.recv(resp.clear(), TIMEOUT_MS), 0, i % EchoWire.MAX_SEED);
+        }
+        assertEquals(Errno.WOULD_BLOCK, c.recv(resp.clear(), 0), "one response per request");
+        echo(c, 100);
+        assertEquals(0, ch.heldNow(), "nothing left held");
+        // A loop that says "asleep" (flag 0) while stuck: held as against libqb, every request after the first
+        // holdAt; one that says "awake" needs no doorbell: nothing held.
+        long held = ch.heldTotal();
+        assertTrue(held == OUTSTANDING - ShmClientChannel.holdAt() || held == 0, "held " + held);    }
+}
