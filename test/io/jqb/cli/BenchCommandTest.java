@@ -35,17 +35,75 @@ class BenchCommandTest {
         assertEquals(java.util.List.of(), NativeServer.stillRunning(), "qbn-server processes left running");
     }
 
-    /** A fake JIT clock that advances during the first {@code busyPasses} passes. */
-    private static int passesWith(int busyPasses) {
+    /**
+     * A fake JIT: per pass, its compilation time rises by {@code finishedMs[i]} (0 after the array's end) and
+     * {@code pending[i]} compilations remain (0 after the end; -1: unknown); each pass lasts {@code passMs}.
+     */
+    private static int passesWith(long[] finishedMs, int[] pending, long passMs) {
         AtomicLong jitMs = new AtomicLong(100);
+        AtomicLong clock = new AtomicLong(5_000_000_000L);
         AtomicInteger runs = new AtomicInteger();
         int passes = BenchCommand.warmUntilCompiled(() -> {
-            if (runs.incrementAndGet() <= busyPasses) {
-                jitMs.addAndGet(7);
+            int i = runs.getAndIncrement();
+            jitMs.addAndGet(i < finishedMs.length ? finishedMs[i] : 0);
+            clock.addAndGet(passMs * 1_000_000L);
+        }, new BenchCommand.Jit() {
+            @Override
+            public long compiledMillis() {
+                return jitMs.get();
             }
-        }, jitMs::get, BenchCommand.MIN_WARM_PASSES, BenchCommand.MAX_WARM_PASSES);
+
+            @Override
+            public int pending() {
+                int i = runs.get() - 1;
+                return i < pending.length ? pending[i] : pending.length > 0 && pending[pending.length - 1] < 0 ? -1 : 0;
+            }
+
+            @Override
+            public long nanoTime() {
+                return clock.get();
+            }
+        }, BenchCommand.MIN_WARM_PASSES, BenchCommand.MAX_WARM_PASSES);
         assertEquals(runs.get(), passes, "the count returned is the passes run");
         return passes;
+    }
+
+    /** A fake JIT whose clock advances during the first {@code busyPasses} passes and whose queue is then empty. */
+    private static int passesWith(int busyPasses) {
+        long[] finished = new long[Math.min(busyPasses, 100)];
+        java.util.Arrays.fill(finished, 7);
+        return passesWith(finished, new int[0], 50);
+    }
+
+    @Test
+    void warmUpGoesOnWhileACompilationIsStillRunning() {
+        // Passes 1-3 finish compilations; pass 4 sees "+0 ms" while C2 still works on the loop (1 pending), its
+        // compilation finishes during pass 5; pass 6 is the first with nothing finished and nothing pending.
+        assertEquals(6, passesWith(new long[] {7, 7, 7, 0, 120}, new int[] {1, 1, 1, 1, 0, 0}, 50));
+        // Still compiling at the end of every quiet pass: the bound holds.
+        assertEquals(BenchCommand.MAX_WARM_PASSES, passesWith(new long[0], new int[] {1, 1, 1, 1, 1, 1, 1, 1}, 50));
+    }
+
+    @Test
+    void withoutTheQueueTheWarmUpNeedsQuietWallTime() {
+        // No readable queue (-1): two quiet passes are not enough if they last less than MIN_QUIET_NANOS together.
+        assertEquals(300_000_000L, BenchCommand.MIN_QUIET_NANOS);
+        assertEquals(5, passesWith(new long[] {7, 7, 7}, new int[] {-1}, 200));
+        assertEquals(BenchCommand.MAX_WARM_PASSES, passesWith(new long[] {7, 7, 7}, new int[] {-1}, 50));
+        assertEquals(7, passesWith(new long[] {7, 7, 7}, new int[] {-1}, 80));
+    }
+
+    @Test
+    void theCompileQueueIsReadable() {
+        assertEquals(0, BenchCommand.compilerQueueTasks(
+                "Current compiles: \n\nC1 compile queue:\nEmpty\n\nC2 compile queue:\nEmpty\n\n"));
+        assertEquals(2, BenchCommand.compilerQueueTasks("Current compiles: \n"
+                + "C2 CompilerThread0  1503       4       java.util.concurrent.ConcurrentHashMap::get (162 bytes)\n\n"
+                + "C1 compile queue:\nEmpty\n\nC2 compile queue:\n"
+                + "1509       4       jdk.internal.org.objectweb.asm.SymbolTable::addConstantUtf8 (98 bytes)\n\n"));
+        assertEquals(-1, BenchCommand.compilerQueueTasks("unknown command"));
+        // This JVM's own queue (HotSpot's DiagnosticCommand MBean): -1 would fall back to the wall-time rule.
+        assertTrue(BenchCommand.jitPending() >= 0, "compilerQueue: " + BenchCommand.jitPending());
     }
 
     @Test
