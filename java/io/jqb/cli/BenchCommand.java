@@ -60,20 +60,32 @@ final class BenchCommand {
             return 0;
         }
         Args a;
+        int count;
+        int size;
+        int warmup;
+        int fixedPasses;
         try {
             a = new Args(argv, Set.of("--service", "--count", "--size", "--warmup", "--max", "--window", "--wait",
                     "--warm-passes"),
                     Set.of("--pipeline", "--cold"));
             a.require("--service");
-        } catch (IllegalArgumentException e) {
+            count = a.getInt("--count", 100_000);
+            size = a.getInt("--size", 64);
+            warmup = a.getInt("--warmup", 20_000);
+            // --warm-passes N: exactly N passes (counting scripts need a known number of requests per run); 0 = adaptive.
+            fixedPasses = a.getInt("--warm-passes", 0);
+            a.getInt("--window", 0);
+            a.getInt("--max", 0);
+        } catch (IllegalArgumentException e) { // NumberFormatException too: "--count x"
             System.err.println("jqb bench: " + e.getMessage());
             return 2;
         }
-        int count = a.getInt("--count", 100_000);
-        int size = a.getInt("--size", 64);
-        int warmup = a.getInt("--warmup", 20_000);
         if (count <= 0 || size < 0 || warmup < 0) {
             System.err.println("jqb bench: --count must be positive, --size and --warmup not negative");
+            return 2;
+        }
+        if (a.get("--warm-passes", null) != null && fixedPasses < 1) {
+            System.err.println("jqb bench: --warm-passes must be at least 1");
             return 2;
         }
         io.jqb.WaitStrategy wait;
@@ -102,8 +114,7 @@ final class BenchCommand {
                 // Warm the pipelined loop too: it runs different code from the blocking round trip.
                 final int w = window;
                 final int passCount = Math.min(warmup, count);
-                // --warm-passes N: exactly N passes (counting scripts need a known number of requests per run).
-                final int fixed = a.getInt("--warm-passes", 0);
+                final int fixed = fixedPasses;
                 int passes = 0;
                 long warmJit = jitMillis();
                 if (passCount > 0) {

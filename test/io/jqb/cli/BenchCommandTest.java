@@ -134,6 +134,31 @@ class BenchCommandTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"0", "-1", "x", ""})
+    void aBadWarmPassesIsRejectedBeforeConnecting(String value) {
+        // No such service: a run that got as far as connecting would end with 1 (or a stack trace), not the usage 2.
+        String service = "jqb-no-such-bench-" + ProcessHandle.current().pid();
+        try (io.jqb.testutil.StderrCapture err = new io.jqb.testutil.StderrCapture()) {
+            int rc = BenchCommand.run(new String[] {"--service", service, "--pipeline", "--warm-passes", value},
+                    new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+            assertEquals(2, rc, "--warm-passes " + value);
+            String expected = value.equals("0") || value.equals("-1") ? "jqb bench: --warm-passes must be at least 1"
+                    : "jqb bench: --warm-passes must be an integer, not '" + value + "'";
+            assertEquals(1, err.lines(expected).size(), "stderr: " + err.lines("jqb bench"));
+        }
+    }
+
+    @Test
+    void aBadCountIsRejectedLikeTheOtherFlags() {
+        try (io.jqb.testutil.StderrCapture err = new io.jqb.testutil.StderrCapture()) {
+            int rc = BenchCommand.run(new String[] {"--service", "jqb-no-such-bench-" + ProcessHandle.current().pid(),
+                "--count", "1e6"}, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+            assertEquals(2, rc);
+            assertEquals(1, err.lines("jqb bench: --count must be an integer, not '1e6'").size());
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"shm", "socket"})
     @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void pipelinedBenchAgainstTheNativeServer(String transport) throws Exception {
