@@ -417,7 +417,7 @@ public final class Connection {
             updateInterest();
             return false;
         }
-        if (responseBacklog.isEmpty()) {
+        if (responseBacklog.isEmpty() && ch.writableSignalsResponseRoom()) {
             updateInterest(); // only events wait: no POLLOUT interest for responses (it would fire for ever)
         }
         return true;
