@@ -395,6 +395,7 @@ public final class Connection {
             eventBacklog.clear();
             return false;
         }
+        boolean roomSignalled = ch.writableSignalsResponseRoom(); // SOCKET: false until a send connected it
         int r;
         try {
             r = responseBacklog.flush(m -> sent(ch.sendResponse(m), RESPONSES));
@@ -419,6 +420,8 @@ public final class Connection {
         }
         if (responseBacklog.isEmpty() && ch.writableSignalsResponseRoom()) {
             updateInterest(); // only events wait: no POLLOUT interest for responses (it would fire for ever)
+        } else if (!roomSignalled && ch.writableSignalsResponseRoom()) {
+            updateInterest(); // this flush connected the socket and responses remain: watch it for room (POLLOUT)
         }
         return true;
     }
