@@ -468,10 +468,13 @@ public final class ShmClientChannel extends AbstractClientChannel {
         return held;
     }
 
-    /** A wait begins: count it (before the held count is read, see {@link #sendHeld}), then release. */
+    /**
+     * A wait begins: count it (before the held count is read, see {@link #sendHeld}). The caller then releases
+     * ({@link #settle}) inside the try whose finally calls {@link #endWait}: a release that throws (a truncated
+     * ring) must not leave the count raised, or this client would never hold again.
+     */
     private void beginWait() {
         waiting.incrementAndGet();
-        settle();
     }
 
     private void endWait() {
@@ -620,6 +623,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         final SharedSemaphore sem = response.semaphore();
         beginWait();
         try {
+            settle();
             final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
             if (!spinFor(sem, timeoutNanos)) {
                 long left = timeoutNanos <= 0 || t0 == 0 ? timeoutNanos
@@ -653,6 +657,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         }
         beginWait();
         try {
+            settle();
             return awaitDetected(reader, dst, timeoutNanos);
         } finally {
             endWait();
