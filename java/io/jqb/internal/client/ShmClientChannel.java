@@ -297,7 +297,10 @@ public final class ShmClientChannel extends AbstractClientChannel {
             heldSince = System.nanoTime();
             held = request.heldPosts();
         }
-        owed = missing - takenBack;
+        // A jqb server whose token was taken back is awake (the taker: its loop, or prepareSleep before it sleeps,
+        // which re-checks the ring) and counts no bytes: nothing is owed to it. Owing would make a sender wait for
+        // room on the socket of a server paused on its response backlog (a single-threaded app: a deadlock).
+        owed = jqbServer ? 0 : missing - takenBack;
         if ((held | owed) != 0 && !watched && !DoorbellFlusher.watch(this)) {
             // Taken back or owed after a hold too short for the flusher to have seen: watch them (stored first; the
             // flusher clears `watched` before it reads them: Dekker, as in sendHeld). No flusher: send them now.
