@@ -166,16 +166,36 @@ class BenchCommandTest {
                 transport)) {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             int rc;
-            try (PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8)) {
-                // SOCKET with a fixed number of warm-up passes (what benchmarks/pipeline-counts.sh asks for).
-                String[] passes = transport.equals("socket") ? new String[] {"--warm-passes", "3"} : new String[0];
+            java.util.List<String> probe;
+            // -Djqb.bench.jit=true: the bench says on stderr how many warm-up passes it ran.
+            String jit = System.setProperty("jqb.bench.jit", "true");
+            try (PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+                    io.jqb.testutil.StderrCapture err = new io.jqb.testutil.StderrCapture()) {
+                // SOCKET with a fixed number of warm-up passes (what benchmarks/pipeline-counts.sh asks for); 2 is
+                // below the adaptive minimum, so only an honoured flag gives 2.
+                String[] passes = transport.equals("socket") ? new String[] {"--warm-passes", "2"} : new String[0];
                 String[] args = {"--service", server.service(), "--count", "3000", "--size", "4096", "--warmup", "500",
                     "--pipeline"};
                 rc = BenchCommand.run(java.util.stream.Stream.concat(java.util.Arrays.stream(args),
                         java.util.Arrays.stream(passes)).toArray(String[]::new), out);
+                probe = err.lines("jqb bench: warm_passes=");
+            } finally {
+                if (jit == null) {
+                    System.clearProperty("jqb.bench.jit");
+                } else {
+                    System.setProperty("jqb.bench.jit", jit);
+                }
             }
             String line = bytes.toString(StandardCharsets.UTF_8).trim();
             assertEquals(0, rc, line);
+            assertEquals(1, probe.size(), "stderr: " + probe);
+            String runs = probe.get(0).replaceAll(".*warm_passes=([0-9]+).*", "$1");
+            if (transport.equals("socket")) {
+                assertEquals("2", runs, probe.get(0));
+            } else {
+                int n = Integer.parseInt(runs);
+                assertTrue(n >= BenchCommand.MIN_WARM_PASSES && n <= BenchCommand.MAX_WARM_PASSES, probe.get(0));
+            }
             assertTrue(line.matches("size=4096 count=3000 p50_ns=0 p99_ns=0 p999_ns=0 msgs_per_s=[1-9][0-9]* "
                     + "MB_per_s=[0-9.]+"), line);
             // The client has gone: the server holds no connection afterwards.
