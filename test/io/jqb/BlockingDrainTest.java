@@ -77,13 +77,16 @@ class BlockingDrainTest {
         /** Request-ring flag values seen while requests were served, per connection id. */
         final ConcurrentHashMap<Long, int[]> flagsSeen = new ConcurrentHashMap<>();
         final ConcurrentHashMap<Long, MappedByteBuffer> headers = new ConcurrentHashMap<>();
+        /** Runs on the loop thread before each request is answered, with the request's number (0-based). */
+        volatile java.util.function.IntConsumer onRequest = i -> { };
 
         @Override
         public int message(Connection c, ByteBuffer req) {
             last.set(c);
             int flag = requestFlag(c);
             flagsSeen.computeIfAbsent(c.id(), k -> new int[3])[flag]++;
-            if (requests.getAndIncrement() == holdAt) {
+            int index = requests.getAndIncrement();
+            if (index == holdAt) {
                 held.countDown();
                 try {
                     assertTrue(release.await(60, TimeUnit.SECONDS), "not released");
@@ -91,6 +94,7 @@ class BlockingDrainTest {
                     Thread.currentThread().interrupt();
                 }
             }
+            onRequest.accept(index);
             int id = req.getInt(req.position());
             int n = req.remaining() - 16;
             int size = responseSize > 0 ? responseSize : 24 + n;
@@ -415,6 +419,53 @@ class BlockingDrainTest {
             for (int i = 1; i <= more; i++) {
                 recvEcho(c, resp, 8, i, "response " + i);
             }
+        }
+    }
+
+    /**
+     * A doorbell that the loop sees while the connection is paused stays in the socket (libqb's server does not read
+     * on POLLIN under flow control either), and the resumption serves the requests it announced. The client has been
+     * served once (its ring was drained with the flag raised) and is idle (flag withdrawn, not listed); the loop is
+     * held in another client's request while a third client's request pauses the whole service (from a callback, on
+     * the loop thread) and the idle client sends two requests: the pause comes in the same pass, before the loop
+     * gets to the idle client's POLLIN. Before the fix that POLLIN read (and dropped) both doorbells and nothing
+     * re-checked the ring on resumption: the two requests waited for a third that never came.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"run", "runOnce", "runOnceFd"})
+    void aDoorbellSeenWhilePausedIsServedOnResumption(String mode) throws Exception {
+        String name = NativeServer.uniqueName("drain-pausedpollin");
+        Handler h = new Handler();
+        Service s = serve(mode, name, h);
+        CountDownLatch passDone = new CountDownLatch(1);
+        try (Client x = Client.connect(name, MAX); Client a = Client.connect(name, MAX);
+                Client c = Client.connect(name, MAX)) {
+            ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
+            assertEquals(24, c.send(request(8, 0)));
+            recvEcho(c, resp, 8, 0, "the idle client's first request");
+            Connection cConn = h.last.get();
+            h.holdAt = 1; // x's request holds the loop
+            h.onRequest = i -> {
+                if (i == 2) { // a's request: pause everyone, then mark the end of this pass's dispatch
+                    s.requestRateLimit(RateLimit.OFF);
+                    s.pollHandlers().jobAdd(Priority.LOW, passDone::countDown); // jobs run after every fd's
+                }
+            };
+            assertEquals(24, x.send(request(8, 1)));
+            assertTrue(h.held.await(30, TimeUnit.SECONDS), "x's request not served");
+            assertEquals(24, a.send(request(8, 2)));
+            assertEquals(24, c.send(request(8, 3)));
+            assertEquals(24, c.send(request(8, 4)));
+            h.release.countDown();
+            recvEcho(x, resp, 8, 1, "x");
+            recvEcho(a, resp, 8, 2, "a");
+            assertTrue(passDone.await(30, TimeUnit.SECONDS), "the pausing pass did not end");
+            assertEquals(3, h.requests.get(), "served while paused");
+            assertTrue(queuedDoorbells(cConn) > 0, "the paused connection's doorbells were consumed");
+            s.requestRateLimit(RateLimit.NORMAL);
+            recvEcho(c, resp, 8, 3, "the first request sent while paused");
+            recvEcho(c, resp, 8, 4, "the second request sent while paused");
+            assertEquals(5, h.requests.get());
         }
     }
 

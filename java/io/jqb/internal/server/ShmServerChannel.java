@@ -279,6 +279,13 @@ public final class ShmServerChannel extends AbstractServerChannel {
         if ((revents & PollHandlers.POLLIN) == 0) {
             return true;
         }
+        if (flowControl != 0 || owner.paused()) {
+            // Paused since epoll reported the doorbell (flow control, or a backlog, set in this pass or by another
+            // thread; the fd's interest no longer has POLLIN): as libqb (protocol doc 5.2 step 3), read nothing.
+            // The doorbells stay in the socket, so the resumption's POLLIN serves the requests they announce;
+            // reading them here would leave those requests waiting for the client's next doorbell.
+            return true;
+        }
         boolean owed = owedBytes > 0;
         int served = serve(budget, sink);
         if (served == 0 && !owed && !request.headerAccessible()) {
