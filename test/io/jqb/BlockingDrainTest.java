@@ -474,6 +474,46 @@ class BlockingDrainTest {
         }
     }
 
+    /**
+     * The same for a native libqb client (its doorbell is one byte per request; libqb's server reads none on
+     * POLLIN under flow control): its only request, whose doorbell the loop sees in the pass that pauses the
+     * service, is served on resumption. (Before drain7 the loop read one byte there and this request waited; the
+     * native client is never listed, so only the doorbell left in the socket brings it back.)
+     */
+    @Test
+    void aNativeClientsDoorbellSeenWhilePausedIsServedOnResumption() throws Exception {
+        String name = NativeServer.uniqueName("drain-pausednative");
+        Handler h = new Handler();
+        Service s = serve("run", name, h);
+        CountDownLatch passDone = new CountDownLatch(1);
+        h.holdAt = 0; // x's request holds the loop
+        h.onRequest = i -> {
+            if (i == 1) { // a's request: pause everyone, then mark the end of this pass's dispatch
+                s.requestRateLimit(RateLimit.OFF);
+                s.pollHandlers().jobAdd(Priority.LOW, passDone::countDown);
+            }
+        };
+        try (Client x = Client.connect(name, MAX); Client a = Client.connect(name, MAX);
+                NativeClient c = NativeClient.drive(name, MAX)) {
+            c.connect();
+            ByteBuffer resp = ByteBuffer.allocateDirect(x.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
+            assertEquals(24, x.send(request(8, 1)));
+            assertTrue(h.held.await(30, TimeUnit.SECONDS), "x's request not served");
+            assertEquals(24, a.send(request(8, 2))); // a's doorbell before c's: a is dispatched first
+            c.ok("send 5 8"); // flow control still off: the native client sends
+            h.release.countDown();
+            recvEcho(x, resp, 8, 1, "x");
+            recvEcho(a, resp, 8, 2, "a");
+            assertTrue(passDone.await(30, TimeUnit.SECONDS), "the pausing pass did not end");
+            assertEquals(2, h.requests.get(), "served while paused");
+            s.requestRateLimit(RateLimit.NORMAL);
+            NativeClient.Msg m = c.receive("recv 8000");
+            assertEquals(5, m.id(), m.toString());
+            assertEquals(24 + 8, m.size(), m.toString());
+            assertEquals(3, h.requests.get());
+        }
+    }
+
     /** Waits (bounded) until the loop withdrew {@code conn}'s flag: it left the draining list. */
     private static void awaitWithdrawn(Handler h, Connection conn) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
