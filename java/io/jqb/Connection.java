@@ -99,6 +99,7 @@ public final class Connection {
     private final SendBacklog eventBacklog = new SendBacklog();
     private final AtomicBoolean flushScheduled = new AtomicBoolean();
     private volatile int flushDelayMs = 1;
+    private volatile long writableFlushes; // written on the loop only
     /** On the loop's list of connections owing event notifications ({@link EventLoop}; loop thread only). */
     boolean notificationsDeferred;
     /**
@@ -368,17 +369,32 @@ public final class Connection {
     /**
      * On the loop: sends what the client's rings now take; while anything waits, again after a back-off (1 ms
      * doubling to 16 ms while the client makes no progress). The client does not tell the server when it drained a
-     * ring (libqb's protocol has no such signal), so the loop looks.
+     * ring (libqb's protocol has no such signal), so the loop looks. A SOCKET connection's responses are also sent
+     * as soon as its socket is writable again ({@link ServerChannel#writableSignalsResponseRoom}); the timer stays
+     * as the fallback.
      */
     private void flushBacklogs() {
         flushScheduled.set(false);
+        long before = backlogBytes();
+        if (!flushNow()) {
+            return;
+        }
+        flushDelayMs = backlogBytes() < before ? 1 : Math.min(flushDelayMs * 2, 16);
+        scheduleFlush();
+    }
+
+    /**
+     * Sends what the client now takes, in order (the body of {@link #flushBacklogs}, without its timer).
+     *
+     * @return true while something still waits (the connection is still established)
+     */
+    private boolean flushNow() {
         ServerChannel ch = channel;
         if (ch == null || state != State.ESTABLISHED) {
             responseBacklog.clear();
             eventBacklog.clear();
-            return;
+            return false;
         }
-        long before = backlogBytes();
         int r;
         try {
             r = responseBacklog.flush(m -> sent(ch.sendResponse(m), RESPONSES));
@@ -388,21 +404,28 @@ public final class Connection {
             }
         } catch (InternalError e) {
             sharedMemoryFault(e);
-            return;
+            return false;
         }
         if (r < 0 && r != Errno.WOULD_BLOCK) {
             BACKLOG_LOG.warn("connection {} (pid {}): queued send failed ({}); disconnecting it", id, pid,
                     Errno.name(r));
             disconnect();
-            return;
+            return false;
         }
         if (!backlogged()) {
             flushDelayMs = 1;
             updateInterest();
-            return;
+            return false;
         }
-        flushDelayMs = backlogBytes() < before ? 1 : Math.min(flushDelayMs * 2, 16);
-        scheduleFlush();
+        if (responseBacklog.isEmpty()) {
+            updateInterest(); // only events wait: no POLLOUT interest for responses (it would fire for ever)
+        }
+        return true;
+    }
+
+    /** Backlog flushes the socket's writability set off ({@link #onEvents}); loop thread only. For tests. */
+    long writableFlushes() {
+        return writableFlushes;
     }
 
     private int sent(int rc, VarHandle counter) {
@@ -482,6 +505,16 @@ public final class Connection {
             return;
         }
         try {
+            if ((revents & PollHandlers.POLLOUT) != 0 && ch.writableSignalsResponseRoom()) {
+                if (!responseBacklog.isEmpty()) {
+                    // The client took responses: send what waits now, not at the back-off timer (still pending).
+                    // flushNow drops the POLLOUT interest once no response waits.
+                    writableFlushes = writableFlushes + 1;
+                    flushNow();
+                } else {
+                    updateInterest(); // a stale interest (level-triggered): drop it, or the loop spins on it
+                }
+            }
             EventLoop dl = drainLoop;
             if (dl != null && (revents & PollHandlers.POLLIN) != 0 && flowControlState == 0 && !backlogged()) {
                 // Flag READER_POLLING before the batch: requests the client writes meanwhile come without a
@@ -614,8 +647,9 @@ public final class Connection {
         if (ch == null || state != State.ESTABLISHED) {
             return;
         }
+        boolean roomSignal = !responseBacklog.isEmpty() && ch.writableSignalsResponseRoom();
         int ev = (flowControlState == 0 && !backlogged() ? PollHandlers.POLLIN : 0)
-                | (ch.notificationsPending() ? PollHandlers.POLLOUT : 0);
+                | (ch.notificationsPending() || roomSignal ? PollHandlers.POLLOUT : 0);
         try {
             service.pollHandlers().dispatchMod(priority, ch.fd(), ev, fdHandler);
         } catch (IpcException e) {

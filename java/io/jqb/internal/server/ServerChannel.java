@@ -175,6 +175,15 @@ public interface ServerChannel {
     /** @return true while event notifications wait for the socket to become writable */
     boolean notificationsPending();
 
+    /**
+     * @return true when POLLOUT on {@link #fd()} means the client has taken responses and more fit (SOCKET, once
+     *         its response socket is connected: responses leave through that socket); false where nothing signals
+     *         room (SHM: the client does not tell the server when it drained its ring)
+     */
+    default boolean writableSignalsResponseRoom() {
+        return false;
+    }
+
     void setFlowControl(int value);
 
     int eventQueueLength();

@@ -134,7 +134,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
         private final int fd;
         /** The client's socket is {@code base + suffix}. */
         private final String suffix;
-        private boolean connected;
+        private volatile boolean connected;
         /** When the first connect failed (nanoTime | 1); 0 = not yet. */
         private long firstTry;
 
@@ -277,6 +277,16 @@ public final class SocketServerChannel extends AbstractServerChannel {
     @Override
     public boolean notificationsPending() {
         return false;
+    }
+
+    /**
+     * The request socket sends the responses; once it is connected to the client's, the kernel reports it writable
+     * when the client has read enough of them (a unix datagram socket: its queued bytes down to a quarter of its
+     * send buffer). Before, a send fails for another reason (nobody bound yet), which writability says nothing about.
+     */
+    @Override
+    public boolean writableSignalsResponseRoom() {
+        return responsePeer.connected;
     }
 
     @Override
