@@ -399,9 +399,19 @@ public final class ShmServerChannel extends AbstractServerChannel {
         if (drainAdvertised) {
             drainAdvertised = false;
             request.setConsumerAwake(RingHeaderDescriptor.READER_ASLEEP);
+            Runnable hook = withdrawHook;
+            if (hook != null) {
+                hook.run();
+            }
         }
         return request.semaphore().value() > 0;
     }
+
+    /**
+     * Tests only: runs on the loop thread between a withdrawal's flag store and its semaphore read, where a test
+     * posts a request as a client does that read the flag before the store (and so rang no doorbell); null: none.
+     */
+    static volatile Runnable withdrawHook;
 
     /** @return requests served (≥ 0), or -1 after {@link Owner#fail} */
     private int serve(int budget, RequestSink sink) {
