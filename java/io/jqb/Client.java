@@ -412,6 +412,11 @@ public final class Client implements AutoCloseable {
     /**
      * Disconnects ({@code qb_ipcc_disconnect}). When the server has died, also removes the connection's files and
      * directory, which nobody else would. Idempotent.
+     *
+     * <p>Over SHM, a pipelining client may hold its newest requests back for up to about half a millisecond while
+     * the server is busy (docs/DESIGN.md, "Doorbells batched while the server is busy"); close delivers them. A JVM
+     * that exits within that time of a send without calling close may leave those requests (at most 64) unsent,
+     * although their sends returned success.</p>
      */
     @Override
     public void close() {

@@ -18,13 +18,52 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Held requests (see {@link ClientPipelineInteropTest} for the native server) against the jqb {@link Service} in this
- * JVM, whose rings do write_pt detection ("JQB2" both ways) and whose blocking loop reads by tokens: while its loop
- * is busy (here: stuck in a handler) and says it is asleep (flag 0), the client holds as against libqb; the posts it
- * makes later, and tokens left behind for chunks the server found by write_pt, must neither lose a request nor
- * answer one twice. (A loop that advertises "awake" while it drains needs no doorbell byte and is not held for.)
+ * JVM, whose rings do write_pt detection ("JQB2" both ways) and whose blocking loop reads by tokens. While its reader
+ * says it is asleep (flag 0) with at least {@link ShmClientChannel#holdAt} posted requests, the client holds as
+ * against libqb; the posts it makes later (the flag may have flipped to "awake" meanwhile: posts without bytes), the
+ * tokens left behind for chunks the server found by write_pt and the tokens its loop takes before it sleeps must
+ * neither lose a request nor answer one twice. A loop stuck in a handler advertises "awake" since it drains (no
+ * doorbell needed): nothing is held then.
  */
 class ClientHeldRequestsJqbServiceTest extends ClientTestSupport {
     private static final int OUTSTANDING = 700;
+
+    /**
+     * Flow control on (the loop reads nothing and says "asleep"): every send after the first holdAt is held (the
+     * flusher is off, so only the client's own calls release them); then the server resumes, drains what is posted
+     * and flips its flag while the rest is still held; the client's receive releases them, and every request is
+     * answered once, in order.
+     */
+    @Test
+    void heldRequestsReachAJqbServerThatSaysAsleepWithABacklogInOrderOnce() throws Exception {
+        System.setProperty(ClientPipelineInteropTest.FLUSHER_MODE, "off");
+        try {
+            asleepWithABacklog();
+        } finally {
+            System.clearProperty(ClientPipelineInteropTest.FLUSHER_MODE);
+        }
+    }
+
+    private void asleepWithABacklog() throws Exception {
+        Service service = track(Service.create(NativeServer.uniqueName("jqbheldfc"), 0, TransportType.SHM,
+                new EchoHandler()));
+        service.run();
+        Client c = connect(service.name(), 65_536);
+        ShmClientChannel ch = ClientPipelineInteropTest.channel(c);
+        echo(c, 1);
+        c.fcEnableMax(0);
+        service.requestRateLimit(RateLimit.OFF);
+        final int burst = 200; // fewer than the doorbell socket holds: the first holdAt never wait
+        assertEquals(burst, ClientPipelineInteropTest.within(() -> ClientPipelineInteropTest.sendAll(c, 0, burst),
+                "the burst"));
+        long held = ch.heldTotal();
+        assertTrue(held > 0 && held <= burst - ShmClientChannel.holdAt(), "held " + held + " of " + burst);
+        assertTrue(ch.heldNow() > 0, "still held: nothing but the client releases them");
+        service.requestRateLimit(RateLimit.NORMAL);
+        ClientPipelineInteropTest.receiveAll(c, 0, burst);
+        echo(c, 100);
+        assertEquals(0, ch.heldNow(), "nothing left held");
+    }
 
     @Test
     void heldRequestsReachABlockedJqbServerInOrderOnce() throws Exception {

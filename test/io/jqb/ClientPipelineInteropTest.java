@@ -22,6 +22,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -89,9 +90,9 @@ class ClientPipelineInteropTest extends ClientTestSupport {
         assertEquals(Errno.WOULD_BLOCK, c.recv(resp.clear(), 0), "one response per request");
         assertEquals("requests=" + (count + 1), field(server.command("connstats"), "requests"));
         assertNoRecvRetries(server);
-        // Whether and how often the server lags behind depends on the machine; when it did, held requests shared
-        // their doorbell sends.
-        assertTrue(ch.heldTotal() == 0 || ch.releaseTotal() < ch.heldTotal(), "doorbell sends for held requests: "
+        // Whether and how often the server lags behind depends on the machine; when it lagged often (a few spells of
+        // one held request each are possible), held requests shared their doorbell sends.
+        assertTrue(ch.heldTotal() < 200 || ch.releaseTotal() < ch.heldTotal(), "doorbell sends for held requests: "
                 + ch.releaseTotal() + " releases of " + ch.heldTotal() + " held");
     }
 
@@ -184,7 +185,8 @@ class ClientPipelineInteropTest extends ClientTestSupport {
         int rc = within(() -> c.recv(resp.clear(), 500), "recv(500 ms)");
         long ms = millisSince(t0);
         assertEquals(Errno.TIMED_OUT, rc);
-        assertTrue(ms >= 500 && ms <= 1_000, "recv(500 ms) took " + ms + " ms");
+        // The contract: it returns (does not hang) after its time-out; generous across a thread hand-off under load.
+        assertTrue(ms >= 500 && ms <= 3_000, "recv(500 ms) took " + ms + " ms");
         assertTrue(ch.heldNow() > 0, "still held: the server has read no doorbell");
         server.expect("event 64", "ok sent=1");
         ByteBuffer ev = EchoWire.buffer(65_536);
@@ -226,25 +228,47 @@ class ClientPipelineInteropTest extends ClientTestSupport {
         assertNoRecvRetries(server);
     }
 
+    /**
+     * Hang #2 of the reverted first version: a sender holds while the other thread is about to block in recv(-1).
+     * Run with the flusher off (test-only mode): the sender and the receiver's Dekker pair alone must release every
+     * held request (with the flusher on, a broken pair would only show as ~0.5 ms of delay).
+     */
     @Test
     void aReceiverBlockedWithoutTimeOutGetsEveryResponseWhileAnotherThreadSends() throws Exception {
+        System.setProperty(FLUSHER_MODE, "off");
+        try {
+            receiverBlockedWithoutTimeOut();
+        } finally {
+            System.clearProperty(FLUSHER_MODE);
+        }
+    }
+
+    private void receiverBlockedWithoutTimeOut() throws Exception {
         NativeServer server = nativeServer("holdmt");
         Client c = connect(server.service(), 65_536);
+        ShmClientChannel ch = channel(c);
         echo(c, 1);
-        final int rounds = 300;
+        // Rounds until the sender held a few dozen requests (it holds only while the receiver is between two
+        // receives and the server lags by holdAt), at least minRounds, at most maxRounds.
+        final int minRounds = 300;
+        final int maxRounds = 5_000;
         final int burst = 48;
+        final AtomicInteger stopAt = new AtomicInteger(Integer.MAX_VALUE);
         Semaphore answered = new Semaphore(0);
         CompletableFuture<Integer> receiver = CompletableFuture.supplyAsync(() -> {
             ByteBuffer resp = EchoWire.buffer(65_536);
-            for (int i = 0; i < rounds * burst; i++) {
+            int i = 0;
+            while (i < stopAt.get()) {
                 EchoWire.assertEcho(resp, c.recv(resp.clear(), -1), 0, i % EchoWire.MAX_SEED);
+                i++;
                 answered.release();
             }
-            return rounds * burst;
+            return i;
         });
         CompletableFuture<Integer> sender = CompletableFuture.supplyAsync(() -> {
             try {
-                for (int r = 0; r < rounds; r++) {
+                int r = 0;
+                for (; r < maxRounds && (r < minRounds || ch.heldTotal() < 32); r++) {
                     // A burst, then this thread waits for its answers while the other one is blocked in recv(-1).
                     if (sendAll(c, r * burst, burst) != burst) {
                         return -1;
@@ -253,19 +277,55 @@ class ClientPipelineInteropTest extends ClientTestSupport {
                         return -1000 - r;
                     }
                 }
-                return rounds;
+                stopAt.set(r * burst + 1); // one last request ends the receiver
+                return sendAll(c, r * burst, 1) == 1 ? r * burst + 1 : -3;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return -2;
             }
         });
         try {
-            assertEquals(rounds, sender.get(2 * BOUND_S, TimeUnit.SECONDS), "every burst answered");
-            assertEquals(rounds * burst, receiver.get(BOUND_S, TimeUnit.SECONDS));
+            int total = sender.get(10 * BOUND_S, TimeUnit.SECONDS);
+            assertTrue(total > 0, "every burst answered: " + total);
+            assertEquals(total, receiver.get(BOUND_S, TimeUnit.SECONDS));
         } catch (TimeoutException e) {
             c.close(); // ends the receiver's recv(-1)
             throw new AssertionError("responses never came: held requests released by nobody", e);
         }
+        System.out.println("[held mt] " + ch.heldTotal() + " held");
+        assertTrue(ch.heldTotal() > 0, "the sender held requests (else this tests nothing)");
+        assertNoRecvRetries(server);
+    }
+
+    /**
+     * A flusher thread that cannot be started (thread limit; test-only mode {@code fail}): the send that would have
+     * held returns normally, everything held is posted with its doorbell at once, and the client never holds
+     * again, so no request waits for a call of the application.
+     */
+    @Test
+    void whenTheFlusherCannotStartTheClientStopsHoldingAndPostsEverything() throws Exception {
+        awaitNoFlusherThread();
+        NativeServer server = nativeServer("holdnt");
+        Client c = connect(server.service(), 65_536);
+        ShmClientChannel ch = channel(c);
+        echo(c, 1);
+        c.fcEnableMax(0);
+        server.expect("ratelimit off", "ok");
+        final int burst = 100; // fewer than the doorbell socket holds: sends without holding never wait
+        System.setProperty(FLUSHER_MODE, "fail");
+        try (FileChannel header = FileChannel.open(Path.of(ch.requestHeaderPath()), StandardOpenOption.READ)) {
+            assertEquals(burst, within(() -> sendAll(c, 0, burst), "the burst"), "every send returned normally");
+            assertEquals(burst, postedRequests(header), "every request posted when the sends returned");
+            assertEquals(0, ch.heldNow(), "nothing held");
+            assertTrue(ch.holdingOff(), "the client stopped holding");
+            assertEquals(1, ch.heldTotal(), "held once: the send that found no flusher");
+        } finally {
+            System.clearProperty(FLUSHER_MODE);
+        }
+        server.expect("ratelimit normal", "ok");
+        receiveAll(c, 0, burst);
+        echo(c, 100);
+        assertEquals(1, ch.heldTotal(), "never held again");
         assertNoRecvRetries(server);
     }
 
@@ -332,6 +392,19 @@ class ClientPipelineInteropTest extends ClientTestSupport {
     }
 
     // ------------------------------------------------------------------------------------------- helpers
+
+    /** The flusher's test-only mode property ({@code off}: no thread, {@code fail}: its start fails). */
+    static final String FLUSHER_MODE = "jqb.client.doorbellFlusher";
+
+    /** Waits (bounded) until no flusher thread runs: it ends ~100 ms after its clients stopped holding. */
+    static void awaitNoFlusherThread() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(BOUND_S);
+        while (Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.getName().equals("jqb-doorbell-flusher"))) {
+            assertTrue(System.nanoTime() < deadline, "a flusher thread still runs after " + BOUND_S + " s");
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // polls a condition; not a sync sleep
+        }
+    }
 
     static ShmClientChannel channel(Client c) {
         return (ShmClientChannel) c.channel();

@@ -1,7 +1,9 @@
 package io.jqb.internal.client;
 
+import io.jqb.internal.Logs;
 import java.util.Arrays;
 import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
 
 /**
  * The bound on how long a request held back by an SHM client ({@link ShmClientChannel}, "held requests") stays
@@ -17,6 +19,15 @@ import java.util.concurrent.locks.LockSupport;
  * flusher clears {@link ShmClientChannel#watched} and then reads the client's held count (both volatile); the
  * client stores its held count and then reads {@code watched}. One of them sees the other, so a client never holds
  * unwatched.</p>
+ *
+ * <p>When the thread cannot be started (the JVM's or the system's thread limit), {@link #watch} says so and the
+ * client stops holding (it releases what it holds at once and sends as before). If the thread ever ends by
+ * something unexpected, it is not restarted: every watched client is dropped and released once, and holding stays
+ * off for the rest of the JVM (no churn of dying threads, no request held without a bound).</p>
+ *
+ * <p>Test-only system property {@value #MODE_PROPERTY}, read at each {@link #watch}: {@code off} watches without a
+ * thread (held requests are then released only by the client's own calls: tests of the client's Dekker pairs),
+ * {@code fail} makes the thread's start fail as at a thread limit.</p>
  */
 final class DoorbellFlusher implements Runnable {
     /** The thread's name. */
@@ -28,21 +39,45 @@ final class DoorbellFlusher implements Runnable {
     /** A client that has held nothing for this long is no longer watched. */
     static final long LINGER_NANOS = 100_000_000L;
 
+    /** Test-only: {@code off} (no flusher thread) or {@code fail} (its start fails); see the class comment. */
+    static final String MODE_PROPERTY = "jqb.client.doorbellFlusher";
+
+    private static final Logger LOG = Logs.get(DoorbellFlusher.class);
     private static final Object LOCK = new Object();
     /** The watched clients, [0, count); under LOCK. */
     private static ShmClientChannel[] watched = new ShmClientChannel[8];
     private static int count;
     /** The running flusher, or null; under LOCK. */
     private static Thread thread;
+    /** The thread ended unexpectedly once: no client holds any more (under LOCK). */
+    private static boolean disabled;
+    /** A failed start was logged (under LOCK): once per JVM, not per holding episode. */
+    private static boolean startFailureLogged;
 
     private DoorbellFlusher() {
     }
 
-    /** Watches {@code ch} (it has just started holding requests); starts the thread if none runs. */
-    static void watch(ShmClientChannel ch) {
+    /**
+     * Watches {@code ch} (it has just started holding requests); starts the thread if none runs.
+     *
+     * @return false when no flusher can run (its thread could not be started, or it died once): {@code ch} is then
+     *         not watched and must not hold
+     */
+    static boolean watch(ShmClientChannel ch) {
         synchronized (LOCK) {
             if (ch.watched) {
-                return;
+                return true;
+            }
+            if (disabled) {
+                return false;
+            }
+            final String mode = System.getProperty(MODE_PROPERTY, "");
+            if (mode.equals("off")) {
+                ch.watched = true; // test-only: watched by nobody
+                return true;
+            }
+            if (thread == null && !start(mode.equals("fail"))) {
+                return false;
             }
             ch.watched = true;
             ch.lastPendingNanos = System.nanoTime();
@@ -50,12 +85,35 @@ final class DoorbellFlusher implements Runnable {
                 watched = Arrays.copyOf(watched, count * 2);
             }
             watched[count++] = ch;
-            if (thread == null) {
-                Thread t = new Thread(new DoorbellFlusher(), THREAD_NAME);
-                t.setDaemon(true);
-                thread = t;
-                t.start();
+            return true;
+        }
+    }
+
+    /**
+     * Starts the thread (under LOCK; it waits for LOCK before it looks at the list, so it sees the caller's client).
+     * {@code thread} is set only once it runs.
+     *
+     * @return false when it could not be started
+     */
+    private static boolean start(boolean fail) {
+        try {
+            if (fail) {
+                throw new OutOfMemoryError("unable to create native thread (test: " + MODE_PROPERTY + "=fail)");
             }
+            Thread t = new Thread(new DoorbellFlusher(), THREAD_NAME);
+            t.setDaemon(true);
+            t.start();
+            thread = t;
+            return true;
+        } catch (OutOfMemoryError | RuntimeException e) {
+            // Thread.start at a thread limit throws OutOfMemoryError: the clients stop holding instead.
+            if (!startFailureLogged) {
+                startFailureLogged = true;
+                LOG.warn("{} not started, SHM clients send every doorbell at once: {}", THREAD_NAME, e.toString());
+            } else {
+                LOG.debug("{} not started: {}", THREAD_NAME, e.toString());
+            }
+            return false;
         }
     }
 
@@ -133,15 +191,30 @@ final class DoorbellFlusher implements Runnable {
                 LockSupport.parkNanos(PERIOD_NANOS);
             }
         } finally {
+            ShmClientChannel[] dropped = null;
             synchronized (LOCK) {
                 if (thread == Thread.currentThread()) {
-                    // Ended by something unexpected while clients are still watched: hand over to a new thread.
+                    // Ended by something unexpected: no restart (a repeating Error would make each new thread die
+                    // and start the next). Holding ends for this JVM; the watched clients are dropped (a client's
+                    // next held send then sees `watched` false, watch() says no and it releases everything) and
+                    // released once here.
                     thread = null;
-                    if (count > 0) {
-                        Thread t = new Thread(new DoorbellFlusher(), THREAD_NAME);
-                        t.setDaemon(true);
-                        thread = t;
-                        t.start();
+                    disabled = true;
+                    dropped = Arrays.copyOf(watched, count);
+                    for (int i = 0; i < count; i++) {
+                        watched[i].watched = false;
+                        watched[i] = null;
+                    }
+                    count = 0;
+                    LOG.warn("{} ended unexpectedly: SHM clients no longer hold requests", THREAD_NAME);
+                }
+            }
+            if (dropped != null) {
+                for (ShmClientChannel ch : dropped) {
+                    try {
+                        ch.flushNow();
+                    } catch (RuntimeException | InternalError e) {
+                        ch.flushFailed(e);
                     }
                 }
             }

@@ -90,6 +90,8 @@ public final class ShmClientChannel extends AbstractClientChannel {
     private long heldTotal;
     private long releaseTotal;
     private int owedEventBytes;
+    /** No flusher can run (its thread could not be started): this client never holds again. */
+    private volatile boolean holdOff;
     private boolean closed;
     /** The doorbell socket's send buffer was enlarged ({@link #growDoorbellBuffer}); done at most once. */
     private boolean doorbellBufferGrown;
@@ -213,7 +215,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
      * anyway) and, for a jqb server, of its reader-mode flag.
      */
     private boolean shouldHold() {
-        return HOLD_AT > 0 && sendLock != null && request.semaphore().value() >= HOLD_AT && waiting.get() == 0
+        return HOLD_AT > 0 && sendLock != null && !holdOff && request.semaphore().value() >= HOLD_AT && waiting.get() == 0
                 && (!jqbServer || request.consumerAwake() == RingHeaderDescriptor.READER_ASLEEP);
     }
 
@@ -240,8 +242,10 @@ public final class ShmClientChannel extends AbstractClientChannel {
             }
             held = h;
             heldTotal++;
-            if (!watched) {
-                DoorbellFlusher.watch(this);
+            if (!watched && !DoorbellFlusher.watch(this)) {
+                // No flusher: nothing would bound the hold. The request is committed, so this send succeeds:
+                // release everything now and never hold again.
+                return stopHolding() ? rc : -Errno.ENOTCONN;
             }
         }
         if (owed != 0 || h >= BATCH || waiting.get() > 0 || request.semaphore().value() <= RELEASE_AT) {
@@ -293,13 +297,41 @@ public final class ShmClientChannel extends AbstractClientChannel {
             heldSince = System.nanoTime();
             held = request.heldPosts();
         }
-        owed = missing - takenBack;
-        if ((held | owed) != 0 && !watched) {
+        // A jqb server whose token was taken back is awake (the taker: its loop, or prepareSleep before it sleeps,
+        // which re-checks the ring) and counts no bytes: nothing is owed to it. Owing would make a sender wait for
+        // room on the socket of a server paused on its response backlog (a single-threaded app: a deadlock).
+        owed = jqbServer ? 0 : missing - takenBack;
+        if ((held | owed) != 0 && !watched && !DoorbellFlusher.watch(this)) {
             // Taken back or owed after a hold too short for the flusher to have seen: watch them (stored first; the
-            // flusher clears `watched` before it reads them: Dekker, as in sendHeld).
-            DoorbellFlusher.watch(this);
+            // flusher clears `watched` before it reads them: Dekker, as in sendHeld). No flusher: send them now.
+            return stopHolding();
         }
         return owed == 0 || waitNanos == 0 || payOwed(waitNanos);
+    }
+
+    /**
+     * No flusher can run: holding ends for this client. Posts what is held and sends every byte it needs (and those
+     * owed), waiting for room as long as it takes (the server reads them as it serves those requests). Under the
+     * send lock.
+     *
+     * @return false when the socket failed, the server is gone or the client aborted
+     */
+    private boolean stopHolding() {
+        holdOff = true;
+        final int k = request.releaseHeldPosts();
+        if (k > 0) {
+            held = 0;
+            releaseTotal++;
+            if (!jqbServer || request.consumerAwake() == RingHeaderDescriptor.READER_ASLEEP) {
+                owed += k;
+            }
+        }
+        return owed == 0 || payOwed(-1);
+    }
+
+    /** @return whether this client stopped holding for good (no flusher could run; tests) */
+    public boolean holdingOff() {
+        return holdOff;
     }
 
     /**
@@ -403,6 +435,11 @@ public final class ShmClientChannel extends AbstractClientChannel {
         settle();
     }
 
+    /** The flusher ended unexpectedly: releases what is held now if the send lock is free (any thread). */
+    void flushNow() {
+        settle();
+    }
+
     /** The flusher's release failed with {@code e}: the connection is finished (its next call says ENOTCONN). */
     void flushFailed(Throwable e) {
         connected = false;
@@ -434,10 +471,13 @@ public final class ShmClientChannel extends AbstractClientChannel {
         return held;
     }
 
-    /** A wait begins: count it (before the held count is read, see {@link #sendHeld}), then release. */
+    /**
+     * A wait begins: count it (before the held count is read, see {@link #sendHeld}). The caller then releases
+     * ({@link #settle}) inside the try whose finally calls {@link #endWait}: a release that throws (a truncated
+     * ring) must not leave the count raised, or this client would never hold again.
+     */
     private void beginWait() {
         waiting.incrementAndGet();
-        settle();
     }
 
     private void endWait() {
@@ -586,6 +626,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         final SharedSemaphore sem = response.semaphore();
         beginWait();
         try {
+            settle();
             final long t0 = waitStrategy.spins() ? System.nanoTime() : 0;
             if (!spinFor(sem, timeoutNanos)) {
                 long left = timeoutNanos <= 0 || t0 == 0 ? timeoutNanos
@@ -619,6 +660,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         }
         beginWait();
         try {
+            settle();
             return awaitDetected(reader, dst, timeoutNanos);
         } finally {
             endWait();
