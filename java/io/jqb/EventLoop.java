@@ -359,7 +359,9 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * the same thread: that thread becomes the loop thread, where every callback of the services on this loop runs.
      * Between calls, {@link #fd()} becomes readable when a watched fd is ready, a job is queued, or a jqb client's
      * requests wait that came without a doorbell (then {@link #timeoutMs()} is 0 too), and {@link #timeoutMs()} says
-     * when the next timer is due.
+     * when the next timer is due. The loop makes {@link #fd()} readable itself (an eventfd write, read back by the
+     * next call: two system calls per call) while a jqb client's ring is served without doorbells or a job it
+     * queued on its own thread waits.
      *
      * @param timeoutMs the longest wait in milliseconds
      * @return true when anything was dispatched or run
@@ -374,9 +376,11 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         int due = nextTimeoutMs();
         int t = due < 0 ? timeoutMs : timeoutMs < 0 ? due : Math.min(timeoutMs, due);
         boolean work = poll(t);
-        if (!draining.isEmpty() && !selfSignalled) {
-            // Requests wait that came without a doorbell: no fd of theirs is readable, so make ours readable for an
-            // embedder that waits for fd() alone (one that honours timeoutMs() calls again at once anyway).
+        if ((!draining.isEmpty() || jobsPending()) && !selfSignalled) {
+            // Requests wait that came without a doorbell (no fd of theirs is readable), or a job was queued on this
+            // thread after the jobs ran (by a timer, a job past the budget: queued here, it wrote no wake-up):
+            // make our fd readable for an embedder that waits for fd() alone (one that honours timeoutMs() calls
+            // again at once anyway).
             selfSignalled = true;
             C.write(wakeFd, signalBuf, 8);
         }
@@ -385,7 +389,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     /**
      * The loop's epoll fd: readable (POLLIN) when a watched fd is ready, a job was queued from another thread, or
-     * the last {@link #runOnce} left requests to serve that came without a doorbell. Watch
+     * the last {@link #runOnce} left requests to serve that came without a doorbell, or jobs to run. Watch
      * it in a native poller of yours and call {@link #runOnce runOnce(0)} when it is readable; never read or close it.
      *
      * @return the epoll file descriptor

@@ -32,6 +32,28 @@ class EventLoopJobsTest {
         }
     }
 
+    /**
+     * A job queued on the loop thread after runOnce ran its jobs (here by a timer; a drain's resumption is queued so
+     * by a backlog's flush timer) makes fd() readable, for an embedder that waits for fd() alone; once it has run,
+     * fd() is quiet again.
+     */
+    @Test
+    void aJobQueuedByATimerMakesTheFdReadable() {
+        try (EventLoop loop = new EventLoop()) {
+            loop.runOnce(0); // this thread becomes the loop thread
+            List<String> ran = new ArrayList<>();
+            loop.schedule(0, () -> loop.jobAdd(Priority.LOW, () -> ran.add("job")));
+            assertTrue(loop.runOnce(0), "the timer ran");
+            assertEquals(List.of(), ran, "the job runs in the next call");
+            assertEquals(1, io.jqb.internal.posix.Posix.pollOne(loop.fd(), io.jqb.internal.posix.LibC.POLLIN, 0),
+                    "fd() readable while the job waits");
+            assertTrue(loop.runOnce(0));
+            assertEquals(List.of("job"), ran);
+            assertEquals(0, io.jqb.internal.posix.Posix.pollOne(loop.fd(), io.jqb.internal.posix.LibC.POLLIN, 0),
+                    "fd() quiet once nothing is pending");
+        }
+    }
+
     @Test
     void runOnceRunsDueTimersAndIsTheLoopThread() {
         try (EventLoop loop = new EventLoop()) {

@@ -279,6 +279,13 @@ public final class ShmServerChannel extends AbstractServerChannel {
         if ((revents & PollHandlers.POLLIN) == 0) {
             return true;
         }
+        if (flowControl != 0 || owner.paused()) {
+            // Paused since epoll reported the doorbell (flow control, or a backlog, set in this pass or by another
+            // thread; the fd's interest no longer has POLLIN): as libqb (protocol doc 5.2 step 3), read nothing.
+            // The doorbells stay in the socket, so the resumption's POLLIN serves the requests they announce;
+            // reading them here would leave those requests waiting for the client's next doorbell.
+            return true;
+        }
         boolean owed = owedBytes > 0;
         int served = serve(budget, sink);
         if (served == 0 && !owed && !request.headerAccessible()) {
@@ -392,9 +399,19 @@ public final class ShmServerChannel extends AbstractServerChannel {
         if (drainAdvertised) {
             drainAdvertised = false;
             request.setConsumerAwake(RingHeaderDescriptor.READER_ASLEEP);
+            Runnable hook = withdrawHook;
+            if (hook != null) {
+                hook.run();
+            }
         }
         return request.semaphore().value() > 0;
     }
+
+    /**
+     * Tests only: runs on the loop thread between a withdrawal's flag store and its semaphore read, where a test
+     * posts a request as a client does that read the flag before the store (and so rang no doorbell); null: none.
+     */
+    static volatile Runnable withdrawHook;
 
     /** @return requests served (≥ 0), or -1 after {@link Owner#fail} */
     private int serve(int budget, RequestSink sink) {
