@@ -36,6 +36,7 @@ pids=()
 declare -A SVC
 declare -A PID
 declare -A PASSES
+declare -A SUPPORTED
 SVC_PREFIX=jqbpcn
 trap cleanup_work EXIT
 trap 'exit 130' INT TERM
@@ -46,9 +47,14 @@ for b in "${builds[@]}"; do
     i=$((i + 1))
     start_service "j$i" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --transport "$TRANSPORT"
     PID[j$i]=${pids[-1]}
-    # A build from before `bench --warm-passes` warms up with one pipelined pass.
+    # A build from before `bench --warm-passes` warms up with one pipelined pass; a newer one gets the flag whatever
+    # WARM_PASSES is (without it a newer build runs 3-8 adaptive passes, and requests= would be wrong).
     PASSES[$i]=1
-    "$b/bin/jqb" bench --help 2>&1 | grep -q -- --warm-passes && PASSES[$i]=$WARM_PASSES
+    SUPPORTED[$i]=0
+    if "$b/bin/jqb" bench --help 2>&1 | grep -q -- --warm-passes; then
+        PASSES[$i]=$WARM_PASSES
+        SUPPORTED[$i]=1
+    fi
 done
 
 stat_value() { awk -v k="$2" '$2 == k { gsub(",", "", $1); print $1 }' "$1"; }
@@ -65,7 +71,7 @@ for cpus in "${CPUSETS[@]}"; do
             key=n
             cli="$b/bin/jqb"
             extra=()
-            [ "${PASSES[$i]}" -gt 1 ] && extra=(--warm-passes "${PASSES[$i]}")
+            [ "${SUPPORTED[$i]}" = 1 ] && extra=(--warm-passes "${PASSES[$i]}")
             requests=$((WARMUP + PASSES[$i] * pipelined_warmup + COUNT))
             case $p in
                 jj) key=j$i ;;

@@ -100,6 +100,11 @@ public final class Connection {
     private final AtomicBoolean flushScheduled = new AtomicBoolean();
     private volatile int flushDelayMs = 1;
     private volatile long writableFlushes; // written on the loop only
+    /**
+     * A writability-triggered flush sent nothing (ENOBUFS reads as would-block): the POLLOUT interest for responses
+     * stays off until the next timer flush, or a socket that keeps saying writable would spin the loop. Loop only.
+     */
+    private volatile boolean writableMuted;
     /** On the loop's list of connections owing event notifications ({@link EventLoop}; loop thread only). */
     boolean notificationsDeferred;
     /**
@@ -376,8 +381,13 @@ public final class Connection {
     private void flushBacklogs() {
         flushScheduled.set(false);
         long before = backlogBytes();
+        boolean unmute = writableMuted;
+        writableMuted = false;
         if (!flushNow()) {
             return;
+        }
+        if (unmute) {
+            updateInterest(); // watch the socket for room again
         }
         flushDelayMs = backlogBytes() < before ? 1 : Math.min(flushDelayMs * 2, 16);
         scheduleFlush();
@@ -395,6 +405,7 @@ public final class Connection {
             eventBacklog.clear();
             return false;
         }
+        boolean roomSignalled = ch.writableSignalsResponseRoom(); // SOCKET: false until a send connected it
         int r;
         try {
             r = responseBacklog.flush(m -> sent(ch.sendResponse(m), RESPONSES));
@@ -417,8 +428,10 @@ public final class Connection {
             updateInterest();
             return false;
         }
-        if (responseBacklog.isEmpty()) {
+        if (responseBacklog.isEmpty() && ch.writableSignalsResponseRoom()) {
             updateInterest(); // only events wait: no POLLOUT interest for responses (it would fire for ever)
+        } else if (!roomSignalled && ch.writableSignalsResponseRoom()) {
+            updateInterest(); // this flush connected the socket and responses remain: watch it for room (POLLOUT)
         }
         return true;
     }
@@ -510,7 +523,11 @@ public final class Connection {
                     // The client took responses: send what waits now, not at the back-off timer (still pending).
                     // flushNow drops the POLLOUT interest once no response waits.
                     writableFlushes = writableFlushes + 1;
-                    flushNow();
+                    long before = responseBacklog.bytes();
+                    if (flushNow() && !responseBacklog.isEmpty() && responseBacklog.bytes() == before) {
+                        writableMuted = true; // writable yet nothing went (ENOBUFS): the timer retries
+                        updateInterest();
+                    }
                 } else {
                     updateInterest(); // a stale interest (level-triggered): drop it, or the loop spins on it
                 }
@@ -647,7 +664,7 @@ public final class Connection {
         if (ch == null || state != State.ESTABLISHED) {
             return;
         }
-        boolean roomSignal = !responseBacklog.isEmpty() && ch.writableSignalsResponseRoom();
+        boolean roomSignal = !responseBacklog.isEmpty() && ch.writableSignalsResponseRoom() && !writableMuted;
         int ev = (flowControlState == 0 && !backlogged() ? PollHandlers.POLLIN : 0)
                 | (ch.notificationsPending() || roomSignal ? PollHandlers.POLLOUT : 0);
         try {

@@ -61,6 +61,57 @@ class SocketBacklogFlushTest extends ClientTestSupport {
             Thread.yield();
         }
         assertEquals(0, conn.backlogBytes());
+        // Idle after the drain: no POLLOUT interest may stay behind (a writable socket would fire it for ever). An
+        // idle loop uses ~0 ms; a spinning one got 315-822 ms/s of the loaded 2-vCPU VM, hence 150, not 300.
+        long idle = loopCpuMillis("jqb-" + name, 1_000);
+        assertTrue(idle < 150, "loop used " + idle + " ms of CPU in 1 s, idle after the drain");
     }
 
+    /**
+     * While answers wait for a client that reads none, the loop watches the full socket for room and sleeps; when the
+     * client reads, they all arrive.
+     */
+    @Test
+    @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void theLoopSleepsWhileAnswersWaitForAClientThatDoesNotRead() throws Exception {
+        String name = NativeServer.uniqueName("sockwait");
+        Service s = track(Service.create(name, 0, TransportType.SOCKET, new EchoHandler()));
+        s.run();
+        Client c = connect(name, 65536);
+        ByteBuffer req = EchoWire.buffer(EchoWire.REQUEST_HEADER + PAYLOAD);
+        ByteBuffer resp = EchoWire.buffer(65536);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (s.connections().isEmpty() && System.nanoTime() < deadline) {
+            Thread.yield();
+        }
+        Connection conn = s.connections().get(0);
+        int sent = 0;
+        // Requests until the server stops reading them (its answers fill the response socket, then the backlog).
+        while (sent < 20_000 && (conn.backlogBytes() == 0 || sent < 10) && System.nanoTime() < deadline) {
+            int rc = c.send(EchoWire.request(req, EchoWire.ECHO, PAYLOAD, sent % 128));
+            if (rc == Errno.WOULD_BLOCK) {
+                Thread.yield();
+                continue;
+            }
+            assertEquals(EchoWire.REQUEST_HEADER + PAYLOAD, rc);
+            sent++;
+        }
+        assertTrue(conn.backlogBytes() > 0, "no answer waited in the backlog after " + sent + " requests");
+        long waiting = loopCpuMillis("jqb-" + name, 1_000);
+        assertTrue(waiting < 150, "loop used " + waiting + " ms of CPU in 1 s while answers wait");
+        for (int i = 0; i < sent; i++) {
+            resp.clear();
+            EchoWire.assertEcho(resp, c.recv(resp, TIMEOUT_MS), PAYLOAD, i % 128);
+        }
+    }
+
+    /** CPU the thread named {@code threadName} used over {@code ms} of wall time (as in BlockingDrainTest). */
+    private static long loopCpuMillis(String threadName, long ms) {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        Thread t = Thread.getAllStackTraces().keySet().stream().filter(x -> x.getName().equals(threadName))
+                .findFirst().orElseThrow();
+        long c0 = mx.getThreadCpuTime(t.getId());
+        io.jqb.testutil.NativeClient.sleep(ms);
+        return (mx.getThreadCpuTime(t.getId()) - c0) / 1_000_000;
+    }
 }

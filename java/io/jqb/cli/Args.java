@@ -46,9 +46,17 @@ final class Args {
         return v;
     }
 
+    /** @throws NumberFormatException (an IllegalArgumentException) naming the option if its value is no int */
     int getInt(String key, int def) {
         String v = values.get(key);
-        return v == null ? def : Integer.parseInt(v);
+        if (v == null) {
+            return def;
+        }
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new NumberFormatException(key + " must be an integer, not '" + v + "'");
+        }
     }
 
     boolean flag(String key) {

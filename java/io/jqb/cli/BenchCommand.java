@@ -11,7 +11,8 @@ import java.time.Instant;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.LongSupplier;
+import javax.management.JMException;
+import javax.management.ObjectName;
 
 /**
  * {@code jqb bench} and {@code jqb bench-connect}, the jqb counterparts of {@code qbn-client bench} and
@@ -48,6 +49,8 @@ final class BenchCommand {
     static final int MIN_WARM_PASSES = 3;
     /** At most this many pipelined warm-up passes, however busy the JIT stays. */
     static final int MAX_WARM_PASSES = 8;
+    /** Without a readable compile queue, the warm-up ends only after this long without a finished compilation. */
+    static final long MIN_QUIET_NANOS = 300_000_000L;
 
     private BenchCommand() {
     }
@@ -57,20 +60,32 @@ final class BenchCommand {
             return 0;
         }
         Args a;
+        int count;
+        int size;
+        int warmup;
+        int fixedPasses;
         try {
             a = new Args(argv, Set.of("--service", "--count", "--size", "--warmup", "--max", "--window", "--wait",
                     "--warm-passes"),
                     Set.of("--pipeline", "--cold"));
             a.require("--service");
-        } catch (IllegalArgumentException e) {
+            count = a.getInt("--count", 100_000);
+            size = a.getInt("--size", 64);
+            warmup = a.getInt("--warmup", 20_000);
+            // --warm-passes N: exactly N passes (counting scripts need a known number of requests per run); 0 = adaptive.
+            fixedPasses = a.getInt("--warm-passes", 0);
+            a.getInt("--window", 0);
+            a.getInt("--max", 0);
+        } catch (IllegalArgumentException e) { // NumberFormatException too: "--count x"
             System.err.println("jqb bench: " + e.getMessage());
             return 2;
         }
-        int count = a.getInt("--count", 100_000);
-        int size = a.getInt("--size", 64);
-        int warmup = a.getInt("--warmup", 20_000);
         if (count <= 0 || size < 0 || warmup < 0) {
             System.err.println("jqb bench: --count must be positive, --size and --warmup not negative");
+            return 2;
+        }
+        if (a.get("--warm-passes", null) != null && fixedPasses < 1) {
+            System.err.println("jqb bench: --warm-passes must be at least 1");
             return 2;
         }
         io.jqb.WaitStrategy wait;
@@ -99,14 +114,22 @@ final class BenchCommand {
                 // Warm the pipelined loop too: it runs different code from the blocking round trip.
                 final int w = window;
                 final int passCount = Math.min(warmup, count);
-                // --warm-passes N: exactly N passes (counting scripts need a known number of requests per run).
-                final int fixed = a.getInt("--warm-passes", 0);
+                final int fixed = fixedPasses;
+                int passes = 0;
+                long warmJit = jitMillis();
                 if (passCount > 0) {
-                    warmUntilCompiled(() -> pipeline(c, req, resp, size, passCount, w), BenchCommand::jitMillis,
+                    passes = warmUntilCompiled(() -> pipeline(c, req, resp, size, passCount, w), HOTSPOT,
                             fixed > 0 ? fixed : MIN_WARM_PASSES, fixed > 0 ? fixed : MAX_WARM_PASSES);
                 }
+                long timedJit = jitMillis();
                 long elapsed = pipeline(c, req, resp, size, count, window);
                 print(out, size, count, 0, 0, 0, elapsed);
+                if (Boolean.getBoolean("jqb.bench.jit")) {
+                    // -Djqb.bench.jit=true (JQB_JAVA_OPTS): how much compilation still ran inside the timed loop.
+                    System.err.println(String.format(Locale.ROOT,
+                            "jqb bench: warm_passes=%d warm_jit_ms=%d timed_jit_ms=%d", passes, timedJit - warmJit,
+                            jitMillis() - timedJit));
+                }
                 return 0;
             }
             LatencyStats stats = new LatencyStats();
@@ -140,32 +163,113 @@ final class BenchCommand {
 
     /**
      * Runs {@code pass} until the JIT has finished with what it runs: at least {@code min} times, then until a pass
-     * during which the JIT compiled nothing ({@code jitMillis} unchanged), at most {@code max} times. Measured on
-     * the 2-vCPU VM (issue 14 item 4, session 6): after one pass of 20,000 pipelined requests the timed 40,000 still
-     * ran with 16-125 ms of C1/C2 compilation on the client's own vCPU, the loop itself interpreted until its OSR
-     * compilation, and the client thread used 25-35 % more CPU per request than after three passes. A native client
-     * has nothing to compile: its one warm-up pass is already steady state.
+     * during which no compilation finished ({@link Jit#compiledMillis} unchanged) and after which none is running or
+     * queued ({@link Jit#pending} 0), at most {@code max} times. The compilation time alone is not enough: it rises
+     * only when a compilation finishes, C2 takes 50-300 ms over one method and an SHM pass of 20,000 requests lasts
+     * 15-95 ms, so a pass can see "+0 ms" while C2 works on the loop, which then compiles in the timed loop (reviewed
+     * in session 6: 5 of 6 SHM 64 B runs stopped on such a pass). Where the queue cannot be read ({@code pending}
+     * -1), the passes since the last finished compilation must number at least two and last together at least
+     * {@link #MIN_QUIET_NANOS}. Measured on the 2-vCPU VM (issue 14 item 4, session 6): after one pass of 20,000
+     * pipelined requests the timed 40,000 still ran with 16-125 ms of C1/C2 compilation on the client's own vCPU,
+     * the loop itself interpreted until its OSR compilation, and the client thread used 25-35 % more CPU per
+     * request than after three passes. A native client has nothing to compile: its one warm-up pass is already
+     * steady state.
      *
-     * @param jitMillis the JIT's accumulated compilation time in ms ({@link #jitMillis()})
+     * @param jit what the JIT is doing ({@link #HOTSPOT}; a fake in tests)
      * @return the number of passes run
      */
-    static int warmUntilCompiled(Runnable pass, LongSupplier jitMillis, int min, int max) {
+    static int warmUntilCompiled(Runnable pass, Jit jit, int min, int max) {
         int passes = 0;
+        int quietPasses = 0;
+        long quietNanos = 0;
         while (passes < max) {
-            long before = jitMillis.getAsLong();
+            long before = jit.compiledMillis();
+            long t0 = jit.nanoTime();
             pass.run();
             passes++;
-            if (passes >= min && jitMillis.getAsLong() == before) {
+            long took = jit.nanoTime() - t0;
+            int pending = jit.compiledMillis() == before ? jit.pending() : 1;
+            if (pending > 0) {
+                quietPasses = 0;
+                quietNanos = 0;
+                continue;
+            }
+            quietPasses++;
+            quietNanos += took;
+            if (passes >= min && (pending == 0 || quietPasses >= 2 && quietNanos >= MIN_QUIET_NANOS)) {
                 break;
             }
         }
         return passes;
     }
 
+    /** What {@link #warmUntilCompiled} asks the JIT. */
+    interface Jit {
+        /** @return the JIT's accumulated compilation time in ms (rises when a compilation finishes), or -1 */
+        long compiledMillis();
+
+        /** @return the compilations running or queued now, or -1 if unknown */
+        int pending();
+
+        /** @return a monotonic clock in ns */
+        long nanoTime();
+    }
+
+    /** This JVM's JIT: {@link #jitMillis()}, {@link #jitPending()} and {@link System#nanoTime()}. */
+    static final Jit HOTSPOT = new Jit() {
+        @Override
+        public long compiledMillis() {
+            return jitMillis();
+        }
+
+        @Override
+        public int pending() {
+            return jitPending();
+        }
+
+        @Override
+        public long nanoTime() {
+            return System.nanoTime();
+        }
+    };
+
     /** The JIT's accumulated compilation time in ms, or -1 (a constant: passes stop at the minimum) if unknown. */
     static long jitMillis() {
         CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
         return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
+    }
+
+    /**
+     * The compilations running or queued now, from HotSpot's {@code compilerQueue} diagnostic command (what
+     * {@code jcmd PID Compiler.queue} prints), or -1 if it cannot be read.
+     */
+    static int jitPending() {
+        try {
+            Object text = ManagementFactory.getPlatformMBeanServer().invoke(
+                    new ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerQueue", null, null);
+            return text instanceof String ? compilerQueueTasks((String) text) : -1;
+        } catch (JMException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * The tasks that a {@code compilerQueue} text lists: its lines other than the headings ("Current compiles:",
+     * "C1 compile queue:", ...), "Empty" and blank ones. An unknown format counts as busy, so the warm-up then runs
+     * to its maximum rather than stopping early; a text without the "Current compiles:" heading is unknown (-1).
+     */
+    static int compilerQueueTasks(String text) {
+        if (!text.contains("Current compiles:")) {
+            return -1;
+        }
+        int tasks = 0;
+        for (String line : text.split("\\R")) {
+            String t = line.strip();
+            if (!t.isEmpty() && !t.endsWith(":") && !t.equals("Empty")) {
+                tasks++;
+            }
+        }
+        return tasks;
     }
 
     /** {@code --help}: the usage text (scripts grep it for options, e.g. the wait strategy's). */
