@@ -172,8 +172,10 @@ class BenchCommandTest {
             try (PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
                     io.jqb.testutil.StderrCapture err = new io.jqb.testutil.StderrCapture()) {
                 // SOCKET with a fixed number of warm-up passes (what benchmarks/pipeline-counts.sh asks for); 2 is
-                // below the adaptive minimum, so only an honoured flag gives 2.
-                String[] passes = transport.equals("socket") ? new String[] {"--warm-passes", "2"} : new String[0];
+                // below both the default (3) and the adaptive minimum, so only an honoured flag gives 2. SHM with
+                // the adaptive rule, which runs 3 to 8.
+                String[] passes = transport.equals("socket") ? new String[] {"--warm-passes", "2"}
+                        : new String[] {"--warm-passes", "auto"};
                 String[] args = {"--service", server.service(), "--count", "3000", "--size", "4096", "--warmup", "500",
                     "--pipeline"};
                 rc = BenchCommand.run(java.util.stream.Stream.concat(java.util.Arrays.stream(args),
