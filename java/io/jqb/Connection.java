@@ -760,21 +760,27 @@ public final class Connection {
         }
         // Idempotent steps: an InternalError that HotSpot delivers late (a fault on a file the peer truncated
         // surfaces at the next native call) may interrupt this anywhere; teardownJob then runs it again.
-        if (state != State.SHUTTING_DOWN) {
-            state = State.SHUTTING_DOWN;
-        }
         ServerChannel ch = channel;
-        if (ch != null) {
-            if (service.pollHandlers() instanceof EventLoop) {
-                ((EventLoop) service.pollHandlers()).removeSpinner(spinner);
-                // A listed connection leaves the loop's draining list at the end of the pass (it is not
-                // ESTABLISHED any more); the list is not touched here, which may be another thread (Service.close).
+        // Under the lock updateInterest holds from its state check to its dispatchMod: an application thread that
+        // passed that check must not re-register this fd after it was closed here, when a new connection may
+        // already have been given the same number (its registration would get this connection's handler).
+        synchronized (this) {
+            if (state != State.SHUTTING_DOWN) {
+                state = State.SHUTTING_DOWN;
             }
-            service.pollHandlers().dispatchDel(ch.fd());
-            if (ch.livenessFd() >= 0) {
-                service.pollHandlers().dispatchDel(ch.livenessFd());
+            if (ch != null) {
+                if (service.pollHandlers() instanceof EventLoop) {
+                    ((EventLoop) service.pollHandlers()).removeSpinner(spinner);
+                    // A listed connection leaves the loop's draining list at the end of the pass (it is not
+                    // ESTABLISHED any more); the list is not touched here, which may be another thread
+                    // (Service.close).
+                }
+                service.pollHandlers().dispatchDel(ch.fd());
+                if (ch.livenessFd() >= 0) {
+                    service.pollHandlers().dispatchDel(ch.livenessFd());
+                }
+                ch.closeSocket();
             }
-            ch.closeSocket();
         }
         state = State.CLOSED;
         responseBacklog.clear();
