@@ -229,12 +229,8 @@ class BlockingDrainTest {
         int more = 60;
         try (Client c = Client.connect(name, MAX)) {
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
-            assertEquals(16 + 8, c.send(request(8, 0)));
-            assertTrue(h.held.await(30, TimeUnit.SECONDS), "first request not served");
+            sendWhileTheLoopHoldsTheFirst(c, h, more);
             Connection conn = h.last.get();
-            for (int i = 1; i <= more; i++) {
-                assertEquals(16 + 8, c.send(request(8, i)), "send " + i);
-            }
             int bytes = queuedDoorbells(conn);
             int flag = h.requestFlag(conn);
             h.release.countDown();
@@ -409,11 +405,7 @@ class BlockingDrainTest {
         int more = 20;
         try (Client c = Client.connect(name, MAX)) {
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
-            assertEquals(24, c.send(request(8, 0)));
-            assertTrue(h.held.await(30, TimeUnit.SECONDS), "first request not served");
-            for (int i = 1; i <= more; i++) {
-                assertEquals(24, c.send(request(8, i)), "send " + i);
-            }
+            sendWhileTheLoopHoldsTheFirst(c, h, more);
             s.requestRateLimit(RateLimit.OFF);
             h.release.countDown();
             recvEcho(c, resp, 8, 0, "the held request");
@@ -537,11 +529,7 @@ class BlockingDrainTest {
         int more = 30;
         try (Client c = Client.connect(name, MAX)) {
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
-            assertEquals(24, c.send(request(8, 0)));
-            assertTrue(h.held.await(30, TimeUnit.SECONDS), "first request not served");
-            for (int i = 1; i <= more; i++) {
-                assertEquals(24, c.send(request(8, i)), "send " + i);
-            }
+            sendWhileTheLoopHoldsTheFirst(c, h, more);
             Connection conn = h.last.get();
             assertEquals(RingHeaderDescriptor.READER_POLLING, h.requestFlag(conn), "listed while held");
             conn.disconnect(); // not the loop thread: the loop is inside this connection's request
@@ -582,11 +570,7 @@ class BlockingDrainTest {
         int more = 20;
         try (Client c = Client.connect(name, MAX)) {
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
-            assertEquals(24, c.send(request(8, 0)));
-            assertTrue(h.held.await(30, TimeUnit.SECONDS), "first request not served");
-            for (int i = 1; i <= more; i++) {
-                assertEquals(24, c.send(request(8, i)), "send " + i);
-            }
+            sendWhileTheLoopHoldsTheFirst(c, h, more);
             Connection conn = h.last.get();
             h.release.countDown();
             for (int i = 0; i <= more; i++) {
@@ -614,11 +598,7 @@ class BlockingDrainTest {
         int more = 40;
         try (Client c = Client.connect(name, MAX)) {
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
-            assertEquals(24, c.send(request(8, 0)));
-            assertTrue(h.held.await(30, TimeUnit.SECONDS), "first request not served");
-            for (int i = 1; i <= more; i++) {
-                assertEquals(24, c.send(request(8, i)), "send " + i);
-            }
+            sendWhileTheLoopHoldsTheFirst(c, h, more);
             Connection conn = h.last.get();
             h.onRequest = i -> {
                 if (i == 20) {
@@ -653,11 +633,7 @@ class BlockingDrainTest {
         int more = 30;
         try (Client c = Client.connect(name, MAX)) {
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
-            assertEquals(24, c.send(request(8, 0)));
-            assertTrue(h.held.await(30, TimeUnit.SECONDS), "first request not served");
-            for (int i = 1; i <= more; i++) {
-                assertEquals(24, c.send(request(8, i)), "send " + i);
-            }
+            sendWhileTheLoopHoldsTheFirst(c, h, more);
             h.release.countDown();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (h.last.get().backlogBytes() == 0) {
@@ -732,5 +708,17 @@ class BlockingDrainTest {
         long c0 = mx.getThreadCpuTime(t.getId());
         NativeClient.sleep(ms);
         return (mx.getThreadCpuTime(t.getId()) - c0) / 1_000_000;
+    }
+
+    /**
+     * Request 0, which the handler holds (the loop stays in it), then requests 1..{@code more} written meanwhile:
+     * the loop advertises itself awake, so they go without doorbells.
+     */
+    private static void sendWhileTheLoopHoldsTheFirst(Client c, Handler h, int more) throws InterruptedException {
+        assertEquals(24, c.send(request(8, 0)));
+        assertTrue(h.held.await(30, TimeUnit.SECONDS), "first request not served");
+        for (int i = 1; i <= more; i++) {
+            assertEquals(24, c.send(request(8, i)), "send " + i);
+        }
     }
 }
