@@ -656,6 +656,11 @@ public final class Connection {
         public boolean paused() {
             return backlogged();
         }
+
+        @Override
+        public boolean onLoopThread() {
+            return service.inLoop();
+        }
     };
 
     /** Re-registers the fd with the interest the current flow control, priority and pending notifications need. */

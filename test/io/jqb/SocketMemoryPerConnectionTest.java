@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 class SocketMemoryPerConnectionTest {
     private static final int MAX = 65_536;
     private static final int CLIENTS = 6;
-    /** Per connection beyond the shared area (its small send scratch), with room for other threads' allocations. */
+    /** Per connection beyond the shared areas (none of its own now), with room for other threads' allocations. */
     private static final long BOUND_PER_CONNECTION = 4_096;
     /** The shared area: one buffer of the largest agreed size, the recvmsg scratch and slack. */
     private static final long SHARED = MAX + 4_096;
@@ -86,8 +86,8 @@ class SocketMemoryPerConnectionTest {
         for (NativeClient d : clients) {
             d.echo(100);
         }
-        // RecordingHandler answers with heap buffers, copied through the connection's send scratch, which grows to
-        // the largest response it carried: client 0's to MAX, the others' stay at the smallest size.
+        // RecordingHandler answers with heap buffers from the loop thread, copied through the loop's send scratch
+        // (shared by the service's connections), which grows to the largest response it carried: client 0's, MAX.
         long held = NativeMemory.outstandingBytes() - before;
         assertTrue(held <= SHARED + MAX + CLIENTS * BOUND_PER_CONNECTION, "native bytes held for " + CLIENTS
                 + " served SOCKET connections: " + held + " (a receive and a send buffer each would be >= " + 2 * CLIENTS * MAX

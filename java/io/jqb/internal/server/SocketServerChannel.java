@@ -36,8 +36,15 @@ public final class SocketServerChannel extends AbstractServerChannel {
     private final int maxMsgSize;
     private final String base;
     private final ControlFile control;
-    private final Datagrams responseIo;
-    private final Datagrams eventIo;
+    /**
+     * The copy area of responses (heap buffers, gathered parts) sent off the loop thread: made by the first such send
+     * (under {@code responseLock}). On the loop thread, the service's shared area serves ({@link
+     * SocketReceiveArea#sendScratch()}): most servers answer from their handler, and a scratch of its own cost each
+     * connection a malloc'd block and its buffer object.
+     */
+    private Datagrams responseIo;
+    /** The same for events, under {@code eventLock}. */
+    private Datagrams eventIo;
     /** Where requests are received: the service's, shared by its SOCKET connections (loop thread). */
     private final SocketReceiveArea receive;
     /** The client's pid and uid from the handshake: only its datagrams are requests. */
@@ -59,8 +66,6 @@ public final class SocketServerChannel extends AbstractServerChannel {
         this.maxMsgSize = maxMsgSize;
         this.base = base;
         this.control = control;
-        this.responseIo = new Datagrams(maxMsgSize);
-        this.eventIo = new Datagrams(maxMsgSize);
         this.responsePeer = new PeerSocket(requestFd, "-response");
         this.eventPeer = new PeerSocket(eventFd, "-event");
     }
@@ -169,25 +174,54 @@ public final class SocketServerChannel extends AbstractServerChannel {
     @Override
     int writeResponse(ByteBuffer msg) {
         int rc = responsePeer.connect();
-        return rc < 0 ? rc : counted(responseIo.send(requestFd, msg), ControlFileDescriptor.RESPONSE);
+        return rc < 0 ? rc : counted(msg.isDirect() ? Datagrams.sendDirect(requestFd, msg)
+                : responseScratch().send(requestFd, msg), ControlFileDescriptor.RESPONSE);
     }
 
     @Override
     int writeResponse(ByteBuffer[] msgs) {
         int rc = responsePeer.connect();
-        return rc < 0 ? rc : counted(responseIo.send(requestFd, msgs), ControlFileDescriptor.RESPONSE);
+        return rc < 0 ? rc : counted(responseScratch().send(requestFd, msgs, maxMsgSize),
+                ControlFileDescriptor.RESPONSE);
     }
 
     @Override
     int writeEvent(ByteBuffer msg) {
         int rc = eventPeer.connect();
-        return rc < 0 ? rc : counted(eventIo.send(eventFd, msg), ControlFileDescriptor.EVENT);
+        return rc < 0 ? rc : counted(msg.isDirect() ? Datagrams.sendDirect(eventFd, msg)
+                : eventScratch().send(eventFd, msg), ControlFileDescriptor.EVENT);
     }
 
     @Override
     int writeEvent(ByteBuffer[] msgs) {
         int rc = eventPeer.connect();
-        return rc < 0 ? rc : counted(eventIo.send(eventFd, msgs), ControlFileDescriptor.EVENT);
+        return rc < 0 ? rc : counted(eventScratch().send(eventFd, msgs, maxMsgSize), ControlFileDescriptor.EVENT);
+    }
+
+    /** @return where a response is copied to be sent: the loop's shared area, or this connection's; under the lock */
+    private Datagrams responseScratch() {
+        if (owner.onLoopThread()) {
+            return receive.sendScratch();
+        }
+        Datagrams d = responseIo;
+        if (d == null) {
+            d = new Datagrams(maxMsgSize);
+            responseIo = d;
+        }
+        return d;
+    }
+
+    /** @see #responseScratch() */
+    private Datagrams eventScratch() {
+        if (owner.onLoopThread()) {
+            return receive.sendScratch();
+        }
+        Datagrams d = eventIo;
+        if (d == null) {
+            d = new Datagrams(maxMsgSize);
+            eventIo = d;
+        }
+        return d;
     }
 
     private int counted(int rc, int channel) {
@@ -309,8 +343,12 @@ public final class SocketServerChannel extends AbstractServerChannel {
     @Override
     void release() {
         control.close(true);
-        responseIo.close();
-        eventIo.close();
+        if (responseIo != null) {
+            responseIo.close();
+        }
+        if (eventIo != null) {
+            eventIo.close();
+        }
         receive.release();
     }
 }
