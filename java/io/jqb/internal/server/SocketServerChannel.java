@@ -7,6 +7,7 @@ import io.jqb.IpcException;
 import io.jqb.PollHandlers;
 import io.jqb.internal.Logs;
 import io.jqb.internal.log.RateLimitedLog;
+import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
@@ -34,7 +35,13 @@ public final class SocketServerChannel extends AbstractServerChannel {
     private final int requestFd;
     private final int eventFd;
     private final int maxMsgSize;
-    private final String base;
+    /**
+     * The connection's directory and the service name (strings the connection and the service hold anyway): the
+     * socket names' base {@code dir + "/qb-" + service} and the control file's path are built only when needed (the
+     * handshake response, teardown, a log line), not kept as two more strings per connection.
+     */
+    private final String dir;
+    private final String service;
     private final ControlFile control;
     /**
      * The copy area of responses (heap buffers, gathered parts) sent off the loop thread: made by the first such send
@@ -54,7 +61,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
     private final PeerSocket responsePeer;
     private final PeerSocket eventPeer;
 
-    private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String base,
+    private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String dir, String service,
             ControlFile control, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive) {
         super(owner);
         this.peerPid = peerPid;
@@ -64,7 +71,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
         this.requestFd = requestFd;
         this.eventFd = eventFd;
         this.maxMsgSize = maxMsgSize;
-        this.base = base;
+        this.dir = dir;
+        this.service = service;
         this.control = control;
         this.responsePeer = new PeerSocket(requestFd, "-response");
         this.eventPeer = new PeerSocket(eventFd, "-event");
@@ -78,25 +86,33 @@ public final class SocketServerChannel extends AbstractServerChannel {
     static SocketServerChannel create(int setupFd, String dir, String service, int maxMsgSize, int uid,
             int gid, int mode, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive)
             throws IpcException {
-        ControlFile ctl = ControlFile.create(dir + "/qb-control-" + service, uid, gid, mode);
-        String base = dir + "/qb-" + service;
+        String controlPath = controlPath(dir, service);
+        ControlFile ctl = ControlFile.create(controlPath, uid, gid, mode);
         int req = -1;
         int ev = -1;
         try {
-            req = UnixSocket.boundDatagram(base, "-request", maxMsgSize);
+            req = UnixSocket.boundDatagram(dir, BASE_INFIX, service, "-request", maxMsgSize);
             // Before anyone can know the name: every datagram then carries its sender's credentials.
             Posix.setIntOption(req, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
-            ev = UnixSocket.boundDatagram(base, "-event-tx", maxMsgSize);
-            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner, peerPid,
-                    peerUid, receive);
+            ev = UnixSocket.boundDatagram(dir, BASE_INFIX, service, "-event-tx", maxMsgSize);
+            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, dir, service, ctl, owner,
+                    peerPid, peerUid, receive);
             receive.acquire();
             return ch;
         } catch (RuntimeException | Error e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
-            ctl.close(true);
+            ctl.close();
+            DirectoryFiles.unlink(controlPath);
             throw e;
         }
+    }
+
+    /** The socket names are {@code dir + BASE_INFIX + service + suffix}. */
+    private static final String BASE_INFIX = "/qb-";
+
+    private static String controlPath(String dir, String service) {
+        return dir + "/qb-control-" + service;
     }
 
     @Override
@@ -106,12 +122,12 @@ public final class SocketServerChannel extends AbstractServerChannel {
 
     @Override
     public String requestPath() {
-        return control.path();
+        return controlPath(dir, service);
     }
 
     @Override
     public String responsePath() {
-        return base;
+        return dir + BASE_INFIX + service;
     }
 
     @Override
@@ -137,7 +153,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
      */
     private final class PeerSocket {
         private final int fd;
-        /** The client's socket is {@code base + suffix}. */
+        /** The client's socket is {@code dir + "/qb-" + service + suffix}. */
         private final String suffix;
         private volatile boolean connected;
         /** When the first connect failed (nanoTime | 1); 0 = not yet. */
@@ -153,7 +169,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
             if (connected) {
                 return 0;
             }
-            try (UnixSocket.Address a = UnixSocket.abstractAddress(base, suffix)) {
+            try (UnixSocket.Address a = UnixSocket.abstractAddress(dir, BASE_INFIX, service, suffix)) {
                 int rc = UnixSocket.connectRaw(fd, a);
                 if (rc == 0) {
                     UnixSocket.setBufferSizes(fd, maxMsgSize);
@@ -273,7 +289,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
                 // Not the client: the socket's abstract name is public (/proc/net/unix) and, until our first
                 // response connects it to the client's socket, anyone may send to it. Drop it, keep the client.
                 INJECTED.warn("{}: dropped a {}-byte datagram from pid {} uid {} (the client is pid {} uid {})",
-                        base, n, fromPid, fromUid, peerPid, peerUid);
+                        responsePath(), n, fromPid, fromUid, peerPid, peerUid);
                 continue;
             }
             int size = requestSize(receiveBuffer, 0, n);
@@ -342,7 +358,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
 
     @Override
     void release() {
-        control.close(true);
+        control.close();
+        DirectoryFiles.unlink(controlPath(dir, service));
         if (responseIo != null) {
             responseIo.close();
         }

@@ -24,7 +24,11 @@ public final class ControlFile {
         this.mem = new PointerStore(address, ControlFileDescriptor.LENGTH);
     }
 
-    /** Creates it (O_EXCL, through the fd: owner and mode as given), zeroed. */
+    /**
+     * Creates it (O_EXCL, through the fd: owner and mode as given), zeroed. The server's copy does not keep the path
+     * (one string per connection): {@link #path()} is null, and the server removes the file itself after
+     * {@link #close()}.
+     */
     public static ControlFile create(String path, int uid, int gid, int mode) throws IpcException {
         // O_EXCL|O_NOFOLLOW relative to the directory opened with O_NOFOLLOW: see DirectoryFiles.
         int fd = DirectoryFiles.createExclusive(path, 0600);
@@ -37,7 +41,7 @@ public final class ControlFile {
                 throw IpcException.of("fchown(" + path + ")", Posix.errno(), null);
             }
             Posix.check(Posix.C.fchmod(fd, mode), "fchmod(", path);
-            return new ControlFile(path, map(fd, path));
+            return new ControlFile(null, map(fd, path));
         } catch (RuntimeException | Error e) {
             DirectoryFiles.unlink(path);
             throw e;
@@ -100,18 +104,24 @@ public final class ControlFile {
         mem.writeVolatileInt(channel + ControlFileDescriptor.FLOW_CONTROL, value);
     }
 
+    /** @return the path it was opened with; null for one {@link #create}d (a server's) */
     public String path() {
         return path;
     }
 
-    /** Unmaps, and removes the file when {@code unlink}. Idempotent. */
+    /** Unmaps. Idempotent. */
+    public void close() {
+        close(false);
+    }
+
+    /** Unmaps, and removes the file when {@code unlink} (and its path is kept: see {@link #create}). Idempotent. */
     public synchronized void close(boolean unlink) {
         if (closed) {
             return;
         }
         closed = true;
         Posix.C.munmap(address, ControlFileDescriptor.LENGTH);
-        if (unlink) {
+        if (unlink && path != null) {
             DirectoryFiles.unlink(path);
         }
     }
