@@ -33,6 +33,9 @@ final class SocketReceiveArea {
     private ByteBuffer view;
     private long credScratch;
     private long livenessScratch;
+    /** {@link #controlName}'s cache: the service it was made for and the name. */
+    private String controlService;
+    private String controlName;
     /** The loop thread's copy area for sends (made on first use by the Datagrams, grown to the largest send). */
     private Datagrams sendScratch;
 
@@ -116,6 +119,20 @@ final class SocketReceiveArea {
     /** @return the receive buffer's address */
     long address() {
         return address;
+    }
+
+    /**
+     * The name of a SOCKET connection's control file, {@code "qb-control-" + service}, made once for the service
+     * instead of a path string per connection.
+     *
+     * @return the name
+     */
+    synchronized String controlName(String service) {
+        if (controlName == null || !service.equals(controlService)) {
+            controlName = "qb-control-" + service;
+            controlService = service;
+        }
+        return controlName;
     }
 
     /**

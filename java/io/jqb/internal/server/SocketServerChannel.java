@@ -42,6 +42,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
      */
     private final String dir;
     private final String service;
+    /** {@code "qb-control-" + service}: one string per service ({@link SocketReceiveArea#controlName}). */
+    private final String controlName;
     private final ControlFile control;
     /**
      * The copy area of responses (heap buffers, gathered parts) sent off the loop thread: made by the first such send
@@ -62,7 +64,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
     private final PeerSocket eventPeer;
 
     private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String dir, String service,
-            ControlFile control, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive) {
+            String controlName, ControlFile control, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive) {
         super(owner);
         this.peerPid = peerPid;
         this.peerUid = peerUid;
@@ -73,6 +75,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
         this.maxMsgSize = maxMsgSize;
         this.dir = dir;
         this.service = service;
+        this.controlName = controlName;
         this.control = control;
         this.responsePeer = new PeerSocket(requestFd, "-response");
         this.eventPeer = new PeerSocket(eventFd, "-event");
@@ -86,8 +89,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
     static SocketServerChannel create(int setupFd, String dir, String service, int maxMsgSize, int uid,
             int gid, int mode, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive)
             throws IpcException {
-        String controlPath = controlPath(dir, service);
-        ControlFile ctl = ControlFile.create(controlPath, uid, gid, mode);
+        String controlName = receive.controlName(service);
+        ControlFile ctl = ControlFile.create(dir, controlName, uid, gid, mode);
         int req = -1;
         int ev = -1;
         try {
@@ -95,7 +98,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
             // Before anyone can know the name: every datagram then carries its sender's credentials.
             Posix.setIntOption(req, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
             ev = UnixSocket.boundDatagram(dir, BASE_INFIX, service, "-event-tx", maxMsgSize);
-            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, dir, service, ctl, owner,
+            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, dir, service, controlName, ctl,
+                    owner,
                     peerPid, peerUid, receive);
             receive.acquire();
             return ch;
@@ -103,7 +107,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
             ctl.close();
-            DirectoryFiles.unlink(controlPath);
+            DirectoryFiles.unlink(dir, controlName);
             throw e;
         }
     }
@@ -111,9 +115,6 @@ public final class SocketServerChannel extends AbstractServerChannel {
     /** The socket names are {@code dir + BASE_INFIX + service + suffix}. */
     private static final String BASE_INFIX = "/qb-";
 
-    private static String controlPath(String dir, String service) {
-        return dir + "/qb-control-" + service;
-    }
 
     @Override
     public int connectionType() {
@@ -122,7 +123,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
 
     @Override
     public String requestPath() {
-        return controlPath(dir, service);
+        return dir + "/" + controlName;
     }
 
     @Override
@@ -359,7 +360,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
     @Override
     void release() {
         control.close();
-        DirectoryFiles.unlink(controlPath(dir, service));
+        DirectoryFiles.unlink(dir, controlName);
         if (responseIo != null) {
             responseIo.close();
         }
