@@ -59,9 +59,15 @@ public final class SocketServerChannel extends AbstractServerChannel {
     /** The client's pid and uid from the handshake: only its datagrams are requests. */
     private final int peerPid;
     private final int peerUid;
-    /** Responses leave through the request socket, connected to the client's {@code B-response}; events likewise. */
-    private final PeerSocket responsePeer;
-    private final PeerSocket eventPeer;
+    /**
+     * Responses leave through the request socket, connected to the client's {@code B-response} by the first send
+     * ({@link #connectPeer}); events likewise through the event socket to {@code B-event}.
+     */
+    private volatile boolean responseConnected;
+    private volatile boolean eventConnected;
+    /** When the first connect of each direction failed (nanoTime | 1); 0 = not yet. Under the direction's lock. */
+    private long responseFirstTry;
+    private long eventFirstTry;
 
     private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String dir, String service,
             String controlName, ControlFile control, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive) {
@@ -77,8 +83,6 @@ public final class SocketServerChannel extends AbstractServerChannel {
         this.service = service;
         this.controlName = controlName;
         this.control = control;
-        this.responsePeer = new PeerSocket(requestFd, "-response");
-        this.eventPeer = new PeerSocket(eventFd, "-event");
     }
 
     /**
@@ -147,71 +151,69 @@ public final class SocketServerChannel extends AbstractServerChannel {
     }
 
     /**
-     * One of our sending sockets and the client's socket it connects to, which the client binds after the handshake.
+     * Connects one of our sending sockets to the client's socket, which the client binds after the handshake
+     * ({@code dir + "/qb-" + service + "-response"} from the request socket, {@code "-event"} from the event socket).
      * libqb retries up to 10 × 100 ms, sleeping on the caller's thread (often the loop); jqb tries once per send and
      * returns {@link #NOT_YET_CONNECTED} (the connection queues the message and its loop retries) until
-     * {@code CONNECT_TRIES × 100 ms} after the first attempt, then the error. Used under its direction's lock.
+     * {@code CONNECT_TRIES × 100 ms} after the first attempt, then the error. Under the direction's lock. (The
+     * state is two fields per direction in this object: a helper object per direction was 40 bytes each.)
+     *
+     * @return 0 once connected, {@link #NOT_YET_CONNECTED}, or a negated errno
      */
-    private final class PeerSocket {
-        private final int fd;
-        /** The client's socket is {@code dir + "/qb-" + service + suffix}. */
-        private final String suffix;
-        private volatile boolean connected;
-        /** When the first connect failed (nanoTime | 1); 0 = not yet. */
-        private long firstTry;
-
-        PeerSocket(int fd, String suffix) {
-            this.fd = fd;
-            this.suffix = suffix;
-        }
-
-        /** @return 0 once connected, {@link #NOT_YET_CONNECTED}, or a negated errno */
-        int connect() {
-            if (connected) {
+    private int connectPeer(boolean event) {
+        int fd = event ? eventFd : requestFd;
+        try (UnixSocket.Address a = UnixSocket.abstractAddress(dir, BASE_INFIX, service,
+                event ? "-event" : "-response")) {
+            int rc = UnixSocket.connectRaw(fd, a);
+            if (rc == 0) {
+                UnixSocket.setBufferSizes(fd, maxMsgSize);
+                if (event) {
+                    eventConnected = true;
+                } else {
+                    responseConnected = true;
+                }
                 return 0;
             }
-            try (UnixSocket.Address a = UnixSocket.abstractAddress(dir, BASE_INFIX, service, suffix)) {
-                int rc = UnixSocket.connectRaw(fd, a);
-                if (rc == 0) {
-                    UnixSocket.setBufferSizes(fd, maxMsgSize);
-                    connected = true;
-                    return 0;
+            long now = System.nanoTime();
+            long first = event ? eventFirstTry : responseFirstTry;
+            if (first == 0) {
+                first = now | 1;
+                if (event) {
+                    eventFirstTry = first;
+                } else {
+                    responseFirstTry = first;
                 }
-                long now = System.nanoTime();
-                if (firstTry == 0) {
-                    firstTry = now | 1;
-                }
-                return now - firstTry < CONNECT_TRIES * 100_000_000L ? NOT_YET_CONNECTED : rc;
-            } catch (IpcException e) {
-                return -e.errno();
             }
+            return now - first < CONNECT_TRIES * 100_000_000L ? NOT_YET_CONNECTED : rc;
+        } catch (IpcException e) {
+            return -e.errno();
         }
     }
 
     @Override
     int writeResponse(ByteBuffer msg) {
-        int rc = responsePeer.connect();
+        int rc = responseConnected ? 0 : connectPeer(false);
         return rc < 0 ? rc : counted(msg.isDirect() ? Datagrams.sendDirect(requestFd, msg)
                 : responseScratch().send(requestFd, msg), ControlFileDescriptor.RESPONSE);
     }
 
     @Override
     int writeResponse(ByteBuffer[] msgs) {
-        int rc = responsePeer.connect();
+        int rc = responseConnected ? 0 : connectPeer(false);
         return rc < 0 ? rc : counted(responseScratch().send(requestFd, msgs, maxMsgSize),
                 ControlFileDescriptor.RESPONSE);
     }
 
     @Override
     int writeEvent(ByteBuffer msg) {
-        int rc = eventPeer.connect();
+        int rc = eventConnected ? 0 : connectPeer(true);
         return rc < 0 ? rc : counted(msg.isDirect() ? Datagrams.sendDirect(eventFd, msg)
                 : eventScratch().send(eventFd, msg), ControlFileDescriptor.EVENT);
     }
 
     @Override
     int writeEvent(ByteBuffer[] msgs) {
-        int rc = eventPeer.connect();
+        int rc = eventConnected ? 0 : connectPeer(true);
         return rc < 0 ? rc : counted(eventScratch().send(eventFd, msgs, maxMsgSize), ControlFileDescriptor.EVENT);
     }
 
@@ -337,7 +339,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
      */
     @Override
     public boolean writableSignalsResponseRoom() {
-        return responsePeer.connected;
+        return responseConnected;
     }
 
     @Override
