@@ -97,8 +97,12 @@ public final class Connection {
     private int authUid;
     private int authGid;
     private int authMode = 0600;
-    private final SendBacklog responseBacklog = new SendBacklog();
-    private final SendBacklog eventBacklog = new SendBacklog();
+    /**
+     * The send backlogs: {@link SendBacklog#NONE} until a message is first queued ({@link #backlog(boolean)}), so a
+     * connection that never queues has none of its own.
+     */
+    private volatile SendBacklog responseBacklog = SendBacklog.NONE;
+    private volatile SendBacklog eventBacklog = SendBacklog.NONE;
     /** A backlog flush is on the timer; through {@link #FLUSH_SCHEDULED} (was an {@code AtomicBoolean}). */
     private volatile boolean flushScheduled;
     private volatile int flushDelayMs = 1;
@@ -275,7 +279,7 @@ public final class Connection {
                 return event ? countEvent(rc, op) : countResponse(rc, op);
             }
         }
-        return enqueue(backlog, one, many, op);
+        return enqueue(event, one, many, op);
     }
 
     /** @return true when this event's notification may wait for the end of the loop's dispatch pass */
@@ -305,7 +309,28 @@ public final class Connection {
         }
     }
 
-    private int enqueue(SendBacklog backlog, ByteBuffer one, ByteBuffer[] many, String op) {
+    /** @return the direction's backlog, made now if it is still {@link SendBacklog#NONE} */
+    private SendBacklog backlog(boolean event) {
+        SendBacklog b = event ? eventBacklog : responseBacklog;
+        if (b != SendBacklog.NONE) {
+            return b;
+        }
+        synchronized (callbacks) {
+            b = event ? eventBacklog : responseBacklog;
+            if (b == SendBacklog.NONE) {
+                b = new SendBacklog();
+                if (event) {
+                    eventBacklog = b;
+                } else {
+                    responseBacklog = b;
+                }
+            }
+            return b;
+        }
+    }
+
+    private int enqueue(boolean event, ByteBuffer one, ByteBuffer[] many, String op) {
+        SendBacklog backlog = backlog(event);
         long limit = service.sendBacklogLimit();
         boolean queued = one != null ? backlog.offer(limit, one) : backlog.offer(limit, many);
         if (!queued) {
