@@ -34,7 +34,7 @@ public final class Connection {
     private final int pid;
     private final int uid;
     private final int gid;
-    /** References ({@link #ref()}); through {@link #REFS}: an {@code AtomicInteger} was 16 more bytes per connection. */
+    /** References ({@link #ref()}), through {@link #REFS}: an {@code AtomicInteger} was 16 more bytes each. */
     private volatile int refs = 1;
     /**
      * The statistics counters are plain volatile fields updated through these handles: seven {@code AtomicLong}s

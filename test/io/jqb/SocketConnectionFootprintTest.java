@@ -31,8 +31,11 @@ class SocketConnectionFootprintTest {
     private static final int CLIENTS = 300;
     /**
      * Live heap per open connection: ~1,290 B measured before this test (the connection's objects: {@code
-     * Connection}, its channel, path strings, callbacks, backlogs, the ops view), ~1,120 with the send scratch shared, ~1,010 with one callbacks object, ~820 without the socket base and control path strings, 730-830 over runs with the control file made from the directory and a per-service name, 560-680 without the PeerSocket objects and with the send backlogs made on first use; the bound leaves room
-     * for what other threads keep meanwhile.
+     * Connection}, its channel, path strings, callbacks, backlogs, the ops view); ~1,120 with the send scratch
+     * shared, ~1,010 with one callbacks object, ~820 without the socket base and control path strings, 730-830 over
+     * runs with the control file made from the directory and a per-service name, 560-680 without the PeerSocket
+     * objects and with the send backlogs made on first use (session 7). The bound leaves room for what other threads
+     * keep meanwhile.
      */
     private static final long HEAP_PER_CONNECTION_BOUND = 900;
     /**

@@ -493,8 +493,8 @@ public final class Acceptor {
         a.activate(ch, agreed);
         h.activated = true;
         try {
-            ConnectionResponse.send(h.fd, 0, ch.connectionType(), agreed, a.id(), ch.requestPath(),
-                    ch.responsePath(), ch.eventPath(), detect ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY
+            ConnectionResponse.send(h.fd, ch, agreed, a.id(),
+                    detect ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY
                             : cap > 0 ? ConnectionRequestDescriptor.JQB_CAPABILITY : 0);
             a.register();
         } catch (RuntimeException | Error e) {

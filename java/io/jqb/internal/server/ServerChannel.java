@@ -63,6 +63,17 @@ public interface ServerChannel {
 
     String eventPath();
 
+    /**
+     * Writes the three paths of the connection response, NUL-free UTF-8 of at most {@code max} bytes each, at the
+     * given addresses (zeroed memory); by default {@link #requestPath()}, {@link #responsePath()} and
+     * {@link #eventPath()}. A channel that keeps its paths in parts writes them without building the strings.
+     */
+    default void putPaths(long request, long response, long event, int max) {
+        io.jqb.internal.posix.Posix.putUtf8(request, requestPath(), null, max);
+        io.jqb.internal.posix.Posix.putUtf8(response, responsePath(), null, max);
+        io.jqb.internal.posix.Posix.putUtf8(event, eventPath(), null, max);
+    }
+
     /** The fd the loop watches for requests. */
     int fd();
 

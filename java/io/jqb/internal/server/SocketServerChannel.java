@@ -102,8 +102,8 @@ public final class SocketServerChannel extends AbstractServerChannel {
             // Before anyone can know the name: every datagram then carries its sender's credentials.
             Posix.setIntOption(req, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
             ev = UnixSocket.boundDatagram(dir, BASE_INFIX, service, "-event-tx", maxMsgSize);
-            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, dir, service, controlName, ctl,
-                    owner,
+            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, dir, service, controlName,
+                    ctl, owner,
                     peerPid, peerUid, receive);
             receive.acquire();
             return ch;
@@ -138,6 +138,13 @@ public final class SocketServerChannel extends AbstractServerChannel {
     @Override
     public String eventPath() {
         return "";
+    }
+
+    /** The paths from their parts: a connect builds neither string (the event path is empty). */
+    @Override
+    public void putPaths(long request, long response, long event, int max) {
+        Posix.putUtf8(request, dir, "/", controlName, null, max);
+        Posix.putUtf8(response, dir, BASE_INFIX, service, null, max);
     }
 
     @Override

@@ -9,8 +9,9 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link UnixSocket#abstractAddress(String, String)} (and the four-part form) writes {@code "\0" + name + suffix} (UTF-8, padded with zeros,
- * cut at 106 bytes) straight into the {@code sockaddr_un}, as the one-string form does, and shows the same text.
+ * {@link UnixSocket#abstractAddress(String, String)} (and the four-part form) writes {@code "\0" + name + suffix}
+ * (UTF-8, padded with zeros, cut at 106 bytes) straight into the {@code sockaddr_un}, as the one-string form does,
+ * and shows the same text.
  */
 class AbstractAddressTest {
     /** @return sun_path of {@code a} (108 bytes) */
