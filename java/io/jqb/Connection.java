@@ -133,8 +133,6 @@ public final class Connection {
      * drain re-check job) are one object: six lambdas and anonymous classes were ~100 bytes of every connection.
      */
     private final Callbacks callbacks = new Callbacks();
-    /** The channel's view of this connection. */
-    final ServerChannel.Owner owner = callbacks;
 
     Connection(Service service, long id, int pid, int uid, int gid) {
         this.service = service;
@@ -726,6 +724,11 @@ public final class Connection {
         public boolean onLoopThread() {
             return service.inLoop();
         }
+    }
+
+    /** @return the channel's view of this connection */
+    ServerChannel.Owner owner() {
+        return callbacks;
     }
 
     /** Re-registers the fd with the interest the current flow control, priority and pending notifications need. */
