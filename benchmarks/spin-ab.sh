@@ -13,7 +13,9 @@
 # Usage: benchmarks/spin-ab.sh [ROUNDS=3] [SIZE=64] [BUILD_DIR[@JVM_OPTS]...]   (default build: this checkout)
 # A build may carry JVM options for both its server and its client after an '@', e.g. "$PWD@-Djqb.guard.repair=false"
 # (options separated by spaces, in one argument): one build measured with and without a switch.
-# Knobs: COUNT (200000), CPU_SERVER (0), CPU_CLIENT (1), LAYOUT (1: the layout floors too; 0: the plain floor only).
+# Knobs: COUNT (200000), CPU_SERVER (0), CPU_CLIENT (1), LAYOUT (1: the layout floors too; 0: the plain floor only),
+# WARMUP (round trips before the timed ones in each bench run; empty: bench's default, 20000. Each round starts
+# fresh JVMs, so with a short warm-up the timed loop can share its pinned vCPU with the JIT compiling both ends).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/lib.sh"
@@ -27,6 +29,7 @@ COUNT=${COUNT:-200000}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 LAYOUT=${LAYOUT:-1}
+WARMUP=${WARMUP:-}
 floor="$root/native/build/qbn-floor"
 [ -x "$floor" ] || { echo "spin-ab: $floor missing: run 'make native'" >&2; exit 2; }
 
@@ -64,7 +67,7 @@ for r in $(seq 1 "$ROUNDS"); do
         server=$!
         wait_ready "$work/server.log" "$server" "the spinning jqb server ($b)"
         line=$(taskset -c "$CPU_CLIENT" "$b/bin/jqb" bench --service "$svc" --wait spin --count "$COUNT" \
-            --size "$SIZE" 2>"$work/bench.err" | grep '^size=')
+            --size "$SIZE" ${WARMUP:+--warmup "$WARMUP"} 2>"$work/bench.err" | grep '^size=')
         [ -n "$line" ] || { echo "spin-ab: bench against $b failed:" >&2; cat "$work/bench.err" "$work/server.log.err" >&2; }
         stop_pid "$server"
         server=""
