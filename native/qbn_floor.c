@@ -39,6 +39,7 @@
  * @8244 on line H1) and a data area of roundup(max_msg_size + 13, 4096) bytes mapped twice back to back, with
  * max_msg_size = size + 40 as `jqb bench` asks. Chunks at libqb's 4-byte positions: length @0, magic @4, message
  * @8: the request is a 16-byte qb_ipc_request_header + payload, the response a 24-byte response header + payload.
+ * Every word is in the host's byte order (little-endian on x86, as libqb's native peers and jqb write them).
  * Per message, in jqb's order (ShmRing.claimCached / commit / readDetected / readChunk / validChunk / reclaim):
  *
  *   writer: reads ref_count, flow control, the semaphore word (ShmClientChannel.checkSendable, shouldHold; client
