@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The benchmark peer {@code qbn-floor --layout jqb} (the floor of a libqb-compatible ring, issue 14 item 2): its two
  * processes echo every message through the ring layout across many laps and wraps of the double-mapped data area
  * (64 B: ≈ 46 chunks per lap; 4 KiB and 64 KiB: every chunk wraps or lands at a new word), and the tool itself fails
- * (exit 1) when an echoed payload differs, a pointer or magic is not what jqb's rules allow, or a side stalls. So
+ * (exit 1) when an answer is not the answer to its own request (each carries its number), the last echoed payload
+ * differs, a pointer or magic is not what jqb's rules allow, or a side stalls. So
  * the figures the spin table quotes come from a ring that really moves the bytes; bad option combinations exit 2.
  */
 class FloorLayoutTest {
