@@ -9,11 +9,13 @@
 # chart) and the cold start (cold-start.sh). Prints the tables and writes them, with the machine and the exact
 # commands, to docs/PERFORMANCE.md (and the chart to docs/scale-curve.svg).
 #
-# Knobs (environment): COUNT (blocking round trips per cell), WARMUP, PIPE_COUNT, PIPE_WARMUP, CONNECT_COUNT,
-# CONNECT_WARMUP, OUT (the Markdown file), CPU_SERVER / CPU_CLIENT_SPLIT (vCPU numbers), CELL_TIMEOUT (seconds);
+# Knobs (environment): COUNT (blocking round trips per cell), WARMUP, PIPE_COUNT, PIPE_WARMUP, PIPE_ROUNDS (the
+# pipelined cells run this many times, the four pairings of a cell back to back, order reversed every other round),
+# CONNECT_COUNT, CONNECT_WARMUP, OUT (the Markdown file), CPU_SERVER / CPU_CLIENT_SPLIT (vCPU numbers), CELL_TIMEOUT (seconds);
 # ROUNDS (spin-vs-floor rounds), SPIN_COUNT / SPIN_WARMUP (round trips per spin or floor run at 64 B and 4 KiB; a
 # tenth / a fifth at 64 KiB), PHASED (the wait strategy of the jqb server for the native-client row);
-# SKIP_BLOCKING=1, SKIP_SPIN=1, SKIP_SCALE=1, SKIP_COLD=1, SKIP_GC=1 leave a part out (for trying the script);
+# SKIP_BLOCKING=1 (blocking, pipelined and set-up phases), SKIP_RTT=1, SKIP_PIPE=1, SKIP_CONNECT=1 (one of them),
+# SKIP_SPIN=1, SKIP_SCALE=1, SKIP_COLD=1, SKIP_GC=1 leave a part out (for trying the script: with OUT elsewhere);
 # scale-curve.sh's and cold-start.sh's own knobs (SCALE_*, COLD_*) pass through. Last, the JMH `-prof gc` figures
 # of the hot paths (jmh-gc.sh, ~3 minutes; needs the JMH class path: `make bench-compare` builds it).
 set -uo pipefail
@@ -25,8 +27,9 @@ cd "$root"
 
 COUNT=${COUNT:-20000}
 WARMUP=${WARMUP:-20000}
-PIPE_COUNT=${PIPE_COUNT:-40000}
+PIPE_COUNT=${PIPE_COUNT:-200000}
 PIPE_WARMUP=${PIPE_WARMUP:-20000}
+PIPE_ROUNDS=${PIPE_ROUNDS:-3}
 CONNECT_COUNT=${CONNECT_COUNT:-2000}
 CONNECT_WARMUP=${CONNECT_WARMUP:-10000}
 OUT=${OUT:-docs/PERFORMANCE.md}
@@ -47,6 +50,9 @@ SPIN_WARMUP=${SPIN_WARMUP:-500000}
 read -r -a SPIN_SIZES <<<"${SPIN_SIZES:-64 4096 65536}"
 PHASED=${PHASED:-phased:1000:0}
 SKIP_BLOCKING=${SKIP_BLOCKING:-0}
+SKIP_RTT=${SKIP_RTT:-0}
+SKIP_PIPE=${SKIP_PIPE:-0}
+SKIP_CONNECT=${SKIP_CONNECT:-0}
 SKIP_SPIN=${SKIP_SPIN:-0}
 SKIP_SCALE=${SKIP_SCALE:-0}
 SKIP_COLD=${SKIP_COLD:-0}
@@ -70,10 +76,12 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 
 work=$(mktemp -d /tmp/jqb-bench-compare.XXXXXX)
-results="$work/results.tsv"   # mode transport cpus size client server p50 p99 msgs MBs
+results="$work/results.tsv"   # mode transport cpus size client server p50 p99 msgs MBs [msgs x, pipe only]
+pipe_rounds="$work/pipe-rounds.tsv" # round transport cpus size client server msgs MBs
 rounds="$work/rounds.tsv"     # round size kind(floor|floor8|spin|phased) p50 p99 msgs
 commands="$work/commands.txt"
 : >"$results"
+: >"$pipe_rounds"
 : >"$rounds"
 : >"$commands"
 echo "export JQB_LOG_LEVEL=$JQB_LOG_LEVEL JQB_JAVA_OPTS='$JQB_JAVA_OPTS'" >>"$commands"
@@ -153,7 +161,7 @@ run_cell() {
     local mode=$1 t=$2 cpus=$3 size=$4 cli=$5 srv=$6
     shift 7
     local line out
-    echo "$*" >>"$commands"
+    [ "$mode" != pipe ] || [ "$pipe_round" -le 1 ] && echo "$*" >>"$commands"
     out=$(timeout "$CELL_TIMEOUT" "$@" 2>"$work/client.err")
     local rc=$?
     if [ "$mode" = connect ]; then
@@ -164,7 +172,11 @@ run_cell() {
     if [ $rc -ne 0 ] || [ -z "$line" ]; then
         echo "bench-compare: FAILED (rc $rc): $*" >&2
         sed 's/^/    /' "$work/client.err" | grep -v "chronicle\|Chronicle\|WARNING: Make sure" | tail -5 >&2
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\n' "$mode" "$t" "$cpus" "$size" "$cli" "$srv" >>"$results"
+        if [ "$mode" = pipe ]; then
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t-\t-\n' "$pipe_round" "$t" "$cpus" "$size" "$cli" "$srv" >>"$pipe_rounds"
+        else
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\n' "$mode" "$t" "$cpus" "$size" "$cli" "$srv" >>"$results"
+        fi
         return
     fi
     local p50 p99 msgs mbs
@@ -172,8 +184,14 @@ run_cell() {
     p99=$(field "$line" p99_ns)
     msgs=$(field "$line" msgs_per_s)
     mbs=$(field "$line" MB_per_s)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$t" "$cpus" "$size" "$cli" "$srv" \
-        "${p50:--}" "${p99:--}" "${msgs:--}" "${mbs:--}" >>"$results"
+    if [ "$mode" = pipe ]; then
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pipe_round" "$t" "$cpus" "$size" "$cli" "$srv" "${msgs:--}" \
+            "${mbs:--}" >>"$pipe_rounds"
+        mode="pipe#$pipe_round"
+    else
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$t" "$cpus" "$size" "$cli" "$srv" \
+            "${p50:--}" "${p99:--}" "${msgs:--}" "${mbs:--}" >>"$results"
+    fi
     printf '  %-7s %-6s %-6s %6s  %-6s -> %-6s  %s\n' "$mode" "$t" "$cpus" "$size" "$cli" "$srv" "$line"
 }
 
@@ -212,6 +230,7 @@ for t in "${TRANSPORTS[@]}"; do
         >/dev/null 2>&1 || echo "bench-compare: connect warm-up of jqb-$t failed" >&2
 done
 
+if [ "$SKIP_RTT" != 1 ]; then
 phase "blocking round trips ($COUNT per cell after $WARMUP warm-up)"
 for t in "${TRANSPORTS[@]}"; do
     for cpus in "${CPUSETS[@]}"; do
@@ -227,9 +246,11 @@ for t in "${TRANSPORTS[@]}"; do
         done
     done
 done
+fi # SKIP_RTT
 
 # Each mode warmed with itself: the jqb servers' pipelined path (batches of requests per doorbell, a response
 # ring that fills) is other code than the blocking one; both clients also warm up pipelined in-process.
+if [ "$SKIP_PIPE" != 1 ]; then
 echo "bench-compare: warming up the jqb servers' pipelined path"
 for t in "${TRANSPORTS[@]}"; do
     for size in "${PIPE_SIZES[@]}"; do
@@ -239,13 +260,22 @@ for t in "${TRANSPORTS[@]}"; do
             --max "$MAX" --warmup 0 --pipeline >/dev/null 2>&1 || echo "bench-compare: pipelined warm-up of jqb-$t failed" >&2
     done
 done
-phase "pipelined ($PIPE_COUNT requests per cell, window = one response ring - 1)"
-for t in "${TRANSPORTS[@]}"; do
-    for cpus in "${CPUSETS[@]}"; do
-        ccpu=$(client_cpu "$cpus")
-        for size in "${PIPE_SIZES[@]}"; do
-            for srv in "${IMPLS[@]}"; do
-                for cli in "${IMPLS[@]}"; do
+# One run of 40,000 requests (~0.1 s for a fast cell) measured mostly this VM's minute-to-minute noise: every
+# cell now runs PIPE_ROUNDS times, the four pairings of a cell back to back (reversed every other round), and
+# each pairing's × is the median of its per-round ratios to the same round's native -> native.
+phase "pipelined ($PIPE_ROUNDS rounds of $PIPE_COUNT requests per cell, window = one response ring - 1)"
+pipe_t0=$(date +%s)
+pairings=("native native" "native jqb" "jqb native" "jqb jqb")
+for pipe_round in $(seq 1 "$PIPE_ROUNDS"); do
+    order=("${pairings[@]}")
+    if [ $((pipe_round % 2)) -eq 0 ]; then order=("${pairings[3]}" "${pairings[2]}" "${pairings[1]}" "${pairings[0]}"); fi
+    for t in "${TRANSPORTS[@]}"; do
+        for cpus in "${CPUSETS[@]}"; do
+            ccpu=$(client_cpu "$cpus")
+            for size in "${PIPE_SIZES[@]}"; do
+                for pr in "${order[@]}"; do
+                    srv=${pr% *}
+                    cli=${pr#* }
                     run_cell pipe "$t" "$cpus" "$size" "$cli" "$srv" -- taskset -c "$ccpu" "$(client_cmd "$cli")" \
                         bench --service "${SERVICE[$srv-$t]}" --count "$PIPE_COUNT" --size "$size" --max "$MAX" \
                         --warmup "$PIPE_WARMUP" --pipeline
@@ -254,7 +284,30 @@ for t in "${TRANSPORTS[@]}"; do
         done
     done
 done
+pipe_seconds=$(( $(date +%s) - pipe_t0 ))
+phase "pipelined: $PIPE_ROUNDS rounds took $pipe_seconds s"
+# Per cell: median msgs/s and MB/s over the rounds, and the median of the per-round ratios to native -> native.
+for t in "${TRANSPORTS[@]}"; do
+    for cpus in "${CPUSETS[@]}"; do
+        for size in "${PIPE_SIZES[@]}"; do
+            for srv in "${IMPLS[@]}"; do
+                for cli in "${IMPLS[@]}"; do
+                    sel() { awk -F'\t' -v t="$t" -v c="$cpus" -v s="$size" -v cl="$1" -v sv="$2" -v col="$3" \
+                        '$2 == t && $3 == c && $4 == s && $5 == cl && $6 == sv { print $1 "\t" $col }' "$pipe_rounds"; }
+                    msgs=$(sel "$cli" "$srv" 7 | cut -f2 | median)
+                    mbs=$(sel "$cli" "$srv" 8 | cut -f2 | median | awk '{ print $1 == "-" ? "-" : sprintf("%.2f", $1) }')
+                    x=$(join -t $'\t' <(sel "$cli" "$srv" 7 | sort) <(sel native native 7 | sort) \
+                        | awk -F'\t' '$2 != "-" && $3 != "-" && $3 > 0 { printf "%.4f\n", $2 / $3 }' | median)
+                    printf 'pipe\t%s\t%s\t%s\t%s\t%s\t-\t-\t%s\t%s\t%s\n' "$t" "$cpus" "$size" "$cli" "$srv" \
+                        "$msgs" "$mbs" "$x" >>"$results"
+                done
+            done
+        done
+    done
+done
+fi # SKIP_PIPE
 
+if [ "$SKIP_CONNECT" != 1 ]; then
 phase "connection set-up ($CONNECT_COUNT connect+handshake+close per cell after $CONNECT_WARMUP)"
 for t in "${TRANSPORTS[@]}"; do
     for cpus in "${CPUSETS[@]}"; do
@@ -268,6 +321,7 @@ for t in "${TRANSPORTS[@]}"; do
         done
     done
 done
+fi # SKIP_CONNECT
 fi # SKIP_BLOCKING
 
 # ---------------------------------------------------------------------------------------------- spin vs floor
@@ -434,7 +488,7 @@ tables() {
       print "|---|---|---:|---|---:|---:|---:|"
       for (r = 1; r <= n; r++) if (f[r,1] == "pipe")
         printf "| %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,2]), f[r,3], f[r,4], pair(f[r,5], f[r,6]),
-          num(f[r,9]), f[r,10], ratio(f[r,9], b(r,9))
+          num(f[r,9]), f[r,10], (f[r,11] == "" || f[r,11] == "-") ? "-" : sprintf("%.2f", f[r,11])
       print ""
       print "### Connection set-up (connect + handshake + close)"
       print ""
@@ -576,14 +630,17 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "* Blocking: $COUNT round trips per cell after $WARMUP warm-up round trips in the same process; RTT ="
     echo "  \`send\` + \`recv\` of one echo, timed one by one; msgs/s = round trips per second over the timed loop."
     echo "  Both clients ask for a buffer of $MAX bytes (64 KiB payload + headers, needed by SOCKET)."
-    echo "* Pipelined: $PIPE_COUNT requests after $PIPE_WARMUP blocking round trips and $PIPE_WARMUP pipelined"
+    echo "* Pipelined: $PIPE_ROUNDS rounds; in each, every cell's four pairings run back to back (order reversed"
+    echo "  every other round). A run: $PIPE_COUNT requests after $PIPE_WARMUP blocking round trips and $PIPE_WARMUP pipelined"
     echo "  requests in the same client process (each mode warmed with itself, both clients; the jqb client runs"
     echo "  the $PIPE_WARMUP pipelined ones three times: HotSpot compiles its loop as a whole method during the"
     echo "  third), the jqb servers' pipelined"
     echo "  path warmed first ($PIPE_COUNT pipelined requests per size from the native client);"
     echo "  at most one response ring's worth minus one outstanding (more can deadlock libqb: the server"
     echo "  stops reading doorbells while its response ring is full, and \`qb_ipcc_send\` spins on the full doorbell"
-    echo "  socket); a send that would block drains the ready responses. Throughput only."
+    echo "  socket); a send that would block drains the ready responses. Throughput only: msgs/s and MB/s are the"
+    echo "  medians over the rounds, and **msgs/s ×** is the median of the per-round ratios to that round's"
+    echo "  native → native (not the ratio of the medians). The phase took ${pipe_seconds:--} s."
     echo "* Connection set-up: $CONNECT_COUNT times connect + handshake + disconnect after $CONNECT_WARMUP warm-up"
     echo "  connections in the same client process (jqb clients: HotSpot's C2 compiles a method called once per"
     echo "  connect only after ≈5000 calls, so the warm-up is twice that and the JIT has finished the set-up path; the"
@@ -593,7 +650,8 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "* Ratios (×) divide by native client ↔ native server in the same transport, CPUs, size and mode: below 1 is"
     echo "  faster for times, above 1 is better for msgs/s."
     echo "* **Noise**: the 2-vCPU VM is shared with other work (unit tests of other engineers ran concurrently; see"
-    echo "  the load average above). Single-run figures, no repetition; p99 is especially sensitive."
+    echo "  the load average above). Single-run figures except the pipelined table (medians of its rounds); p99 is"
+    echo "  especially sensitive."
     echo
     echo "## Results"
     echo
