@@ -30,9 +30,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class ShmServerChannel extends AbstractServerChannel {
     private static final int DRAIN = 256;
     /**
-     * Doorbell bytes of served requests a native client's connection may leave unread while its ring still shows at
-     * least this many requests ({@link #drain}): one recv per this many requests while the loop is far behind a
-     * pipelining client. Small against the ≈ 278 one-byte sends a default stream socket holds.
+     * Doorbell bytes of served requests a native client's connection may leave unread while its ring still shows
+     * requests ({@link #drain}): one recv per this many requests while the client pipelines. Small against the ≈ 278
+     * one-byte sends a default stream socket holds, so the client keeps room to post.
      */
     static final int DEFER_DRAIN = 32;
     /** Most outstanding notification bytes sent by one send(2). */
@@ -499,8 +499,8 @@ public final class ShmServerChannel extends AbstractServerChannel {
     }
 
     /**
-     * Reads the doorbell bytes owed for served chunks (at least one, to notice EOF), or for a native client with at
-     * least {@link #DEFER_DRAIN} requests still posted defers them (fewer than that owed). Never more than owed: the bytes of
+     * Reads the doorbell bytes owed for served chunks (at least one, to notice EOF), or for a native client with
+     * requests still posted defers them (fewer than {@link #DEFER_DRAIN} owed). Never more than owed: the bytes of
      * requests not yet served stay, and keep the fd readable for them. A jqb client skips bytes while a spinning or
      * draining loop polls its ring, so for it whatever is there is drained and nothing is owed.
      */
@@ -510,13 +510,11 @@ public final class ShmServerChannel extends AbstractServerChannel {
         } else {
             owedBytes += served;
             if (served > 0 && owedBytes < DEFER_DRAIN && flowControl == 0 && !owner.paused()
-                    && request.semaphore().value() >= DEFER_DRAIN) {
-                // The loop is far behind a pipelining client: requests are still posted, so doorbell bytes are in
-                // the socket or coming (a client posts, then sends its byte), epoll reports the fd again and the
-                // next pass serves on. The bytes owed for the requests served so far are read later in one recv,
-                // with those of the next batches: one recv per DEFER_DRAIN requests instead of one per batch.
-                // Close to caught up (fewer queued) they are read at once, as before, so the client's socket never
-                // holds more unread bytes than while the loop is that far behind.
+                    && request.semaphore().value() > 0) {
+                // Requests are still posted, so a doorbell byte is in the socket or coming (a client posts, then
+                // sends its byte): epoll reports the fd again and the next pass serves on. The bytes owed for the
+                // requests served so far are read later in one recv, with those of the next batches: a pipelining
+                // native client keeps the loop at one recv per DEFER_DRAIN requests instead of one per batch.
                 deferredDrains++;
                 return true;
             }
