@@ -11,7 +11,7 @@
 #
 # Knobs (environment): COUNT (blocking round trips per cell), WARMUP, PIPE_COUNT, PIPE_WARMUP, PIPE_ROUNDS (the
 # pipelined cells run this many times, the four pairings of a cell back to back, order reversed every other round),
-# CONNECT_COUNT, CONNECT_WARMUP, OUT (the Markdown file), CPU_SERVER / CPU_CLIENT_SPLIT (vCPU numbers), CELL_TIMEOUT (seconds);
+# CONNECT_COUNT, CONNECT_WARMUP, CONNECT_ROUNDS (the same for the set-up cells), OUT (the Markdown file), CPU_SERVER / CPU_CLIENT_SPLIT (vCPU numbers), CELL_TIMEOUT (seconds);
 # ROUNDS (spin-vs-floor rounds), SPIN_COUNT / SPIN_WARMUP (round trips per spin or floor run at 64 B and 4 KiB; a
 # tenth / a fifth at 64 KiB), PHASED (the wait strategy of the jqb server for the native-client row);
 # SKIP_BLOCKING=1 (blocking, pipelined and set-up phases), SKIP_RTT=1, SKIP_PIPE=1, SKIP_CONNECT=1 (one of them),
@@ -32,6 +32,7 @@ PIPE_WARMUP=${PIPE_WARMUP:-20000}
 PIPE_ROUNDS=${PIPE_ROUNDS:-3}
 CONNECT_COUNT=${CONNECT_COUNT:-2000}
 CONNECT_WARMUP=${CONNECT_WARMUP:-10000}
+CONNECT_ROUNDS=${CONNECT_ROUNDS:-3}
 OUT=${OUT:-docs/PERFORMANCE.md}
 case "$OUT" in /*) out_path=$OUT ;; *) out_path="$root/$OUT" ;; esac
 CPU_SERVER=${CPU_SERVER:-0}
@@ -76,12 +77,13 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 
 work=$(mktemp -d /tmp/jqb-bench-compare.XXXXXX)
-results="$work/results.tsv"   # mode transport cpus size client server p50 p99 msgs MBs [msgs x, pipe only]
-pipe_rounds="$work/pipe-rounds.tsv" # round transport cpus size client server msgs MBs
+results="$work/results.tsv"   # mode transport cpus size client server p50 p99 msgs MBs [p50x p99x msgsx: rounds]
+cell_rounds="$work/cell-rounds.tsv" # mode round transport cpus size client server p50 p99 msgs MBs
+cell_round=0                  # the round of a pipe/connect run (0: a single-run mode)
 rounds="$work/rounds.tsv"     # round size kind(floor|floor8|spin|phased) p50 p99 msgs
 commands="$work/commands.txt"
 : >"$results"
-: >"$pipe_rounds"
+: >"$cell_rounds"
 : >"$rounds"
 : >"$commands"
 echo "export JQB_LOG_LEVEL=$JQB_LOG_LEVEL JQB_JAVA_OPTS='$JQB_JAVA_OPTS'" >>"$commands"
@@ -161,7 +163,7 @@ run_cell() {
     local mode=$1 t=$2 cpus=$3 size=$4 cli=$5 srv=$6
     shift 7
     local line out
-    [ "$mode" != pipe ] || [ "$pipe_round" -le 1 ] && echo "$*" >>"$commands"
+    [ "$cell_round" -le 1 ] && echo "$*" >>"$commands"
     out=$(timeout "$CELL_TIMEOUT" "$@" 2>"$work/client.err")
     local rc=$?
     if [ "$mode" = connect ]; then
@@ -172,8 +174,9 @@ run_cell() {
     if [ $rc -ne 0 ] || [ -z "$line" ]; then
         echo "bench-compare: FAILED (rc $rc): $*" >&2
         sed 's/^/    /' "$work/client.err" | grep -v "chronicle\|Chronicle\|WARNING: Make sure" | tail -5 >&2
-        if [ "$mode" = pipe ]; then
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t-\t-\n' "$pipe_round" "$t" "$cpus" "$size" "$cli" "$srv" >>"$pipe_rounds"
+        if [ "$cell_round" -gt 0 ]; then
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\n' "$mode" "$cell_round" "$t" "$cpus" "$size" "$cli" \
+                "$srv" >>"$cell_rounds"
         else
             printf '%s\t%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\n' "$mode" "$t" "$cpus" "$size" "$cli" "$srv" >>"$results"
         fi
@@ -184,15 +187,40 @@ run_cell() {
     p99=$(field "$line" p99_ns)
     msgs=$(field "$line" msgs_per_s)
     mbs=$(field "$line" MB_per_s)
-    if [ "$mode" = pipe ]; then
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pipe_round" "$t" "$cpus" "$size" "$cli" "$srv" "${msgs:--}" \
-            "${mbs:--}" >>"$pipe_rounds"
-        mode="pipe#$pipe_round"
+    if [ "$cell_round" -gt 0 ]; then
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$cell_round" "$t" "$cpus" "$size" "$cli" \
+            "$srv" "${p50:--}" "${p99:--}" "${msgs:--}" "${mbs:--}" >>"$cell_rounds"
+        mode="$mode#$cell_round"
     else
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$t" "$cpus" "$size" "$cli" "$srv" \
             "${p50:--}" "${p99:--}" "${msgs:--}" "${mbs:--}" >>"$results"
     fi
     printf '  %-7s %-6s %-6s %6s  %-6s -> %-6s  %s\n' "$mode" "$t" "$cpus" "$size" "$cli" "$srv" "$line"
+}
+
+# summarise_rounds mode: one results line per cell of a phase run in rounds (run_cell with cell_round > 0): the
+# medians over the rounds of p50, p99, msgs/s and MB/s, and the medians of the per-round ratios to the same round's
+# native -> native (p50 ×, p99 ×, msgs/s ×), which is what a VM whose speed moves between rounds lets one read.
+summarise_rounds() {
+    local mode=$1
+    awk -F'\t' -v OFS='\t' -v mode="$mode" '
+      function med(list,   a, m, i, j, t) { m = split(list, a, " "); if (m == 0) return "-"
+        for (i = 2; i <= m; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
+      function add(k, c, v) { if (v != "-" && v != "") vals[k, c] = vals[k, c] " " v }
+      $1 == mode { k = $3 SUBSEP $4 SUBSEP $5 SUBSEP $6 SUBSEP $7
+        if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+        for (c = 8; c <= 11; c++) { add(k, c, $c); v[k, $2, c] = $c } rounds[$2] = 1 }
+      END {
+        for (i = 1; i <= n; i++) { k = order[i]; split(k, p, SUBSEP)
+          b = p[1] SUBSEP p[2] SUBSEP p[3] SUBSEP "native" SUBSEP "native"
+          for (c = 8; c <= 10; c++) { r = ""
+            for (q in rounds) { x = v[k, q, c]; y = v[b, q, c]
+              if (x != "-" && x != "" && y != "-" && y != "" && y > 0) r = r " " sprintf("%.4f", x / y) }
+            ratio[c] = med(r) }
+          mb = med(vals[k, 11])
+          print mode, p[1], p[2], p[3], p[4], p[5], med(vals[k, 8]), med(vals[k, 9]), med(vals[k, 10]),
+            (mb == "-" ? "-" : sprintf("%.2f", mb)), ratio[8], ratio[9], ratio[10] } }' "$cell_rounds" >>"$results"
 }
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -230,6 +258,7 @@ for t in "${TRANSPORTS[@]}"; do
         >/dev/null 2>&1 || echo "bench-compare: connect warm-up of jqb-$t failed" >&2
 done
 
+pairings=("native native" "native jqb" "jqb native" "jqb jqb") # server client, as run in rounds
 if [ "$SKIP_RTT" != 1 ]; then
 phase "blocking round trips ($COUNT per cell after $WARMUP warm-up)"
 for t in "${TRANSPORTS[@]}"; do
@@ -265,10 +294,9 @@ done
 # each pairing's × is the median of its per-round ratios to the same round's native -> native.
 phase "pipelined ($PIPE_ROUNDS rounds of $PIPE_COUNT requests per cell, window = one response ring - 1)"
 pipe_t0=$(date +%s)
-pairings=("native native" "native jqb" "jqb native" "jqb jqb")
-for pipe_round in $(seq 1 "$PIPE_ROUNDS"); do
+for cell_round in $(seq 1 "$PIPE_ROUNDS"); do
     order=("${pairings[@]}")
-    if [ $((pipe_round % 2)) -eq 0 ]; then order=("${pairings[3]}" "${pairings[2]}" "${pairings[1]}" "${pairings[0]}"); fi
+    if [ $((cell_round % 2)) -eq 0 ]; then order=("${pairings[3]}" "${pairings[2]}" "${pairings[1]}" "${pairings[0]}"); fi
     for t in "${TRANSPORTS[@]}"; do
         for cpus in "${CPUSETS[@]}"; do
             ccpu=$(client_cpu "$cpus")
@@ -284,36 +312,25 @@ for pipe_round in $(seq 1 "$PIPE_ROUNDS"); do
         done
     done
 done
+cell_round=0
 pipe_seconds=$(( $(date +%s) - pipe_t0 ))
 phase "pipelined: $PIPE_ROUNDS rounds took $pipe_seconds s"
-# Per cell: median msgs/s and MB/s over the rounds, and the median of the per-round ratios to native -> native.
-for t in "${TRANSPORTS[@]}"; do
-    for cpus in "${CPUSETS[@]}"; do
-        for size in "${PIPE_SIZES[@]}"; do
-            for srv in "${IMPLS[@]}"; do
-                for cli in "${IMPLS[@]}"; do
-                    sel() { awk -F'\t' -v t="$t" -v c="$cpus" -v s="$size" -v cl="$1" -v sv="$2" -v col="$3" \
-                        '$2 == t && $3 == c && $4 == s && $5 == cl && $6 == sv { print $1 "\t" $col }' "$pipe_rounds"; }
-                    msgs=$(sel "$cli" "$srv" 7 | cut -f2 | median)
-                    mbs=$(sel "$cli" "$srv" 8 | cut -f2 | median | awk '{ print $1 == "-" ? "-" : sprintf("%.2f", $1) }')
-                    x=$(join -t $'\t' <(sel "$cli" "$srv" 7 | sort) <(sel native native 7 | sort) \
-                        | awk -F'\t' '$2 != "-" && $3 != "-" && $3 > 0 { printf "%.4f\n", $2 / $3 }' | median)
-                    printf 'pipe\t%s\t%s\t%s\t%s\t%s\t-\t-\t%s\t%s\t%s\n' "$t" "$cpus" "$size" "$cli" "$srv" \
-                        "$msgs" "$mbs" "$x" >>"$results"
-                done
-            done
-        done
-    done
-done
+summarise_rounds pipe
 fi # SKIP_PIPE
 
 if [ "$SKIP_CONNECT" != 1 ]; then
-phase "connection set-up ($CONNECT_COUNT connect+handshake+close per cell after $CONNECT_WARMUP)"
-for t in "${TRANSPORTS[@]}"; do
-    for cpus in "${CPUSETS[@]}"; do
-        ccpu=$(client_cpu "$cpus")
-        for srv in "${IMPLS[@]}"; do
-            for cli in "${IMPLS[@]}"; do
+# Set-up cells in rounds as the pipelined ones: the four pairings of a cell back to back, reversed every other round.
+phase "connection set-up ($CONNECT_ROUNDS rounds of $CONNECT_COUNT connect+handshake+close per cell after $CONNECT_WARMUP)"
+connect_t0=$(date +%s)
+for cell_round in $(seq 1 "$CONNECT_ROUNDS"); do
+    order=("${pairings[@]}")
+    if [ $((cell_round % 2)) -eq 0 ]; then order=("${pairings[3]}" "${pairings[2]}" "${pairings[1]}" "${pairings[0]}"); fi
+    for t in "${TRANSPORTS[@]}"; do
+        for cpus in "${CPUSETS[@]}"; do
+            ccpu=$(client_cpu "$cpus")
+            for pr in "${order[@]}"; do
+                srv=${pr% *}
+                cli=${pr#* }
                 run_cell connect "$t" "$cpus" 0 "$cli" "$srv" -- taskset -c "$ccpu" "$(client_cmd "$cli")" \
                     bench-connect --service "${SERVICE[$srv-$t]}" --count "$CONNECT_COUNT" --max "$MAX" \
                     --warmup "$CONNECT_WARMUP"
@@ -321,6 +338,10 @@ for t in "${TRANSPORTS[@]}"; do
         done
     done
 done
+cell_round=0
+connect_seconds=$(( $(date +%s) - connect_t0 ))
+phase "connection set-up: $CONNECT_ROUNDS rounds took $connect_seconds s"
+summarise_rounds connect
 fi # SKIP_CONNECT
 fi # SKIP_BLOCKING
 
@@ -454,6 +475,7 @@ tables() {
     function us(ns) { return ns == "-" ? "-" : sprintf("%.1f", ns / 1000.0) }
     function ratio(x, y) { return (x == "-" || y == "-" || y == 0) ? "-" : sprintf("%.2f", x / y) }
     function num(x) { return x == "-" ? "-" : sprintf("%d", x + 0.5) }
+    function x2(x) { return (x == "" || x == "-") ? "-" : sprintf("%.2f", x) }
     function pair(c, s) { return c " → " s }
     { n++; for (i = 1; i <= NF; i++) f[n, i] = $i
       if ($5 == "native" && $6 == "native") base[$1 SUBSEP $2 SUBSEP $3 SUBSEP $4] = n }
@@ -488,7 +510,7 @@ tables() {
       print "|---|---|---:|---|---:|---:|---:|"
       for (r = 1; r <= n; r++) if (f[r,1] == "pipe")
         printf "| %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,2]), f[r,3], f[r,4], pair(f[r,5], f[r,6]),
-          num(f[r,9]), f[r,10], (f[r,11] == "" || f[r,11] == "-") ? "-" : sprintf("%.2f", f[r,11])
+          num(f[r,9]), f[r,10], x2(f[r,13])
       print ""
       print "### Connection set-up (connect + handshake + close)"
       print ""
@@ -496,7 +518,7 @@ tables() {
       print "|---|---|---|---:|---:|---:|---:|"
       for (r = 1; r <= n; r++) if (f[r,1] == "connect")
         printf "| %s | %s | %s | %s | %s | %s | %s |\n", toupper(f[r,2]), f[r,3], pair(f[r,5], f[r,6]),
-          us(f[r,7]), us(f[r,8]), ratio(f[r,7], b(r,7)), ratio(f[r,8], b(r,8))
+          us(f[r,7]), us(f[r,8]), x2(f[r,11]), x2(f[r,12])
     }' "$results"
 }
 
@@ -641,16 +663,18 @@ dirty=$(git status --porcelain -- java native benchmarks 2>/dev/null | grep -q .
     echo "  socket); a send that would block drains the ready responses. Throughput only: msgs/s and MB/s are the"
     echo "  medians over the rounds, and **msgs/s ×** is the median of the per-round ratios to that round's"
     echo "  native → native (not the ratio of the medians). The phase took ${pipe_seconds:--} s."
-    echo "* Connection set-up: $CONNECT_COUNT times connect + handshake + disconnect after $CONNECT_WARMUP warm-up"
+    echo "* Connection set-up: $CONNECT_ROUNDS rounds as the pipelined ones (the phase took ${connect_seconds:--} s); a run:"
+    echo "  $CONNECT_COUNT times connect + handshake + disconnect after $CONNECT_WARMUP warm-up"
     echo "  connections in the same client process (jqb clients: HotSpot's C2 compiles a method called once per"
     echo "  connect only after ≈5000 calls, so the warm-up is twice that and the JIT has finished the set-up path; the"
-    echo "  cold start is its own table)."
+    echo "  cold start is its own table). p50 and p99 are medians over the rounds; **p50 ×** and **p99 ×** the medians"
+    echo "  of the per-round ratios to that round's native → native."
     echo "* Spin mode and the hardware floor; the scale curve (N concurrent clients); the cold start: see their"
     echo "  sections below, each with its own method."
     echo "* Ratios (×) divide by native client ↔ native server in the same transport, CPUs, size and mode: below 1 is"
     echo "  faster for times, above 1 is better for msgs/s."
     echo "* **Noise**: the 2-vCPU VM is shared with other work (unit tests of other engineers ran concurrently; see"
-    echo "  the load average above). Single-run figures except the pipelined table (medians of its rounds); p99 is"
+    echo "  the load average above). Single-run figures except the pipelined and set-up tables (medians of their rounds); p99 is"
     echo "  especially sensitive."
     echo
     echo "## Results"

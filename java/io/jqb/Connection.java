@@ -9,8 +9,6 @@ import io.jqb.internal.server.ServerChannel;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 
 /**
@@ -36,7 +34,8 @@ public final class Connection {
     private final int pid;
     private final int uid;
     private final int gid;
-    private final AtomicInteger refs = new AtomicInteger(1);
+    /** References ({@link #ref()}), through {@link #REFS}: an {@code AtomicInteger} was 16 more bytes each. */
+    private volatile int refs = 1;
     /**
      * The statistics counters are plain volatile fields updated through these handles: seven {@code AtomicLong}s
      * were ~170 bytes of heap per connection (made at every connect).
@@ -48,6 +47,8 @@ public final class Connection {
     private static final VarHandle SEND_RETRIES;
     private static final VarHandle RECV_RETRIES;
     private static final VarHandle FLOW_CONTROL_COUNT;
+    private static final VarHandle REFS;
+    private static final VarHandle FLUSH_SCHEDULED;
 
     static {
         MethodHandles.Lookup l = MethodHandles.lookup();
@@ -59,6 +60,8 @@ public final class Connection {
             SEND_RETRIES = l.findVarHandle(Connection.class, "sendRetries", long.class);
             RECV_RETRIES = l.findVarHandle(Connection.class, "recvRetries", long.class);
             FLOW_CONTROL_COUNT = l.findVarHandle(Connection.class, "flowControlCount", long.class);
+            REFS = l.findVarHandle(Connection.class, "refs", int.class);
+            FLUSH_SCHEDULED = l.findVarHandle(Connection.class, "flushScheduled", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -73,8 +76,7 @@ public final class Connection {
     private volatile long loopResponses;
     /** Responses sent from any other thread (an atomic increment). */
     private volatile long responses;
-    /** What the last clearing stats read saw of the single-writer counters; guarded by {@code statsLock}. */
-    private final Object statsLock = new Object();
+    /** What the last clearing stats read saw of the single-writer counters; guarded by {@code callbacks}' monitor. */
     private long requestsCleared;
     private long loopResponsesCleared;
     private volatile long events;
@@ -95,9 +97,14 @@ public final class Connection {
     private int authUid;
     private int authGid;
     private int authMode = 0600;
-    private final SendBacklog responseBacklog = new SendBacklog();
-    private final SendBacklog eventBacklog = new SendBacklog();
-    private final AtomicBoolean flushScheduled = new AtomicBoolean();
+    /**
+     * The send backlogs: {@link SendBacklog#NONE} until a message is first queued ({@link #backlog(boolean)}), so a
+     * connection that never queues has none of its own.
+     */
+    private volatile SendBacklog responseBacklog = SendBacklog.NONE;
+    private volatile SendBacklog eventBacklog = SendBacklog.NONE;
+    /** A backlog flush is on the timer; through {@link #FLUSH_SCHEDULED} (was an {@code AtomicBoolean}). */
+    private volatile boolean flushScheduled;
     private volatile int flushDelayMs = 1;
     private volatile long writableFlushes; // written on the loop only
     /**
@@ -121,46 +128,11 @@ public final class Connection {
     boolean drainServed;
     /** The loop withdrew the flag because the connection was paused: re-check the ring when it is resumed. */
     private volatile boolean drainResume;
-    private final Runnable drainResumeJob = this::drainResumed;
-    private final ServerChannel.RequestSink sink = this::dispatch;
-    private final PollHandlers.FdHandler fdHandler = this::onEvents;
-    private final PollHandlers.FdHandler livenessHandler = this::onLivenessEvents;
-    private final Spinner spinner = new Spinner() {
-        @Override
-        public boolean poll() {
-            ServerChannel ch = channel;
-            try {
-                return ch != null && state == State.ESTABLISHED && !backlogged()
-                        && ch.pollRequests(priority.requestsPerWake(), sink);
-            } catch (InternalError e) {
-                sharedMemoryFault(e);
-                return true;
-            }
-        }
-
-        @Override
-        public boolean prepareSleep() {
-            ServerChannel ch = channel;
-            try {
-                return ch != null && state == State.ESTABLISHED && ch.advertiseAwake(false);
-            } catch (InternalError e) {
-                sharedMemoryFault(e);
-                return false;
-            }
-        }
-
-        @Override
-        public void awake() {
-            ServerChannel ch = channel;
-            if (ch != null && state == State.ESTABLISHED) {
-                try {
-                    ch.advertiseAwake(true);
-                } catch (InternalError e) {
-                    sharedMemoryFault(e);
-                }
-            }
-        }
-    };
+    /**
+     * The loop's callbacks into this connection (fd readiness, requests, the spinner, the channel's owner, the
+     * drain re-check job) are one object: six lambdas and anonymous classes were ~100 bytes of every connection.
+     */
+    private final Callbacks callbacks = new Callbacks();
 
     Connection(Service service, long id, int pid, int uid, int gid) {
         this.service = service;
@@ -305,7 +277,7 @@ public final class Connection {
                 return event ? countEvent(rc, op) : countResponse(rc, op);
             }
         }
-        return enqueue(backlog, one, many, op);
+        return enqueue(event, one, many, op);
     }
 
     /** @return true when this event's notification may wait for the end of the loop's dispatch pass */
@@ -335,7 +307,28 @@ public final class Connection {
         }
     }
 
-    private int enqueue(SendBacklog backlog, ByteBuffer one, ByteBuffer[] many, String op) {
+    /** @return the direction's backlog, made now if it is still {@link SendBacklog#NONE} */
+    private SendBacklog backlog(boolean event) {
+        SendBacklog b = event ? eventBacklog : responseBacklog;
+        if (b != SendBacklog.NONE) {
+            return b;
+        }
+        synchronized (callbacks) {
+            b = event ? eventBacklog : responseBacklog;
+            if (b == SendBacklog.NONE) {
+                b = new SendBacklog();
+                if (event) {
+                    eventBacklog = b;
+                } else {
+                    responseBacklog = b;
+                }
+            }
+            return b;
+        }
+    }
+
+    private int enqueue(boolean event, ByteBuffer one, ByteBuffer[] many, String op) {
+        SendBacklog backlog = backlog(event);
         long limit = service.sendBacklogLimit();
         boolean queued = one != null ? backlog.offer(limit, one) : backlog.offer(limit, many);
         if (!queued) {
@@ -359,7 +352,7 @@ public final class Connection {
     }
 
     private void scheduleFlush() {
-        if (!flushScheduled.compareAndSet(false, true)) {
+        if (!FLUSH_SCHEDULED.compareAndSet(this, false, true)) {
             return;
         }
         PollHandlers p = service.pollHandlers();
@@ -379,7 +372,7 @@ public final class Connection {
      * as the fallback.
      */
     private void flushBacklogs() {
-        flushScheduled.set(false);
+        flushScheduled = false;
         long before = backlogBytes();
         boolean unmute = writableMuted;
         writableMuted = false;
@@ -511,7 +504,7 @@ public final class Connection {
 
     // ------------------------------------------------------------------------------------------- loop side
 
-    private void onEvents(int fd, int revents) {
+    private void onEvents(int revents) {
         service.enterLoop();
         ServerChannel ch = channel;
         if (ch == null || state != State.ESTABLISHED) {
@@ -539,7 +532,7 @@ public final class Connection {
                 ch.advertiseDraining();
                 dl.drained(this);
             }
-            ch.onEvents(revents, priority.requestsPerWake(), sink);
+            ch.onEvents(revents, priority.requestsPerWake(), callbacks);
         } catch (InternalError e) {
             sharedMemoryFault(e);
         }
@@ -552,7 +545,7 @@ public final class Connection {
             return false;
         }
         try {
-            return ch.pollRequests(priority.requestsPerWake(), sink);
+            return ch.pollRequests(priority.requestsPerWake(), callbacks);
         } catch (InternalError e) {
             sharedMemoryFault(e);
             return true;
@@ -601,7 +594,7 @@ public final class Connection {
         disconnect();
     }
 
-    private void onLivenessEvents(int fd, int revents) {
+    private void onLivenessEvents(int revents) {
         service.enterLoop();
         ServerChannel ch = channel;
         if (ch != null && state == State.ESTABLISHED) {
@@ -627,7 +620,77 @@ public final class Connection {
         }
     }
 
-    final ServerChannel.Owner owner = new ServerChannel.Owner() {
+    /**
+     * Every callback the loop, the spinner and the channel make into this connection, in one object per connection.
+     * Its monitor also guards the clearing stats read ({@link #stats}); nothing else locks it.
+     */
+    private final class Callbacks implements ServerChannel.Owner, ServerChannel.RequestSink, PollHandlers.FdHandler,
+            Spinner, Runnable {
+        // --- PollHandlers.FdHandler: the request fd, and the SOCKET setup socket watched for the hang-up
+
+        @Override
+        public void onEvents(int fd, int revents) {
+            ServerChannel ch = channel;
+            if (ch != null && fd == ch.livenessFd() && fd != ch.fd()) {
+                onLivenessEvents(revents);
+            } else {
+                Connection.this.onEvents(revents);
+            }
+        }
+
+        // --- ServerChannel.RequestSink
+
+        @Override
+        public boolean onRequest(ByteBuffer request) {
+            return dispatch(request);
+        }
+
+        // --- Runnable: the loop job after a resumption (drainResumed)
+
+        @Override
+        public void run() {
+            drainResumed();
+        }
+
+        // --- Spinner
+
+        @Override
+        public boolean poll() {
+            ServerChannel ch = channel;
+            try {
+                return ch != null && state == State.ESTABLISHED && !backlogged()
+                        && ch.pollRequests(priority.requestsPerWake(), this);
+            } catch (InternalError e) {
+                sharedMemoryFault(e);
+                return true;
+            }
+        }
+
+        @Override
+        public boolean prepareSleep() {
+            ServerChannel ch = channel;
+            try {
+                return ch != null && state == State.ESTABLISHED && ch.advertiseAwake(false);
+            } catch (InternalError e) {
+                sharedMemoryFault(e);
+                return false;
+            }
+        }
+
+        @Override
+        public void awake() {
+            ServerChannel ch = channel;
+            if (ch != null && state == State.ESTABLISHED) {
+                try {
+                    ch.advertiseAwake(true);
+                } catch (InternalError e) {
+                    sharedMemoryFault(e);
+                }
+            }
+        }
+
+        // --- ServerChannel.Owner
+
         @Override
         public void interestChanged() {
             updateInterest();
@@ -656,7 +719,17 @@ public final class Connection {
         public boolean paused() {
             return backlogged();
         }
-    };
+
+        @Override
+        public boolean onLoopThread() {
+            return service.inLoop();
+        }
+    }
+
+    /** @return the channel's view of this connection */
+    ServerChannel.Owner owner() {
+        return callbacks;
+    }
 
     /** Re-registers the fd with the interest the current flow control, priority and pending notifications need. */
     synchronized void updateInterest() {
@@ -668,13 +741,13 @@ public final class Connection {
         int ev = (flowControlState == 0 && !backlogged() ? PollHandlers.POLLIN : 0)
                 | (ch.notificationsPending() || roomSignal ? PollHandlers.POLLOUT : 0);
         try {
-            service.pollHandlers().dispatchMod(priority, ch.fd(), ev, fdHandler);
+            service.pollHandlers().dispatchMod(priority, ch.fd(), ev, callbacks);
         } catch (IpcException e) {
             LOG.debug("dispatch_mod on connection {}: {}", id, e.getMessage());
         }
         if ((ev & PollHandlers.POLLIN) != 0 && drainResume) {
             drainResume = false;
-            service.pollHandlers().jobAdd(priority, drainResumeJob);
+            service.pollHandlers().jobAdd(priority, callbacks);
         }
     }
 
@@ -708,12 +781,12 @@ public final class Connection {
         if (poll instanceof EventLoop loop && loop.drains() && ch.drainable()) {
             drainLoop = loop;
         }
-        poll.dispatchAdd(priority, ch.fd(), flowControlState == 0 ? PollHandlers.POLLIN : 0, fdHandler);
+        poll.dispatchAdd(priority, ch.fd(), flowControlState == 0 ? PollHandlers.POLLIN : 0, callbacks);
         if (ch.livenessFd() >= 0) {
-            poll.dispatchAdd(priority, ch.livenessFd(), PollHandlers.POLLIN, livenessHandler);
+            poll.dispatchAdd(priority, ch.livenessFd(), PollHandlers.POLLIN, callbacks);
         }
         if (poll instanceof EventLoop && ch.pollable()) {
-            ((EventLoop) poll).addSpinner(spinner);
+            ((EventLoop) poll).addSpinner(callbacks);
         }
     }
 
@@ -770,7 +843,7 @@ public final class Connection {
             }
             if (ch != null) {
                 if (service.pollHandlers() instanceof EventLoop) {
-                    ((EventLoop) service.pollHandlers()).removeSpinner(spinner);
+                    ((EventLoop) service.pollHandlers()).removeSpinner(callbacks);
                     // A listed connection leaves the loop's draining list at the end of the pass (it is not
                     // ESTABLISHED any more); the list is not touched here, which may be another thread
                     // (Service.close).
@@ -840,17 +913,17 @@ public final class Connection {
 
     /** Takes a reference ({@code qb_ipcs_connection_ref}). */
     public void ref() {
-        refs.incrementAndGet();
+        REFS.getAndAdd(this, 1);
     }
 
     /** Takes a reference unless the last one is already gone (then destroying has begun). */
     boolean tryRef() {
         for (;;) {
-            int r = refs.get();
+            int r = refs;
             if (r <= 0) {
                 return false;
             }
-            if (refs.compareAndSet(r, r + 1)) {
+            if (REFS.compareAndSet(this, r, r + 1)) {
                 return true;
             }
         }
@@ -858,18 +931,18 @@ public final class Connection {
 
     /** Gives a reference back; the last one destroys the connection ({@code qb_ipcs_connection_unref}). */
     public void unref() {
-        int left = refs.decrementAndGet();
+        int left = (int) REFS.getAndAdd(this, -1) - 1;
         if (left == 0) {
             service.destroyConnection(this);
         } else if (left < 0) {
-            refs.incrementAndGet();
+            REFS.getAndAdd(this, 1);
             LOG.warn("unref of connection {} without a reference", id);
         }
     }
 
     /** @return the current reference count */
     public int refCount() {
-        return refs.get();
+        return refs;
     }
 
     /**
@@ -928,7 +1001,7 @@ public final class Connection {
      * @return the connection's counters
      */
     public ConnectionStats stats(boolean clearAfterRead) {
-        synchronized (statsLock) {
+        synchronized (callbacks) {
             return readStats(clearAfterRead);
         }
     }

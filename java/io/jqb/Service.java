@@ -289,7 +289,7 @@ public final class Service implements AutoCloseable {
 
         @Override
         public ServerChannel.Owner owner() {
-            return c.owner;
+            return c.owner();
         }
 
         @Override

@@ -250,8 +250,8 @@ class SocketTransportTest {
         d.connect();
         Connection c = connectionOf(s, d.pid());
         assertEquals(0, c.stats(false).recvRetries());
-        c.owner.recvRetry();
-        c.owner.recvRetry();
+        c.owner().recvRetry();
+        c.owner().recvRetry();
         assertEquals(2, c.stats(false).recvRetries());
         assertEquals(2, c.stats(true).recvRetries(), "read and cleared");
         assertEquals(0, c.stats(false).recvRetries());

@@ -164,6 +164,60 @@ public final class DirectoryFiles {
         }
     }
 
+    /**
+     * {@link #createExclusive(String, int)} of {@code name} in {@code dir}, without the path string: a SOCKET
+     * connection's control file (its name is the same for every connection of a service).
+     *
+     * @return the new fd, or a negated errno
+     */
+    public static int createExclusive(String dir, String name, int mode) {
+        int dfd = heldDirectory(dir);
+        if (dfd == GONE) {
+            return -io.jqb.Errno.ENOENT;
+        }
+        boolean own = dfd < 0;
+        if (own && (dfd = openDirectory(dir)) < 0) {
+            return dfd;
+        }
+        try {
+            int fd = Posix.C.openat(dfd, name, LibC.O_RDWR | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW
+                    | LibC.O_CLOEXEC, mode);
+            return fd >= 0 ? fd : -Posix.errno();
+        } finally {
+            if (own) {
+                done(dfd, dir);
+            }
+        }
+    }
+
+    /** {@link #unlink(String)} of {@code name} in {@code dir}, without the path string. @return 0 or a negated errno */
+    public static int unlink(String dir, String name) {
+        int dfd = heldDirectory(dir);
+        if (dfd == GONE) {
+            return -io.jqb.Errno.ENOENT;
+        }
+        boolean own = dfd < 0;
+        if (own && (dfd = openDirectory(dir)) < 0) {
+            return dfd;
+        }
+        try {
+            return Posix.C.unlinkat(dfd, name, 0) == 0 ? 0 : -Posix.errno();
+        } finally {
+            if (own) {
+                done(dfd, dir);
+            }
+        }
+    }
+
+    /** @return the held fd on this thread when it is {@code dir}, {@link #GONE} when that directory is gone, else -1 */
+    private static int heldDirectory(String dir) {
+        Held h = HELD.get();
+        if (h == null || !dir.equals(h.path)) {
+            return -1;
+        }
+        return h.gone ? GONE : h.fd;
+    }
+
     /** Removes {@code path} (never through a symlinked parent). @return 0 or a negated errno */
     public static int unlink(String path) {
         int dfd = heldParent(path);

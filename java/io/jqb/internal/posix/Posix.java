@@ -138,14 +138,26 @@ public final class Posix {
      * @return the number of bytes written
      */
     public static int putUtf8(long address, String a, String b, int max) {
+        return putUtf8(address, a, b, null, null, max);
+    }
+
+    /**
+     * {@link #putUtf8(long, String, String, int)} of four parts {@code a + b + c + d} (any may be null): a SOCKET
+     * connection's socket names are its directory, {@code "/qb-"}, the service name and a suffix, which the server
+     * then need not keep as one string per connection.
+     *
+     * @return the number of bytes written
+     */
+    public static int putUtf8(long address, String a, String b, String c, String d, int max) {
         int n = putAscii(address, a, 0, max);
+        n = n < 0 ? n : putAscii(address, b, n, max);
+        n = n < 0 ? n : putAscii(address, c, n, max);
+        n = n < 0 ? n : putAscii(address, d, n, max);
         if (n >= 0) {
-            n = putAscii(address, b, n, max);
-            if (n >= 0) {
-                return n;
-            }
+            return n;
         }
-        byte[] u = ((a == null ? "" : a) + (b == null ? "" : b)).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] u = ((a == null ? "" : a) + (b == null ? "" : b) + (c == null ? "" : c) + (d == null ? "" : d))
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
         int len = Math.min(u.length, max);
         MEM.copyMemory(u, 0, address, len);
         return len;

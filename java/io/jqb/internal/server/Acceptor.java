@@ -141,7 +141,8 @@ public final class Acceptor {
     }
 
     /** One client from {@code accept(2)} until it is established or released: what has been made for it. */
-    private static final class Handshake {
+    /** One socket in the handshake; it is also the loop's handler of its fd (no lambda per connect). */
+    private final class Handshake implements PollHandlers.FdHandler {
         final int fd;
         final HandshakeReader reader;
         /** Registered with the loop and listed in {@link #handshakes}. */
@@ -157,6 +158,11 @@ public final class Acceptor {
         Handshake(int fd) {
             this.fd = fd;
             this.reader = new HandshakeReader(fd);
+        }
+
+        @Override
+        public void onEvents(int f, int revents) {
+            onReadable(this);
         }
     }
 
@@ -318,7 +324,7 @@ public final class Acceptor {
         Handshake h = new Handshake(cfd);
         try {
             Posix.setIntOption(cfd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
-            host.poll().dispatchAdd(host.handshakePriority(), cfd, PollHandlers.POLLIN, (f, ev) -> onReadable(h));
+            host.poll().dispatchAdd(host.handshakePriority(), cfd, PollHandlers.POLLIN, h);
             h.watched = true;
             handshakes.put(cfd, h);
             long ms = host.handshakeTimeoutMs();
@@ -493,8 +499,8 @@ public final class Acceptor {
         a.activate(ch, agreed);
         h.activated = true;
         try {
-            ConnectionResponse.send(h.fd, 0, ch.connectionType(), agreed, a.id(), ch.requestPath(),
-                    ch.responsePath(), ch.eventPath(), detect ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY
+            ConnectionResponse.send(h.fd, ch, agreed, a.id(),
+                    detect ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY
                             : cap > 0 ? ConnectionRequestDescriptor.JQB_CAPABILITY : 0);
             a.register();
         } catch (RuntimeException | Error e) {

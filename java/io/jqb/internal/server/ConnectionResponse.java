@@ -25,6 +25,20 @@ public final class ConnectionResponse {
      */
     public static void send(int fd, int error, int type, int maxMsgSize, long connection, String request,
             String response, String event, int capability) throws IpcException {
+        send(fd, error, type, maxMsgSize, connection, request, response, event, null, capability);
+    }
+
+    /**
+     * The accepted connection's response: {@code ch}'s type and paths ({@link ServerChannel#putPaths}, which a SOCKET
+     * channel writes without building path strings).
+     */
+    public static void send(int fd, ServerChannel ch, int maxMsgSize, long connection, int capability)
+            throws IpcException {
+        send(fd, 0, ch.connectionType(), maxMsgSize, connection, null, null, null, ch, capability);
+    }
+
+    private static void send(int fd, int error, int type, int maxMsgSize, long connection, String request,
+            String response, String event, ServerChannel ch, int capability) throws IpcException {
         final int len = ConnectionResponseDescriptor.LENGTH;
         long b = Posix.allocate(len);
         try {
@@ -38,9 +52,16 @@ public final class ConnectionResponse {
                 if (capability != 0) {
                     Posix.MEM.writeInt(b + ConnectionResponseDescriptor.CAPABILITY_OFFSET, capability);
                 }
-                putPath(b + ConnectionResponseDescriptor.REQUEST_PATH_OFFSET, request);
-                putPath(b + ConnectionResponseDescriptor.RESPONSE_PATH_OFFSET, response);
-                putPath(b + ConnectionResponseDescriptor.EVENT_PATH_OFFSET, event);
+                if (ch != null) {
+                    ch.putPaths(b + ConnectionResponseDescriptor.REQUEST_PATH_OFFSET,
+                            b + ConnectionResponseDescriptor.RESPONSE_PATH_OFFSET,
+                            b + ConnectionResponseDescriptor.EVENT_PATH_OFFSET,
+                            ConnectionResponseDescriptor.PATH_LENGTH - 1);
+                } else {
+                    putPath(b + ConnectionResponseDescriptor.REQUEST_PATH_OFFSET, request);
+                    putPath(b + ConnectionResponseDescriptor.RESPONSE_PATH_OFFSET, response);
+                    putPath(b + ConnectionResponseDescriptor.EVENT_PATH_OFFSET, event);
+                }
             }
             UnixSocket.sendFully(fd, b, len, 1000, "send(connection response)");
         } finally {

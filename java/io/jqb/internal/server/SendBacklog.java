@@ -22,6 +22,12 @@ public final class SendBacklog {
         int send(ByteBuffer msg);
     }
 
+    /**
+     * The empty backlog a connection holds until its first message is queued (most connections never queue, and two
+     * backlogs each were 64 bytes of every connection): always empty; {@link #offer} refuses it, the rest are no-ops.
+     */
+    public static final SendBacklog NONE = new SendBacklog();
+
     /** Made by the first {@link #offer}: most connections never queue (two backlogs per connection). */
     private ArrayDeque<ByteBuffer> queue;
     private long bytes;
@@ -48,6 +54,9 @@ public final class SendBacklog {
      * @return false when it does not fit under {@code limit}
      */
     public synchronized boolean offer(long limit, ByteBuffer... msgs) {
+        if (this == NONE) {
+            throw new IllegalStateException("SendBacklog.NONE takes no message");
+        }
         long len = 0;
         for (ByteBuffer b : msgs) {
             len += b.remaining();

@@ -43,6 +43,14 @@ public interface ServerChannel {
         default boolean paused() {
             return false;
         }
+
+        /**
+         * @return true on the thread that runs the service's loop callbacks (it reads the requests): a send from it
+         *         may use memory the loop shares among the service's connections
+         */
+        default boolean onLoopThread() {
+            return false;
+        }
     }
 
     /** Wire value of {@code connection_type}. */
@@ -54,6 +62,17 @@ public interface ServerChannel {
     String responsePath();
 
     String eventPath();
+
+    /**
+     * Writes the three paths of the connection response, NUL-free UTF-8 of at most {@code max} bytes each, at the
+     * given addresses (zeroed memory); by default {@link #requestPath()}, {@link #responsePath()} and
+     * {@link #eventPath()}. A channel that keeps its paths in parts writes them without building the strings.
+     */
+    default void putPaths(long request, long response, long event, int max) {
+        io.jqb.internal.posix.Posix.putUtf8(request, requestPath(), null, max);
+        io.jqb.internal.posix.Posix.putUtf8(response, responsePath(), null, max);
+        io.jqb.internal.posix.Posix.putUtf8(event, eventPath(), null, max);
+    }
 
     /** The fd the loop watches for requests. */
     int fd();

@@ -2,12 +2,14 @@ package io.jqb.internal.server;
 
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.socket.Datagrams;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
  * The receive memory one service's SOCKET connections share: the buffer a request datagram is received into, the
- * {@code recvmsg} scratch (msghdr, iovec, SCM_CREDENTIALS) and the few bytes a hang-up check reads. The loop thread
+ * {@code recvmsg} scratch (msghdr, iovec, SCM_CREDENTIALS), the few bytes a hang-up check reads, and the copy area
+ * of the loop thread's sends ({@link #sendScratch()}). The loop thread
  * reads one connection at a time and a request is consumed before the next is received (the handler sees it only
  * during its call), so one area serves them all: a connection costs no receive memory of its own (it cost a
  * buffer of the agreed size each, and the page its first request touched).
@@ -31,6 +33,11 @@ final class SocketReceiveArea {
     private ByteBuffer view;
     private long credScratch;
     private long livenessScratch;
+    /** {@link #controlName}'s cache: the service it was made for and the name. */
+    private String controlService;
+    private String controlName;
+    /** The loop thread's copy area for sends (made on first use by the Datagrams, grown to the largest send). */
+    private Datagrams sendScratch;
 
     /** A channel starts using the area (loop thread, at its creation). */
     synchronized void acquire() {
@@ -59,6 +66,10 @@ final class SocketReceiveArea {
             capacity = 0;
             buffer = null;
             view = null;
+        }
+        if (sendScratch != null) {
+            sendScratch.close();
+            sendScratch = null;
         }
         Posix.free(credScratch, UnixSocket.RECV_SCRATCH);
         Posix.free(livenessScratch, LIVENESS_SCRATCH);
@@ -108,6 +119,36 @@ final class SocketReceiveArea {
     /** @return the receive buffer's address */
     long address() {
         return address;
+    }
+
+    /**
+     * The name of a SOCKET connection's control file, {@code "qb-control-" + service}, made once for the service
+     * instead of a path string per connection.
+     *
+     * @return the name
+     */
+    synchronized String controlName(String service) {
+        if (controlName == null || !service.equals(controlService)) {
+            controlName = "qb-control-" + service;
+            controlService = service;
+        }
+        return controlName;
+    }
+
+    /**
+     * The area the loop thread copies a heap or gathered response or event into to send it, for every connection
+     * (sends on the loop thread are one at a time; each sender passes its own agreed size as the limit). Loop
+     * thread only, and only by a channel that holds a reference (so it is not freed meanwhile).
+     *
+     * @return the shared send scratch
+     */
+    Datagrams sendScratch() {
+        Datagrams d = sendScratch;
+        if (d == null) {
+            d = new Datagrams(Integer.MAX_VALUE);
+            sendScratch = d;
+        }
+        return d;
     }
 
     /** @return the recvmsg scratch ({@link UnixSocket#RECV_SCRATCH} bytes) */

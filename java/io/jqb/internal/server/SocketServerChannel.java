@@ -7,6 +7,7 @@ import io.jqb.IpcException;
 import io.jqb.PollHandlers;
 import io.jqb.internal.Logs;
 import io.jqb.internal.log.RateLimitedLog;
+import io.jqb.internal.posix.DirectoryFiles;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
@@ -34,21 +35,42 @@ public final class SocketServerChannel extends AbstractServerChannel {
     private final int requestFd;
     private final int eventFd;
     private final int maxMsgSize;
-    private final String base;
+    /**
+     * The connection's directory and the service name (strings the connection and the service hold anyway): the
+     * socket names' base {@code dir + "/qb-" + service} and the control file's path are built only when needed (the
+     * handshake response, teardown, a log line), not kept as two more strings per connection.
+     */
+    private final String dir;
+    private final String service;
+    /** {@code "qb-control-" + service}: one string per service ({@link SocketReceiveArea#controlName}). */
+    private final String controlName;
     private final ControlFile control;
-    private final Datagrams responseIo;
-    private final Datagrams eventIo;
+    /**
+     * The copy area of responses (heap buffers, gathered parts) sent off the loop thread: made by the first such send
+     * (under {@code responseLock}). On the loop thread, the service's shared area serves ({@link
+     * SocketReceiveArea#sendScratch()}): most servers answer from their handler, and a scratch of its own cost each
+     * connection a malloc'd block and its buffer object.
+     */
+    private Datagrams responseIo;
+    /** The same for events, under {@code eventLock}. */
+    private Datagrams eventIo;
     /** Where requests are received: the service's, shared by its SOCKET connections (loop thread). */
     private final SocketReceiveArea receive;
     /** The client's pid and uid from the handshake: only its datagrams are requests. */
     private final int peerPid;
     private final int peerUid;
-    /** Responses leave through the request socket, connected to the client's {@code B-response}; events likewise. */
-    private final PeerSocket responsePeer;
-    private final PeerSocket eventPeer;
+    /**
+     * Responses leave through the request socket, connected to the client's {@code B-response} by the first send
+     * ({@link #connectPeer}); events likewise through the event socket to {@code B-event}.
+     */
+    private volatile boolean responseConnected;
+    private volatile boolean eventConnected;
+    /** When the first connect of each direction failed (nanoTime | 1); 0 = not yet. Under the direction's lock. */
+    private long responseFirstTry;
+    private long eventFirstTry;
 
-    private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String base,
-            ControlFile control, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive) {
+    private SocketServerChannel(int setupFd, int requestFd, int eventFd, int maxMsgSize, String dir, String service,
+            String controlName, ControlFile control, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive) {
         super(owner);
         this.peerPid = peerPid;
         this.peerUid = peerUid;
@@ -57,12 +79,10 @@ public final class SocketServerChannel extends AbstractServerChannel {
         this.requestFd = requestFd;
         this.eventFd = eventFd;
         this.maxMsgSize = maxMsgSize;
-        this.base = base;
+        this.dir = dir;
+        this.service = service;
+        this.controlName = controlName;
         this.control = control;
-        this.responseIo = new Datagrams(maxMsgSize);
-        this.eventIo = new Datagrams(maxMsgSize);
-        this.responsePeer = new PeerSocket(requestFd, "-response");
-        this.eventPeer = new PeerSocket(eventFd, "-event");
     }
 
     /**
@@ -73,26 +93,32 @@ public final class SocketServerChannel extends AbstractServerChannel {
     static SocketServerChannel create(int setupFd, String dir, String service, int maxMsgSize, int uid,
             int gid, int mode, Owner owner, int peerPid, int peerUid, SocketReceiveArea receive)
             throws IpcException {
-        ControlFile ctl = ControlFile.create(dir + "/qb-control-" + service, uid, gid, mode);
-        String base = dir + "/qb-" + service;
+        String controlName = receive.controlName(service);
+        ControlFile ctl = ControlFile.create(dir, controlName, uid, gid, mode);
         int req = -1;
         int ev = -1;
         try {
-            req = UnixSocket.boundDatagram(base, "-request", maxMsgSize);
+            req = UnixSocket.boundDatagram(dir, BASE_INFIX, service, "-request", maxMsgSize);
             // Before anyone can know the name: every datagram then carries its sender's credentials.
             Posix.setIntOption(req, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
-            ev = UnixSocket.boundDatagram(base, "-event-tx", maxMsgSize);
-            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, base, ctl, owner, peerPid,
-                    peerUid, receive);
+            ev = UnixSocket.boundDatagram(dir, BASE_INFIX, service, "-event-tx", maxMsgSize);
+            SocketServerChannel ch = new SocketServerChannel(setupFd, req, ev, maxMsgSize, dir, service, controlName,
+                    ctl, owner,
+                    peerPid, peerUid, receive);
             receive.acquire();
             return ch;
         } catch (RuntimeException | Error e) {
             Posix.closeQuietly(req);
             Posix.closeQuietly(ev);
-            ctl.close(true);
+            ctl.close();
+            DirectoryFiles.unlink(dir, controlName);
             throw e;
         }
     }
+
+    /** The socket names are {@code dir + BASE_INFIX + service + suffix}. */
+    private static final String BASE_INFIX = "/qb-";
+
 
     @Override
     public int connectionType() {
@@ -101,17 +127,24 @@ public final class SocketServerChannel extends AbstractServerChannel {
 
     @Override
     public String requestPath() {
-        return control.path();
+        return dir + "/" + controlName;
     }
 
     @Override
     public String responsePath() {
-        return base;
+        return dir + BASE_INFIX + service;
     }
 
     @Override
     public String eventPath() {
         return "";
+    }
+
+    /** The paths from their parts: a connect builds neither string (the event path is empty). */
+    @Override
+    public void putPaths(long request, long response, long event, int max) {
+        Posix.putUtf8(request, dir, "/", controlName, null, max);
+        Posix.putUtf8(response, dir, BASE_INFIX, service, null, max);
     }
 
     @Override
@@ -125,69 +158,96 @@ public final class SocketServerChannel extends AbstractServerChannel {
     }
 
     /**
-     * One of our sending sockets and the client's socket it connects to, which the client binds after the handshake.
+     * Connects one of our sending sockets to the client's socket, which the client binds after the handshake
+     * ({@code dir + "/qb-" + service + "-response"} from the request socket, {@code "-event"} from the event socket).
      * libqb retries up to 10 × 100 ms, sleeping on the caller's thread (often the loop); jqb tries once per send and
      * returns {@link #NOT_YET_CONNECTED} (the connection queues the message and its loop retries) until
-     * {@code CONNECT_TRIES × 100 ms} after the first attempt, then the error. Used under its direction's lock.
+     * {@code CONNECT_TRIES × 100 ms} after the first attempt, then the error. Under the direction's lock. (The
+     * state is two fields per direction in this object: a helper object per direction was 40 bytes each.)
+     *
+     * @return 0 once connected, {@link #NOT_YET_CONNECTED}, or a negated errno
      */
-    private final class PeerSocket {
-        private final int fd;
-        /** The client's socket is {@code base + suffix}. */
-        private final String suffix;
-        private volatile boolean connected;
-        /** When the first connect failed (nanoTime | 1); 0 = not yet. */
-        private long firstTry;
-
-        PeerSocket(int fd, String suffix) {
-            this.fd = fd;
-            this.suffix = suffix;
-        }
-
-        /** @return 0 once connected, {@link #NOT_YET_CONNECTED}, or a negated errno */
-        int connect() {
-            if (connected) {
+    private int connectPeer(boolean event) {
+        int fd = event ? eventFd : requestFd;
+        try (UnixSocket.Address a = UnixSocket.abstractAddress(dir, BASE_INFIX, service,
+                event ? "-event" : "-response")) {
+            int rc = UnixSocket.connectRaw(fd, a);
+            if (rc == 0) {
+                UnixSocket.setBufferSizes(fd, maxMsgSize);
+                if (event) {
+                    eventConnected = true;
+                } else {
+                    responseConnected = true;
+                }
                 return 0;
             }
-            try (UnixSocket.Address a = UnixSocket.abstractAddress(base, suffix)) {
-                int rc = UnixSocket.connectRaw(fd, a);
-                if (rc == 0) {
-                    UnixSocket.setBufferSizes(fd, maxMsgSize);
-                    connected = true;
-                    return 0;
+            long now = System.nanoTime();
+            long first = event ? eventFirstTry : responseFirstTry;
+            if (first == 0) {
+                first = now | 1;
+                if (event) {
+                    eventFirstTry = first;
+                } else {
+                    responseFirstTry = first;
                 }
-                long now = System.nanoTime();
-                if (firstTry == 0) {
-                    firstTry = now | 1;
-                }
-                return now - firstTry < CONNECT_TRIES * 100_000_000L ? NOT_YET_CONNECTED : rc;
-            } catch (IpcException e) {
-                return -e.errno();
             }
+            return now - first < CONNECT_TRIES * 100_000_000L ? NOT_YET_CONNECTED : rc;
+        } catch (IpcException e) {
+            return -e.errno();
         }
     }
 
     @Override
     int writeResponse(ByteBuffer msg) {
-        int rc = responsePeer.connect();
-        return rc < 0 ? rc : counted(responseIo.send(requestFd, msg), ControlFileDescriptor.RESPONSE);
+        int rc = responseConnected ? 0 : connectPeer(false);
+        return rc < 0 ? rc : counted(msg.isDirect() ? Datagrams.sendDirect(requestFd, msg)
+                : responseScratch().send(requestFd, msg), ControlFileDescriptor.RESPONSE);
     }
 
     @Override
     int writeResponse(ByteBuffer[] msgs) {
-        int rc = responsePeer.connect();
-        return rc < 0 ? rc : counted(responseIo.send(requestFd, msgs), ControlFileDescriptor.RESPONSE);
+        int rc = responseConnected ? 0 : connectPeer(false);
+        return rc < 0 ? rc : counted(responseScratch().send(requestFd, msgs, maxMsgSize),
+                ControlFileDescriptor.RESPONSE);
     }
 
     @Override
     int writeEvent(ByteBuffer msg) {
-        int rc = eventPeer.connect();
-        return rc < 0 ? rc : counted(eventIo.send(eventFd, msg), ControlFileDescriptor.EVENT);
+        int rc = eventConnected ? 0 : connectPeer(true);
+        return rc < 0 ? rc : counted(msg.isDirect() ? Datagrams.sendDirect(eventFd, msg)
+                : eventScratch().send(eventFd, msg), ControlFileDescriptor.EVENT);
     }
 
     @Override
     int writeEvent(ByteBuffer[] msgs) {
-        int rc = eventPeer.connect();
-        return rc < 0 ? rc : counted(eventIo.send(eventFd, msgs), ControlFileDescriptor.EVENT);
+        int rc = eventConnected ? 0 : connectPeer(true);
+        return rc < 0 ? rc : counted(eventScratch().send(eventFd, msgs, maxMsgSize), ControlFileDescriptor.EVENT);
+    }
+
+    /** @return where a response is copied to be sent: the loop's shared area, or this connection's; under the lock */
+    private Datagrams responseScratch() {
+        if (owner.onLoopThread()) {
+            return receive.sendScratch();
+        }
+        Datagrams d = responseIo;
+        if (d == null) {
+            d = new Datagrams(maxMsgSize);
+            responseIo = d;
+        }
+        return d;
+    }
+
+    /** @see #responseScratch() */
+    private Datagrams eventScratch() {
+        if (owner.onLoopThread()) {
+            return receive.sendScratch();
+        }
+        Datagrams d = eventIo;
+        if (d == null) {
+            d = new Datagrams(maxMsgSize);
+            eventIo = d;
+        }
+        return d;
     }
 
     private int counted(int rc, int channel) {
@@ -239,7 +299,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
                 // Not the client: the socket's abstract name is public (/proc/net/unix) and, until our first
                 // response connects it to the client's socket, anyone may send to it. Drop it, keep the client.
                 INJECTED.warn("{}: dropped a {}-byte datagram from pid {} uid {} (the client is pid {} uid {})",
-                        base, n, fromPid, fromUid, peerPid, peerUid);
+                        responsePath(), n, fromPid, fromUid, peerPid, peerUid);
                 continue;
             }
             int size = requestSize(receiveBuffer, 0, n);
@@ -286,7 +346,7 @@ public final class SocketServerChannel extends AbstractServerChannel {
      */
     @Override
     public boolean writableSignalsResponseRoom() {
-        return responsePeer.connected;
+        return responseConnected;
     }
 
     @Override
@@ -308,9 +368,14 @@ public final class SocketServerChannel extends AbstractServerChannel {
 
     @Override
     void release() {
-        control.close(true);
-        responseIo.close();
-        eventIo.close();
+        control.close();
+        DirectoryFiles.unlink(dir, controlName);
+        if (responseIo != null) {
+            responseIo.close();
+        }
+        if (eventIo != null) {
+            eventIo.close();
+        }
         receive.release();
     }
 }

@@ -24,17 +24,29 @@ public final class UnixSocket {
     public static final class Address implements AutoCloseable {
         final long address;
         final int length;
-        /** How {@link #toString()} shows it: {@code prefix + name + suffix}, cut to {@code maxBytes} UTF-8 bytes. */
+        /**
+         * How {@link #toString()} shows it: {@code prefix + name + middle + last + suffix} (null parts empty), cut to
+         * {@code maxBytes} UTF-8 bytes.
+         */
         private final String prefix;
         private final String name;
+        private final String middle;
+        private final String last;
         private final String suffix;
         private final int maxBytes;
 
         private Address(long address, int length, String prefix, String name, String suffix, int maxBytes) {
+            this(address, length, prefix, name, null, null, suffix, maxBytes);
+        }
+
+        private Address(long address, int length, String prefix, String name, String middle, String last,
+                String suffix, int maxBytes) {
             this.address = address;
             this.length = length;
             this.prefix = prefix;
             this.name = name;
+            this.middle = middle;
+            this.last = last;
             this.suffix = suffix;
             this.maxBytes = maxBytes;
         }
@@ -55,7 +67,7 @@ public final class UnixSocket {
         /** Built on demand (error messages only): a socket set-up makes no display string. */
         @Override
         public String toString() {
-            String full = suffix.isEmpty() ? name : name + suffix;
+            String full = name + (middle == null ? "" : middle) + (last == null ? "" : last) + suffix;
             byte[] b = full.getBytes(StandardCharsets.UTF_8);
             return prefix + (b.length <= maxBytes ? full : new String(b, 0, maxBytes, StandardCharsets.UTF_8));
         }
@@ -75,6 +87,20 @@ public final class UnixSocket {
         MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
         Posix.putUtf8(a + SockAddrDescriptor.PATH_OFFSET + 1, name, suffix, SockAddrDescriptor.MAX_ABSTRACT_NAME);
         return new Address(a, SockAddrDescriptor.LENGTH, "@", name, suffix, SockAddrDescriptor.MAX_ABSTRACT_NAME);
+    }
+
+    /**
+     * {@link #abstractAddress(String)} of {@code name + middle + last + suffix}, written into the address without
+     * making that string: a SOCKET server's connection keeps its directory and the service name, not its sockets'
+     * common base {@code dir + "/qb-" + service}.
+     */
+    public static Address abstractAddress(String name, String middle, String last, String suffix) {
+        long a = Posix.allocate(SockAddrDescriptor.LENGTH);
+        MEM.writeShort(a + SockAddrDescriptor.FAMILY_OFFSET, (short) LibC.AF_UNIX);
+        Posix.putUtf8(a + SockAddrDescriptor.PATH_OFFSET + 1, name, middle, last, suffix,
+                SockAddrDescriptor.MAX_ABSTRACT_NAME);
+        return new Address(a, SockAddrDescriptor.LENGTH, "@", name, middle, last, suffix,
+                SockAddrDescriptor.MAX_ABSTRACT_NAME);
     }
 
     /**
@@ -252,8 +278,14 @@ public final class UnixSocket {
 
     /** {@link #boundDatagram(String, int)} of {@code name + suffix} (see {@link #abstractAddress(String, String)}). */
     public static int boundDatagram(String name, String suffix, int size) throws IpcException {
+        return boundDatagram(name, null, null, suffix, size);
+    }
+
+    /** {@link #boundDatagram(String, int)} of {@code name + middle + last + suffix} (see {@link #abstractAddress}). */
+    public static int boundDatagram(String name, String middle, String last, String suffix, int size)
+            throws IpcException {
         int fd = datagramSocket();
-        try (Address a = abstractAddress(name, suffix)) {
+        try (Address a = abstractAddress(name, middle, last, suffix)) {
             bind(fd, a);
             setBufferSizes(fd, size);
             return fd;

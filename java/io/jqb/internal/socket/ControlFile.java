@@ -24,22 +24,35 @@ public final class ControlFile {
         this.mem = new PointerStore(address, ControlFileDescriptor.LENGTH);
     }
 
-    /** Creates it (O_EXCL, through the fd: owner and mode as given), zeroed. */
-    public static ControlFile create(String path, int uid, int gid, int mode) throws IpcException {
-        // O_EXCL|O_NOFOLLOW relative to the directory opened with O_NOFOLLOW: see DirectoryFiles.
-        int fd = DirectoryFiles.createExclusive(path, 0600);
+    /**
+     * Creates {@code name} in {@code dir} (O_EXCL, relative to the directory opened with O_NOFOLLOW: see
+     * {@link DirectoryFiles}; owner and mode set through the fd), zeroed. The server's copy does not keep the path
+     * (one string per connection): {@link #path()} is null, and the server removes the file itself after
+     * {@link #close()}.
+     */
+    public static ControlFile create(String dir, String name, int uid, int gid, int mode) throws IpcException {
+        int fd = DirectoryFiles.createExclusive(dir, name, 0600);
         if (fd < 0) {
-            throw IpcException.of("open(" + path + ")", -fd, null);
+            throw IpcException.of("open(" + dir + "/" + name + ")", -fd, null);
         }
         try {
-            Posix.check(Posix.C.ftruncate(fd, ControlFileDescriptor.LENGTH), "ftruncate(", path);
-            if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
-                throw IpcException.of("fchown(" + path + ")", Posix.errno(), null);
+            if (Posix.C.ftruncate(fd, ControlFileDescriptor.LENGTH) < 0) {
+                throw IpcException.of("ftruncate(" + dir + "/" + name + ")", Posix.errno(), null);
             }
-            Posix.check(Posix.C.fchmod(fd, mode), "fchmod(", path);
-            return new ControlFile(path, map(fd, path));
+            if (Posix.C.fchown(fd, uid, gid) < 0 && Posix.errno() != Errno.EPERM) {
+                throw IpcException.of("fchown(" + dir + "/" + name + ")", Posix.errno(), null);
+            }
+            if (Posix.C.fchmod(fd, mode) < 0) {
+                throw IpcException.of("fchmod(" + dir + "/" + name + ")", Posix.errno(), null);
+            }
+            long a = Posix.C.mmap(0, ControlFileDescriptor.LENGTH, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED,
+                    fd, 0);
+            if (a == -1) {
+                throw IpcException.of("mmap(" + dir + "/" + name + ")", Posix.errno(), null);
+            }
+            return new ControlFile(null, a);
         } catch (RuntimeException | Error e) {
-            DirectoryFiles.unlink(path);
+            DirectoryFiles.unlink(dir, name);
             throw e;
         } finally {
             Posix.C.close(fd);
@@ -100,18 +113,24 @@ public final class ControlFile {
         mem.writeVolatileInt(channel + ControlFileDescriptor.FLOW_CONTROL, value);
     }
 
+    /** @return the path it was opened with; null for one {@link #create}d (a server's) */
     public String path() {
         return path;
     }
 
-    /** Unmaps, and removes the file when {@code unlink}. Idempotent. */
+    /** Unmaps. Idempotent. */
+    public void close() {
+        close(false);
+    }
+
+    /** Unmaps, and removes the file when {@code unlink} (and its path is kept: see {@link #create}). Idempotent. */
     public synchronized void close(boolean unlink) {
         if (closed) {
             return;
         }
         closed = true;
         Posix.C.munmap(address, ControlFileDescriptor.LENGTH);
-        if (unlink) {
+        if (unlink && path != null) {
             DirectoryFiles.unlink(path);
         }
     }

@@ -78,24 +78,40 @@ public final class Datagrams {
 
     /** @return length sent, {@link Errno#WOULD_BLOCK} (socket full) or a negated errno */
     public int send(int fd, ByteBuffer msg) {
-        int len = msg.remaining();
-        long addr;
         if (msg.isDirect()) {
-            addr = Posix.bufferAddress(msg) + msg.position();
-        } else {
-            scratch(len).put(0, msg, msg.position(), len);
-            addr = scratchAddress;
+            return sendDirect(fd, msg);
         }
-        return sendRaw(fd, addr, len);
+        int len = msg.remaining();
+        scratch(len).put(0, msg, msg.position(), len);
+        return sendRaw(fd, scratchAddress, len);
+    }
+
+    /**
+     * Sends a direct buffer's bytes (position..limit) as they are: no scratch area is needed.
+     *
+     * @return length sent, {@link Errno#WOULD_BLOCK} (socket full) or a negated errno
+     */
+    public static int sendDirect(int fd, ByteBuffer msg) {
+        return sendRaw(fd, Posix.bufferAddress(msg) + msg.position(), msg.remaining());
     }
 
     /** Sends the concatenation of {@code msgs} as one datagram. */
     public int send(int fd, ByteBuffer[] msgs) {
+        return send(fd, msgs, capacity);
+    }
+
+    /**
+     * Sends the concatenation of {@code msgs} as one datagram of at most {@code limit} bytes (and this instance's
+     * capacity): an instance shared by connections of different agreed sizes is given each one's own.
+     *
+     * @return length sent, {@link Errno#WOULD_BLOCK} (socket full) or a negated errno (-EMSGSIZE over the limit)
+     */
+    public int send(int fd, ByteBuffer[] msgs, int limit) {
         long total = 0;
         for (ByteBuffer b : msgs) {
             total += b.remaining();
         }
-        if (total > capacity) {
+        if (total > Math.min(limit, capacity)) {
             return -Errno.EMSGSIZE;
         }
         int pos = 0;

@@ -133,7 +133,9 @@ public final class ServiceMonitor {
         if (serviceName != null) {
             registerConnection(v);
         }
-        listeners.forEach(l -> l.added(v));
+        if (!listeners.isEmpty()) { // no capturing lambda per connect while nobody listens
+            listeners.forEach(l -> l.added(v));
+        }
     }
 
     private void remove(Connection c) {
@@ -144,7 +146,9 @@ public final class ServiceMonitor {
         if (v.registered) {
             unregister(connectionName(v));
         }
-        listeners.forEach(l -> l.removed(v));
+        if (!listeners.isEmpty()) {
+            listeners.forEach(l -> l.removed(v));
+        }
     }
 
     private synchronized void close() {

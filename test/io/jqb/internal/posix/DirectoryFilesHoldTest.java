@@ -73,6 +73,43 @@ class DirectoryFilesHoldTest {
         assertEquals(0, openFds(), "fds after the scope");
     }
 
+    /**
+     * The (directory, name) forms a SOCKET connection's control file uses: the same held directory, the same
+     * resolution outside a scope, the same refusal of a symlink in place of the directory, ENOENT when it is gone.
+     */
+    @Test
+    void theDirectoryAndNameFormsBehaveAsThePathForms() throws Exception {
+        Path dir = Files.createDirectory(root.resolve("conn2"));
+        Path moved = root.resolve("moved2");
+        try (DirectoryFiles.Held held = DirectoryFiles.hold(dir.toString())) {
+            Files.move(dir, moved);
+            Files.createDirectory(dir);
+            int fd = DirectoryFiles.createExclusive(dir.toString(), "a", 0600);
+            assertTrue(fd >= 0, "createExclusive: " + fd);
+            Posix.C.close(fd);
+            assertTrue(Files.exists(moved.resolve("a")), "created in the held directory");
+            assertFalse(Files.exists(dir.resolve("a")), "not in the one now at the path");
+            assertTrue(DirectoryFiles.createExclusive(dir.toString(), "a", 0600) < 0, "O_EXCL");
+            assertEquals(0, DirectoryFiles.unlink(dir.toString(), "a"));
+            assertFalse(Files.exists(moved.resolve("a")), "removed from the held directory");
+        }
+        int fd = DirectoryFiles.createExclusive(dir.toString(), "b", 0600);
+        assertTrue(fd >= 0);
+        Posix.C.close(fd);
+        assertTrue(Files.exists(dir.resolve("b")), "outside the scope: the path's directory");
+        assertEquals(0, DirectoryFiles.unlink(dir.toString(), "b"));
+        assertFalse(Files.exists(dir.resolve("b")));
+        Path link = Files.createSymbolicLink(root.resolve("link2"), moved);
+        assertTrue(DirectoryFiles.createExclusive(link.toString(), "c", 0600) < 0, "refused through a symlink");
+        assertFalse(Files.exists(moved.resolve("c")), "nothing created through the symlink");
+        Path gone = root.resolve("gone2");
+        try (DirectoryFiles.Held held = DirectoryFiles.hold(gone.toString())) {
+            assertEquals(-io.jqb.Errno.ENOENT, DirectoryFiles.unlink(gone.toString(), "a"));
+            assertEquals(-io.jqb.Errno.ENOENT, DirectoryFiles.createExclusive(gone.toString(), "a", 0600));
+        }
+        assertEquals(0, openFds(), "fds after the scopes");
+    }
+
     @Test
     void otherDirectoriesAndNestedScopesAreUnaffected() throws Exception {
         Path a = Files.createDirectory(root.resolve("a"));

@@ -9,8 +9,9 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link UnixSocket#abstractAddress(String, String)} writes {@code "\0" + name + suffix} (UTF-8, padded with zeros,
- * cut at 106 bytes) straight into the {@code sockaddr_un}, as the one-string form does, and shows the same text.
+ * {@link UnixSocket#abstractAddress(String, String)} (and the four-part form) writes {@code "\0" + name + suffix}
+ * (UTF-8, padded with zeros, cut at 106 bytes) straight into the {@code sockaddr_un}, as the one-string form does,
+ * and shows the same text.
  */
 class AbstractAddressTest {
     /** @return sun_path of {@code a} (108 bytes) */
@@ -38,6 +39,18 @@ class AbstractAddressTest {
             byte[] u = full.getBytes(StandardCharsets.UTF_8);
             assertEquals("@" + new String(u, 0, Math.min(u.length, SockAddrDescriptor.MAX_ABSTRACT_NAME),
                     StandardCharsets.UTF_8), two.toString());
+        }
+        // The four-part form (a SOCKET server's directory, "/qb-", service, suffix), split anywhere, is the same.
+        for (int cut = 0; cut <= name.length(); cut += Math.max(1, name.length() / 3)) {
+            String head = name.substring(0, cut);
+            String mid = name.substring(cut, (cut + name.length()) / 2);
+            String tail = name.substring((cut + name.length()) / 2);
+            try (UnixSocket.Address four = UnixSocket.abstractAddress(head, mid, tail, suffix);
+                    UnixSocket.Address one = UnixSocket.abstractAddress(full)) {
+                assertArrayEquals(path(one), path(four), full + " cut at " + cut);
+                assertEquals(SockAddrDescriptor.LENGTH, four.length());
+                assertEquals(one.toString(), four.toString());
+            }
         }
     }
 
