@@ -145,6 +145,54 @@ class SocketMemoryPerConnectionTest {
                 + " bytes per SOCKET connect at best (runs: " + runs + "), bound " + ALLOC_PER_CONNECT_BOUND);
     }
 
+    /**
+     * The echo server's round trip stays allocation-free on the loop thread with the send scratch shared by the
+     * service's connections (the gathered header + payload response is copied there): {@value #ROUND_TRIPS} round
+     * trips of a native libqb client ({@code qbn-client bench}), after as many to warm up, allocate less than
+     * {@value #ALLOC_PER_ROUND_TRIP_BOUND} byte each (one object per round trip would be at least 16).
+     */
+    @Test
+    void aSocketEchoRoundTripAllocatesNothingOnTheLoop() throws Exception {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        threads.setThreadAllocatedMemoryEnabled(true);
+        String name = "jqbs-rtalloc-" + ProcessHandle.current().pid();
+        Service s = tracked.add(Service.create(name, 4, TransportType.SOCKET, new EchoHandler()));
+        s.run();
+        long loop = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("jqb-" + name))
+                .findFirst().orElseThrow().getId();
+        bench(name, ROUND_TRIPS);
+        long best = Long.MAX_VALUE;
+        StringBuilder runs = new StringBuilder();
+        for (int run = 0; run < 3 && best >= ALLOC_PER_ROUND_TRIP_BOUND * ROUND_TRIPS; run++) {
+            long before = threads.getThreadAllocatedBytes(loop);
+            bench(name, ROUND_TRIPS);
+            long bytes = threads.getThreadAllocatedBytes(loop) - before;
+            best = Math.min(best, bytes);
+            runs.append(run == 0 ? "" : ", ").append(bytes);
+        }
+        System.out.println("[socket round trip alloc] loop thread bytes per " + ROUND_TRIPS + " round trips: " + runs);
+        assertTrue(best < ALLOC_PER_ROUND_TRIP_BOUND * ROUND_TRIPS, "the loop thread allocated " + best + " bytes over "
+                + ROUND_TRIPS + " SOCKET echo round trips at best (runs: " + runs + ")");
+    }
+
+    private static final int ROUND_TRIPS = 20_000;
+    /** Bytes per round trip: under the smallest object, so any per-message allocation fails. */
+    private static final long ALLOC_PER_ROUND_TRIP_BOUND = 1;
+
+    /** Runs {@code qbn-client bench} (one connection, {@code count} echo round trips of 64 B, no warm-up). */
+    private static void bench(String name, int count) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(NativeClient.clientBinary().toString(), "bench", "--service", name,
+                "--count", Integer.toString(count), "--size", "64", "--max", "8192", "--warmup", "0")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "qbn-client bench did not finish within 120 s");
+            assertEquals(0, p.exitValue(), "qbn-client bench exit status");
+        } finally {
+            p.destroyForcibly();
+            p.waitFor();
+        }
+    }
+
     /** Runs {@code qbn-client bench-connect} for {@code count} connects, then waits until every one is torn down. */
     private static void benchConnect(String name, int count, CountingEcho h) throws IOException,
             InterruptedException {
