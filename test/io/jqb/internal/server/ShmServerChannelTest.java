@@ -48,6 +48,8 @@ class ShmServerChannelTest {
         String failed;
         String violation;
         int retries;
+        /** What {@link #paused()} answers: a test switches it (a send backlog beginning or ending). */
+        boolean paused;
 
         @Override
         public void interestChanged() {
@@ -66,6 +68,11 @@ class ShmServerChannelTest {
         @Override
         public void recvRetry() {
             retries++;
+        }
+
+        @Override
+        public boolean paused() {
+            return paused;
         }
     }
 
@@ -276,6 +283,76 @@ class ShmServerChannelTest {
         assertEquals(5, doorbellsQueued(), "the five served requests' bytes read, the other five left");
         assertEquals(0, channel.deferredDrains);
         channel.setFlowControl(0);
+    }
+
+    /**
+     * A pause (the connection's send backlog) beginning during a batch, after earlier passes deferred their doorbell
+     * reads: the batch stops at the pause and the pass reads every byte owed (those deferred and those of this
+     * batch) before it returns, since a paused connection is not watched for POLLIN and its deferred bytes would only
+     * fill the client's socket; the bytes of the requests not served stay. Resumed, the rest is served in order.
+     */
+    @Test
+    void aPauseBeginningMidBatchReadsEveryOwedDoorbellBeforeThePassReturns() {
+        int total = 40;
+        for (int i = 0; i < total; i++) {
+            sendRequest(i, 0);
+        }
+        ringDoorbells(total);
+        assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, sink(true)));
+        assertEquals(1, channel.deferredDrains, "the first pass defers (5 owed, 35 still posted)");
+        assertEquals(total, doorbellsQueued());
+        ServerChannel.RequestSink pauseAfterTwo = r -> {
+            seen.add(r.getInt(r.position() + MessageHeaderDescriptor.ID_OFFSET) + ":pausing");
+            if (seen.size() == 7) {
+                owner.paused = true; // as a send backlog beginning in the handler of this pass's second request
+            }
+            return true;
+        };
+        assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, pauseAfterTwo));
+        assertEquals(7, seen.size(), "the batch stops at the pause");
+        assertEquals(total - 7, clientRequest.semaphore().value());
+        assertEquals(total - 7, doorbellsQueued(), "the 7 bytes owed read before the pass returned, no other");
+        assertEquals(1, channel.deferredDrains, "nothing deferred while paused");
+        owner.paused = false;
+        while (clientRequest.semaphore().value() > 0) {
+            assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, sink(true)));
+        }
+        assertEquals(total, seen.size(), "every request served once");
+        for (int i = 0; i < total; i++) {
+            assertTrue(seen.get(i).startsWith(i + ":"), "in order: " + seen);
+        }
+        assertEquals(0, doorbellsQueued());
+        assertNull(owner.failed);
+        assertNull(owner.violation);
+    }
+
+    /**
+     * A pass that serves nothing while tokens remain defers nothing: it reads a byte, so the fd does not stay
+     * readable (a level-triggered loop would spin on it), and a client that then closes its socket is noticed at the
+     * next pass (the recv sees EOF). Such a pass needs tokens without chunks: a jqb client's stale tokens (its ring
+     * finds chunks from write_pt), here with a loop that never polls its ring, so its bytes are owed as a native
+     * client's.
+     */
+    @Test
+    void aPassThatServesNothingReadsADoorbellAndNoticesTheClientsEnd() {
+        channel.setJqbPeer(true, true);
+        assertEquals(0, clientRequest.semaphore().post(), "a token without a chunk");
+        assertEquals(0, clientRequest.semaphore().post(), "another one");
+        ringDoorbells(1);
+        assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, sink(true)), owner.failed + " / " + owner.violation);
+        assertEquals(List.of(), seen);
+        assertEquals(1, clientRequest.semaphore().value(), "the first stale token used up, the other still there");
+        assertEquals(0, doorbellsQueued(), "its byte read: the fd is quiet");
+        assertEquals(0, channel.deferredDrains);
+        Posix.closeQuietly(clientFd);
+        clientFd = -1;
+        boolean alive = true;
+        for (int pass = 0; pass < 2 && alive; pass++) {
+            alive = channel.onEvents(PollHandlers.POLLIN, 5, sink(true));
+        }
+        assertFalse(alive, "EOF ends the connection within two passes");
+        assertEquals("client closed the socket", owner.failed);
+        assertNull(owner.violation);
     }
 
     @Test
