@@ -502,14 +502,17 @@ public final class ShmServerChannel extends AbstractServerChannel {
      * Reads the doorbell bytes owed for served chunks (at least one, to notice EOF), or for a native client with
      * requests still posted defers them (fewer than {@link #DEFER_DRAIN} owed). Never more than owed: the bytes of
      * requests not yet served stay, and keep the fd readable for them. A jqb client skips bytes while a spinning or
-     * draining loop polls its ring, so for it whatever is there is drained and nothing is owed.
+     * draining loop polls its ring, so for it whatever is there is drained and nothing is owed; while no loop polls
+     * its ring (a foreign {@code PollHandlers}) its bytes are owed as a native client's but never deferred: the
+     * deferral is for a libqb client's one byte per request, a jqb client batches its own and needs its socket's room
+     * for them (bytes that do not fit make it take its posts back).
      */
     private boolean drain(int served) {
         if (jqbPeer && polled) {
             owedBytes = DRAIN;
         } else {
             owedBytes += served;
-            if (served > 0 && owedBytes < DEFER_DRAIN && flowControl == 0 && !owner.paused()
+            if (!jqbPeer && served > 0 && owedBytes < DEFER_DRAIN && flowControl == 0 && !owner.paused()
                     && request.semaphore().value() > 0) {
                 // Requests are still posted, so a doorbell byte is in the socket or coming (a client posts, then
                 // sends its byte): epoll reports the fd again and the next pass serves on. The bytes owed for the

@@ -355,6 +355,31 @@ class ShmServerChannelTest {
         assertNull(owner.violation);
     }
 
+    /**
+     * A jqb client whose loop never polls its ring (a custom {@code PollHandlers}: nothing raised READER_POLLING)
+     * rings a byte per request as a native one; its bytes are not deferred: each pass reads those it served (a
+     * holding jqb client needs its socket's room, and it may skip bytes the server counts).
+     */
+    @Test
+    void aJqbClientsDoorbellsAreNotDeferredWhenItsRingIsNotPolled() {
+        channel.setJqbPeer(true, false);
+        int total = 20;
+        for (int i = 0; i < total; i++) {
+            sendRequest(i, 0);
+        }
+        ringDoorbells(total);
+        assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, sink(true)));
+        assertEquals(5, seen.size());
+        assertEquals(total - 5, doorbellsQueued(), "the 5 served requests' bytes read at once");
+        assertEquals(0, channel.deferredDrains);
+        while (clientRequest.semaphore().value() > 0) {
+            assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, sink(true)));
+        }
+        assertEquals(total, seen.size());
+        assertEquals(0, doorbellsQueued());
+        assertEquals(0, channel.deferredDrains);
+    }
+
     @Test
     void shouldReportAHeaderWhoseSizeDoesNotFitAsAViolation() {
         sendRequest(3, MessageHeaderDescriptor.REQUEST_HEADER_LENGTH + 100, 4);
