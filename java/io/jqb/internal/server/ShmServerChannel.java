@@ -19,8 +19,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Server side of one SHM connection: the three rings it created and the setup socket that carries doorbell bytes.
  *
  * <p>Requests: the client commits a chunk, posts the request semaphore, then writes one byte. The loop serves as many
- * chunks as the semaphore shows (capped by priority) and drains as many bytes, so level-triggered readiness wakes
- * it again for whatever is left. Responses: commit and post, no byte. Events: commit, post, then one 0x00 byte
+ * chunks as the semaphore shows (capped by priority) and reads the bytes of those it served, never more, so
+ * level-triggered readiness wakes it again for whatever is left. For a native client it may defer that read while
+ * requests are still posted and fewer than {@link #DEFER_DRAIN} bytes are owed (one recv per many batches while the
+ * client pipelines); it reads everything owed once the ring is empty, and at once when the connection stops reading
+ * (flow control, a send backlog). A jqb client skips its bytes while the loop polls its ring. Responses: commit and post, no byte. Events: commit, post, then one 0x00 byte
  * (counted when the socket is full, and resent on every later event send and on POLLOUT, as libqb does).</p>
  *
  * <p>Locks ({@link AbstractServerChannel}): {@code responseLock} serialises response writers, {@code eventLock} event
