@@ -28,8 +28,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * then released. The server reads a native client's doorbell bytes late (once 32 are owed or the ring is empty, never
  * more than it served, at once when paused): whatever N, every request is answered exactly once and in order, every
  * byte is read once the ring is empty (the fd goes quiet) and the loop is idle afterwards. N is not a multiple of 32;
- * 301 is more than the ≈ 278 one-byte sends the client's stream socket holds, so its last sends wait (libqb retries
- * EAGAIN) until the loop reads. Budgets of 50, 5 and 1 requests per wake-up.
+ * 301 is more than the ≈ 278 one-byte sends the client's stream socket holds: the loop is released only once the
+ * socket is full and the client's next send waits (libqb retries EAGAIN) until the loop reads. Budgets of 50, 5
+ * and 1 requests per wake-up.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class NativeDoorbellDeferralTest extends InteropTestBase {
@@ -81,6 +82,9 @@ class NativeDoorbellDeferralTest extends InteropTestBase {
         NativeClient nc = drive(s.name());
         nc.connect();
         Connection conn = connectionOf(s, nc);
+        final int socketHolds = oneByteSendsASocketHolds();
+        assertTrue(socketHolds > SURELY_QUEUED && socketHolds < 301, "a stream socket holds " + socketHolds
+                + " one-byte sends: adjust SURELY_QUEUED and BEHIND");
         List<Integer> expected = new ArrayList<>();
         int id = 100;
         for (int round = 0; round < 2; round++) {
@@ -100,6 +104,11 @@ class NativeDoorbellDeferralTest extends InteropTestBase {
                     assertEquals("ok", nc.read(), what + ": send " + i + nc.describe());
                 }
                 assertTrue(queuedDoorbells(conn) >= sure + 1, what + ": a doorbell was read while the loop was held");
+                if (n + 1 > socketHolds) {
+                    // The client's socket is full: its next send waits (libqb retries EAGAIN) until the loop reads.
+                    waitUntil(what + ": the client's socket full (" + queuedDoorbells(conn) + " of " + socketHolds
+                            + " bytes)", () -> queuedDoorbells(conn) >= socketHolds);
+                }
                 h.release.countDown();
                 for (int i = sure; i < n; i++) {
                     assertEquals("ok", nc.read(), what + ": send " + i + nc.describe());
@@ -136,6 +145,26 @@ class NativeDoorbellDeferralTest extends InteropTestBase {
             return n < 0 ? 0 : (int) n;
         } finally {
             Posix.free(buf, 4096);
+        }
+    }
+
+    /** One-byte sends a default unix stream socket holds before EAGAIN (≈ 278; libqb's setup socket is one). */
+    private static int oneByteSendsASocketHolds() {
+        long pair = Posix.allocate(8);
+        long b = Posix.allocate(1);
+        try {
+            Posix.check(C.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0, pair),
+                    "socketpair");
+            int n = 0;
+            while (C.send(Posix.MEM.readInt(pair), b, 1, LibC.MSG_DONTWAIT) == 1) {
+                n++;
+            }
+            return n;
+        } finally {
+            Posix.closeQuietly(Posix.MEM.readInt(pair));
+            Posix.closeQuietly(Posix.MEM.readInt(pair + 4));
+            Posix.free(b, 1);
+            Posix.free(pair, 8);
         }
     }
 
