@@ -331,7 +331,8 @@ class ShmServerChannelTest {
      * readable (a level-triggered loop would spin on it), and a client that then closes its socket is noticed at the
      * next pass (the recv sees EOF). Such a pass needs tokens without chunks: a jqb client's stale tokens (its ring
      * finds chunks from write_pt), here with a loop that never polls its ring, so its bytes are owed as a native
-     * client's.
+     * client's. (Since jqb clients are never deferred, this also holds without {@code served > 0}; for a native
+     * client a pass serves nothing with tokens posted only when a pause begins and ends during the pass.)
      */
     @Test
     void aPassThatServesNothingReadsADoorbellAndNoticesTheClientsEnd() {
