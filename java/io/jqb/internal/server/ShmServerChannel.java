@@ -515,6 +515,12 @@ public final class ShmServerChannel extends AbstractServerChannel {
             owedBytes = DRAIN;
         } else {
             owedBytes += served;
+            if (served == 0 && owedBytes == 0 && (flowControl != 0 || owner.paused())) {
+                // Paused after onEvents checked (another thread's backlog) and before serve read anything: the byte
+                // epoll reported is a request's that was not served. Left in the socket, as the check above leaves
+                // it, so the resumption's POLLIN serves that request (reading "at least one" would lose its wake-up).
+                return true;
+            }
             if (!jqbPeer && served > 0 && owedBytes < DEFER_DRAIN && flowControl == 0 && !owner.paused()
                     && request.semaphore().value() > 0) {
                 // Requests are still posted, so a doorbell byte is in the socket or coming (a client posts, then

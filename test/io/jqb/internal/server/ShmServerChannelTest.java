@@ -50,6 +50,9 @@ class ShmServerChannelTest {
         int retries;
         /** What {@link #paused()} answers: a test switches it (a send backlog beginning or ending). */
         boolean paused;
+        /** When &gt; 0, {@link #paused()} starts answering true at that call (counted from 1): another thread's pause. */
+        int pausedFromCall;
+        int pausedCalls;
 
         @Override
         public void interestChanged() {
@@ -72,7 +75,8 @@ class ShmServerChannelTest {
 
         @Override
         public boolean paused() {
-            return paused;
+            pausedCalls++;
+            return paused || (pausedFromCall > 0 && pausedCalls >= pausedFromCall);
         }
     }
 
@@ -379,6 +383,26 @@ class ShmServerChannelTest {
         assertEquals(total, seen.size());
         assertEquals(0, doorbellsQueued());
         assertEquals(0, channel.deferredDrains);
+    }
+
+    /**
+     * A pause that begins on another thread after the pass checked for one, before it served anything: the doorbell
+     * epoll reported is the unserved request's and stays in the socket (reading "at least one" would take it: that
+     * request would then wait for the client's next doorbell), so the resumption's POLLIN serves it.
+     */
+    @Test
+    void aPauseBeginningBeforeAnythingIsServedLeavesTheDoorbell() {
+        sendRequest(1, 0);
+        ringDoorbells(1);
+        owner.pausedFromCall = 2; // onEvents' own check sees no pause, serve's does
+        assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, sink(true)));
+        assertEquals(List.of(), seen);
+        assertEquals(1, doorbellsQueued(), "the unserved request's doorbell stays");
+        owner.pausedFromCall = 0;
+        assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, sink(true)));
+        assertEquals(List.of("1:16:true"), seen);
+        assertEquals(0, doorbellsQueued());
+        assertNull(owner.failed);
     }
 
     @Test
