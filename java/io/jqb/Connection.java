@@ -719,11 +719,6 @@ public final class Connection {
         public boolean paused() {
             return backlogged();
         }
-
-        @Override
-        public boolean onLoopThread() {
-            return service.inLoop();
-        }
     }
 
     /** @return the channel's view of this connection */
