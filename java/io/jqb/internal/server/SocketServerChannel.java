@@ -300,8 +300,11 @@ public final class SocketServerChannel extends AbstractServerChannel {
             if (fromPid != peerPid || fromUid != peerUid) {
                 // Not the client: the socket's abstract name is public (/proc/net/unix) and, until our first
                 // response connects it to the client's socket, anyone may send to it. Drop it, keep the client.
-                INJECTED.warn("{}: dropped a {}-byte datagram from pid {} uid {} (the client is pid {} uid {})",
-                        responsePath(), n, fromPid, fromUid, peerPid, peerUid);
+                long admitted = INJECTED.admitLine(); // the path string is built only for a line logged
+                if (admitted >= 0) {
+                    INJECTED.warn(admitted, "{}: dropped a {}-byte datagram from pid {} uid {} (the client is pid {} "
+                            + "uid {})", responsePath(), n, fromPid, fromUid, peerPid, peerUid);
+                }
                 continue;
             }
             int size = requestSize(receiveBuffer, 0, n);
