@@ -80,7 +80,7 @@ work=$(mktemp -d /tmp/jqb-bench-compare.XXXXXX)
 results="$work/results.tsv"   # mode transport cpus size client server p50 p99 msgs MBs [p50x p99x msgsx: rounds]
 cell_rounds="$work/cell-rounds.tsv" # mode round transport cpus size client server p50 p99 msgs MBs
 cell_round=0                  # the round of a pipe/connect run (0: a single-run mode)
-rounds="$work/rounds.tsv"     # round size kind(floor|floor8|spin|phased) p50 p99 msgs
+rounds="$work/rounds.tsv"     # round size kind(floor|floor8|floorlq|spin|phased) p50 p99 msgs
 commands="$work/commands.txt"
 : >"$results"
 : >"$cell_rounds"
@@ -385,6 +385,9 @@ floor_run() { # round size
     # The same with the payload 8 bytes past a line boundary, where a libqb chunk's payload usually starts.
     run_round "$1" "$2" floor8 -- "$FLOOR" --size "$2" --count "$c" --warmup "$w" --server-cpu "$CPU_SERVER" \
         --client-cpu "$CPU_CLIENT_SPLIT" --offset 8
+    # The floor of a libqb-compatible ring: two C processes moving each message as two spinning jqb ends do.
+    run_round "$1" "$2" floorlq -- "$FLOOR" --size "$2" --count "$c" --warmup "$w" --server-cpu "$CPU_SERVER" \
+        --client-cpu "$CPU_CLIENT_SPLIT" --layout jqb
 }
 spin_run() { # round size
     local c w pid=${SERVER_PID[jqb-shm-spin]}
@@ -538,13 +541,17 @@ floor_tables() {
     echo "median over the rounds; × floor: median of the per-round ratios. Counts per run: $SPIN_COUNT round trips after"
     echo "$SPIN_WARMUP warm-up at 64 B and 4 KiB, $((SPIN_COUNT / 5)) after $((SPIN_WARMUP / 10)) at 64 KiB."
     echo "Goal (issue 14): jqb spin p50 ≤ 1.5× the floor, p99 ≤ 3×. *floor +8*: the floor with both payloads 8 bytes"
-    echo "past a cache-line boundary (\`qbn-floor --offset 8\`), where a libqb chunk's payload usually starts."
+    echo "past a cache-line boundary (\`qbn-floor --offset 8\`), where a libqb chunk's payload usually starts. *libqb-layout"
+    echo "floor*: \`qbn-floor --layout jqb\`, two C processes moving each message through libqb-compatible rings exactly as"
+    echo "two spinning jqb ends do (header lines, chunk positions, the writer's locked add and fence, the reader's"
+    echo "detection and reclaim): the least any implementation of libqb's wire layout can do here; × layout: jqb spin p50"
+    echo "over it, per round (the part of the gap that is jqb's code, not the layout)."
     echo
-    echo "| size | floor p50 µs | floor p99 µs | jqb spin p50 µs | jqb spin p99 µs | p50 × floor | p99 × floor | floor +8 p50 / p99 µs | native → jqb ($PHASED) p50 / p99 µs | native ↔ native blocking (split) p50 µs |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| size | floor p50 µs | floor p99 µs | jqb spin p50 µs | jqb spin p99 µs | p50 × floor | p99 × floor | floor +8 p50 / p99 µs | libqb-layout floor p50 / p99 µs | p50 × layout | native → jqb ($PHASED) p50 / p99 µs | native ↔ native blocking (split) p50 µs |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for size in "${SPIN_SIZES[@]}"; do
         declare -A m=()
-        for k in floor floor8 spin phased; do
+        for k in floor floor8 floorlq spin phased; do
             for c in 4 5; do
                 m[$k$c]=$(awk -F'\t' -v s="$size" -v k="$k" -v c="$c" '$2 == s && $3 == k { print $c }' "$rounds" | median)
             done
@@ -554,16 +561,21 @@ floor_tables() {
                 END { for (i in r) if (v[i, "floor"] != "" && v[i, "spin"] != "" && v[i, "floor"] > 0)
                     printf "%.4f\n", v[i, "spin"] / v[i, "floor"] }' "$rounds" | median)
         done
+        m[lratio]=$(awk -F'\t' -v s="$size" '$2 == s && $4 != "-" { v[$1, $3] = $4; r[$1] = 1 }
+            END { for (i in r) if (v[i, "floorlq"] != "" && v[i, "spin"] != "" && v[i, "floorlq"] > 0)
+                printf "%.4f\n", v[i, "spin"] / v[i, "floorlq"] }' "$rounds" | median)
         med=$(awk -F'\t' -v s="$size" '$1 == "rtt" && $2 == "shm" && $3 == "split" && $4 == s && $5 == "native" &&
             $6 == "native" { print $7 }' "$results" | median)
         echo "$size ${m[floor4]} ${m[spin4]} ${m[floor5]} ${m[spin5]}" >>"$work/spin.dat"
         awk -v s="$size" -v f4="${m[floor4]}" -v f5="${m[floor5]}" -v s4="${m[spin4]}" -v s5="${m[spin5]}" \
             -v r4="${m[ratio4]}" -v r5="${m[ratio5]}" -v p4="${m[phased4]}" -v p5="${m[phased5]}" -v nn="$med" \
-            -v o4="${m[floor84]}" -v o5="${m[floor85]}" '
-            function us(x) { return x == "-" ? "-" : sprintf("%.2f", x / 1000.0) }
-            function x(v) { return v == "-" ? "-" : sprintf("%.2f", v) }
-            BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s |\n", s, us(f4), us(f5), us(s4),
-                us(s5), x(r4), x(r5), us(o4), us(o5), us(p4), us(p5), nn == "-" ? "-" : sprintf("%.1f", nn / 1000.0) }'
+            -v o4="${m[floor84]}" -v o5="${m[floor85]}" -v l4="${m[floorlq4]}" -v l5="${m[floorlq5]}" \
+            -v lr="${m[lratio]}" '
+            function us(x) { return (x == "-" || x == "") ? "-" : sprintf("%.2f", x / 1000.0) }
+            function x(v) { return (v == "-" || v == "") ? "-" : sprintf("%.2f", v) }
+            BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s / %s | %s |\n", s, us(f4),
+                us(f5), us(s4), us(s5), x(r4), x(r5), us(o4), us(o5), us(l4), us(l5), x(lr), us(p4), us(p5),
+                nn == "-" ? "-" : sprintf("%.1f", nn / 1000.0) }'
         unset m
     done
     if [ "${spin_chart_ok:-0}" = 1 ]; then
@@ -573,18 +585,19 @@ floor_tables() {
     echo
     echo "Every round (p50 / p99 µs):"
     echo
-    echo "| round | size | floor | floor +8 | jqb spin | p50 × floor | p99 × floor | native → jqb ($PHASED) |"
-    echo "|---:|---:|---|---|---|---:|---:|---|"
+    echo "| round | size | floor | floor +8 | libqb-layout floor | jqb spin | p50 × floor | p99 × floor | p50 × layout | native → jqb ($PHASED) |"
+    echo "|---:|---:|---|---|---|---|---:|---:|---:|---|"
     awk -F'\t' '
         function us(x) { return (x == "-" || x == "") ? "-" : sprintf("%.2f", x / 1000.0) }
         function r(a, b) { return (a == "-" || b == "-" || b == 0 || a == "" || b == "") ? "-" : sprintf("%.2f", a / b) }
         { k = $1 SUBSEP $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k; R[n] = $1; S[n] = $2 }
           p50[k, $3] = $4; p99[k, $3] = $5 }
         END { for (i = 1; i <= n; i++) { k = order[i]
-            printf "| %s | %s | %s / %s | %s / %s | %s / %s | %s | %s | %s / %s |\n", R[i], S[i], us(p50[k, "floor"]),
-              us(p99[k, "floor"]), us(p50[k, "floor8"]), us(p99[k, "floor8"]), us(p50[k, "spin"]), us(p99[k, "spin"]),
-              r(p50[k, "spin"], p50[k, "floor"]),
-              r(p99[k, "spin"], p99[k, "floor"]), us(p50[k, "phased"]), us(p99[k, "phased"]) } }' "$rounds"
+            printf "| %s | %s | %s / %s | %s / %s | %s / %s | %s / %s | %s | %s | %s | %s / %s |\n", R[i], S[i],
+              us(p50[k, "floor"]), us(p99[k, "floor"]), us(p50[k, "floor8"]), us(p99[k, "floor8"]),
+              us(p50[k, "floorlq"]), us(p99[k, "floorlq"]), us(p50[k, "spin"]), us(p99[k, "spin"]),
+              r(p50[k, "spin"], p50[k, "floor"]), r(p99[k, "spin"], p99[k, "floor"]),
+              r(p50[k, "spin"], p50[k, "floorlq"]), us(p50[k, "phased"]), us(p99[k, "phased"]) } }' "$rounds"
 }
 
 # The spin-vs-floor medians as a chart next to OUT (gnuplot; skipped when it cannot be had).

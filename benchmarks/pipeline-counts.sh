@@ -9,7 +9,10 @@
 #
 # Usage: benchmarks/pipeline-counts.sh [BUILD_DIR...]   (a build: a checkout with `make` done; default: this)
 # Knobs: COUNT (200000), WARMUP (20000), WARM_PASSES (3), SIZE (64), TRANSPORT (shm; or socket), CPUSETS ("pinned split"),
-# PAIRS ("jn jj"; also nn, nj), CPU_SERVER (0), CPU_CLIENT (1). Needs perf with the syscalls tracepoints (root, or kernel.perf_event_paranoid <= -1).
+# PAIRS ("jn jj"; also nn, nj), CPU_SERVER (0), CPU_CLIENT (1), ROUNDS (1: the pairs and builds alternate within
+# each round), SERVER_WARMUP (0: pipelined requests the native client sends each jqb server, every one of its
+# sizes' paths warmed, before anything is counted; with WARMUP=0 too, a line counts COUNT pipelined requests of a
+# warm server and nothing else). Needs perf with the syscalls tracepoints (root, or kernel.perf_event_paranoid <= -1).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/lib.sh"
@@ -17,6 +20,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 builds=("$@")
 [ ${#builds[@]} -gt 0 ] || builds=("$root")
 COUNT=${COUNT:-200000}
+ROUNDS=${ROUNDS:-1}
+SERVER_WARMUP=${SERVER_WARMUP:-0}
 WARMUP=${WARMUP:-20000}
 WARM_PASSES=${WARM_PASSES:-3}
 SIZE=${SIZE:-64}
@@ -47,6 +52,10 @@ for b in "${builds[@]}"; do
     i=$((i + 1))
     start_service "j$i" taskset -c "$CPU_SERVER" "$b/bin/jqb" echo-server --transport "$TRANSPORT"
     PID[j$i]=${pids[-1]}
+    if [ "$SERVER_WARMUP" -gt 0 ]; then
+        "$NCLI" bench --service "${SVC[j$i]}" --count "$SERVER_WARMUP" --size "$SIZE" --max 65576 --warmup 0 \
+            --pipeline >/dev/null 2>&1
+    fi
     # A build from before `bench --warm-passes` warms up with one pipelined pass; a newer one gets the flag whatever
     # WARM_PASSES is (without it a newer build runs 3-8 adaptive passes, and requests= would be wrong).
     PASSES[$i]=1
@@ -61,6 +70,7 @@ stat_value() { awk -v k="$2" '$2 == k { gsub(",", "", $1); print $1 }' "$1"; }
 
 echo "size=$SIZE transport=$TRANSPORT (counts per run; client: the whole bench command, server: during it)"
 pipelined_warmup=$((WARMUP < COUNT ? WARMUP : COUNT))
+for round in $(seq 1 "$ROUNDS"); do
 for cpus in "${CPUSETS[@]}"; do
     ccpu=$CPU_SERVER
     [ "$cpus" = split ] && ccpu=$CPU_CLIENT
@@ -91,8 +101,8 @@ for cpus in "${CPUSETS[@]}"; do
                 --size "$SIZE" --max 65576 --warmup "$WARMUP" --pipeline "${extra[@]}" 2>&1 | grep '^size=')
             kill -INT "$sp" 2>/dev/null
             wait "$sp" 2>/dev/null
-            printf '%s %s build=%s requests=%s %s client: cpu_ms=%s sendto=%s poll=%s futex=%s cs=%s server: cpu_ms=%s recvfrom=%s recvmsg=%s epoll_wait=%s cs=%s\n' \
-                "$cpus" "$p" "$i" "$requests" "$(field "$line" msgs_per_s | sed 's/^/msgs_per_s=/')" \
+            printf 'round=%s %s %s build=%s requests=%s %s client: cpu_ms=%s sendto=%s poll=%s futex=%s cs=%s server: cpu_ms=%s recvfrom=%s recvmsg=%s epoll_wait=%s cs=%s\n' \
+                "$round" "$cpus" "$p" "$i" "$requests" "$(field "$line" msgs_per_s | sed 's/^/msgs_per_s=/')" \
                 "$(stat_value "$work/client.txt" msec | cut -d. -f1)" \
                 "$(stat_value "$work/client.txt" syscalls:sys_enter_sendto)" \
                 "$(stat_value "$work/client.txt" syscalls:sys_enter_poll)" \
@@ -105,4 +115,5 @@ for cpus in "${CPUSETS[@]}"; do
                 "$(stat_value "$work/server.txt" context-switches)"
         done
     done
+done
 done

@@ -29,6 +29,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class ShmServerChannel extends AbstractServerChannel {
     private static final int DRAIN = 256;
+    /**
+     * Doorbell bytes of served requests a native client's connection may leave unread while its ring still shows
+     * requests ({@link #drain}): one recv per this many requests while the client pipelines. Small against the ≈ 278
+     * one-byte sends a default stream socket holds, so the client keeps room to post.
+     */
+    static final int DEFER_DRAIN = 32;
     /** Most outstanding notification bytes sent by one send(2). */
     private static final int NOTIFY_CHUNK = 256;
 
@@ -42,6 +48,8 @@ public final class ShmServerChannel extends AbstractServerChannel {
     private final long notifyBytes;
     private final long drainBuf;
     private int owedBytes;
+    /** Tests only: passes whose doorbell recv was deferred ({@link #drain}); loop thread only. */
+    int deferredDrains;
     /** Notification bytes owed for events sent by {@link #sendEventDeferred}; guarded by eventLock. */
     private int deferredNotifications;
     /** The client is jqb and may skip doorbell bytes while we advertise that we poll; loop thread only. */
@@ -491,11 +499,26 @@ public final class ShmServerChannel extends AbstractServerChannel {
     }
 
     /**
-     * Reads the doorbell bytes owed for served chunks (at least one, to notice EOF). A jqb client skips bytes while
-     * a spinning loop polls its ring, so for it whatever is there is drained and nothing is owed.
+     * Reads the doorbell bytes owed for served chunks (at least one, to notice EOF), or for a native client with
+     * requests still posted defers them (fewer than {@link #DEFER_DRAIN} owed). Never more than owed: the bytes of
+     * requests not yet served stay, and keep the fd readable for them. A jqb client skips bytes while a spinning or
+     * draining loop polls its ring, so for it whatever is there is drained and nothing is owed.
      */
     private boolean drain(int served) {
-        owedBytes = jqbPeer && polled ? DRAIN : owedBytes + served;
+        if (jqbPeer && polled) {
+            owedBytes = DRAIN;
+        } else {
+            owedBytes += served;
+            if (served > 0 && owedBytes < DEFER_DRAIN && flowControl == 0 && !owner.paused()
+                    && request.semaphore().value() > 0) {
+                // Requests are still posted, so a doorbell byte is in the socket or coming (a client posts, then
+                // sends its byte): epoll reports the fd again and the next pass serves on. The bytes owed for the
+                // requests served so far are read later in one recv, with those of the next batches: a pipelining
+                // native client keeps the loop at one recv per DEFER_DRAIN requests instead of one per batch.
+                deferredDrains++;
+                return true;
+            }
+        }
         int want = Math.min(Math.max(owedBytes, 1), DRAIN);
         long n = C.recv(fd, drainBuf, want, LibC.MSG_DONTWAIT);
         if (n == 0) {

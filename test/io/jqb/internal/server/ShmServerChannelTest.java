@@ -196,6 +196,88 @@ class ShmServerChannelTest {
         assertEquals(3, clientRequest.semaphore().value());
     }
 
+    /** Doorbell bytes queued in the server's end of the socket (a peek: nothing consumed). */
+    private int doorbellsQueued() {
+        long buf = Posix.allocate(512);
+        try {
+            long n = Posix.C.recv(channel.fd(), buf, 512, LibC.MSG_PEEK | LibC.MSG_DONTWAIT);
+            return n < 0 ? 0 : (int) n;
+        } finally {
+            Posix.free(buf, 512);
+        }
+    }
+
+    private void ringDoorbells(int n) {
+        long buf = Posix.allocate(n);
+        try {
+            assertEquals(n, Posix.C.send(clientFd, buf, n, LibC.MSG_DONTWAIT));
+        } finally {
+            Posix.free(buf, n);
+        }
+    }
+
+    /**
+     * A native client pipelining 40 requests (post, then one byte each) to a loop serving 5 per pass: while requests
+     * are still posted the doorbell bytes of those served are left for a later recv (one per DEFER_DRAIN requests
+     * instead of one per pass), never a byte of a request not yet served (it keeps the fd readable for that request),
+     * and once the ring is empty every byte is read (the fd is quiet until the next request).
+     */
+    @Test
+    void aNativeClientsDoorbellsAreReadOncePerManyBatchesAndNeverAheadOfTheRing() {
+        int total = 40;
+        for (int i = 0; i < total; i++) {
+            sendRequest(i, 0);
+        }
+        ringDoorbells(total);
+        int passes = 0;
+        int readPasses = 0;
+        while (clientRequest.semaphore().value() > 0) {
+            int before = doorbellsQueued();
+            assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, sink(true)));
+            passes++;
+            int unserved = clientRequest.semaphore().value();
+            int queued = doorbellsQueued();
+            assertTrue(queued >= unserved, "pass " + passes + ": " + queued + " bytes for " + unserved + " requests");
+            if (queued < before) {
+                readPasses++;
+            }
+        }
+        assertEquals(total, seen.size(), "every request served once");
+        for (int i = 0; i < total; i++) {
+            assertTrue(seen.get(i).startsWith(i + ":"), "in order: " + seen);
+        }
+        assertEquals(8, passes);
+        assertEquals(0, doorbellsQueued(), "the ring is empty: every doorbell byte was read");
+        assertEquals(2, readPasses, "one recv at " + ShmServerChannel.DEFER_DRAIN + " owed, one when the ring emptied");
+        assertEquals(passes - readPasses, channel.deferredDrains);
+        assertNull(owner.failed);
+        assertNull(owner.violation);
+    }
+
+    /**
+     * With flow control switched on during a batch nothing is deferred: the served requests' bytes are read at once
+     * (the loop stops watching the fd, so bytes left there would only shrink the client's socket).
+     */
+    @Test
+    void aDoorbellIsNotDeferredWhenTheConnectionStopsReading() {
+        for (int i = 0; i < 10; i++) {
+            sendRequest(i, 0);
+        }
+        ringDoorbells(10);
+        ServerChannel.RequestSink stopAfterTwo = r -> {
+            seen.add("x");
+            if (seen.size() == 2) {
+                channel.setFlowControl(1);
+            }
+            return true;
+        };
+        assertTrue(channel.onEvents(PollHandlers.POLLIN, 5, stopAfterTwo));
+        assertEquals(5, seen.size(), "the batch in progress ends as before");
+        assertEquals(5, doorbellsQueued(), "the five served requests' bytes read, the other five left");
+        assertEquals(0, channel.deferredDrains);
+        channel.setFlowControl(0);
+    }
+
     @Test
     void shouldReportAHeaderWhoseSizeDoesNotFitAsAViolation() {
         sendRequest(3, MessageHeaderDescriptor.REQUEST_HEADER_LENGTH + 100, 4);
