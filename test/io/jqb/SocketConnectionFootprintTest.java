@@ -37,11 +37,12 @@ class SocketConnectionFootprintTest {
      * shared, ~1,010 with one callbacks object, ~820 without the socket base and control path strings, 730-830 over
      * runs with the control file made from the directory and a per-service name, 560-680 without the PeerSocket
      * objects and with the send backlogs made on first use (session 7). With the clients idle while measured
-     * (mem8fix): 614-627 in a first cycle, 665-668 in a second (the figure is the larger). The bound is tight enough
-     * that one piece coming back (the two send backlogs, +64 B) fails, with some room for what other threads keep
-     * meanwhile.
+     * (mem8fix): 614-627 in a first cycle, 665-668 in a second (the figure is the larger). The bound fails every
+     * state before session 7 (1,010 B and up) and anything that adds ~130 B per connection; it leaves ~40 KB over the
+     * 300 connections for what other threads of the suite's JVM keep meanwhile (a bound of 720 B, which would catch
+     * the two send backlogs coming back, +64 B, left 16 KB: too little to trust on a loaded CI machine).
      */
-    private static final long HEAP_PER_CONNECTION_BOUND = 720;
+    private static final long HEAP_PER_CONNECTION_BOUND = 800;
     /**
      * Native bytes per open connection: 0 of its own (the receive area and the loop's send scratch are the
      * service's); each used to malloc a 256-byte send scratch for its first response. Slack for other threads.
