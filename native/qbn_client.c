@@ -5,6 +5,7 @@
  *   qbn-client bench --service NAME [--count N] [--size B] [--max N] [--warmup N] [--pipeline]
  *   qbn-client bench-connect --service NAME [--count N] [--max N] [--warmup N]
  *   qbn-client bench-many --service NAME --clients N [--duration-ms D] [--warmup-ms W] [--size B] [--max N]
+ *              [--count K]   (K: each connection does K round trips, then stays open and idle until the end)
  *                         [--server-pid P]
  *   qbn-client drive --service NAME [--max N]
  *
@@ -62,6 +63,7 @@ static void usage(FILE *f)
 		"                   [--warmup N=10]\n"
 		"  qbn-client bench-many --service NAME --clients N [--duration-ms D=2000]\n"
 		"                   [--warmup-ms W=500] [--size B=64] [--max N=65536] [--server-pid P]\n"
+		"                   [--count K]  (each connection: K round trips, then open and idle until the end)\n"
 		"      N threads, one connection each, blocking echo round trips for D ms;\n"
 		"      prints 'clients=N count=.. seconds=.. rtt_per_s=.. p50_ns=.. p99_ns=.. p999_ns=..'\n"
 		"      and, with --server-pid, that process's VmRSS/RssAnon/RssShmem (kB) and Threads\n"
@@ -718,6 +720,9 @@ struct many_shared {
 	int phase;                     /* MANY_*; atomic */
 	pthread_barrier_t start;       /* every thread and main */
 	size_t size;
+	long per_client;               /* --count: round trips per connection, then idle; <= 0: until the end */
+	pthread_mutex_t mu;            /* with stopped: an idle thread waits for MANY_STOP */
+	pthread_cond_t stopped;
 };
 
 struct many_thread {
@@ -741,10 +746,19 @@ static void *many_run(void *arg)
 	t->cap = 1024;
 	t->lat = xmalloc(t->cap * sizeof(*t->lat));
 	pthread_barrier_wait(&t->sh->start);
-	for (;;) {
+	for (long done = 0;; done++) {
 		int before = __atomic_load_n(&t->sh->phase, __ATOMIC_ACQUIRE);
 
 		if (before == MANY_STOP) {
+			break;
+		}
+		if (t->sh->per_client > 0 && done == t->sh->per_client) {
+			/* done: keep the connection open and idle until the end */
+			pthread_mutex_lock(&t->sh->mu);
+			while (__atomic_load_n(&t->sh->phase, __ATOMIC_ACQUIRE) != MANY_STOP) {
+				pthread_cond_wait(&t->sh->stopped, &t->sh->mu);
+			}
+			pthread_mutex_unlock(&t->sh->mu);
 			break;
 		}
 		uint64_t t0 = qbn_now_ns();
@@ -826,6 +840,9 @@ static int cmd_bench_many(const struct opts *o)
 	memset(&sh, 0, sizeof(sh));
 	sh.size = (size_t)size;
 	sh.phase = MANY_WARMUP;
+	sh.per_client = o->count;
+	pthread_mutex_init(&sh.mu, NULL);
+	pthread_cond_init(&sh.stopped, NULL);
 	if (pthread_barrier_init(&sh.start, NULL, (unsigned)n + 1) != 0) {
 		die("pthread_barrier_init failed");
 	}
@@ -868,7 +885,10 @@ static int cmd_bench_many(const struct opts *o)
 		shmem = proc_status_field(o->server_pid, "RssShmem");
 		threads = proc_status_field(o->server_pid, "Threads");
 	}
+	pthread_mutex_lock(&sh.mu);
 	__atomic_store_n(&sh.phase, MANY_STOP, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&sh.stopped);
+	pthread_mutex_unlock(&sh.mu);
 	t_end = qbn_now_ns();
 
 	size_t total = 0, k = 0;
@@ -905,6 +925,8 @@ static int cmd_bench_many(const struct opts *o)
 	free(all);
 	free(ts);
 	pthread_barrier_destroy(&sh.start);
+	pthread_cond_destroy(&sh.stopped);
+	pthread_mutex_destroy(&sh.mu);
 	return 0;
 }
 

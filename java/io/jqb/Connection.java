@@ -72,7 +72,10 @@ public final class Connection {
      * A clearing stats read, on any thread, moves {@link #requestsCleared} instead of writing it.
      */
     private volatile long requests;
-    /** Responses sent from the loop thread: the loop is its only writer, as for {@link #requests}. */
+    /**
+     * Responses sent from the thread of an {@link EventLoop} that runs on its own thread (Service#onFixedLoopThread):
+     * it is the only writer, as for {@link #requests}.
+     */
     private volatile long loopResponses;
     /** Responses sent from any other thread (an atomic increment). */
     private volatile long responses;
@@ -472,8 +475,10 @@ public final class Connection {
 
     private int countResponse(int rc, String op) {
         if (rc >= 0) {
-            if (service.inLoop()) {
-                LOOP_RESPONSES.setRelease(this, loopResponses + 1); // single writer: the loop thread
+            if (service.onFixedLoopThread()) {
+                // single writer: no other thread runs this loop. Not inLoop(): an embedded loop's last driving
+                // thread, sending outside it, and the next one inside it would both write (a lost count).
+                LOOP_RESPONSES.setRelease(this, loopResponses + 1);
             } else {
                 RESPONSES.getAndAdd(this, 1L);
             }
@@ -718,11 +723,6 @@ public final class Connection {
         @Override
         public boolean paused() {
             return backlogged();
-        }
-
-        @Override
-        public boolean onLoopThread() {
-            return service.inLoop();
         }
     }
 

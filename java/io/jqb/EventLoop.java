@@ -182,6 +182,15 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         return Thread.currentThread() == thread;
     }
 
+    /**
+     * @return true on the thread of {@link #run()}/{@link #start()}, which never changes: unlike {@link #inLoop()}
+     *         on an embedded loop ({@link #runOnce}), whose driving thread may change between calls, no other thread
+     *         can run the loop's callbacks meanwhile
+     */
+    boolean onFixedThread() {
+        return !embedded && Thread.currentThread() == thread;
+    }
+
     private int nextTimeoutMs() {
         if (jobsPending() || !draining.isEmpty()) {
             return 0;

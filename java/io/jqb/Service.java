@@ -186,6 +186,16 @@ public final class Service implements AutoCloseable {
         return loopThread == Thread.currentThread();
     }
 
+    /**
+     * @return true on the thread running the service's loop callbacks, when no other thread can: an {@link EventLoop}
+     *         run on its own thread. False on an embedded loop ({@link EventLoop#runOnce}, whose driving thread may
+     *         change between calls) and with your {@link PollHandlers}: {@link #inLoop()} may then be true on a thread
+     *         that has left the loop while another runs its callbacks
+     */
+    boolean onFixedLoopThread() {
+        return poll instanceof EventLoop l && l.onFixedThread();
+    }
+
     void enterLoop() {
         if (loopThread != Thread.currentThread()) {
             loopThread = Thread.currentThread();

@@ -82,6 +82,28 @@ public final class RateLimitedLog {
         }
     }
 
+    /**
+     * Asks to log one line, for a caller whose arguments cost something to build (a path string a peer can make it
+     * build for every datagram): build them only when this admits the line, then log it with {@link #warn(long,
+     * String, Object...)}. A refused line is counted as suppressed.
+     *
+     * @return -1 when the line is over the limit (do not log it), else what to pass to {@code warn(long, ...)}
+     */
+    public long admitLine() {
+        return admit();
+    }
+
+    /**
+     * Logs at WARN a line {@link #admitLine()} admitted.
+     *
+     * @param admitted what {@code admitLine()} returned (not negative)
+     * @param format an SLF4J format
+     * @param args its arguments
+     */
+    public void warn(long admitted, String format, Object... args) {
+        log.warn(admitted == 0 ? format : format + " (suppressed " + admitted + " similar lines)", args);
+    }
+
     /** @return lines suppressed so far and not yet reported */
     public synchronized long suppressed() {
         return suppressed;

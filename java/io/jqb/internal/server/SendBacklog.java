@@ -24,7 +24,9 @@ public final class SendBacklog {
 
     /**
      * The empty backlog a connection holds until its first message is queued (most connections never queue, and two
-     * backlogs each were 64 bytes of every connection): always empty; {@link #offer} refuses it, the rest are no-ops.
+     * backlogs each were 64 bytes of every connection): always empty; {@link #offer} refuses it, the rest are no-ops
+     * that return before taking its monitor and never write its fields (it is one object for every connection of
+     * every service: a lock or a write there would make them all contend on it).
      */
     public static final SendBacklog NONE = new SendBacklog();
 
@@ -39,13 +41,23 @@ public final class SendBacklog {
     }
 
     /** @return bytes queued */
-    public synchronized long bytes() {
-        return bytes;
+    public long bytes() {
+        if (this == NONE) {
+            return 0;
+        }
+        synchronized (this) {
+            return bytes;
+        }
     }
 
     /** @return messages queued */
-    public synchronized int size() {
-        return queue == null ? 0 : queue.size();
+    public int size() {
+        if (this == NONE) {
+            return 0;
+        }
+        synchronized (this) {
+            return queue == null ? 0 : queue.size();
+        }
     }
 
     /**
@@ -53,10 +65,16 @@ public final class SendBacklog {
      *
      * @return false when it does not fit under {@code limit}
      */
-    public synchronized boolean offer(long limit, ByteBuffer... msgs) {
+    public boolean offer(long limit, ByteBuffer... msgs) {
         if (this == NONE) {
             throw new IllegalStateException("SendBacklog.NONE takes no message");
         }
+        synchronized (this) {
+            return add(limit, msgs);
+        }
+    }
+
+    private boolean add(long limit, ByteBuffer... msgs) {
         long len = 0;
         for (ByteBuffer b : msgs) {
             len += b.remaining();
@@ -83,7 +101,16 @@ public final class SendBacklog {
      * @return 0 when all went, {@link Errno#WOULD_BLOCK} when some wait, or the first hard error (negated errno;
      *         the backlog is then cleared)
      */
-    public synchronized int flush(Sender sender) {
+    public int flush(Sender sender) {
+        if (this == NONE) {
+            return 0;
+        }
+        synchronized (this) {
+            return drain(sender);
+        }
+    }
+
+    private int drain(Sender sender) {
         ByteBuffer head;
         while (queue != null && (head = queue.peek()) != null) {
             int rc = sender.send(head);
@@ -91,7 +118,7 @@ public final class SendBacklog {
                 return rc;
             }
             if (rc < 0) {
-                clear();
+                drop();
                 return rc;
             }
             queue.poll();
@@ -102,7 +129,16 @@ public final class SendBacklog {
     }
 
     /** Drops everything queued. */
-    public synchronized void clear() {
+    public void clear() {
+        if (this == NONE) {
+            return;
+        }
+        synchronized (this) {
+            drop();
+        }
+    }
+
+    private void drop() {
         if (queue != null) {
             queue.clear();
         }

@@ -43,14 +43,6 @@ public interface ServerChannel {
         default boolean paused() {
             return false;
         }
-
-        /**
-         * @return true on the thread that runs the service's loop callbacks (it reads the requests): a send from it
-         *         may use memory the loop shares among the service's connections
-         */
-        default boolean onLoopThread() {
-            return false;
-        }
     }
 
     /** Wire value of {@code connection_type}. */

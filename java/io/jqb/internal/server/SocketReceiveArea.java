@@ -3,13 +3,15 @@ package io.jqb.internal.server;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
 import io.jqb.internal.socket.Datagrams;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
  * The receive memory one service's SOCKET connections share: the buffer a request datagram is received into, the
  * {@code recvmsg} scratch (msghdr, iovec, SCM_CREDENTIALS), the few bytes a hang-up check reads, and the copy area
- * of the loop thread's sends ({@link #sendScratch()}). The loop thread
+ * of heap and gathered sends ({@link #tryAcquireSendScratch()}). The loop thread
  * reads one connection at a time and a request is consumed before the next is received (the handler sees it only
  * during its call), so one area serves them all: a connection costs no receive memory of its own (it cost a
  * buffer of the agreed size each, and the page its first request touched).
@@ -18,13 +20,23 @@ import java.nio.ByteOrder;
  * malloc'd, not zero-filled, so only the pages the largest request touched cost RAM. Each channel holds a reference
  * from its creation to its {@code release()}; the last one frees the memory.</p>
  *
- * <p>Threads: {@link #ensure}, {@link #buffer()}, {@link #view()}, {@link #address()} and the scratch are the loop
- * thread's; {@link #acquire()} (loop thread) and {@link #release()} (any thread, under the channel's locks) are
+ * <p>Threads: {@link #ensure}, {@link #buffer()}, {@link #view()}, {@link #address()} and the recvmsg scratch are
+ * the loop thread's; the send scratch is whichever sender's holds it ({@link #tryAcquireSendScratch()}); {@link #acquire()} (loop thread) and {@link #release()} (any thread, under the channel's locks) are
  * synchronized, and the memory is freed only when no channel is left to use it.</p>
  */
 final class SocketReceiveArea {
     /** Bytes of {@link #livenessScratch()}. */
     static final int LIVENESS_SCRATCH = 16;
+    private static final VarHandle SEND_SCRATCH_HELD;
+
+    static {
+        try {
+            SEND_SCRATCH_HELD = MethodHandles.lookup().findVarHandle(SocketReceiveArea.class, "sendScratchHeld",
+                    boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private int users;
     private long address;
@@ -36,8 +48,13 @@ final class SocketReceiveArea {
     /** {@link #controlName}'s cache: the service it was made for and the name. */
     private String controlService;
     private String controlName;
-    /** The loop thread's copy area for sends (made on first use by the Datagrams, grown to the largest send). */
+    /**
+     * The copy area for heap and gathered sends (made on first use by the Datagrams, grown to the largest send);
+     * used only by the sender that set {@link #sendScratchHeld}.
+     */
     private Datagrams sendScratch;
+    /** True while a sender uses {@link #sendScratch} (taken by CAS, given back by a release store). */
+    private volatile boolean sendScratchHeld;
 
     /** A channel starts using the area (loop thread, at its creation). */
     synchronized void acquire() {
@@ -136,19 +153,32 @@ final class SocketReceiveArea {
     }
 
     /**
-     * The area the loop thread copies a heap or gathered response or event into to send it, for every connection
-     * (sends on the loop thread are one at a time; each sender passes its own agreed size as the limit). Loop
-     * thread only, and only by a channel that holds a reference (so it is not freed meanwhile).
+     * Takes the area a heap or gathered response or event is copied into to be sent, shared by the service's
+     * connections (each sender passes its own agreed size as the limit), unless another sender holds it. Sharing is
+     * decided by this one compare-and-set, not by which thread calls: the thread that runs the loop's callbacks may
+     * change between passes ({@code EventLoop.runOnce} from a pool, a custom {@code PollHandlers}), and a thread
+     * that ran the last callback may be sending outside the loop while another runs the next. Only a channel that
+     * holds a reference calls it (so the area is not freed meanwhile); a non-null result is given back with
+     * {@link #releaseSendScratch()} in a {@code finally}.
      *
-     * @return the shared send scratch
+     * @return the shared send scratch, now this caller's; or null when another sender holds it (the caller uses
+     *         its connection's own)
      */
-    Datagrams sendScratch() {
+    Datagrams tryAcquireSendScratch() {
+        if (sendScratchHeld || !SEND_SCRATCH_HELD.compareAndSet(this, false, true)) {
+            return null;
+        }
         Datagrams d = sendScratch;
         if (d == null) {
-            d = new Datagrams(Integer.MAX_VALUE);
+            d = new Datagrams(Integer.MAX_VALUE); // allocates nothing yet: its area is malloc'd on the first send
             sendScratch = d;
         }
         return d;
+    }
+
+    /** Gives back the send scratch {@link #tryAcquireSendScratch()} returned; its writes are visible to the next. */
+    void releaseSendScratch() {
+        SEND_SCRATCH_HELD.setRelease(this, false);
     }
 
     /** @return the recvmsg scratch ({@link UnixSocket#RECV_SCRATCH} bytes) */

@@ -46,10 +46,10 @@ public final class SocketServerChannel extends AbstractServerChannel {
     private final String controlName;
     private final ControlFile control;
     /**
-     * The copy area of responses (heap buffers, gathered parts) sent off the loop thread: made by the first such send
-     * (under {@code responseLock}). On the loop thread, the service's shared area serves ({@link
-     * SocketReceiveArea#sendScratch()}): most servers answer from their handler, and a scratch of its own cost each
-     * connection a malloc'd block and its buffer object.
+     * This connection's copy area for responses (heap buffers, gathered parts), made by the first such send that
+     * finds the service's shared area ({@link SocketReceiveArea#tryAcquireSendScratch()}) held by another sender
+     * (under {@code responseLock}). Most connections never make one: a scratch of its own cost each connection a
+     * malloc'd block and its buffer object.
      */
     private Datagrams responseIo;
     /** The same for events, under {@code eventLock}. */
@@ -201,53 +201,55 @@ public final class SocketServerChannel extends AbstractServerChannel {
     int writeResponse(ByteBuffer msg) {
         int rc = responseConnected ? 0 : connectPeer(false);
         return rc < 0 ? rc : counted(msg.isDirect() ? Datagrams.sendDirect(requestFd, msg)
-                : responseScratch().send(requestFd, msg), ControlFileDescriptor.RESPONSE);
+                : sendCopied(false, msg, null), ControlFileDescriptor.RESPONSE);
     }
 
     @Override
     int writeResponse(ByteBuffer[] msgs) {
         int rc = responseConnected ? 0 : connectPeer(false);
-        return rc < 0 ? rc : counted(responseScratch().send(requestFd, msgs, maxMsgSize),
-                ControlFileDescriptor.RESPONSE);
+        return rc < 0 ? rc : counted(sendCopied(false, null, msgs), ControlFileDescriptor.RESPONSE);
     }
 
     @Override
     int writeEvent(ByteBuffer msg) {
         int rc = eventConnected ? 0 : connectPeer(true);
         return rc < 0 ? rc : counted(msg.isDirect() ? Datagrams.sendDirect(eventFd, msg)
-                : eventScratch().send(eventFd, msg), ControlFileDescriptor.EVENT);
+                : sendCopied(true, msg, null), ControlFileDescriptor.EVENT);
     }
 
     @Override
     int writeEvent(ByteBuffer[] msgs) {
         int rc = eventConnected ? 0 : connectPeer(true);
-        return rc < 0 ? rc : counted(eventScratch().send(eventFd, msgs, maxMsgSize), ControlFileDescriptor.EVENT);
+        return rc < 0 ? rc : counted(sendCopied(true, null, msgs), ControlFileDescriptor.EVENT);
     }
 
-    /** @return where a response is copied to be sent: the loop's shared area, or this connection's; under the lock */
-    private Datagrams responseScratch() {
-        if (owner.onLoopThread()) {
-            return receive.sendScratch();
+    /**
+     * Sends a heap buffer ({@code one}) or the concatenation of {@code many} through a copy: the service's shared
+     * send scratch when no other sender holds it (one compare-and-set; whatever thread calls), else this
+     * connection's own area for the direction, made on first need. Under the direction's lock.
+     *
+     * @return length sent, {@link io.jqb.Errno#WOULD_BLOCK} or a negated errno
+     */
+    private int sendCopied(boolean event, ByteBuffer one, ByteBuffer[] many) {
+        int fd = event ? eventFd : requestFd;
+        Datagrams shared = receive.tryAcquireSendScratch();
+        if (shared != null) {
+            try {
+                return one != null ? shared.send(fd, one) : shared.send(fd, many, maxMsgSize);
+            } finally {
+                receive.releaseSendScratch();
+            }
         }
-        Datagrams d = responseIo;
-        if (d == null) {
-            d = new Datagrams(maxMsgSize);
-            responseIo = d;
+        Datagrams own = event ? eventIo : responseIo;
+        if (own == null) {
+            own = new Datagrams(maxMsgSize);
+            if (event) {
+                eventIo = own;
+            } else {
+                responseIo = own;
+            }
         }
-        return d;
-    }
-
-    /** @see #responseScratch() */
-    private Datagrams eventScratch() {
-        if (owner.onLoopThread()) {
-            return receive.sendScratch();
-        }
-        Datagrams d = eventIo;
-        if (d == null) {
-            d = new Datagrams(maxMsgSize);
-            eventIo = d;
-        }
-        return d;
+        return one != null ? own.send(fd, one) : own.send(fd, many, maxMsgSize);
     }
 
     private int counted(int rc, int channel) {
@@ -298,8 +300,11 @@ public final class SocketServerChannel extends AbstractServerChannel {
             if (fromPid != peerPid || fromUid != peerUid) {
                 // Not the client: the socket's abstract name is public (/proc/net/unix) and, until our first
                 // response connects it to the client's socket, anyone may send to it. Drop it, keep the client.
-                INJECTED.warn("{}: dropped a {}-byte datagram from pid {} uid {} (the client is pid {} uid {})",
-                        responsePath(), n, fromPid, fromUid, peerPid, peerUid);
+                long admitted = INJECTED.admitLine(); // the path string is built only for a line logged
+                if (admitted >= 0) {
+                    INJECTED.warn(admitted, "{}: dropped a {}-byte datagram from pid {} uid {} (the client is pid {} "
+                            + "uid {})", responsePath(), n, fromPid, fromUid, peerPid, peerUid);
+                }
                 continue;
             }
             int size = requestSize(receiveBuffer, 0, n);

@@ -30,6 +30,31 @@ class SendBacklogTest {
         assertTrue(none.isEmpty(), "still empty after the refused offer");
     }
 
+    /**
+     * NONE is one object for every connection of every service: its no-ops take no lock (another thread holding its
+     * monitor must not stall a connection's backlogBytes, flush or teardown).
+     */
+    @Test
+    void noneTakesNoLock() throws Exception {
+        SendBacklog none = SendBacklog.NONE;
+        java.util.concurrent.CompletableFuture<Long> done = new java.util.concurrent.CompletableFuture<>();
+        synchronized (none) { // held for the whole check: a synchronized method on NONE would wait here
+            Thread t = new Thread(() -> {
+                long sum = none.bytes() + none.size() + none.flush(m -> Errno.WOULD_BLOCK);
+                none.clear();
+                done.complete(sum);
+            }, "backlog-none-check");
+            t.setDaemon(true); // if the check blocks, it must not outlive the failed test's JVM
+            t.start();
+            try {
+                assertEquals(0L, done.get(30, java.util.concurrent.TimeUnit.SECONDS));
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError("SendBacklog.NONE's bytes/size/flush/clear waited for its monitor", e);
+            }
+        }
+        assertTrue(none.isEmpty());
+    }
+
     @Test
     void aBacklogKeepsOrderAndItsBound() {
         SendBacklog b = new SendBacklog();
