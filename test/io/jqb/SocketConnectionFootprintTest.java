@@ -3,20 +3,11 @@ package io.jqb;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jqb.cli.EchoHandler;
 import io.jqb.internal.posix.NativeMemory;
-import io.jqb.testutil.ForceFilesystemSwitch;
 import io.jqb.testutil.NativeClient;
-import io.jqb.testutil.ShmAssert;
-import io.jqb.testutil.Tracked;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * clients) and after (the smaller difference); and what the closed connections left behind (after minus before),
  * which must be near nothing.
  */
-class SocketConnectionFootprintTest {
+class SocketConnectionFootprintTest extends SocketMemoryTestBase {
     private static final int CLIENTS = 300;
     /**
      * Live heap per open connection: ~1,290 B measured before this test (the connection's objects: {@code
@@ -61,29 +52,6 @@ class SocketConnectionFootprintTest {
     /** Native bytes a closed connection may leave: none of its own (the bound is slack for other threads). */
     private static final long NATIVE_LEFT_PER_CONNECTION_BOUND = 16;
 
-    private final Tracked tracked = new Tracked();
-    private static AutoCloseable abstractMode;
-
-    @BeforeAll
-    static void hostIsInAbstractMode() {
-        abstractMode = ForceFilesystemSwitch.holdAbstractMode();
-    }
-
-    @AfterAll
-    static void nothingLeft() throws Exception {
-        if (abstractMode != null) {
-            abstractMode.close();
-        }
-        NativeClient.killAll();
-        NativeClient.assertNoChildProcesses();
-        ShmAssert.assertNoneLeft();
-    }
-
-    @AfterEach
-    void closeTracked() throws Exception {
-        tracked.closeAll();
-    }
-
     @Test
     void anOpenServedSocketConnectionKeepsLittleHeapAndNoNativeMemory() throws Exception {
         String name = "jqbs-foot-" + ProcessHandle.current().pid();
@@ -105,7 +73,7 @@ class SocketConnectionFootprintTest {
             warm.destroyForcibly();
             warm.waitFor();
         }
-        waitUntil("the warm-up's connections torn down", () -> h.destroyed.get() == CLIENTS);
+        waitUntil(60, "the warm-up's connections torn down", () -> h.destroyed.get() == CLIENTS);
         MemoryMXBean mem = ManagementFactory.getMemoryMXBean();
         long heap0 = liveHeap(mem);
         long native0 = NativeMemory.outstandingBytes();
@@ -122,7 +90,7 @@ class SocketConnectionFootprintTest {
             long heap1;
             long native1;
             try {
-                waitUntil("every connection open and served", () -> s.connections().size() == CLIENTS + 1
+                waitUntil(60, "every connection open and served", () -> s.connections().size() == CLIENTS + 1
                         && s.connections().stream().allMatch(c -> c.stats(false).requests() >= IDLE_AFTER));
                 heap1 = liveHeap(mem);
                 native1 = NativeMemory.outstandingBytes();
@@ -132,7 +100,7 @@ class SocketConnectionFootprintTest {
                 p.waitFor();
             }
             int destroyedTarget = (cycle + 1) * CLIENTS;
-            waitUntil("every connection torn down", () -> h.destroyed.get() == destroyedTarget);
+            waitUntil(60, "every connection torn down", () -> h.destroyed.get() == destroyedTarget);
             long heap2 = liveHeap(mem);
             long native2 = NativeMemory.outstandingBytes();
             // Against the figures before and after: what another test left behind (freed meanwhile, or made
@@ -181,23 +149,5 @@ class SocketConnectionFootprintTest {
         }
         return new ProcessBuilder(cmd)
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    }
-
-    /** {@link EchoHandler} (the echo server's answers) counting {@code destroyed} callbacks. */
-    private static final class CountingEcho extends EchoHandler {
-        final AtomicInteger destroyed = new AtomicInteger();
-
-        @Override
-        public void destroyed(Connection connection) {
-            destroyed.incrementAndGet();
-        }
-    }
-
-    private static void waitUntil(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!cond.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out after 60 s waiting for: " + what);
-            NativeClient.sleep(20);
-        }
     }
 }

@@ -5,21 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.cli.EchoHandler;
 import io.jqb.internal.posix.NativeMemory;
-import io.jqb.testutil.ForceFilesystemSwitch;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.RecordingHandler;
-import io.jqb.testutil.ShmAssert;
-import io.jqb.testutil.Tracked;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * one buffer of the largest agreed size plus next to nothing each; it used to be a buffer of that size each
  * (malloc'd on the first request) plus per-connection scratch. The shared area goes with the last connection. Real native libqb clients, each with a 64 KiB buffer.
  */
-class SocketMemoryPerConnectionTest {
+class SocketMemoryPerConnectionTest extends SocketMemoryTestBase {
     private static final int MAX = 65_536;
     private static final int CLIENTS = 6;
     /** Per connection beyond the shared areas (none of its own now), with room for other threads' allocations. */
@@ -44,29 +36,6 @@ class SocketMemoryPerConnectionTest {
      * connection response's paths written from their parts; so about twice that.
      */
     private static final long ALLOC_PER_CONNECT_BOUND = 3_000;
-
-    private final Tracked tracked = new Tracked();
-    private static AutoCloseable abstractMode;
-
-    @BeforeAll
-    static void hostIsInAbstractMode() {
-        abstractMode = ForceFilesystemSwitch.holdAbstractMode();
-    }
-
-    @AfterAll
-    static void nothingLeft() throws Exception {
-        if (abstractMode != null) {
-            abstractMode.close();
-        }
-        NativeClient.killAll();
-        NativeClient.assertNoChildProcesses();
-        ShmAssert.assertNoneLeft();
-    }
-
-    @AfterEach
-    void closeTracked() throws Exception {
-        tracked.closeAll();
-    }
 
     @Test
     void servedSocketConnectionsShareOneReceiveBufferAndItIsFreedWithTheLast() throws Exception {
@@ -98,7 +67,7 @@ class SocketMemoryPerConnectionTest {
         for (NativeClient d : clients) {
             d.expect("disconnect", "ok");
         }
-        waitUntil("every connection destroyed", () -> h.destroyed.get() == CLIENTS);
+        waitUntil(10, "every connection destroyed", () -> h.destroyed.get() == CLIENTS);
         // The destroyed callback runs just before the channel gives its memory back: wait for that too.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         long left;
@@ -207,24 +176,6 @@ class SocketMemoryPerConnectionTest {
             p.destroyForcibly();
             p.waitFor();
         }
-        waitUntil("every connection torn down", () -> h.destroyed.get() - destroyedBefore >= count);
-    }
-
-    /** {@link EchoHandler} that counts {@code destroyed} callbacks. */
-    private static final class CountingEcho extends EchoHandler {
-        final AtomicInteger destroyed = new AtomicInteger();
-
-        @Override
-        public void destroyed(Connection connection) {
-            destroyed.incrementAndGet();
-        }
-    }
-
-    private static void waitUntil(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!cond.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out after 10 s waiting for: " + what);
-            NativeClient.sleep(5);
-        }
+        waitUntil(10, "every connection torn down", () -> h.destroyed.get() - destroyedBefore >= count);
     }
 }
