@@ -145,23 +145,8 @@ public final class DirectoryFiles {
      *         parent is a symlink)
      */
     public static int createExclusive(String path, int mode) {
-        int dfd = heldParent(path);
-        if (dfd == GONE) {
-            return -io.jqb.Errno.ENOENT;
-        }
-        String dir = dfd >= 0 ? null : parent(path);
-        if (dir != null && (dfd = openDirectory(dir)) < 0) {
-            return dfd;
-        }
-        try {
-            int fd = Posix.C.openat(dfd, name(path), LibC.O_RDWR | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW
-                    | LibC.O_CLOEXEC, mode);
-            return fd >= 0 ? fd : -Posix.errno();
-        } finally {
-            if (dir != null) {
-                done(dfd, dir);
-            }
-        }
+        int held = heldParent(path);
+        return createAt(held, held == -1 ? parent(path) : null, name(path), mode);
     }
 
     /**
@@ -171,12 +156,19 @@ public final class DirectoryFiles {
      * @return the new fd, or a negated errno
      */
     public static int createExclusive(String dir, String name, int mode) {
-        int dfd = heldDirectory(dir);
-        if (dfd == GONE) {
+        return createAt(heldDirectory(dir), dir, name, mode);
+    }
+
+    /**
+     * The create of both forms: {@code held} is the held directory's fd ({@link #GONE} when it is gone) or -1, and
+     * then {@code dir} is opened for the call.
+     */
+    private static int createAt(int held, String dir, String name, int mode) {
+        if (held == GONE) {
             return -io.jqb.Errno.ENOENT;
         }
-        boolean own = dfd < 0;
-        if (own && (dfd = openDirectory(dir)) < 0) {
+        int dfd = held >= 0 ? held : openDirectory(dir);
+        if (dfd < 0) {
             return dfd;
         }
         try {
@@ -184,7 +176,7 @@ public final class DirectoryFiles {
                     | LibC.O_CLOEXEC, mode);
             return fd >= 0 ? fd : -Posix.errno();
         } finally {
-            if (own) {
+            if (held < 0) {
                 done(dfd, dir);
             }
         }
@@ -192,18 +184,22 @@ public final class DirectoryFiles {
 
     /** {@link #unlink(String)} of {@code name} in {@code dir}, without the path string. @return 0 or a negated errno */
     public static int unlink(String dir, String name) {
-        int dfd = heldDirectory(dir);
-        if (dfd == GONE) {
+        return unlinkAt(heldDirectory(dir), dir, name);
+    }
+
+    /** The unlink of both forms; {@code held} and {@code dir} as for {@link #createAt}. */
+    private static int unlinkAt(int held, String dir, String name) {
+        if (held == GONE) {
             return -io.jqb.Errno.ENOENT;
         }
-        boolean own = dfd < 0;
-        if (own && (dfd = openDirectory(dir)) < 0) {
+        int dfd = held >= 0 ? held : openDirectory(dir);
+        if (dfd < 0) {
             return dfd;
         }
         try {
             return Posix.C.unlinkat(dfd, name, 0) == 0 ? 0 : -Posix.errno();
         } finally {
-            if (own) {
+            if (held < 0) {
                 done(dfd, dir);
             }
         }
@@ -220,21 +216,8 @@ public final class DirectoryFiles {
 
     /** Removes {@code path} (never through a symlinked parent). @return 0 or a negated errno */
     public static int unlink(String path) {
-        int dfd = heldParent(path);
-        if (dfd == GONE) {
-            return -io.jqb.Errno.ENOENT;
-        }
-        String dir = dfd >= 0 ? null : parent(path);
-        if (dir != null && (dfd = openDirectory(dir)) < 0) {
-            return dfd;
-        }
-        try {
-            return Posix.C.unlinkat(dfd, name(path), 0) == 0 ? 0 : -Posix.errno();
-        } finally {
-            if (dir != null) {
-                done(dfd, dir);
-            }
-        }
+        int held = heldParent(path);
+        return unlinkAt(held, held == -1 ? parent(path) : null, name(path));
     }
 
     /**
