@@ -182,6 +182,24 @@ static uint64_t percentile(const uint64_t *sorted, size_t n, double q)
 }
 
 /* Sorts the round-trip times and prints the line bench prints. */
+/* Waits for the server child (killed first when the client failed); returns 0 when the run succeeded on both sides. */
+static int reap_server(pid_t server, int failed)
+{
+	int status = 0;
+
+	if (failed) {
+		kill(server, SIGKILL);
+	}
+	if (waitpid(server, &status, 0) < 0) {
+		die("waitpid");
+	}
+	if (failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "qbn-floor: the run failed\n");
+		return 1;
+	}
+	return 0;
+}
+
 static void report(uint64_t *rtt, long size, long count, uint64_t elapsed_ns)
 {
 	qsort(rtt, (size_t)count, sizeof(*rtt), cmp_u64);
@@ -643,16 +661,8 @@ static int run_jqb_layout(long size, long count, long warmup, long client_cpu, l
 		}
 	}
 	uint64_t t_end = now_ns();
-	int status = 0;
 
-	if (failed) {
-		kill(server, SIGKILL);
-	}
-	if (waitpid(server, &status, 0) < 0) {
-		die("waitpid");
-	}
-	if (failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "qbn-floor: the run failed\n");
+	if (reap_server(server, failed) != 0) {
 		return 1;
 	}
 	if (*(uint32_t *)(dst + MSG_SIZE_FIELD) != RES_HEADER + size
@@ -819,16 +829,8 @@ int main(int argc, char **argv)
 		}
 	}
 	uint64_t t_end = now_ns();
-	int status = 0;
 
-	if (failed) {
-		kill(server, SIGKILL);
-	}
-	if (waitpid(server, &status, 0) < 0) {
-		die("waitpid");
-	}
-	if (failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "qbn-floor: the run failed\n");
+	if (reap_server(server, failed) != 0) {
 		return 1;
 	}
 	if (size > 0 && memcmp(dst, src, (size_t)size) != 0) {
