@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * clients) and after (the smaller difference); and what the closed connections left behind (after minus before),
  * which must be near nothing.
  */
-class SocketConnectionFootprintTest extends SocketMemoryTestBase {
+class SocketConnectionFootprintTest extends SocketTestBase {
     private static final int CLIENTS = 300;
     /**
      * Live heap per open connection: ~1,290 B measured before this test (the connection's objects: {@code

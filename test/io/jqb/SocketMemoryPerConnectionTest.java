@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * one buffer of the largest agreed size plus next to nothing each; it used to be a buffer of that size each
  * (malloc'd on the first request) plus per-connection scratch. The shared area goes with the last connection. Real native libqb clients, each with a 64 KiB buffer.
  */
-class SocketMemoryPerConnectionTest extends SocketMemoryTestBase {
+class SocketMemoryPerConnectionTest extends SocketTestBase {
     private static final int MAX = 65_536;
     private static final int CLIENTS = 6;
     /** Per connection beyond the shared areas (none of its own now), with room for other threads' allocations. */

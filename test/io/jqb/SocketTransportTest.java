@@ -5,13 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
-import io.jqb.testutil.Tracked;
 import io.jqb.testutil.EchoWire;
-import io.jqb.testutil.ForceFilesystemSwitch;
 import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
@@ -23,18 +20,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,37 +35,11 @@ import org.junit.jupiter.api.Test;
  * control file, no rings), events and their queue length, flow control, disconnects from either side, server death,
  * and that the control file and the directory are removed afterwards. Filesystem mode: {@link SocketFilesystemModeTest}.
  */
-class SocketTransportTest {
+class SocketTransportTest extends SocketTestBase {
     static final long OUR_PID = ProcessHandle.current().pid();
     static final int MAX = 65_536;
     static final int TIMEOUT_MS = 5_000;
     private static final AtomicInteger NAMES = new AtomicInteger();
-
-    private final Tracked tracked = new Tracked();
-
-    @AfterEach
-    void closeTracked() throws Exception {
-        tracked.closeAll();
-    }
-
-    /** Keeps other test runs on this host from opening a force-filesystem-sockets window while we run. */
-    private static AutoCloseable abstractMode;
-
-    @BeforeAll
-    static void hostIsInAbstractMode() {
-        // native peers decide at their first IPC call; the switch file would put them in filesystem mode
-        abstractMode = ForceFilesystemSwitch.holdAbstractMode();
-    }
-
-    @AfterAll
-    static void nothingLeft() throws Exception {
-        if (abstractMode != null) {
-            abstractMode.close();
-        }
-        NativeClient.killAll();
-        NativeClient.assertNoChildProcesses();
-        ShmAssert.assertNoneLeft();
-    }
 
     <T extends AutoCloseable> T track(T r) {
         return tracked.add(r);
@@ -99,22 +65,12 @@ class SocketTransportTest {
     static Connection connectionOf(Service s, long clientPid) {
         Connection[] found = new Connection[1];
         // listed from the handshake on; usable (sendEvent) once established
-        waitUntil("an established connection from pid " + clientPid + " on " + s.name(), () -> {
+        waitUntil(5, "an established connection from pid " + clientPid + " on " + s.name(), () -> {
             found[0] = s.connections().stream().filter(c -> c.clientPid() == clientPid && c.isConnected())
                     .findFirst().orElse(null);
             return found[0] != null;
         });
         return found[0];
-    }
-
-    static void waitUntil(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out after 5 s waiting for: " + what);
-            }
-            NativeClient.sleep(5);
-        }
     }
 
     /** Polls a native server command until it answers {@code expected}; asserts it does. */
@@ -158,7 +114,7 @@ class SocketTransportTest {
         // connect bufsize is-connected auth, 8 echo sizes, echo-max, mixed, 3 events, unknown-id, oversize,
         // echo-after-oversize, no-stray-events, no-stray-responses
         assertEquals(22, r.passed(), r.stdout());
-        waitUntil("destroyed after the check disconnected", () -> h.destroyed.get() == 1);
+        waitUntil(5, "destroyed after the check disconnected", () -> h.destroyed.get() == 1);
         assertEquals(1, h.created.get());
         // 8 + 1 + 20000 + 3 + 1 + 1 requests, all answered through the request socket
         assertEquals(20_014, h.messages.get());
@@ -201,11 +157,11 @@ class SocketTransportTest {
         Connection c = connectionOf(s, d.pid());
         assertEquals(2, c.stats(false).requests());
         // counted once the send returned, which may be after the client already has the response
-        waitUntil("2 responses counted", () -> c.stats(false).responses() == 2);
+        waitUntil(5, "2 responses counted", () -> c.stats(false).responses() == 2);
         assertEquals(MAX, c.bufferSize());
 
         d.expect("disconnect", "ok");
-        waitUntil("destroyed", () -> h.destroyed.get() == 1);
+        waitUntil(5, "destroyed", () -> h.destroyed.get() == 1);
         assertEquals(1, h.closed.get());
         SocketFiles.assertGone(dir.resolve("qb-control-" + name));
         SocketFiles.assertGone(dir);
@@ -444,7 +400,7 @@ class SocketTransportTest {
         Path dir = SocketFiles.connectionDir(OUR_PID, d.pid());
         SocketFiles.assertDatagramSockets(dir, name);
         connectionOf(s, d.pid()).disconnect();
-        waitUntil("destroyed", () -> h.destroyed.get() == 1);
+        waitUntil(5, "destroyed", () -> h.destroyed.get() == 1);
         assertEquals(1, h.closed.get());
         SocketFiles.assertGone(dir);
         assertEquals(new ServiceStats(0, 1), s.stats(false));
@@ -488,7 +444,7 @@ class SocketTransportTest {
         SocketFiles.assertDatagramSockets(dir, name);
         d.kill();
         // the stream setup socket hangs up: that is the server's only liveness signal on SOCKET
-        waitUntil("destroyed after the client died", () -> h.destroyed.get() == 1);
+        waitUntil(5, "destroyed after the client died", () -> h.destroyed.get() == 1);
         assertEquals(1, h.closed.get());
         SocketFiles.assertGone(dir);
         SocketFiles.assertNoSocketsUnder(dir);

@@ -15,15 +15,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 
 /**
- * What the SOCKET memory tests share: the host held in abstract-socket mode for the class, the services a test
+ * What the SOCKET service tests share: the host held in abstract-socket mode for the class, the services a test
  * makes closed after it, no native client or ring file left after the class, an echo handler that counts
  * teardowns, and a bounded wait for a condition.
  */
-abstract class SocketMemoryTestBase {
+abstract class SocketTestBase {
     /** Services (and other closeables) a test makes, closed after it. */
     final Tracked tracked = new Tracked();
     private static AutoCloseable abstractMode;
 
+    /**
+     * Keeps other test runs on this host from opening a force-filesystem-sockets window while a class runs: native
+     * peers decide at their first IPC call, and the switch file would put them in filesystem mode.
+     */
     @BeforeAll
     static void hostIsInAbstractMode() {
         abstractMode = ForceFilesystemSwitch.holdAbstractMode();
