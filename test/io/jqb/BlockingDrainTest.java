@@ -11,6 +11,7 @@ import io.jqb.internal.wire.RingHeaderDescriptor;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import io.jqb.testutil.ShmAssert;
+import io.jqb.testutil.LoopProbe;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -201,17 +202,6 @@ class BlockingDrainTest {
         }
     }
 
-    /** Doorbell bytes waiting in the server's end of the setup socket (read with MSG_PEEK, nothing consumed). */
-    private static int queuedDoorbells(Connection c) {
-        long buf = Posix.allocate(4096);
-        try {
-            long n = C.recv(c.channel().fd(), buf, 4096, LibC.MSG_PEEK | LibC.MSG_DONTWAIT);
-            return n < 0 ? 0 : (int) n;
-        } finally {
-            Posix.free(buf, 4096);
-        }
-    }
-
     // ------------------------------------------------------------------------------------------- tests
 
     /**
@@ -231,7 +221,7 @@ class BlockingDrainTest {
             ByteBuffer resp = ByteBuffer.allocateDirect(c.bufferSize()).order(ByteOrder.LITTLE_ENDIAN);
             sendWhileTheLoopHoldsTheFirst(c, h, more);
             Connection conn = h.last.get();
-            int bytes = queuedDoorbells(conn);
+            int bytes = LoopProbe.queuedBytes(conn.channel().fd());
             int flag = h.requestFlag(conn);
             h.release.countDown();
             // Only the first request's doorbell (sent before the loop woke) may be there: not one per request.
@@ -409,7 +399,7 @@ class BlockingDrainTest {
             s.requestRateLimit(RateLimit.OFF);
             h.release.countDown();
             recvEcho(c, resp, 8, 0, "the held request");
-            long cpu = loopCpuMillis("jqb-" + name, 1_000);
+            long cpu = LoopProbe.cpuMillis("jqb-" + name, 1_000);
             assertTrue(cpu < 300, "loop used " + cpu + " ms of CPU in 1 s on a flow-controlled connection");
             assertEquals(1, h.requests.get(), "served under flow control");
             s.requestRateLimit(RateLimit.NORMAL);
@@ -458,7 +448,7 @@ class BlockingDrainTest {
             recvEcho(a, resp, 8, 2, "a");
             assertTrue(passDone.await(30, TimeUnit.SECONDS), "the pausing pass did not end");
             assertEquals(3, h.requests.get(), "served while paused");
-            assertTrue(queuedDoorbells(cConn) > 0, "the paused connection's doorbells were consumed");
+            assertTrue(LoopProbe.queuedBytes(cConn.channel().fd()) > 0, "the paused connection's doorbells were consumed");
             s.requestRateLimit(RateLimit.NORMAL);
             recvEcho(c, resp, 8, 3, "the first request sent while paused");
             recvEcho(c, resp, 8, 4, "the second request sent while paused");
@@ -544,7 +534,7 @@ class BlockingDrainTest {
             } catch (NotConnectedException expected) {
                 // the server's end is closed
             }
-            long cpu = loopCpuMillis("jqb-" + name, 1_000);
+            long cpu = LoopProbe.cpuMillis("jqb-" + name, 1_000);
             assertTrue(cpu < 300, "loop used " + cpu + " ms of CPU in 1 s after the drop");
             assertTrue(h.requests.get() <= served + 1, "requests of a dropped connection served");
         }
@@ -642,7 +632,7 @@ class BlockingDrainTest {
             }
             int servedWhenPaused = h.requests.get();
             assertTrue(servedWhenPaused < more + 1, "all served before the backlog");
-            long cpu = loopCpuMillis("jqb-" + name, 1_000);
+            long cpu = LoopProbe.cpuMillis("jqb-" + name, 1_000);
             assertTrue(cpu < 300, "loop used " + cpu + " ms of CPU in 1 s on a paused connection");
             for (int i = 0; i <= more; i++) {
                 int len = c.recv(resp, RECV_MS);
@@ -699,15 +689,6 @@ class BlockingDrainTest {
             assertTrue(best < bound, "loop thread allocated " + best + " bytes at best for " + count
                     + " pipelined requests (per run: " + runs + ")");
         }
-    }
-
-    private static long loopCpuMillis(String threadName, long ms) {
-        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
-        Thread t = Thread.getAllStackTraces().keySet().stream().filter(x -> x.getName().equals(threadName))
-                .findFirst().orElseThrow();
-        long c0 = mx.getThreadCpuTime(t.getId());
-        NativeClient.sleep(ms);
-        return (mx.getThreadCpuTime(t.getId()) - c0) / 1_000_000;
     }
 
     /**

@@ -9,8 +9,7 @@ import io.jqb.internal.posix.Posix;
 import io.jqb.testutil.InteropTestBase;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeClient.Msg;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
+import io.jqb.testutil.LoopProbe;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -108,11 +107,11 @@ class NativeDoorbellDeferralTest extends InteropTestBase {
                 for (int i = 0; i < sure; i++) {
                     assertEquals("ok", nc.read(), what + ": send " + i + nc.describe());
                 }
-                assertTrue(queuedDoorbells(conn) >= sure + 1, what + ": a doorbell was read while the loop was held");
+                assertTrue(LoopProbe.queuedBytes(conn.channel().fd()) >= sure + 1, what + ": a doorbell was read while the loop was held");
                 if (n + 1 > socketHolds) {
                     // The client's socket is full: its next send waits (libqb retries EAGAIN) until the loop reads.
-                    waitUntil(what + ": the client's socket full (" + queuedDoorbells(conn) + " of " + socketHolds
-                            + " bytes)", () -> queuedDoorbells(conn) >= socketHolds);
+                    waitUntil(what + ": the client's socket full (" + LoopProbe.queuedBytes(conn.channel().fd()) + " of " + socketHolds
+                            + " bytes)", () -> LoopProbe.queuedBytes(conn.channel().fd()) >= socketHolds);
                 }
                 h.release.countDown();
                 for (int i = sure; i < n; i++) {
@@ -130,27 +129,16 @@ class NativeDoorbellDeferralTest extends InteropTestBase {
                     expected.add(first + i);
                 }
                 // The ring is empty, so the loop read every byte owed: nothing keeps the fd readable.
-                waitUntil(what + ": every doorbell byte read (" + queuedDoorbells(conn) + " left)",
-                        () -> queuedDoorbells(conn) == 0);
+                waitUntil(what + ": every doorbell byte read (" + LoopProbe.queuedBytes(conn.channel().fd()) + " left)",
+                        () -> LoopProbe.queuedBytes(conn.channel().fd()) == 0);
                 id += n + 1;
             }
         }
         assertEquals(expected, h.ids, "every request served exactly once, in order");
         // Idle: an idle loop uses ~0 ms; one spinning on a readable fd uses most of the window even when loaded.
-        long cpu = loopCpuMillis("jqb-" + s.name(), 300);
+        long cpu = LoopProbe.cpuMillis("jqb-" + s.name(), 300);
         assertTrue(cpu < 100, "loop used " + cpu + " ms of CPU in 300 ms, idle after the last answer");
         assertEquals(expected.size(), settledStats(conn, expected.size(), 0).requests());
-    }
-
-    /** Doorbell bytes in the server's end of the connection's socket (a peek: nothing consumed). */
-    private static int queuedDoorbells(Connection c) {
-        long buf = Posix.allocate(4096);
-        try {
-            long n = C.recv(c.channel().fd(), buf, 4096, LibC.MSG_PEEK | LibC.MSG_DONTWAIT);
-            return n < 0 ? 0 : (int) n;
-        } finally {
-            Posix.free(buf, 4096);
-        }
     }
 
     /** One-byte sends a default unix stream socket holds before EAGAIN (≈ 278; libqb's setup socket is one). */
@@ -173,13 +161,4 @@ class NativeDoorbellDeferralTest extends InteropTestBase {
         }
     }
 
-    /** CPU the thread named {@code threadName} used over {@code ms} of wall time (a timed window, no sync). */
-    private static long loopCpuMillis(String threadName, long ms) {
-        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
-        Thread t = Thread.getAllStackTraces().keySet().stream().filter(x -> x.getName().equals(threadName))
-                .findFirst().orElseThrow();
-        long c0 = mx.getThreadCpuTime(t.getId());
-        NativeClient.sleep(ms);
-        return (mx.getThreadCpuTime(t.getId()) - c0) / 1_000_000;
-    }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jqb.cli.EchoHandler;
 import io.jqb.testutil.EchoWire;
 import io.jqb.testutil.NativeServer;
+import io.jqb.testutil.LoopProbe;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -63,7 +64,7 @@ class SocketBacklogFlushTest extends ClientTestSupport {
         assertEquals(0, conn.backlogBytes());
         // Idle after the drain: no POLLOUT interest may stay behind (a writable socket would fire it for ever). An
         // idle loop uses ~0 ms; a spinning one got 315-822 ms/s of the loaded 2-vCPU VM, hence 150, not 300.
-        long idle = loopCpuMillis("jqb-" + name, 1_000);
+        long idle = LoopProbe.cpuMillis("jqb-" + name, 1_000);
         assertTrue(idle < 150, "loop used " + idle + " ms of CPU in 1 s, idle after the drain");
     }
 
@@ -97,7 +98,7 @@ class SocketBacklogFlushTest extends ClientTestSupport {
             sent++;
         }
         assertTrue(conn.backlogBytes() > 0, "no answer waited in the backlog after " + sent + " requests");
-        long waiting = loopCpuMillis("jqb-" + name, 1_000);
+        long waiting = LoopProbe.cpuMillis("jqb-" + name, 1_000);
         assertTrue(waiting < 150, "loop used " + waiting + " ms of CPU in 1 s while answers wait");
         for (int i = 0; i < sent; i++) {
             resp.clear();
@@ -105,13 +106,4 @@ class SocketBacklogFlushTest extends ClientTestSupport {
         }
     }
 
-    /** CPU the thread named {@code threadName} used over {@code ms} of wall time (as in BlockingDrainTest). */
-    private static long loopCpuMillis(String threadName, long ms) {
-        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
-        Thread t = Thread.getAllStackTraces().keySet().stream().filter(x -> x.getName().equals(threadName))
-                .findFirst().orElseThrow();
-        long c0 = mx.getThreadCpuTime(t.getId());
-        io.jqb.testutil.NativeClient.sleep(ms);
-        return (mx.getThreadCpuTime(t.getId()) - c0) / 1_000_000;
-    }
 }

@@ -19,6 +19,7 @@ import io.jqb.testutil.RawShmPeer.Ring;
 import io.jqb.testutil.ShmAssert;
 import io.jqb.testutil.Soak;
 import io.jqb.testutil.StderrCapture;
+import io.jqb.testutil.LoopProbe;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -492,7 +493,7 @@ class HostileRingTest extends InteropTestBase {
             assertTrue(p.closedByServer(DROP_WAIT_MS), "negative semaphore: not dropped");
         }
         NativeClient.sleep(200);
-        long cpu = loopCpuMillis(s.name(), 1_000);
+        long cpu = LoopProbe.cpuMillis("jqb-" + s.name(), 1_000);
         assertTrue(cpu < 300, "idle spinning loop used " + cpu + " ms of CPU in 1 s");
     }
 
@@ -509,7 +510,7 @@ class HostileRingTest extends InteropTestBase {
             rawEcho(p, 100, 1);
             commit(p, p.request, req(1, 40), 40, RawShmPeer.MAGIC_ALLOCATED);
             NativeClient.sleep(200);
-            long cpu = loopCpuMillis(s.name(), 1_000);
+            long cpu = LoopProbe.cpuMillis("jqb-" + s.name(), 1_000);
             assertTrue(cpu < 300, "spinning loop used " + cpu + " ms of CPU in 1 s");
             assertFalse(p.closedByServer(0), "dropped");
         }
@@ -535,7 +536,7 @@ class HostileRingTest extends InteropTestBase {
             byte[] b = req(1, 100);
             assertTrue(p.request.writeChunk(b.length, b, b.length, RawShmPeer.MAGIC_COMMITTED), "no room");
             NativeClient.sleep(200);
-            long cpu = loopCpuMillis(s.name(), 1_000);
+            long cpu = LoopProbe.cpuMillis("jqb-" + s.name(), 1_000);
             assertTrue(cpu < 300, "blocking loop used " + cpu + " ms of CPU in 1 s beside a scribbled flag");
             assertTrue(p.doorbell(), "doorbell");
             awaitRawResponse(p, 100);
@@ -544,7 +545,7 @@ class HostileRingTest extends InteropTestBase {
             assertTrue(p.doorbell(), "doorbell");
             waitUntil("stale tokens used up", () -> p.request.sem() == 0);
             NativeClient.sleep(200);
-            cpu = loopCpuMillis(s.name(), 1_000);
+            cpu = LoopProbe.cpuMillis("jqb-" + s.name(), 1_000);
             assertTrue(cpu < 300, "blocking loop used " + cpu + " ms of CPU in 1 s after stale tokens");
             assertFalse(p.closedByServer(0), "dropped for stale tokens");
             good.awaitProgress(20);
@@ -576,7 +577,7 @@ class HostileRingTest extends InteropTestBase {
             p.request.writeChunk(56, req(1, 40), 56, RawShmPeer.MAGIC_COMMITTED);
             p.doorbell();
             NativeClient.sleep(200);
-            long cpu = loopCpuMillis(s.name(), 1_000);
+            long cpu = LoopProbe.cpuMillis("jqb-" + s.name(), 1_000);
             assertTrue(cpu < 300, "spinning loop used " + cpu + " ms of CPU in 1 s");
         }
     }
@@ -629,7 +630,7 @@ class HostileRingTest extends InteropTestBase {
             assertTrue(p.doorbell(), "doorbell");
             sent++;
             NativeClient.sleep(200);
-            long cpu = loopCpuMillis(s.name(), 1_000);
+            long cpu = LoopProbe.cpuMillis("jqb-" + s.name(), 1_000);
             assertTrue(cpu < 300, "phased loop used " + cpu + " ms of CPU in 1 s with a paused connection's request"
                     + " pending");
             int got = 0;
@@ -646,15 +647,6 @@ class HostileRingTest extends InteropTestBase {
             }
             assertFalse(p.closedByServer(0), "dropped");
         }
-    }
-
-    private static long loopCpuMillis(String service, long ms) {
-        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
-        Thread t = Thread.getAllStackTraces().keySet().stream().filter(x -> x.getName().equals("jqb-" + service))
-                .findFirst().orElseThrow();
-        long c0 = mx.getThreadCpuTime(t.getId());
-        NativeClient.sleep(ms);
-        return (mx.getThreadCpuTime(t.getId()) - c0) / 1_000_000;
     }
 
     // ------------------------------------------------------------------------------------------- mutations
