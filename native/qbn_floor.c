@@ -182,6 +182,28 @@ static uint64_t percentile(const uint64_t *sorted, size_t n, double q)
 }
 
 /* Sorts the round-trip times and prints the line bench prints. */
+/*
+ * Forks the server side: in the child (return 0) it dies with the client (PR_SET_PDEATHSIG) and runs pinned to
+ * server_cpu; the parent gets the child's pid.
+ */
+static pid_t fork_server(long server_cpu)
+{
+	pid_t parent = getpid();
+	pid_t server = fork();
+
+	if (server < 0) {
+		die("fork");
+	}
+	if (server == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) {
+			_exit(1);
+		}
+		pin(server_cpu, "server");
+	}
+	return server;
+}
+
 /* Waits for the server child (killed first when the client failed); returns 0 when the run succeeded on both sides. */
 static int reap_server(pid_t server, int failed)
 {
@@ -587,21 +609,12 @@ static int run_jqb_layout(long size, long count, long warmup, long client_cpu, l
 	const uint32_t msg_len = REQ_HEADER + (uint32_t)size;
 	struct ring req, res;
 	long total = warmup + count;
-	pid_t parent = getpid();
 	pid_t server;
 
 	ring_map(&req, bytes);
 	ring_map(&res, bytes);
-	server = fork();
-	if (server < 0) {
-		die("fork");
-	}
+	server = fork_server(server_cpu);
 	if (server == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent) {
-			_exit(1);
-		}
-		pin(server_cpu, "server");
 		_exit(jqb_server(&req, &res, total, java_locks));
 	}
 
@@ -767,18 +780,9 @@ int main(int argc, char **argv)
 	uint8_t *req = shm + 2 * BLOCK + offset;
 	uint8_t *resp = req + area;
 	long total = warmup + count;
-	pid_t parent = getpid();
-	pid_t server = fork();
+	pid_t server = fork_server(server_cpu);
 
-	if (server < 0) {
-		die("fork");
-	}
 	if (server == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent) {
-			_exit(1);
-		}
-		pin(server_cpu, "server");
 		for (long i = 1; i <= total; i++) {
 			if (wait_for(req_seq, (uint64_t)i) != 0) {
 				fprintf(stderr, "qbn-floor: server: no request #%ld for 10 s\n", i);
