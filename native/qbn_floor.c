@@ -3,7 +3,7 @@
  *
  *   qbn-floor [--size B=64] [--count N=100000] [--warmup N=20000]
  *             [--client-cpu C=1] [--server-cpu C=0] [--no-pause] [--offset B=0]
- *             [--layout plain|jqb] [--java-locks]
+ *             [--layout plain|jqb] [--java-locks] [--max-msg-size N]
  *
  * Two processes (fork) share one anonymous MAP_SHARED mapping and busy-spin, each pinned to its CPU:
  *
@@ -37,7 +37,10 @@
  * Two rings (request, response), each a header (its own mapping, libqb's struct qb_ringbuffer_shared_s offsets:
  * write_pt @0, read_pt @4 on line H0; ref_count @8204, sem_t @8208, flow control @8240, jqb's reader-mode flag
  * @8244 on line H1) and a data area of roundup(max_msg_size + 13, 4096) bytes mapped twice back to back, with
- * max_msg_size = size + 40 as `jqb bench` asks. Chunks at libqb's 4-byte positions: length @0, magic @4, message
+ * max_msg_size = max(size + 40, 12328): `jqb bench` asks for size + 40, and a jqb or libqb client asks for at least
+ * sizeof(struct qb_ipc_connection_response) = 12328, so up to 12 KiB payloads the rings' data areas are 16 KiB
+ * (--max-msg-size N sets another, e.g. size + 40: the 8 KiB rings of a 4 KiB message, which are faster here; see the
+ * performance notes, "Spin mode: the 4 KiB gap"). Chunks at libqb's 4-byte positions: length @0, magic @4, message
  * @8: the request is a 16-byte qb_ipc_request_header + payload, the response a 24-byte response header + payload.
  * Every word is in the host's byte order (little-endian on x86, as libqb's native peers and jqb write them).
  * Per message, in jqb's order (ShmRing.claimCached / commit / readDetected / readChunk / validChunk / reclaim):
@@ -256,6 +259,11 @@ static void report(uint64_t *rtt, long size, long count, uint64_t elapsed_ns)
 #define RES_HEADER       24
 #define MSG_SIZE_FIELD   8
 #define HOLD_AT          16 /* ShmClientChannel.HOLD_AT: the semaphore value compared in shouldHold */
+/*
+ * sizeof(struct qb_ipc_connection_response): a libqb client asks for at least this buffer size (ipcc.c:
+ * QB_MAX(max_msg_size, sizeof(struct qb_ipc_connection_response))), and so does jqb's (ClientHandshake.MIN_BUFFER_SIZE).
+ */
+#define CONNECTION_RESPONSE 12328
 
 struct ring {
 	uint8_t *hdr;
@@ -602,9 +610,10 @@ static int jqb_round_trip(struct ring *req, struct ring *res, const uint8_t *msg
 	return (int)len;
 }
 
-static int run_jqb_layout(long size, long count, long warmup, long client_cpu, long server_cpu, int java_locks)
+static int run_jqb_layout(long size, long count, long warmup, long client_cpu, long server_cpu, int java_locks,
+			  long max_msg_size)
 {
-	const uint32_t max_msg = (uint32_t)size + RES_HEADER + REQ_HEADER; /* as `jqb bench` asks */
+	const uint32_t max_msg = (uint32_t)max_msg_size;
 	const uint32_t bytes = (max_msg + DATA_SLACK + 4095) / 4096 * 4096;
 	const uint32_t msg_len = REQ_HEADER + (uint32_t)size;
 	struct ring req, res;
@@ -695,12 +704,13 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: qbn-floor [--size B=64] [--count N=100000] [--warmup N=20000]\n"
 		   "                 [--client-cpu C=1] [--server-cpu C=0] [--no-pause] [--offset B=0]\n"
-		   "                 [--layout plain|jqb] [--java-locks]\n"
+		   "                 [--layout plain|jqb] [--java-locks] [--max-msg-size N]\n"
 		   "  two forked processes echo a payload through shared memory by busy-spinning;\n"
 		   "  prints 'size= count= p50_ns= p99_ns= p999_ns= msgs_per_s= MB_per_s=' like qbn-client bench\n"
 		   "  (a CPU of -1 leaves that process unpinned)\n"
 		   "  --layout jqb: through libqb-compatible rings, as two spinning jqb ends (\"JQB2\") move it;\n"
-		   "  --java-locks adds the locked instructions of jqb's API (client send/recv locks, server response lock)\n");
+		   "  --java-locks adds the locked instructions of jqb's API (client send/recv locks, server response lock);\n"
+		   "  --max-msg-size N: the rings' agreed size (default max(size + 40, 12328), as a jqb or libqb client gets)\n");
 }
 
 int main(int argc, char **argv)
@@ -715,13 +725,14 @@ int main(int argc, char **argv)
 		{ "offset", required_argument, NULL, 'O' },
 		{ "layout", required_argument, NULL, 'L' },
 		{ "java-locks", no_argument, NULL, 'J' },
+		{ "max-msg-size", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long size = 64, count = 100000, warmup = 20000, client_cpu = 1, server_cpu = 0, offset = 0;
+	long size = 64, count = 100000, warmup = 20000, client_cpu = 1, server_cpu = 0, offset = 0, max_msg_size = 0;
 	int opt, jqb_layout = 0, java_locks = 0;
 
-	while ((opt = getopt_long(argc, argv, "z:c:w:C:S:PO:L:Jh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "z:c:w:C:S:PO:L:JM:h", longopts, NULL)) != -1) {
 		long *target;
 
 		switch (opt) {
@@ -731,6 +742,7 @@ int main(int argc, char **argv)
 		case 'C': target = &client_cpu; break;
 		case 'S': target = &server_cpu; break;
 		case 'O': target = &offset; break;
+		case 'M': target = &max_msg_size; break;
 		case 'P': use_pause = 0; continue;
 		case 'J': java_locks = 1; continue;
 		case 'L':
@@ -760,10 +772,17 @@ int main(int argc, char **argv)
 			fprintf(stderr, "qbn-floor: --layout jqb takes no --offset (libqb fixes chunk positions), size <= 64 MiB\n");
 			return 2;
 		}
-		return run_jqb_layout(size, count, warmup, client_cpu, server_cpu, java_locks);
+		if (max_msg_size == 0) {
+			max_msg_size = size + RES_HEADER + REQ_HEADER; /* what `jqb bench` asks for */
+		}
+		if (max_msg_size < size + RES_HEADER + REQ_HEADER || max_msg_size > (128L << 20)) {
+			fprintf(stderr, "qbn-floor: --max-msg-size must hold the response (size + 40) and be <= 128 MiB\n");
+			return 2;
+		}
+		return run_jqb_layout(size, count, warmup, client_cpu, server_cpu, java_locks, max_msg_size);
 	}
-	if (java_locks) {
-		fprintf(stderr, "qbn-floor: --java-locks needs --layout jqb\n");
+	if (java_locks || max_msg_size != 0) {
+		fprintf(stderr, "qbn-floor: --java-locks and --max-msg-size need --layout jqb\n");
 		return 2;
 	}
 

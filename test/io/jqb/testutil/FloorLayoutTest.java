@@ -56,12 +56,13 @@ class FloorLayoutTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"64, ''", "4096, ''", "65536, ''", "64, --java-locks", "4096, --java-locks", "1, ''", "0, ''"})
+    @CsvSource({"64, ''", "4096, ''", "65536, ''", "64, --java-locks", "4096, --java-locks", "1, ''", "0, ''",
+        "64, --max-msg-size 12328", "4096, --max-msg-size 12328", "4096, --max-msg-size 4136"})
     void echoesThroughTheLibqbLayoutAndReports(int size, String extra) throws Exception {
         List<String> args = new ArrayList<>(List.of("--layout", "jqb", "--size", Integer.toString(size),
                 "--count", "300", "--warmup", "50", "--client-cpu", "-1", "--server-cpu", "-1"));
         if (!extra.isEmpty()) {
-            args.add(extra);
+            args.addAll(List.of(extra.split(" ")));
         }
         String[] r = run(args.toArray(new String[0]));
         assertEquals("0", r[0], "exit code of qbn-floor " + args + ": " + r[1]);
@@ -75,7 +76,9 @@ class FloorLayoutTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"--layout bogus", "--layout jqb --offset 8", "--java-locks"})
+    @CsvSource({"--layout bogus", "--layout jqb --offset 8", "--java-locks",
+        "--layout jqb --size 4096 --max-msg-size 4135", "--layout jqb --max-msg-size 999999999",
+        "--max-msg-size 20000"})
     void refusesWhatItDoesNotModel(String argLine) throws Exception {
         String[] r = run(argLine.split(" "));
         assertEquals("2", r[0], "exit code of qbn-floor " + argLine);
