@@ -6,7 +6,8 @@
 # (server `-c 0`, client `-c 1`); then the pipelined mode and connection set-up (connect + handshake + close).
 # Then jqb's spin mode against the hardware floor (native/build/qbn-floor: two processes spinning on shared
 # memory), floor and jqb rounds alternating; the scale curve (scale-curve.sh: 1..1000 concurrent clients, with a
-# chart) and the cold start (cold-start.sh). Prints the tables and writes them, with the machine and the exact
+# chart), the RSS per SOCKET connection of a long-running server (rss-rounds.sh) and the cold start (cold-start.sh).
+# Prints the tables and writes them, with the machine and the exact
 # commands, to docs/PERFORMANCE.md (and the chart to docs/scale-curve.svg).
 #
 # Knobs (environment): COUNT (blocking round trips per cell), WARMUP, PIPE_COUNT, PIPE_WARMUP, PIPE_ROUNDS (the
@@ -15,7 +16,8 @@
 # ROUNDS (spin-vs-floor rounds), SPIN_COUNT / SPIN_WARMUP (round trips per spin or floor run at 64 B and 4 KiB; a
 # tenth / a fifth at 64 KiB), PHASED (the wait strategy of the jqb server for the native-client row);
 # SKIP_BLOCKING=1 (blocking, pipelined and set-up phases), SKIP_RTT=1, SKIP_PIPE=1, SKIP_CONNECT=1 (one of them),
-# SKIP_SPIN=1, SKIP_SCALE=1, SKIP_COLD=1, SKIP_GC=1 leave a part out (for trying the script: with OUT elsewhere);
+# SKIP_SPIN=1, SKIP_SCALE=1 (and the RSS rounds), SKIP_RSS=1 (rss-rounds.sh alone), SKIP_COLD=1, SKIP_GC=1 leave a
+# part out (for trying the script: with OUT elsewhere);
 # scale-curve.sh's and cold-start.sh's own knobs (SCALE_*, COLD_*) pass through. Last, the JMH `-prof gc` figures
 # of the hot paths (jmh-gc.sh, ~3 minutes; needs the JMH class path: `make bench-compare` builds it).
 set -uo pipefail
@@ -58,6 +60,7 @@ SKIP_SPIN=${SKIP_SPIN:-0}
 SKIP_SCALE=${SKIP_SCALE:-0}
 SKIP_COLD=${SKIP_COLD:-0}
 SKIP_GC=${SKIP_GC:-0}
+SKIP_RSS=${SKIP_RSS:-0}
 
 JQB="$root/bin/jqb"
 NSRV="$root/native/build/qbn-server"
@@ -444,6 +447,14 @@ if [ "$SKIP_SCALE" != 1 ]; then
     CPU_SERVER=$CPU_SERVER CPU_CLIENT=$CPU_CLIENT_SPLIT SECTION_OUT="$scale_md" COMMANDS="$commands" OUT="$OUT" \
         bash "$root/benchmarks/scale-curve.sh" >"$work/scale.log" 2>&1 || echo "bench-compare: scale-curve.sh failed" >&2
     grep '^  scale' "$work/scale.log"
+fi
+if [ "$SKIP_SCALE" != 1 ] && [ "$SKIP_RSS" != 1 ]; then
+    phase "RSS per SOCKET connection, round after round (benchmarks/rss-rounds.sh)"
+    rss_md="$work/rss.md"
+    CPU_SERVER=$CPU_SERVER CPU_CLIENT=$CPU_CLIENT_SPLIT SECTION_OUT="$rss_md" COMMANDS="$commands" \
+        bash "$root/benchmarks/rss-rounds.sh" >"$work/rss.log" 2>&1 || echo "bench-compare: rss-rounds.sh failed" >&2
+    grep '^  rss' "$work/rss.log"
+    [ -s "$rss_md" ] && [ -s "$scale_md" ] && { echo; cat "$rss_md"; } >>"$scale_md"
 fi
 if [ "$SKIP_COLD" != 1 ]; then
     phase "cold start (benchmarks/cold-start.sh)"
