@@ -53,6 +53,7 @@ public interface LibC {
     int O_TRUNC = 0x200;
     int O_NONBLOCK = 0x800;
     int O_NOFOLLOW = 0x20000;
+    int O_NOCTTY = 0x100;
     int O_CLOEXEC = 0x80000;
     int O_DIRECTORY = 0x10000;
     int F_GETFL = 3;
@@ -84,6 +85,8 @@ public interface LibC {
     long SYS_futex = 202;
     /** access(2) (x86-64), for a path already in native memory; with {@link #F_OK}: does it exist. */
     long SYS_access = 21;
+    /** fstat(2) (x86-64) into a {@code struct stat} ({@link io.jqb.internal.wire.StatDescriptor}). */
+    long SYS_fstat = 5;
     int F_OK = 0;
     int FUTEX_WAIT = 0;
     int FUTEX_WAKE = 1;

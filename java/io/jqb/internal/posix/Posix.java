@@ -2,6 +2,7 @@ package io.jqb.internal.posix;
 
 import io.jqb.IpcException;
 import io.jqb.internal.wire.PollFdDescriptor;
+import io.jqb.internal.wire.StatDescriptor;
 
 /**
  * Thin checked wrappers over {@link LibC}: each failure becomes an {@link IpcException} naming the operation and
@@ -199,6 +200,36 @@ public final class Posix {
             check(C.setsockopt(fd, level, name, v, 4), op);
         } finally {
             MEM.freeMemory(v, 4);
+        }
+    }
+
+    /**
+     * Opens a file a peer created, to map it: O_RDWR, never through a symlink, and O_NONBLOCK and O_NOCTTY so that
+     * whatever a hostile peer names (a FIFO, a terminal) can neither block the open nor become our terminal. Check
+     * what was opened with {@link #regularFileSize}: one check of the file itself, where a stat of the path and then an
+     * open left a window between them.
+     *
+     * @return the fd
+     * @throws IpcException naming {@code open(path)}
+     */
+    public static int openExisting(String path) throws IpcException {
+        return (int) check(C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NONBLOCK
+                | LibC.O_NOCTTY, 0), "open(", path);
+    }
+
+    /**
+     * @return the size of the regular file open at {@code fd} ({@code fstat}), 0 when it is anything else (a FIFO,
+     *         device or directory has no bytes to map)
+     * @throws IpcException when fstat fails
+     */
+    public static long regularFileSize(int fd) throws IpcException {
+        long st = MEM.allocate(StatDescriptor.LENGTH);
+        try {
+            check(C.syscall(LibC.SYS_fstat, fd, st, 0, 0, 0), "fstat");
+            return StatDescriptor.isRegular(MEM.readInt(st + StatDescriptor.MODE_OFFSET))
+                    ? MEM.readLong(st + StatDescriptor.SIZE_OFFSET) : 0;
+        } finally {
+            MEM.freeMemory(st, StatDescriptor.LENGTH);
         }
     }
 
