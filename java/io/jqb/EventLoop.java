@@ -410,7 +410,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     /**
      * @return milliseconds until the loop has timed work (0 = now: a job is queued, a timer is due, or requests wait
-     *         that came without a doorbell), or -1 when it has none; an embedding loop calls {@link #runOnce} by then
+     *         that came without a doorbell), or -1 when it has none; an embedding loop calls {@link #runOnce} by then.
+     *         Call it on the thread that drives {@link #runOnce}: it drops moot timers from the loop's queue.
      */
     public int timeoutMs() {
         return nextTimeoutMs();
@@ -571,8 +572,11 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         Timer t;
         boolean ran = false;
         while ((t = timers.peek()) != null && t.deadline - now <= 0) {
-            ran = true;
             timers.poll();
+            if (t.task instanceof CancellableTask && ((CancellableTask) t.task).cancelled()) {
+                continue; // moot: dropped, never run
+            }
+            ran = true;
             try {
                 t.task.run();
             } catch (RuntimeException | Error e) {

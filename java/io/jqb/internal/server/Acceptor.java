@@ -548,8 +548,11 @@ public final class Acceptor {
         if (h.watched) {
             h.watched = false;
             handshakes.remove(h.fd);
-            if (handshakes.isEmpty()) {
-                expiryArmed = false; // nothing left to time out: the pending timer is moot (Expiry.cancelled)
+            if (handshakes.isEmpty() && host.poll() instanceof EventLoop) {
+                // Nothing left to time out: jqb's loop drops the pending timer as moot (Expiry.cancelled). Not on
+                // your PollHandlers: its timer thread runs every task, so a disarmed expiry would make each connect
+                // into an empty set arm one more task, each a wake-up of your loop, where one covers a whole window.
+                expiryArmed = false;
             }
             host.poll().dispatchDel(h.fd);
         }
