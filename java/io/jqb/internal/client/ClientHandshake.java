@@ -65,7 +65,7 @@ public final class ClientHandshake implements AutoCloseable {
                     ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY : ConnectionRequestDescriptor.JQB_CAPABILITY);
             UnixSocket.sendFully(fd, req, ConnectionRequestDescriptor.LENGTH, 5000, "send(connection request)");
             return h;
-        } catch (IpcException e) {
+        } catch (RuntimeException | Error e) {
             if (h != null) {
                 h.close();
             } else {
@@ -103,7 +103,7 @@ public final class ClientHandshake implements AutoCloseable {
     public void complete(int timeoutMs, boolean justSent) throws IpcException {
         long deadline = timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutMs * 1_000_000L;
         if (justSent) {
-            awaitReadable(deadline);
+            pollUntil(deadline); // a time-out already over still gets its one receive below
         }
         while (have < ConnectionResponseDescriptor.LENGTH) {
             long n = UnixSocket.recvWithCredentials(fd, response + have, ConnectionResponseDescriptor.LENGTH - have,
@@ -193,13 +193,21 @@ public final class ClientHandshake implements AutoCloseable {
 
     /** Polls the socket until readable or {@code deadline} (ETIMEDOUT once it has passed). */
     private void awaitReadable(long deadline) throws IpcException {
+        if (!pollUntil(deadline)) {
+            throw new IpcException(op(), Errno.ETIMEDOUT, "no connection response");
+        }
+    }
+
+    /** Polls the socket until readable or {@code deadline}; false, without polling, once it has passed. */
+    private boolean pollUntil(long deadline) throws IpcException {
         // Round up: a truncated remainder gave up to 1 ms before the caller's timeout.
         long leftNanos = deadline - System.nanoTime();
         long left = deadline == Long.MAX_VALUE ? -1 : (leftNanos + 999_999) / 1_000_000L;
         if (deadline != Long.MAX_VALUE && leftNanos <= 0) {
-            throw new IpcException(op(), Errno.ETIMEDOUT, "no connection response");
+            return false;
         }
         Posix.pollOne(fd, LibC.POLLIN, (int) Math.min(left, Integer.MAX_VALUE), pollfd);
+        return true;
     }
 
     @Override
