@@ -121,6 +121,8 @@ public interface LibC {
     long write(int fd, long buf, long len);
 
     int open(String path, int flags, int mode);
+    /** lstat(2) (a glibc function since 2.33): fills a {@code struct stat} at {@code buf} without following a link. */
+    int lstat(String path, long buf);
     /** openat(2): {@code path} relative to the directory open at {@code dirfd}. */
     int openat(int dirfd, String path, int flags, int mode);
     int ftruncate(int fd, long length);

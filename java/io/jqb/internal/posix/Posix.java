@@ -1,5 +1,6 @@
 package io.jqb.internal.posix;
 
+import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.wire.PollFdDescriptor;
 import io.jqb.internal.wire.StatDescriptor;
@@ -203,16 +204,33 @@ public final class Posix {
         }
     }
 
+    /** What open(O_NOFOLLOW) says of a symlink (not in {@link io.jqb.Errno}'s public list). */
+    private static final int ELOOP = 40;
+
     /**
      * Opens a file a peer created, to map it: O_RDWR, never through a symlink, and O_NONBLOCK and O_NOCTTY so that
-     * whatever a hostile peer names (a FIFO, a terminal) can neither block the open nor become our terminal. Check
-     * what was opened with {@link #regularFileSize}: one check of the file itself, where a stat of the path and then an
-     * open left a window between them.
+     * whatever a hostile peer names (a FIFO, a terminal) can neither block the open nor become our terminal. A path
+     * that is not a regular file (a device node, FIFO, socket, directory or symlink, checked with {@code lstat}) is
+     * refused before it is opened, so that no driver's open runs for it (a watchdog, a tape, a serial line: libqb's
+     * client would open it). Check what was opened with {@link #regularFileSize}: the file can still be swapped
+     * between the check and the open, and only the fd's own {@code fstat} says what will be mapped.
      *
      * @return the fd
-     * @throws IpcException naming {@code open(path)}
+     * @throws IpcException naming {@code lstat(path)} or {@code open(path)}: ELOOP for a symlink, EBADMSG for
+     *         anything else that is not a regular file
      */
     public static int openExisting(String path) throws IpcException {
+        long st = MEM.allocate(StatDescriptor.LENGTH);
+        try {
+            check(C.lstat(path, st), "lstat(", path);
+            int type = MEM.readInt(st + StatDescriptor.MODE_OFFSET) & StatDescriptor.S_IFMT;
+            if (type != StatDescriptor.S_IFREG) {
+                throw new IpcException("open(" + path + ")", type == StatDescriptor.S_IFLNK ? ELOOP
+                        : Errno.EBADMSG, "not a regular file");
+            }
+        } finally {
+            MEM.freeMemory(st, StatDescriptor.LENGTH);
+        }
         return (int) check(C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NONBLOCK
                 | LibC.O_NOCTTY, 0), "open(", path);
     }

@@ -1,7 +1,7 @@
 package io.jqb.internal.wire;
 
 /**
- * {@code struct stat} on x86-64 Linux (what {@code fstat(2)} fills), host byte order: only the fields jqb reads.
+ * {@code struct stat} on x86-64 Linux (what {@code fstat(2)} and {@code lstat(2)} fill), host byte order: only the fields jqb reads.
  *
  * <pre>
  *  0               8               16              24      28      32      36      40              48              56
@@ -19,6 +19,8 @@ public final class StatDescriptor {
     public static final int S_IFMT = 0170000;
     /** A regular file. */
     public static final int S_IFREG = 0100000;
+    /** A symbolic link ({@code lstat} only). */
+    public static final int S_IFLNK = 0120000;
 
     private StatDescriptor() {
     }
