@@ -85,8 +85,6 @@ public interface LibC {
     long SYS_futex = 202;
     /** access(2) (x86-64), for a path already in native memory; with {@link #F_OK}: does it exist. */
     long SYS_access = 21;
-    /** fstat(2) (x86-64) into a {@code struct stat} ({@link io.jqb.internal.wire.StatDescriptor}). */
-    long SYS_fstat = 5;
     int F_OK = 0;
     int FUTEX_WAIT = 0;
     int FUTEX_WAKE = 1;

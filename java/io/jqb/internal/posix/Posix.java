@@ -208,18 +208,19 @@ public final class Posix {
     private static final int ELOOP = 40;
 
     /**
-     * Opens a file a peer created, to map it: O_RDWR, never through a symlink, and O_NONBLOCK and O_NOCTTY so that
-     * whatever a hostile peer names (a FIFO, a terminal) can neither block the open nor become our terminal. A path
-     * that is not a regular file (a device node, FIFO, socket, directory or symlink, checked with {@code lstat}) is
-     * refused before it is opened, so that no driver's open runs for it (a watchdog, a tape, a serial line: libqb's
-     * client would open it). Check what was opened with {@link #regularFileSize}: the file can still be swapped
-     * between the check and the open, and only the fd's own {@code fstat} says what will be mapped.
+     * The size of a file a peer created and names, checked before it is opened ({@code lstat}): only a regular file
+     * passes, so that no driver's open ever runs for a path a hostile peer names (a device node: a watchdog arms, a
+     * tape rewinds, a serial line raises DTR; libqb's client would open it) and a FIFO or socket is refused. Then
+     * open it with {@link #openExisting}. A peer can still change the file between the two calls: swapped for a FIFO,
+     * the mapping fails; truncated (as it can be at any time after it is mapped), the mapping's fault guard answers.
+     * A non-root peer cannot put a device node in its place (mknod needs privilege, a hard link cannot cross into
+     * /dev), and O_NOFOLLOW refuses a symlink.
      *
-     * @return the fd
-     * @throws IpcException naming {@code lstat(path)} or {@code open(path)}: ELOOP for a symlink, EBADMSG for
-     *         anything else that is not a regular file
+     * @return the file's size
+     * @throws IpcException naming {@code lstat(path)} (e.g. ENOENT) or {@code open(path)}: ELOOP for a symlink,
+     *         EBADMSG "not a regular file" for anything else that is not a regular file
      */
-    public static int openExisting(String path) throws IpcException {
+    public static long regularFileSize(String path) throws IpcException {
         long st = MEM.allocate(StatDescriptor.LENGTH);
         try {
             check(C.lstat(path, st), "lstat(", path);
@@ -228,27 +229,23 @@ public final class Posix {
                 throw new IpcException("open(" + path + ")", type == StatDescriptor.S_IFLNK ? ELOOP
                         : Errno.EBADMSG, "not a regular file");
             }
+            return MEM.readLong(st + StatDescriptor.SIZE_OFFSET);
         } finally {
             MEM.freeMemory(st, StatDescriptor.LENGTH);
         }
-        return (int) check(C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NONBLOCK
-                | LibC.O_NOCTTY, 0), "open(", path);
     }
 
     /**
-     * @return the size of the regular file open at {@code fd} ({@code fstat}), 0 when it is anything else (a FIFO,
-     *         device or directory has no bytes to map)
-     * @throws IpcException when fstat fails
+     * Opens a file a peer created, to map it (check it with {@link #regularFileSize} first): O_RDWR, never through a
+     * symlink, and O_NONBLOCK and O_NOCTTY so that even a file swapped in after the check (a FIFO) can neither block
+     * the open nor become our terminal.
+     *
+     * @return the fd
+     * @throws IpcException naming {@code open(path)}
      */
-    public static long regularFileSize(int fd) throws IpcException {
-        long st = MEM.allocate(StatDescriptor.LENGTH);
-        try {
-            check(C.syscall(LibC.SYS_fstat, fd, st, 0, 0, 0), "fstat");
-            return StatDescriptor.isRegular(MEM.readInt(st + StatDescriptor.MODE_OFFSET))
-                    ? MEM.readLong(st + StatDescriptor.SIZE_OFFSET) : 0;
-        } finally {
-            MEM.freeMemory(st, StatDescriptor.LENGTH);
-        }
+    public static int openExisting(String path) throws IpcException {
+        return (int) check(C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NONBLOCK
+                | LibC.O_NOCTTY, 0), "open(", path);
     }
 
     /** getsockopt with an int value. */

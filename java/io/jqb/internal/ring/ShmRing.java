@@ -277,13 +277,12 @@ public final class ShmRing {
     }
 
     private static long mapExisting(String path, long size, boolean twice) throws IpcException {
+        long actual = Posix.regularFileSize(path);
+        if (actual < size) {
+            throw new IpcException("ring open(" + path + ")", Errno.EBADMSG, "file_size=" + actual + " need=" + size);
+        }
         int fd = Posix.openExisting(path);
         try {
-            long actual = Posix.regularFileSize(fd);
-            if (actual < size) {
-                throw new IpcException("ring open(" + path + ")", Errno.EBADMSG, "file_size=" + actual + " need="
-                        + size);
-            }
             return map(fd, size, twice, path);
         } finally {
             Posix.C.close(fd);

@@ -59,11 +59,11 @@ public final class ControlFile {
 
     /** Opens one a server created (a regular file of at least {@link ControlFileDescriptor#LENGTH} bytes). */
     public static ControlFile open(String path) throws IpcException {
+        if (Posix.regularFileSize(path) < ControlFileDescriptor.LENGTH) {
+            throw new IpcException("open(" + path + ")", Errno.EBADMSG, "control file too small");
+        }
         int fd = Posix.openExisting(path);
         try {
-            if (Posix.regularFileSize(fd) < ControlFileDescriptor.LENGTH) {
-                throw new IpcException("open(" + path + ")", Errno.EBADMSG, "control file too small");
-            }
             return new ControlFile(path, map(fd, path));
         } finally {
             Posix.C.close(fd);

@@ -1,7 +1,7 @@
 package io.jqb.internal.wire;
 
 /**
- * {@code struct stat} on x86-64 Linux (what {@code fstat(2)} and {@code lstat(2)} fill), host byte order: only the fields jqb reads.
+ * {@code struct stat} on x86-64 Linux (what {@code lstat(2)} fills), host byte order: only the fields jqb reads.
  *
  * <pre>
  *  0               8               16              24      28      32      36      40              48              56
