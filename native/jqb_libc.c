@@ -289,6 +289,12 @@ FN(jint, posix_1fallocate)(JNIEnv *env, jobject self, jint fd, jlong offset, jlo
 	SAVE(posix_fallocate(fd, (off_t)offset, (off_t)len));
 }
 
+FN(jint, lstat0)(JNIEnv *env, jclass cls, jbyteArray path_bytes, jlong buf)
+{
+	(void)cls;
+	WITH_PATH(path, lstat(path, (struct stat *)(intptr_t)buf));
+}
+
 FN(jint, unlink0)(JNIEnv *env, jclass cls, jbyteArray path_bytes)
 {
 	(void)cls;

@@ -89,7 +89,7 @@ public final class Client implements AutoCloseable {
      *         server's refusal (e.g. EACCES), ETIMEDOUT after {@link #DEFAULT_CONNECT_TIMEOUT_MS}
      */
     public static Client connect(String service, int maxMsgSize) {
-        return connectAsync(service, maxMsgSize).complete(DEFAULT_CONNECT_TIMEOUT_MS);
+        return connectAsync(service, maxMsgSize).finish(DEFAULT_CONNECT_TIMEOUT_MS, true);
     }
 
     /**
@@ -146,12 +146,17 @@ public final class Client implements AutoCloseable {
          * @return the connected client
          */
         public Client complete(int timeoutMs) {
+            return finish(timeoutMs, false);
+        }
+
+        /** {@link #complete}; {@code justSent}: called right after the request went out, wait before reading. */
+        Client finish(int timeoutMs, boolean justSent) {
             if (done) {
                 throw new IllegalStateException("already completed");
             }
             done = true;
             try {
-                handshake.complete(timeoutMs);
+                handshake.complete(timeoutMs, justSent);
                 long size = handshake.maxMsgSize();
                 if (size <= 0 || size > Integer.MAX_VALUE / 2) {
                     throw new IpcException("connect(" + service + ")", Errno.EBADMSG, "max_msg_size=" + size);

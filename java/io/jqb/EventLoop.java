@@ -3,6 +3,7 @@ package io.jqb;
 import static io.jqb.internal.posix.Posix.C;
 import static io.jqb.internal.posix.Posix.MEM;
 
+import io.jqb.internal.CancellableTask;
 import io.jqb.internal.Logs;
 import io.jqb.internal.Spinner;
 import io.jqb.internal.posix.LibC;
@@ -195,7 +196,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         if (jobsPending() || !draining.isEmpty()) {
             return 0;
         }
-        Timer t = timers.peek();
+        Timer t = nextTimer();
         if (t == null) {
             return -1;
         }
@@ -409,7 +410,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
 
     /**
      * @return milliseconds until the loop has timed work (0 = now: a job is queued, a timer is due, or requests wait
-     *         that came without a doorbell), or -1 when it has none; an embedding loop calls {@link #runOnce} by then
+     *         that came without a doorbell), or -1 when it has none; an embedding loop calls {@link #runOnce} by then.
+     *         Call it on the thread that drives {@link #runOnce}: it drops moot timers from the loop's queue.
      */
     public int timeoutMs() {
         return nextTimeoutMs();
@@ -548,16 +550,33 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         return ran;
     }
 
+    /**
+     * @return the earliest timer, after dropping those at the head whose task became moot ({@link CancellableTask}):
+     *         e.g. the handshake time-out once no handshake is pending, which would otherwise make every sleep of the
+     *         loop a timed one (an hrtimer armed in epoll_wait) and every pass read the clock, for seconds
+     */
+    private Timer nextTimer() {
+        Timer t;
+        while ((t = timers.peek()) != null && t.task instanceof CancellableTask
+                && ((CancellableTask) t.task).cancelled()) {
+            timers.poll();
+        }
+        return t;
+    }
+
     private boolean runTimers() {
-        if (timers.isEmpty()) {
+        if (nextTimer() == null) {
             return false;
         }
         long now = System.nanoTime();
         Timer t;
         boolean ran = false;
         while ((t = timers.peek()) != null && t.deadline - now <= 0) {
-            ran = true;
             timers.poll();
+            if (t.task instanceof CancellableTask && ((CancellableTask) t.task).cancelled()) {
+                continue; // moot: dropped, never run
+            }
+            ran = true;
             try {
                 t.task.run();
             } catch (RuntimeException | Error e) {

@@ -21,10 +21,20 @@ public final class ClientHandshake implements AutoCloseable {
     /** libqb clients never ask for less: the response itself must fit. */
     public static final int MIN_BUFFER_SIZE = ConnectionResponseDescriptor.LENGTH;
 
+    /**
+     * One native block per handshake (one malloc, not four): the response, the receive scratch, a pollfd and the
+     * request. The response part is not zeroed: nothing reads it before all of it has been received.
+     */
+    private static final int SCRATCH_AT = ConnectionResponseDescriptor.LENGTH;
+    private static final int POLLFD_AT = SCRATCH_AT + UnixSocket.RECV_SCRATCH;
+    private static final int REQUEST_AT = POLLFD_AT + 8;
+    private static final int BLOCK_LENGTH = REQUEST_AT + ConnectionRequestDescriptor.LENGTH;
+
     private final String service;
     private final int fd;
     private final long response;
     private final long scratch;
+    private final long pollfd;
     private final Credentials[] creds = new Credentials[1];
     private int have;
     private boolean handedOver;
@@ -32,8 +42,10 @@ public final class ClientHandshake implements AutoCloseable {
     private ClientHandshake(String service, int fd) {
         this.service = service;
         this.fd = fd;
-        this.response = Posix.allocate(ConnectionResponseDescriptor.LENGTH);
-        this.scratch = Posix.allocate(UnixSocket.RECV_SCRATCH);
+        this.response = MEM.allocate(BLOCK_LENGTH);
+        this.scratch = response + SCRATCH_AT;
+        this.pollfd = response + POLLFD_AT;
+        MEM.setMemory(scratch, BLOCK_LENGTH - SCRATCH_AT, (byte) 0);
     }
 
     /** Connects and sends the request; the response is read by {@link #complete}. */
@@ -41,10 +53,10 @@ public final class ClientHandshake implements AutoCloseable {
             throws IpcException {
         int fd = UnixSocket.connect(address, service);
         ClientHandshake h = null;
-        long req = Posix.allocate(ConnectionRequestDescriptor.LENGTH);
         try {
             Posix.setIntOption(fd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 1, "setsockopt(SO_PASSCRED)");
             h = new ClientHandshake(service, fd);
+            long req = h.response + REQUEST_AT;
             MEM.writeInt(req + ConnectionRequestDescriptor.ID_OFFSET, ConnectionRequestDescriptor.MSG_AUTHENTICATE);
             MEM.writeInt(req + ConnectionRequestDescriptor.SIZE_OFFSET, ConnectionRequestDescriptor.LENGTH);
             MEM.writeInt(req + ConnectionRequestDescriptor.MAX_MSG_SIZE_OFFSET, Math.max(maxMsgSize, MIN_BUFFER_SIZE));
@@ -53,15 +65,13 @@ public final class ClientHandshake implements AutoCloseable {
                     ? ConnectionRequestDescriptor.JQB_WRITEPT_CAPABILITY : ConnectionRequestDescriptor.JQB_CAPABILITY);
             UnixSocket.sendFully(fd, req, ConnectionRequestDescriptor.LENGTH, 5000, "send(connection request)");
             return h;
-        } catch (IpcException e) {
+        } catch (RuntimeException | Error e) {
             if (h != null) {
                 h.close();
             } else {
                 Posix.closeQuietly(fd);
             }
             throw e;
-        } finally {
-            Posix.free(req, ConnectionRequestDescriptor.LENGTH);
         }
     }
 
@@ -78,7 +88,23 @@ public final class ClientHandshake implements AutoCloseable {
      *         ({@code hdr.error}, e.g. EACCES)
      */
     public void complete(int timeoutMs) throws IpcException {
+        complete(timeoutMs, false);
+    }
+
+    /**
+     * {@link #complete(int)}, waiting for the socket first when {@code justSent}: right after {@link #start} the
+     * server has not answered yet (pinned to one CPU it cannot have run), so a first receive would only say EAGAIN.
+     * libqb's client polls first too; a caller that polled {@link #fd()} itself passes false.
+     *
+     * @param timeoutMs how long to wait in all (negative = forever)
+     * @param justSent true right after {@link #start}: poll before the first receive
+     * @throws IpcException as {@link #complete(int)}
+     */
+    public void complete(int timeoutMs, boolean justSent) throws IpcException {
         long deadline = timeoutMs < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutMs * 1_000_000L;
+        if (justSent) {
+            pollUntil(deadline); // a time-out already over still gets its one receive below
+        }
         while (have < ConnectionResponseDescriptor.LENGTH) {
             long n = UnixSocket.recvWithCredentials(fd, response + have, ConnectionResponseDescriptor.LENGTH - have,
                     scratch, creds);
@@ -92,13 +118,7 @@ public final class ClientHandshake implements AutoCloseable {
             if (-n != Errno.EAGAIN) {
                 throw IpcException.of(op(), (int) -n, "receiving the connection response");
             }
-            // Round up: a truncated remainder gave up to 1 ms before the caller's timeout.
-            long leftNanos = deadline - System.nanoTime();
-            long left = deadline == Long.MAX_VALUE ? -1 : (leftNanos + 999_999) / 1_000_000L;
-            if (deadline != Long.MAX_VALUE && leftNanos <= 0) {
-                throw new IpcException(op(), Errno.ETIMEDOUT, "no connection response");
-            }
-            Posix.pollOne(fd, LibC.POLLIN, (int) Math.min(left, Integer.MAX_VALUE));
+            awaitReadable(deadline);
         }
         Posix.setIntOption(fd, LibC.SOL_SOCKET, LibC.SO_PASSCRED, 0, "setsockopt(SO_PASSCRED)");
         int error = MEM.readInt(response + ConnectionResponseDescriptor.ERROR_OFFSET);
@@ -171,10 +191,28 @@ public final class ClientHandshake implements AutoCloseable {
         return fd;
     }
 
+    /** Polls the socket until readable or {@code deadline} (ETIMEDOUT once it has passed). */
+    private void awaitReadable(long deadline) throws IpcException {
+        if (!pollUntil(deadline)) {
+            throw new IpcException(op(), Errno.ETIMEDOUT, "no connection response");
+        }
+    }
+
+    /** Polls the socket until readable or {@code deadline}; false, without polling, once it has passed. */
+    private boolean pollUntil(long deadline) throws IpcException {
+        // Round up: a truncated remainder gave up to 1 ms before the caller's timeout.
+        long leftNanos = deadline - System.nanoTime();
+        long left = deadline == Long.MAX_VALUE ? -1 : (leftNanos + 999_999) / 1_000_000L;
+        if (deadline != Long.MAX_VALUE && leftNanos <= 0) {
+            return false;
+        }
+        Posix.pollOne(fd, LibC.POLLIN, (int) Math.min(left, Integer.MAX_VALUE), pollfd);
+        return true;
+    }
+
     @Override
     public void close() {
-        Posix.free(response, ConnectionResponseDescriptor.LENGTH);
-        Posix.free(scratch, UnixSocket.RECV_SCRATCH);
+        Posix.free(response, BLOCK_LENGTH);
         if (!handedOver) {
             UnixSocket.shutdownAndClose(fd);
         }

@@ -119,6 +119,11 @@ final class JniLibC implements LibC {
     }
 
     @Override
+    public int lstat(String path, long buf) {
+        return lstat0(cString(path), buf);
+    }
+
+    @Override
     public int openat(int dirfd, String path, int flags, int mode) {
         return openat0(dirfd, cString(path), flags, mode);
     }
@@ -213,6 +218,8 @@ final class JniLibC implements LibC {
     private static native int open0(byte[] path, int flags, int mode);
 
     private static native int openat0(int dirfd, byte[] path, int flags, int mode);
+
+    private static native int lstat0(byte[] path, long buf);
 
     private static native int unlink0(byte[] path);
 

@@ -53,6 +53,7 @@ public interface LibC {
     int O_TRUNC = 0x200;
     int O_NONBLOCK = 0x800;
     int O_NOFOLLOW = 0x20000;
+    int O_NOCTTY = 0x100;
     int O_CLOEXEC = 0x80000;
     int O_DIRECTORY = 0x10000;
     int F_GETFL = 3;
@@ -118,6 +119,8 @@ public interface LibC {
     long write(int fd, long buf, long len);
 
     int open(String path, int flags, int mode);
+    /** lstat(2) (a glibc function since 2.33): fills a {@code struct stat} at {@code buf} without following a link. */
+    int lstat(String path, long buf);
     /** openat(2): {@code path} relative to the directory open at {@code dirfd}. */
     int openat(int dirfd, String path, int flags, int mode);
     int ftruncate(int fd, long length);

@@ -1,7 +1,9 @@
 package io.jqb.internal.posix;
 
+import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.wire.PollFdDescriptor;
+import io.jqb.internal.wire.StatDescriptor;
 
 /**
  * Thin checked wrappers over {@link LibC}: each failure becomes an {@link IpcException} naming the operation and
@@ -200,6 +202,50 @@ public final class Posix {
         } finally {
             MEM.freeMemory(v, 4);
         }
+    }
+
+    /** What open(O_NOFOLLOW) says of a symlink (not in {@link io.jqb.Errno}'s public list). */
+    private static final int ELOOP = 40;
+
+    /**
+     * The size of a file a peer created and names, checked before it is opened ({@code lstat}): only a regular file
+     * passes, so that no driver's open ever runs for a path a hostile peer names (a device node: a watchdog arms, a
+     * tape rewinds, a serial line raises DTR; libqb's client would open it) and a FIFO or socket is refused. Then
+     * open it with {@link #openExisting}. A peer can still change the file between the two calls: swapped for a FIFO,
+     * the mapping fails; truncated (as it can be at any time after it is mapped), the mapping's fault guard answers.
+     * A non-root peer cannot put a device node in its place (mknod needs privilege, a hard link cannot cross into
+     * /dev), and O_NOFOLLOW refuses a symlink.
+     *
+     * @return the file's size
+     * @throws IpcException naming {@code lstat(path)} (e.g. ENOENT) or {@code open(path)}: ELOOP for a symlink,
+     *         EBADMSG "not a regular file" for anything else that is not a regular file
+     */
+    public static long regularFileSize(String path) throws IpcException {
+        long st = MEM.allocate(StatDescriptor.LENGTH);
+        try {
+            check(C.lstat(path, st), "lstat(", path);
+            int type = MEM.readInt(st + StatDescriptor.MODE_OFFSET) & StatDescriptor.S_IFMT;
+            if (type != StatDescriptor.S_IFREG) {
+                throw new IpcException("open(" + path + ")", type == StatDescriptor.S_IFLNK ? ELOOP
+                        : Errno.EBADMSG, "not a regular file");
+            }
+            return MEM.readLong(st + StatDescriptor.SIZE_OFFSET);
+        } finally {
+            MEM.freeMemory(st, StatDescriptor.LENGTH);
+        }
+    }
+
+    /**
+     * Opens a file a peer created, to map it (check it with {@link #regularFileSize} first): O_RDWR, never through a
+     * symlink, and O_NONBLOCK and O_NOCTTY so that even a file swapped in after the check (a FIFO) can neither block
+     * the open nor become our terminal.
+     *
+     * @return the fd
+     * @throws IpcException naming {@code open(path)}
+     */
+    public static int openExisting(String path) throws IpcException {
+        return (int) check(C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NONBLOCK
+                | LibC.O_NOCTTY, 0), "open(", path);
     }
 
     /** getsockopt with an int value. */

@@ -23,8 +23,6 @@ import io.jqb.internal.wire.TimespecDescriptor;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * One libqb shared-memory ring: a header file and a data file, both mapped with libc and accessed through one
@@ -279,17 +277,11 @@ public final class ShmRing {
     }
 
     private static long mapExisting(String path, long size, boolean twice) throws IpcException {
-        long actual;
-        try {
-            actual = Files.size(Path.of(path));
-        } catch (java.io.IOException e) {
-            throw new IpcException("stat(" + path + ")", Errno.ENOENT, e.toString());
-        }
+        long actual = Posix.regularFileSize(path);
         if (actual < size) {
             throw new IpcException("ring open(" + path + ")", Errno.EBADMSG, "file_size=" + actual + " need=" + size);
         }
-        int fd = Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0);
-        Posix.check(fd, "open(", path);
+        int fd = Posix.openExisting(path);
         try {
             return map(fd, size, twice, path);
         } finally {

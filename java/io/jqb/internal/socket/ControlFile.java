@@ -8,8 +8,6 @@ import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.PointerStore;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.wire.ControlFileDescriptor;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /** The SOCKET transport's mapped control file (see {@link ControlFileDescriptor}). */
 public final class ControlFile {
@@ -59,17 +57,12 @@ public final class ControlFile {
         }
     }
 
-    /** Opens one a server created. */
+    /** Opens one a server created (a regular file of at least {@link ControlFileDescriptor#LENGTH} bytes). */
     public static ControlFile open(String path) throws IpcException {
-        try {
-            if (Files.size(Path.of(path)) < ControlFileDescriptor.LENGTH) {
-                throw new IpcException("open(" + path + ")", Errno.EBADMSG, "control file too small");
-            }
-        } catch (java.io.IOException e) {
-            throw new IpcException("stat(" + path + ")", Errno.ENOENT, e.toString());
+        if (Posix.regularFileSize(path) < ControlFileDescriptor.LENGTH) {
+            throw new IpcException("open(" + path + ")", Errno.EBADMSG, "control file too small");
         }
-        int fd = (int) Posix.check(Posix.C.open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0),
-                "open(", path);
+        int fd = Posix.openExisting(path);
         try {
             return new ControlFile(path, map(fd, path));
         } finally {
@@ -131,7 +124,10 @@ public final class ControlFile {
         closed = true;
         Posix.C.munmap(address, ControlFileDescriptor.LENGTH);
         if (unlink && path != null) {
-            DirectoryFiles.unlink(path);
+            // By path, as libqb's client (and as the directory's rmdir): DirectoryFiles' guard protects a privileged
+            // server from a client that swaps its directory for a symlink; a client removes a path the server itself
+            // named (it could name any file), so the guard would add nothing but an open and a close.
+            Posix.C.unlink(path);
         }
     }
 }
