@@ -64,6 +64,11 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
             int c = Long.compare(deadline, o.deadline);
             return c != 0 ? c : Long.compare(seq, o.seq);
         }
+
+        /** @return whether its task became moot ({@link CancellableTask}): dropped, never run */
+        boolean moot() {
+            return task instanceof CancellableTask c && c.cancelled();
+        }
     }
 
     private final String name;
@@ -557,8 +562,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      */
     private Timer nextTimer() {
         Timer t;
-        while ((t = timers.peek()) != null && t.task instanceof CancellableTask
-                && ((CancellableTask) t.task).cancelled()) {
+        while ((t = timers.peek()) != null && t.moot()) {
             timers.poll();
         }
         return t;
@@ -573,8 +577,8 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         boolean ran = false;
         while ((t = timers.peek()) != null && t.deadline - now <= 0) {
             timers.poll();
-            if (t.task instanceof CancellableTask && ((CancellableTask) t.task).cancelled()) {
-                continue; // moot: dropped, never run
+            if (t.moot()) {
+                continue;
             }
             ran = true;
             try {
