@@ -49,18 +49,16 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -n "${COMMANDS:-}" ] && echo "benchmarks/rss-rounds.sh $AFTER $CLIENTS $TRANSPORT" >>"$COMMANDS"
 
 echo "# rss-rounds: $CLIENTS $TRANSPORT clients per round, $started, load $load_before"
+SVC_PREFIX=jqbrss
+declare -A SVC
 for srv in $SERVERS; do
-    svc="jqbrss-$srv-$$"
-    log="$work/$srv.log"
     if [ "$srv" = native ]; then
-        taskset -c "$CPU_SERVER" "$NSRV" --service "$svc" --transport "$TRANSPORT" >"$log" 2>"$log.err" </dev/null &
+        start_service "$srv" taskset -c "$CPU_SERVER" "$NSRV" --transport "$TRANSPORT"
     else
-        taskset -c "$CPU_SERVER" "$BUILD/bin/jqb" echo-server --service "$svc" --transport "$TRANSPORT" \
-            >"$log" 2>"$log.err" </dev/null &
+        start_service "$srv" taskset -c "$CPU_SERVER" "$BUILD/bin/jqb" echo-server --transport "$TRANSPORT"
     fi
-    pid=$!
-    pids+=("$pid")
-    wait_ready "$log" "$pid" "$srv server"
+    svc=${SVC[$srv]}
+    pid=${pids[-1]} # taskset and bin/jqb exec: the server's own pid
     line_out="$srv:"
     base_fds=$(ls "/proc/$pid/fd" | wc -l)
     round=0
