@@ -275,7 +275,6 @@ public final class ShmClientChannel extends AbstractClientChannel {
         final int k = request.releaseHeldPosts();
         int forPosts = 0;
         if (k > 0) {
-            held = 0;
             releaseTotal++;
             if (!jqbServer || request.consumerAwake() == RingHeaderDescriptor.READER_ASLEEP) {
                 forPosts = k;
@@ -284,6 +283,9 @@ public final class ShmClientChannel extends AbstractClientChannel {
         final int need = owed + forPosts;
         final int sent = sendBytes(need);
         if (sent < 0) {
+            if (k > 0) {
+                held = 0; // every post went out
+            }
             connected = false;
             return false;
         }
@@ -295,6 +297,10 @@ public final class ShmClientChannel extends AbstractClientChannel {
         }
         if (takenBack > 0) {
             heldSince = System.nanoTime();
+        }
+        if (k > 0) {
+            // One store of what is held now (0 unless posts were taken back): a thread reading `held` without the
+            // send lock (the flusher, a waiting receiver, tests) never sees a 0 that lasts only until the take-back.
             held = request.heldPosts();
         }
         // A jqb server whose token was taken back is awake (the taker: its loop, or prepareSleep before it sleeps,
