@@ -3,7 +3,7 @@
  *
  *   qbn-floor [--size B=64] [--count N=100000] [--warmup N=20000]
  *             [--client-cpu C=1] [--server-cpu C=0] [--no-pause] [--offset B=0]
- *             [--layout plain|jqb] [--java-locks] [--max-msg-size N]
+ *             [--layout plain|jqb] [--java-locks] [--max-msg-size N] [--series W]
  *
  * Two processes (fork) share one anonymous MAP_SHARED mapping and busy-spin, each pinned to its CPU:
  *
@@ -225,8 +225,34 @@ static int reap_server(pid_t server, int failed)
 	return 0;
 }
 
+/* --series W: the timed round trips in W equal windows, in order (0: no series line). */
+static long series_windows;
+
+/*
+ * With --series W, prints "series MS:P50 ..." first: each window's start (milliseconds since the first timed round
+ * trip, from the sum of the round trips before it) and the median of its round trips (ns), so that one pair's level
+ * can be followed through its life (benchmarks/spin-levels.sh). Then sorts the round-trip times and prints the line
+ * bench prints, over all of them.
+ */
 static void report(uint64_t *rtt, long size, long count, uint64_t elapsed_ns)
 {
+	if (series_windows > 0 && count / series_windows > 0) {
+		long per = count / series_windows;
+		uint64_t at = 0;
+
+		printf("series");
+		for (long w = 0; w < series_windows; w++) {
+			uint64_t *win = rtt + w * per;
+			uint64_t start = at;
+
+			for (long i = 0; i < per; i++) {
+				at += win[i];
+			}
+			qsort(win, (size_t)per, sizeof(*win), cmp_u64);
+			printf(" %llu:%llu", (unsigned long long)(start / 1000000), (unsigned long long)win[per / 2]);
+		}
+		printf("\n");
+	}
 	qsort(rtt, (size_t)count, sizeof(*rtt), cmp_u64);
 
 	double rate = (double)count / ((double)elapsed_ns / 1e9);
@@ -704,13 +730,15 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: qbn-floor [--size B=64] [--count N=100000] [--warmup N=20000]\n"
 		   "                 [--client-cpu C=1] [--server-cpu C=0] [--no-pause] [--offset B=0]\n"
-		   "                 [--layout plain|jqb] [--java-locks] [--max-msg-size N]\n"
+		   "                 [--layout plain|jqb] [--java-locks] [--max-msg-size N] [--series W]\n"
 		   "  two forked processes echo a payload through shared memory by busy-spinning;\n"
 		   "  prints 'size= count= p50_ns= p99_ns= p999_ns= msgs_per_s= MB_per_s=' like qbn-client bench\n"
 		   "  (a CPU of -1 leaves that process unpinned)\n"
 		   "  --layout jqb: through libqb-compatible rings, as two spinning jqb ends (\"JQB2\") move it;\n"
 		   "  --java-locks adds the locked instructions of jqb's API (client send/recv locks, server response lock);\n"
-		   "  --max-msg-size N: the rings' agreed size (default max(size + 40, 12328), as a jqb or libqb client gets)\n");
+		   "  --max-msg-size N: the rings' agreed size (default max(size + 40, 12328), as a jqb or libqb client gets)\n"
+		   "  --series W: first a line 'series MS:P50 ...', the median of each of W equal windows of the timed\n"
+		   "  round trips, in order, with its start in ms\n");
 }
 
 int main(int argc, char **argv)
@@ -726,13 +754,14 @@ int main(int argc, char **argv)
 		{ "layout", required_argument, NULL, 'L' },
 		{ "java-locks", no_argument, NULL, 'J' },
 		{ "max-msg-size", required_argument, NULL, 'M' },
+		{ "series", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long size = 64, count = 100000, warmup = 20000, client_cpu = 1, server_cpu = 0, offset = 0, max_msg_size = 0;
 	int opt, jqb_layout = 0, java_locks = 0;
 
-	while ((opt = getopt_long(argc, argv, "z:c:w:C:S:PO:L:JM:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "z:c:w:C:S:PO:L:JM:W:h", longopts, NULL)) != -1) {
 		long *target;
 
 		switch (opt) {
@@ -743,6 +772,7 @@ int main(int argc, char **argv)
 		case 'S': target = &server_cpu; break;
 		case 'O': target = &offset; break;
 		case 'M': target = &max_msg_size; break;
+		case 'W': target = &series_windows; break;
 		case 'P': use_pause = 0; continue;
 		case 'J': java_locks = 1; continue;
 		case 'L':
