@@ -51,12 +51,15 @@ cleanup() {
 }
 trap cleanup EXIT
 export JQB_LOG_LEVEL=warn
-# probe_start / probe_end: with PROBE=1, the regime probe around one entry; probe_end stops it and leaves " regime=X"
-# in $tag (empty without PROBE)
+# probe_start / probe_end LINE: with PROBE=1, the regime probe around one entry. probe_end stops it and leaves
+# " regime=X" in $tag (empty without PROBE): the level of at least 80 % of its bursts during that entry's timed round
+# trips only (count / msgs_per_s before the moment the entry printed its line, end_ms, stamped by `stamp`), so that a
+# JVM's start-up and warm-up do not count.
 tag=""
 probe_start() {
     [ "$PROBE" = 0 ] && return
-    "$regime_bin" --period-ms 2 --count 500 --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" >"$work/probe.out" &
+    "$regime_bin" --series --period-ms 2 --count 500 --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" \
+        >"$work/probe.out" &
     probe=$!
 }
 probe_end() {
@@ -65,13 +68,31 @@ probe_end() {
     kill -TERM "$probe" 2>/dev/null
     wait "$probe" 2>/dev/null
     probe=""
-    tag=" $(grep -o 'regime=[a-z]*' "$work/probe.out")"
+    tag=" regime=$(grep '^series' "$work/probe.out" | awk -v end="$(field "$1" end_ms)" -v n="$(field "$1" count)" \
+        -v rate="$(field "$1" msgs_per_s)" '{
+            if (end == "" || rate <= 0) { print "none"; exit }
+            from = end - n * 1000 / rate - 2
+            for (i = 2; i <= NF; i++) { split($i, a, ":"); if (a[1] < from || a[1] > end) continue
+                k++; if (a[2] < 100) f++; else if (a[2] < 300) m++; else s++ }
+            if (k == 0) r = "none"; else if (f * 5 >= k * 4) r = "f"; else if (m * 5 >= k * 4) r = "n"
+            else if (s * 5 >= k * 4) r = "s"; else r = "mixed"
+            print r }')"
 }
+# stamp: passes on the result line (size=...), with end_ms= the wall-clock millisecond it arrived
+stamp() {
+    local l
+    while IFS= read -r l; do
+        case "$l" in size=*) echo "$l end_ms=$(date +%s%3N)" ;; esac
+    done
+}
+# untimed LINE: the line without its end_ms
+untimed() { echo "${1% end_ms=*}"; }
 
 for r in $(seq 1 "$ROUNDS"); do
     probe_start
-    line=$("$floor" --size "$SIZE" --count "$COUNT" --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" | grep '^size=')
-    probe_end
+    line=$("$floor" --size "$SIZE" --count "$COUNT" --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" | stamp)
+    probe_end "$line"
+    line=$(untimed "$line")
     echo "round=$r build=floor $line$tag" | tee -a "$work/results"
     if [ "$LAYOUT" = 1 ]; then
         for variant in layout layoutlocks; do
@@ -79,8 +100,9 @@ for r in $(seq 1 "$ROUNDS"); do
             [ "$variant" = layoutlocks ] && extra+=(--java-locks)
             probe_start
             line=$("$floor" --size "$SIZE" --count "$COUNT" --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" \
-                "${extra[@]}" | grep '^size=')
-            probe_end
+                "${extra[@]}" | stamp)
+            probe_end "$line"
+            line=$(untimed "$line")
             echo "round=$r build=$variant $line$tag" | tee -a "$work/results"
         done
     fi
@@ -98,8 +120,9 @@ for r in $(seq 1 "$ROUNDS"); do
         wait_ready "$work/server.log" "$server" "the spinning jqb server ($b)"
         probe_start
         line=$(taskset -c "$CPU_CLIENT" "$b/bin/jqb" bench --service "$svc" --wait spin --count "$COUNT" \
-            --size "$SIZE" ${WARMUP:+--warmup "$WARMUP"} 2>"$work/bench.err" | grep '^size=')
-        probe_end
+            --size "$SIZE" ${WARMUP:+--warmup "$WARMUP"} 2>"$work/bench.err" | stamp)
+        probe_end "$line"
+        line=$(untimed "$line")
         [ -n "$line" ] || { echo "spin-ab: bench against $b failed:" >&2; cat "$work/bench.err" "$work/server.log.err" >&2; }
         stop_pid "$server"
         server=""
