@@ -14,7 +14,10 @@
 # pipelined cells run this many times, the four pairings of a cell back to back, order reversed every other round),
 # CONNECT_COUNT, CONNECT_WARMUP, CONNECT_ROUNDS (the same for the set-up cells), OUT (the Markdown file), CPU_SERVER / CPU_CLIENT_SPLIT (vCPU numbers), CELL_TIMEOUT (seconds);
 # ROUNDS (spin-vs-floor rounds), SPIN_COUNT / SPIN_WARMUP (round trips per spin or floor run at 64 B and 4 KiB; a
-# tenth / a fifth at 64 KiB), PHASED (the wait strategy of the jqb server for the native-client row);
+# tenth / a fifth at 64 KiB), PHASED (the wait strategy of the jqb server for the native-client row), SPIN_PROBE=1
+# (root: native/build/qbn-regime during every floor and jqb spin run, each tagged with the vCPUs' regime f, n or s
+# of its timed round trips, and the spin table adds the ratios over the rounds where floor and jqb shared one; the
+# regime moves a spinning pair's figures 3-4x within seconds: performance notes, "Spin mode: the 1 µs level");
 # SKIP_BLOCKING=1 (blocking, pipelined and set-up phases), SKIP_RTT=1, SKIP_PIPE=1, SKIP_CONNECT=1 (one of them),
 # SKIP_SPIN=1, SKIP_SCALE=1 (and the RSS rounds), SKIP_RSS=1 (rss-rounds.sh alone), SKIP_COLD=1, SKIP_GC=1 leave a
 # part out (for trying the script: with OUT elsewhere);
@@ -61,6 +64,9 @@ SKIP_SCALE=${SKIP_SCALE:-0}
 SKIP_COLD=${SKIP_COLD:-0}
 SKIP_GC=${SKIP_GC:-0}
 SKIP_RSS=${SKIP_RSS:-0}
+SPIN_PROBE=${SPIN_PROBE:-0}
+TAB=$'\t'
+REGIME="$root/native/build/qbn-regime"
 
 JQB="$root/bin/jqb"
 NSRV="$root/native/build/qbn-server"
@@ -364,21 +370,34 @@ spin_counts() { # size -> "count warmup"
 }
 # run_round round size kind -- command...: one measured run into rounds.tsv
 run_round() {
-    local round=$1 size=$2 kind=$3 out line rc
+    local round=$1 size=$2 kind=$3 out line rc probe="" regime=""
     shift 4
     [ "$round" -le 1 ] && echo "$*" >>"$commands"
-    out=$(timeout "$CELL_TIMEOUT" "$@" 2>"$work/client.err")
-    rc=$?
-    line=$(echo "$out" | grep '^size=' | tail -1)
+    if [ "$SPIN_PROBE" = 1 ] && [ "$round" -ge 1 ] && [ "$kind" != phased ]; then
+        "$REGIME" --series --period-ms 2 --count 500 --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT_SPLIT" \
+            >"$work/probe.out" 2>/dev/null &
+        probe=$!
+        out=$(timeout "$CELL_TIMEOUT" "$@" 2>"$work/client.err" | stamp_result)
+        rc=$?
+        kill -TERM "$probe" 2>/dev/null
+        wait "$probe" 2>/dev/null
+        line=$(echo "$out" | grep '^size=' | tail -1)
+        regime=$(regime_of "$line" "$work/probe.out")
+        line=${line% end_ms=*}
+    else
+        out=$(timeout "$CELL_TIMEOUT" "$@" 2>"$work/client.err")
+        rc=$?
+        line=$(echo "$out" | grep '^size=' | tail -1)
+    fi
     if [ $rc -ne 0 ] || [ -z "$line" ]; then
         echo "bench-compare: FAILED (rc $rc): $*" >&2
         grep -v "chronicle\|Chronicle\|WARNING: Make sure" "$work/client.err" | tail -5 | sed 's/^/    /' >&2
         [ "$round" -ge 1 ] && printf '%s\t%s\t%s\t-\t-\t-\n' "$round" "$size" "$kind" >>"$rounds"
         return
     fi
-    [ "$round" -ge 1 ] && printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$size" "$kind" "$(field "$line" p50_ns)" \
-        "$(field "$line" p99_ns)" "$(field "$line" msgs_per_s)" >>"$rounds"
-    printf '  round %-2s %-6s %6s  %s\n' "$round" "$kind" "$size" "$line"
+    [ "$round" -ge 1 ] && printf '%s\t%s\t%s\t%s\t%s\t%s%s\n' "$round" "$size" "$kind" "$(field "$line" p50_ns)" \
+        "$(field "$line" p99_ns)" "$(field "$line" msgs_per_s)" "${regime:+$TAB$regime}" >>"$rounds"
+    printf '  round %-2s %-6s %6s  %s%s\n' "$round" "$kind" "$size" "$line" "${regime:+ regime=$regime}"
 }
 floor_run() { # round size
     local c w
@@ -591,6 +610,22 @@ floor_tables() {
                 nn == "-" ? "-" : sprintf("%.1f", nn / 1000.0) }'
         unset m
     done
+    if [ "$SPIN_PROBE" = 1 ]; then
+        two() { awk '{ print ($1 == "-" ? "-" : sprintf("%.2f", $1)) }'; }
+        echo
+        echo "Same regime only (\`SPIN_PROBE=1\`: \`qbn-regime\` measured the vCPUs' line-transfer regime during every floor and"
+        echo "jqb spin run; f, n, s in the rounds below): the medians of the per-round ratios over the rounds where the floor and"
+        echo "jqb spin ran in the same regime."
+        echo
+        for size in "${SPIN_SIZES[@]}"; do
+            awk -F'\t' -v s="$size" '$2 == s && $4 != "-" && NF >= 7 { v[$1, $3, 4] = $4; v[$1, $3, 5] = $5; g[$1, $3] = $7; r[$1] = 1 }
+                END { for (i in r) if (g[i, "floor"] ~ /^[fns]$/ && g[i, "floor"] == g[i, "spin"] && v[i, "floor", 4] > 0)
+                    printf "%.4f %.4f\n", v[i, "spin", 4] / v[i, "floor", 4], v[i, "spin", 5] / v[i, "floor", 5] }' "$rounds" \
+                >"$work/same.txt"
+            echo "* $size B: p50 × floor $(cut -d' ' -f1 "$work/same.txt" | median | two), p99 × floor" \
+                "$(cut -d' ' -f2 "$work/same.txt" | median | two), over $(wc -l <"$work/same.txt") of $ROUNDS rounds"
+        done
+    fi
     if [ "${spin_chart_ok:-0}" = 1 ]; then
         echo
         echo "![jqb spin mode against the hardware floor: p50 and p99 per size](spin-floor.svg)"
@@ -603,12 +638,14 @@ floor_tables() {
     awk -F'\t' '
         function us(x) { return (x == "-" || x == "") ? "-" : sprintf("%.2f", x / 1000.0) }
         function r(a, b) { return (a == "-" || b == "-" || b == 0 || a == "" || b == "") ? "-" : sprintf("%.2f", a / b) }
+        function g(x) { return x == "" ? "" : " (" x ")" }
         { k = $1 SUBSEP $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k; R[n] = $1; S[n] = $2 }
-          p50[k, $3] = $4; p99[k, $3] = $5 }
+          p50[k, $3] = $4; p99[k, $3] = $5; reg[k, $3] = NF >= 7 ? $7 : "" }
         END { for (i = 1; i <= n; i++) { k = order[i]
-            printf "| %s | %s | %s / %s | %s / %s | %s / %s | %s / %s | %s | %s | %s | %s / %s |\n", R[i], S[i],
-              us(p50[k, "floor"]), us(p99[k, "floor"]), us(p50[k, "floor8"]), us(p99[k, "floor8"]),
-              us(p50[k, "floorlq"]), us(p99[k, "floorlq"]), us(p50[k, "spin"]), us(p99[k, "spin"]),
+            printf "| %s | %s | %s / %s%s | %s / %s%s | %s / %s%s | %s / %s%s | %s | %s | %s | %s / %s |\n", R[i], S[i],
+              us(p50[k, "floor"]), us(p99[k, "floor"]), g(reg[k, "floor"]), us(p50[k, "floor8"]), us(p99[k, "floor8"]),
+              g(reg[k, "floor8"]), us(p50[k, "floorlq"]), us(p99[k, "floorlq"]), g(reg[k, "floorlq"]), us(p50[k, "spin"]),
+              us(p99[k, "spin"]), g(reg[k, "spin"]),
               r(p50[k, "spin"], p50[k, "floor"]), r(p99[k, "spin"], p99[k, "floor"]),
               r(p50[k, "spin"], p50[k, "floorlq"]), us(p50[k, "phased"]), us(p99[k, "phased"]) } }' "$rounds"
 }

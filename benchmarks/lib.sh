@@ -136,3 +136,27 @@ CONF
     bus_pid=$(head -1 "$1/bus.pid")
     bus_addr=$(head -1 "$1/bus.addr")
 }
+
+# stamp_result: passes its input on, appending end_ms=<wall-clock ms of arrival> to the result line (size=...).
+stamp_result() {
+    local l
+    while IFS= read -r l; do
+        case "$l" in size=*) echo "$l end_ms=$(date +%s%3N)" ;; *) echo "$l" ;; esac
+    done
+}
+
+# regime_of LINE PROBE_OUT: the CPUs' regime during LINE's timed round trips (count / msgs_per_s before its end_ms,
+# see stamp_result), from the bursts of `qbn-regime --series` in PROBE_OUT: f, n or s when at least 80 % of those
+# bursts were in that level (median < 100 ns, < 300 ns, else), "mixed", or "none" (no burst, no end_ms).
+regime_of() {
+    grep '^series' "$2" 2>/dev/null | awk -v end="$(field "$1" end_ms)" -v n="$(field "$1" count)" \
+        -v rate="$(field "$1" msgs_per_s)" '{
+            if (end == "" || rate <= 0) { print "none"; exit }
+            from = end - n * 1000 / rate - 2
+            for (i = 2; i <= NF; i++) { split($i, a, ":"); if (a[1] < from || a[1] > end) continue
+                k++; if (a[2] < 100) f++; else if (a[2] < 300) m++; else s++ }
+            if (k == 0) r = "none"; else if (f * 5 >= k * 4) r = "f"; else if (m * 5 >= k * 4) r = "n"
+            else if (s * 5 >= k * 4) r = "s"; else r = "mixed"
+            print r }
+        END { if (NR == 0) print "none" }'
+}

@@ -68,23 +68,10 @@ probe_end() {
     kill -TERM "$probe" 2>/dev/null
     wait "$probe" 2>/dev/null
     probe=""
-    tag=" regime=$(grep '^series' "$work/probe.out" | awk -v end="$(field "$1" end_ms)" -v n="$(field "$1" count)" \
-        -v rate="$(field "$1" msgs_per_s)" '{
-            if (end == "" || rate <= 0) { print "none"; exit }
-            from = end - n * 1000 / rate - 2
-            for (i = 2; i <= NF; i++) { split($i, a, ":"); if (a[1] < from || a[1] > end) continue
-                k++; if (a[2] < 100) f++; else if (a[2] < 300) m++; else s++ }
-            if (k == 0) r = "none"; else if (f * 5 >= k * 4) r = "f"; else if (m * 5 >= k * 4) r = "n"
-            else if (s * 5 >= k * 4) r = "s"; else r = "mixed"
-            print r }')"
+    tag=" regime=$(regime_of "$1" "$work/probe.out")"
 }
-# stamp: passes on the result line (size=...), with end_ms= the wall-clock millisecond it arrived
-stamp() {
-    local l
-    while IFS= read -r l; do
-        case "$l" in size=*) echo "$l end_ms=$(date +%s%3N)" ;; esac
-    done
-}
+# stamp: the result line alone, with its end_ms (lib.sh's stamp_result)
+stamp() { stamp_result | grep '^size='; }
 # untimed LINE: the line without its end_ms
 untimed() { echo "${1% end_ms=*}"; }
 
