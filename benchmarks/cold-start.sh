@@ -15,8 +15,8 @@
 # and <!-- cold-start:end -->; bench-compare.sh calls it with SECTION_OUT.
 # Knobs: COLD_COUNT (10000), COLD_ROUNDS (5), COLD_TRANSPORT (shm), COLD_SERVER (native|jqb, native),
 # CPU_SERVER (0), CPU_CLIENT (1), SECTION_OUT, OUT (docs/PERFORMANCE.md), COMMANDS (append the commands run),
-# COLD_VARIANTS (the variants to run instead of the default list below, one per line in the same format; e.g. an A/B
-# of two builds: the 4th field names another build's bin/jqb).
+# COLD_VARIANTS (the variants to run instead of the default list below, one per line in the same format, "native||"
+# first; e.g. an A/B of two builds: the 4th field names another build's bin/jqb).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,6 +59,7 @@ VARIANTS=(
     "jqb JQB_CDS=0 -Djqb.libc=jnr (as before issue 14: jnr-ffi's run-time binding of libc, no archive)|JQB_CDS=0|-Djqb.libc=jnr"
     "jqb JQB_CDS=0 -Xshare:off (no class-data sharing at all)|JQB_CDS=0|-Xshare:off"
     "jqb -XX:TieredStopAtLevel=1 (C1 only)||-XX:TieredStopAtLevel=1"
+    "jqb JQB_JIT_NICE=10 (the JIT compiler threads at nice 10)|JQB_JIT_NICE=10|"
 )
 
 if [ -n "${COLD_VARIANTS:-}" ]; then
