@@ -5,8 +5,8 @@
 # 64 B, 4 KiB and 64 KiB, with both processes on one vCPU (server and client `taskset -c 0`) and split across two
 # (server `-c 0`, client `-c 1`); then the pipelined mode and connection set-up (connect + handshake + close).
 # Then jqb's spin mode against the hardware floor (native/build/qbn-floor: two processes spinning on shared
-# memory), floor and jqb rounds alternating; the scale curve (scale-curve.sh: 1..1000 concurrent clients, with a
-# chart), the RSS per SOCKET connection of a long-running server (rss-rounds.sh) and the cold start (cold-start.sh).
+# memory), floor and jqb rounds alternating; the cold start (cold-start.sh), the scale curve (scale-curve.sh: 1..1000
+# concurrent clients, with a chart) and the RSS per SOCKET connection of a long-running server (rss-rounds.sh).
 # Prints the tables and writes them, with the machine and the exact
 # commands, to docs/PERFORMANCE.md (and the chart to docs/scale-curve.svg).
 #
@@ -437,10 +437,19 @@ else
 fi
 server_pids_text=${server_pids[*]}
 
-# The scale curve and the cold start: their own scripts (also `make bench-scale`, `make bench-cold`), with their own
-# servers; their Markdown sections are included below and their commands appended to the list.
+# The cold start and the scale curve: their own scripts (also `make bench-cold`, `make bench-scale`), with their own
+# servers; their Markdown sections are included below and their commands appended to the list. The cold start runs
+# first: the scale curve's 1,000 client threads and the RSS rounds' connection storms leave the load average in the
+# hundreds for minutes, and a cold client measures everything else that runs on its CPU.
 scale_md="$work/scale.md"
 cold_md="$work/cold.md"
+if [ "$SKIP_COLD" != 1 ]; then
+    phase "cold start (benchmarks/cold-start.sh)"
+    echo "# benchmarks/cold-start.sh" >>"$commands"
+    CPU_SERVER=$CPU_SERVER CPU_CLIENT=$CPU_CLIENT_SPLIT SECTION_OUT="$cold_md" COMMANDS="$commands" OUT="$OUT" \
+        bash "$root/benchmarks/cold-start.sh" >"$work/cold.log" 2>&1 || echo "bench-compare: cold-start.sh failed" >&2
+    grep '^  cold' "$work/cold.log"
+fi
 if [ "$SKIP_SCALE" != 1 ]; then
     phase "scale curve (benchmarks/scale-curve.sh)"
     echo "# benchmarks/scale-curve.sh" >>"$commands"
@@ -455,13 +464,6 @@ if [ "$SKIP_SCALE" != 1 ] && [ "$SKIP_RSS" != 1 ]; then
         bash "$root/benchmarks/rss-rounds.sh" >"$work/rss.log" 2>&1 || echo "bench-compare: rss-rounds.sh failed" >&2
     grep '^  rss' "$work/rss.log"
     [ -s "$rss_md" ] && [ -s "$scale_md" ] && { echo; cat "$rss_md"; } >>"$scale_md"
-fi
-if [ "$SKIP_COLD" != 1 ]; then
-    phase "cold start (benchmarks/cold-start.sh)"
-    echo "# benchmarks/cold-start.sh" >>"$commands"
-    CPU_SERVER=$CPU_SERVER CPU_CLIENT=$CPU_CLIENT_SPLIT SECTION_OUT="$cold_md" COMMANDS="$commands" OUT="$OUT" \
-        bash "$root/benchmarks/cold-start.sh" >"$work/cold.log" 2>&1 || echo "bench-compare: cold-start.sh failed" >&2
-    grep '^  cold' "$work/cold.log"
 fi
 gc_md="$work/gc.md"
 if [ "$SKIP_GC" != 1 ]; then

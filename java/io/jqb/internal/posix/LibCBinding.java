@@ -16,7 +16,26 @@ final class LibCBinding {
     }
 
     static LibC load() {
+        requireLinuxX8664(System.getProperty("os.name"), System.getProperty("os.arch"));
         return JNI ? new JniLibC() : Jnr.load();
+    }
+
+    /**
+     * Refuses any platform but Linux on x86-64, before the first libc call: {@link LibC}'s system-call numbers
+     * ({@code SYS_futex} = 202, ...), flag values and the struct offsets of the descriptor classes are those of
+     * Linux x86-64, and elsewhere they would name other calls and fields, silently.
+     *
+     * @param osName the {@code os.name} property
+     * @param osArch the {@code os.arch} property
+     * @throws UnsupportedOperationException on any other platform, naming it
+     */
+    static void requireLinuxX8664(String osName, String osArch) {
+        boolean linux = "Linux".equals(osName);
+        boolean x8664 = "amd64".equals(osArch) || "x86_64".equals(osArch);
+        if (!linux || !x8664) {
+            throw new UnsupportedOperationException("jqb runs on Linux x86-64 only (its system-call numbers and "
+                    + "struct layouts are that platform's); this JVM runs on " + osName + " " + osArch);
+        }
     }
 
     /** @return errno of this thread's last {@link LibC} call */
