@@ -14,7 +14,9 @@
 # Writes a Markdown section; run alone it splices it into docs/PERFORMANCE.md between <!-- cold-start:begin -->
 # and <!-- cold-start:end -->; bench-compare.sh calls it with SECTION_OUT.
 # Knobs: COLD_COUNT (10000), COLD_ROUNDS (5), COLD_TRANSPORT (shm), COLD_SERVER (native|jqb, native),
-# CPU_SERVER (0), CPU_CLIENT (1), SECTION_OUT, OUT (docs/PERFORMANCE.md), COMMANDS (append the commands run).
+# CPU_SERVER (0), CPU_CLIENT (1), SECTION_OUT, OUT (docs/PERFORMANCE.md), COMMANDS (append the commands run),
+# COLD_VARIANTS (the variants to run instead of the default list below, one per line in the same format, "native||"
+# first; e.g. an A/B of two builds: the 4th field names another build's bin/jqb).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,7 +50,8 @@ for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
 done
 "$NCLI" --help 2>&1 | grep -q -- --cold || { echo "cold-start: $NCLI has no --cold; run 'make native'" >&2; exit 2; }
 
-# name | environment (space-separated NAME=value, or empty: bin/jqb's defaults) | extra JVM options. "native" is qbn-client.
+# name | environment (space-separated NAME=value, or empty: bin/jqb's defaults) | extra JVM options [| launcher, default
+# this build's bin/jqb]. "native" is qbn-client.
 VARIANTS=(
     "native||"
     "jqb (bin/jqb as shipped: AppCDS archive made once per build)||"
@@ -56,7 +59,12 @@ VARIANTS=(
     "jqb JQB_CDS=0 -Djqb.libc=jnr (as before issue 14: jnr-ffi's run-time binding of libc, no archive)|JQB_CDS=0|-Djqb.libc=jnr"
     "jqb JQB_CDS=0 -Xshare:off (no class-data sharing at all)|JQB_CDS=0|-Xshare:off"
     "jqb -XX:TieredStopAtLevel=1 (C1 only)||-XX:TieredStopAtLevel=1"
+    "jqb JQB_JIT_NICE=10 (the JIT compiler threads at nice 10)|JQB_JIT_NICE=10|"
 )
+
+if [ -n "${COLD_VARIANTS:-}" ]; then
+    mapfile -t VARIANTS < <(printf '%s\n' "$COLD_VARIANTS" | grep -v '^[[:space:]]*$')
+fi
 
 work=$(mktemp -d /tmp/jqb-cold-start.XXXXXX)
 results="$work/cold.tsv" # variant-index round ttfr_ms connect_ms total_ms wall_ms p50_ns p99_ns main_ms
@@ -89,12 +97,12 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s)
 for round in $(seq 1 "$COLD_ROUNDS"); do
     for i in "${!VARIANTS[@]}"; do
-        IFS='|' read -r name venv opts <<<"${VARIANTS[$i]}"
+        IFS='|' read -r name venv opts launcher <<<"${VARIANTS[$i]}"
         if [ "$name" = native ]; then
             cmd=(taskset -c "$CPU_CLIENT" "$NCLI" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
             envs=()
         else
-            cmd=(taskset -c "$CPU_CLIENT" "$JQB" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
+            cmd=(taskset -c "$CPU_CLIENT" "${launcher:-$JQB}" bench --service "$svc" --count "$COLD_COUNT" --warmup 0 --cold)
             # shellcheck disable=SC2206 # NAME=value words
             envs=($venv JQB_JAVA_OPTS="$base_opts $opts")
         fi

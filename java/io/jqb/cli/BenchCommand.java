@@ -140,21 +140,31 @@ final class BenchCommand {
                 return 0;
             }
             LatencyStats stats = new LatencyStats();
+            // -Djqb.bench.slice=N (JQB_JAVA_OPTS, a debug run): the time of every N round trips, printed to stderr.
+            int slice = Integer.getInteger("jqb.bench.slice", 0);
+            long[] sliceEnds = slice > 0 ? new long[count / slice] : null;
             long firstEpochNs = 0;
             long firstRtt = 0;
             long start = System.nanoTime();
             for (int i = 0; i < count; i++) {
                 long t0 = System.nanoTime();
                 roundTrip(c, req, resp, size);
-                long rtt = System.nanoTime() - t0;
+                long t1 = System.nanoTime();
+                long rtt = t1 - t0;
                 stats.record(rtt);
                 if (cold && i == 0) {
                     firstEpochNs = epochNanos();
                     firstRtt = rtt;
                 }
+                if (sliceEnds != null && (i + 1) % slice == 0) {
+                    sliceEnds[(i + 1) / slice - 1] = t1;
+                }
             }
             long elapsed = System.nanoTime() - start;
             stats.print(out, size, count, elapsed);
+            if (sliceEnds != null) {
+                printSlices(slice, start, sliceEnds);
+            }
             if (cold) {
                 out.println(String.format(Locale.ROOT,
                         "cold connected_epoch_ns=%d first_epoch_ns=%d first_rtt_ns=%d total_ns=%d count=%d"
@@ -296,6 +306,17 @@ final class BenchCommand {
      */
     static void print(PrintStream out, int size, int count, long p50, long p99, long p999, long elapsedNs) {
         out.println(LatencyStats.line(size, count, p50, p99, p999, elapsedNs));
+    }
+
+    /** {@code -Djqb.bench.slice=N}: each slice of N round trips' time in ms, on one stderr line. */
+    private static void printSlices(int slice, long start, long[] sliceEnds) {
+        StringBuilder sb = new StringBuilder("jqb bench: slice=").append(slice).append(" ms=");
+        long prev = start;
+        for (int k = 0; k < sliceEnds.length; k++) {
+            sb.append(k == 0 ? "" : ",").append(String.format(Locale.ROOT, "%.1f", (sliceEnds[k] - prev) / 1e6));
+            prev = sliceEnds[k];
+        }
+        System.err.println(sb);
     }
 
     /** Wall-clock time in nanoseconds since the epoch (CLOCK_REALTIME, as qbn-client's {@code --cold}). */

@@ -158,6 +158,48 @@ class BenchCommandTest {
         }
     }
 
+    /**
+     * {@code -Djqb.bench.slice=N} (a debug run of the cold start): one stderr line with the time of every N round
+     * trips, as many as fit in the count, which together take no longer than the whole timed loop.
+     */
+    @Test
+    @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void coldBenchPrintsItsSlicesOnRequest() throws Exception {
+        try (NativeServer server = NativeServer.start(NativeServer.uniqueName("bench-slice"), "--transport", "shm")) {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            int rc;
+            java.util.List<String> slices;
+            String before = System.setProperty("jqb.bench.slice", "100");
+            try (PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+                    io.jqb.testutil.StderrCapture err = new io.jqb.testutil.StderrCapture()) {
+                rc = BenchCommand.run(new String[] {"--service", server.service(), "--count", "1050", "--warmup", "0",
+                    "--cold"}, out);
+                slices = err.lines("jqb bench: slice=");
+            } finally {
+                if (before == null) {
+                    System.clearProperty("jqb.bench.slice");
+                } else {
+                    System.setProperty("jqb.bench.slice", before);
+                }
+            }
+            String text = bytes.toString(StandardCharsets.UTF_8);
+            assertEquals(0, rc, text);
+            assertEquals(1, slices.size(), "stderr: " + slices);
+            assertTrue(slices.get(0).startsWith("jqb bench: slice=100 ms="), slices.get(0));
+            String[] ms = slices.get(0).substring("jqb bench: slice=100 ms=".length()).split(",");
+            assertEquals(10, ms.length, "1050 round trips hold ten whole slices of 100: " + slices.get(0));
+            double sum = 0;
+            for (String m : ms) {
+                double v = Double.parseDouble(m);
+                assertTrue(v >= 0, slices.get(0));
+                sum += v;
+            }
+            String cold = text.lines().filter(l -> l.startsWith("cold ")).findFirst().orElseThrow();
+            double totalMs = Long.parseLong(cold.replaceAll(".*total_ns=([0-9]+).*", "$1")) / 1e6;
+            assertTrue(sum <= totalMs + 1, "slices " + sum + " ms within the loop's " + totalMs + " ms");
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"shm", "socket"})
     @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)

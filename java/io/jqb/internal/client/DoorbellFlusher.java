@@ -42,7 +42,10 @@ final class DoorbellFlusher implements Runnable {
     /** Test-only: {@code off} (no flusher thread) or {@code fail} (its start fails); see the class comment. */
     static final String MODE_PROPERTY = "jqb.client.doorbellFlusher";
 
-    private static final Logger LOG = Logs.get(DoorbellFlusher.class);
+    /** The logger, made on first use: a process that logs nothing from here never initialises SLF4J (cold start). */
+    private static final class Log {
+        static final Logger LOG = Logs.get(DoorbellFlusher.class);
+    }
     private static final Object LOCK = new Object();
     /** The watched clients, [0, count); under LOCK. */
     private static ShmClientChannel[] watched = new ShmClientChannel[8];
@@ -109,9 +112,9 @@ final class DoorbellFlusher implements Runnable {
             // Thread.start at a thread limit throws OutOfMemoryError: the clients stop holding instead.
             if (!startFailureLogged) {
                 startFailureLogged = true;
-                LOG.warn("{} not started, SHM clients send every doorbell at once: {}", THREAD_NAME, e.toString());
+                Log.LOG.warn("{} not started, SHM clients send every doorbell at once: {}", THREAD_NAME, e.toString());
             } else {
-                LOG.debug("{} not started: {}", THREAD_NAME, e.toString());
+                Log.LOG.debug("{} not started: {}", THREAD_NAME, e.toString());
             }
             return false;
         }
@@ -206,7 +209,7 @@ final class DoorbellFlusher implements Runnable {
                         watched[i] = null;
                     }
                     count = 0;
-                    LOG.warn("{} ended unexpectedly: SHM clients no longer hold requests", THREAD_NAME);
+                    Log.LOG.warn("{} ended unexpectedly: SHM clients no longer hold requests", THREAD_NAME);
                 }
             }
             if (dropped != null) {

@@ -35,7 +35,10 @@ import org.slf4j.Logger;
  * {@link DoorbellFlusher} when the application stops calling.</p>
  */
 public final class ShmClientChannel extends AbstractClientChannel {
-    private static final Logger LOG = Logs.get(ShmClientChannel.class);
+    /** The logger, made on first use: a process that logs nothing from here never initialises SLF4J (cold start). */
+    private static final class Log {
+        static final Logger LOG = Logs.get(ShmClientChannel.class);
+    }
 
     private final int fd;
     private final int serverPid;
@@ -449,7 +452,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
     /** The flusher's release failed with {@code e}: the connection is finished (its next call says ENOTCONN). */
     void flushFailed(Throwable e) {
         connected = false;
-        LOG.debug("held requests of {} not released: {}", directory, e.toString());
+        Log.LOG.debug("held requests of {} not released: {}", directory, e.toString());
     }
 
     /** @return requests ever held back (tests); read under the send lock or after the sends */
@@ -611,7 +614,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         // The kernel doubles the value setsockopt is given (its bookkeeping) and caps it at net.core.wmem_max.
         MEM.writeInt(v, current);
         if (C.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, v, 4) < 0) {
-            LOG.debug("setsockopt(SO_SNDBUF, {}): errno {}", current, Posix.errno());
+            Log.LOG.debug("setsockopt(SO_SNDBUF, {}): errno {}", current, Posix.errno());
             return false;
         }
         return true;
@@ -904,7 +907,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         if (n == 0) {
             connected = false;
         } else if (n == 1) {
-            LOG.debug("event notification with no event queued: dropped");
+            Log.LOG.debug("event notification with no event queued: dropped");
         }
     }
 
@@ -975,7 +978,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         if (serverDead) {
             // libqb's client leaves the directory behind; nobody else will remove it.
             C.rmdir(directory);
-            LOG.debug("server pid {} is gone: removed {}", serverPid, directory);
+            Log.LOG.debug("server pid {} is gone: removed {}", serverPid, directory);
         }
         Posix.free(scratch, SCRATCH_LENGTH);
         Posix.free(payBytes, PAY_BYTES);

@@ -24,7 +24,10 @@ import org.slf4j.Logger;
  * {@link #AVAILABLE} is false and callers use Unsafe as before (one DEBUG line says why).</p>
  */
 public final class Guard {
-    private static final Logger LOG = Logs.get(Guard.class);
+    /** The logger, made on first use: a process that logs nothing from here never initialises SLF4J (cold start). */
+    private static final class Log {
+        static final Logger LOG = Logs.get(Guard.class);
+    }
     /** The property naming the library's path. */
     public static final String LIBRARY_PROPERTY = "jqb.guard.library";
     /** Whether the guarded operations can be used; constant, so the JIT folds the branch. */
@@ -50,17 +53,17 @@ public final class Guard {
                 if (Files.isRegularFile(local)) {
                     System.load(local.toString());
                 } else if (!loadPackaged()) {
-                    LOG.debug("libjqbguard.so not found: a peer truncating its ring files can crash this JVM");
+                    Log.LOG.debug("libjqbguard.so not found: a peer truncating its ring files can crash this JVM");
                     return false;
                 }
             }
             if (install() != 0) {
-                LOG.debug("libjqbguard: sigaction(SIGBUS) failed");
+                Log.LOG.debug("libjqbguard: sigaction(SIGBUS) failed");
                 return false;
             }
             return true;
         } catch (UnsatisfiedLinkError | IOException | SecurityException e) {
-            LOG.debug("libjqbguard not loaded: {}", e.toString());
+            Log.LOG.debug("libjqbguard not loaded: {}", e.toString());
             return false;
         }
     }

@@ -1,9 +1,6 @@
 package io.jqb.internal.posix;
 
-import java.lang.invoke.MethodHandle;
 import java.lang.ref.Reference;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.nio.ReadOnlyBufferException;
@@ -16,9 +13,14 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Why not chronicle-core's {@code Memory}, which jqb used before: chronicle-core's start-up (its {@code Jvm} class
  * and its cleaner-service lookup) logs an INFO line, a java.util.logging WARNING and an ERROR about JDK internals
- * unless the JVM gets {@code --add-opens} flags; a library must start silently (issue 9, item 5). Unsafe is bound
- * reflectively into constant method handles (so no compiler or javadoc warning names it); the JIT inlines them to the
- * same single instructions chronicle's own Unsafe calls compile to.</p>
+ * unless the JVM gets {@code --add-opens} flags; a library must start silently (issue 9, item 5). The methods call
+ * Unsafe directly, one call each, as chronicle did: compiled, each is the single instruction chronicle's own Unsafe
+ * calls compile to. (They used to go through constant method handles, so that no compiler warning named Unsafe. C2
+ * compiled those to the same instructions, but a short-lived process runs the path interpreted and then as C1 code
+ * for its first thousands of calls, and there every {@code invokeExact} went through about ten frames of method
+ * handle invokers and lambda forms: a quarter of an interpreted round trip's CPU, and more code for C1 and C2 to
+ * compile while they share the CPU with the application. See docs/PERFORMANCE.md, "Cold start", session 9.) The
+ * price is javac's "internal proprietary API" warning on the two lines below that name the type.</p>
  *
  * <p>Addresses are absolute; callers validate them (every offset comes from a descriptor, and every index a peer can
  * write is checked before use). A fault on a truncated shared mapping surfaces as {@link InternalError}, as before.</p>
@@ -26,70 +28,20 @@ import java.util.concurrent.atomic.LongAdder;
 public final class NativeMemory {
     /** See {@link #outstandingBytes()}. */
     private static final LongAdder OUTSTANDING = new LongAdder();
-    private static final MethodHandle ALLOCATE;
-    private static final MethodHandle FREE;
-    private static final MethodHandle SET;
-    private static final MethodHandle COPY;
-    private static final MethodHandle GET_BYTE;
-    private static final MethodHandle PUT_BYTE;
-    private static final MethodHandle GET_SHORT;
-    private static final MethodHandle PUT_SHORT;
-    private static final MethodHandle GET_INT;
-    private static final MethodHandle PUT_INT;
-    private static final MethodHandle GET_LONG;
-    private static final MethodHandle PUT_LONG;
-    private static final MethodHandle GET_INT_VOLATILE;
-    private static final MethodHandle PUT_INT_VOLATILE;
-    private static final MethodHandle PUT_INT_ORDERED;
-    private static final MethodHandle GET_AND_ADD_INT;
-    private static final MethodHandle GET_AND_ADD_LONG;
-    private static final MethodHandle GET_LONG_VOLATILE;
-    private static final MethodHandle PUT_LONG_VOLATILE;
-    private static final MethodHandle CAS_LONG;
-    private static final MethodHandle GET_LONG_FIELD;
+    private static final sun.misc.Unsafe U;
     private static final long BYTE_ARRAY_BASE;
     /** Offset of {@code java.nio.Buffer.address} (a direct buffer's base address), as Agrona's BufferUtil reads it. */
     private static final long BUFFER_ADDRESS;
 
     static {
         try {
-            Class<?> type = Class.forName("sun.misc.Unsafe");
-            Field f = type.getDeclaredField("theUnsafe");
+            Field f = Class.forName("sun.misc.Unsafe").getDeclaredField("theUnsafe");
             f.setAccessible(true); // jdk.unsupported opens sun.misc to everyone
-            Object u = f.get(null);
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            Class<?> v = void.class;
-            Class<?> o = Object.class;
-            Class<?> j = long.class;
-            Class<?> i = int.class;
-            ALLOCATE = l.findVirtual(type, "allocateMemory", MethodType.methodType(j, j)).bindTo(u);
-            FREE = l.findVirtual(type, "freeMemory", MethodType.methodType(v, j)).bindTo(u);
-            SET = l.findVirtual(type, "setMemory", MethodType.methodType(v, j, j, byte.class)).bindTo(u);
-            COPY = l.findVirtual(type, "copyMemory", MethodType.methodType(v, o, j, o, j, j)).bindTo(u);
-            GET_BYTE = l.findVirtual(type, "getByte", MethodType.methodType(byte.class, j)).bindTo(u);
-            PUT_BYTE = l.findVirtual(type, "putByte", MethodType.methodType(v, j, byte.class)).bindTo(u);
-            GET_SHORT = l.findVirtual(type, "getShort", MethodType.methodType(short.class, j)).bindTo(u);
-            PUT_SHORT = l.findVirtual(type, "putShort", MethodType.methodType(v, j, short.class)).bindTo(u);
-            GET_INT = l.findVirtual(type, "getInt", MethodType.methodType(i, j)).bindTo(u);
-            PUT_INT = l.findVirtual(type, "putInt", MethodType.methodType(v, j, i)).bindTo(u);
-            GET_LONG = l.findVirtual(type, "getLong", MethodType.methodType(j, j)).bindTo(u);
-            PUT_LONG = l.findVirtual(type, "putLong", MethodType.methodType(v, j, j)).bindTo(u);
-            GET_INT_VOLATILE = l.findVirtual(type, "getIntVolatile", MethodType.methodType(i, o, j)).bindTo(u);
-            PUT_INT_VOLATILE = l.findVirtual(type, "putIntVolatile", MethodType.methodType(v, o, j, i)).bindTo(u);
-            PUT_INT_ORDERED = l.findVirtual(type, "putOrderedInt", MethodType.methodType(v, o, j, i)).bindTo(u);
-            GET_AND_ADD_INT = l.findVirtual(type, "getAndAddInt", MethodType.methodType(i, o, j, i)).bindTo(u);
-            GET_AND_ADD_LONG = l.findVirtual(type, "getAndAddLong", MethodType.methodType(j, o, j, j)).bindTo(u);
-            GET_LONG_VOLATILE = l.findVirtual(type, "getLongVolatile", MethodType.methodType(j, o, j)).bindTo(u);
-            PUT_LONG_VOLATILE = l.findVirtual(type, "putLongVolatile", MethodType.methodType(v, o, j, j)).bindTo(u);
-            CAS_LONG = l.findVirtual(type, "compareAndSwapLong", MethodType.methodType(boolean.class, o, j, j, j))
-                    .bindTo(u);
-            GET_LONG_FIELD = l.findVirtual(type, "getLong", MethodType.methodType(j, o, j)).bindTo(u);
+            U = (sun.misc.Unsafe) f.get(null);
             // Reading the field's offset needs no access to java.nio (no --add-opens): only Field lookup.
-            BUFFER_ADDRESS = (long) l.findVirtual(type, "objectFieldOffset", MethodType.methodType(j, Field.class))
-                    .bindTo(u).invoke(java.nio.Buffer.class.getDeclaredField("address"));
-            BYTE_ARRAY_BASE = (int) l.findVirtual(type, "arrayBaseOffset", MethodType.methodType(i, Class.class))
-                    .bindTo(u).invoke(byte[].class);
-        } catch (Throwable e) {
+            BUFFER_ADDRESS = U.objectFieldOffset(java.nio.Buffer.class.getDeclaredField("address"));
+            BYTE_ARRAY_BASE = U.arrayBaseOffset(byte[].class);
+        } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
@@ -97,128 +49,62 @@ public final class NativeMemory {
     NativeMemory() {
     }
 
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException) {
-            throw (RuntimeException) t;
-        }
-        if (t instanceof Error) {
-            throw (Error) t; // e.g. the InternalError of a fault on a truncated mapping
-        }
-        throw new IllegalStateException(t);
-    }
-
     // ------------------------------------------------------------------------------- absolute addresses (static)
 
     static byte getByte(long a) {
-        try {
-            return (byte) GET_BYTE.invokeExact(a);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getByte(a);
     }
 
     static void putByte(long a, byte x) {
-        try {
-            PUT_BYTE.invokeExact(a, x);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.putByte(a, x);
     }
 
     static int getInt(long a) {
-        try {
-            return (int) GET_INT.invokeExact(a);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getInt(a);
     }
 
     static void putInt(long a, int x) {
-        try {
-            PUT_INT.invokeExact(a, x);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.putInt(a, x);
     }
 
     static long getLong(long a) {
-        try {
-            return (long) GET_LONG.invokeExact(a);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getLong(a);
     }
 
     static void putLong(long a, long x) {
-        try {
-            PUT_LONG.invokeExact(a, x);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.putLong(a, x);
     }
 
     static int getIntVolatile(long a) {
-        try {
-            return (int) GET_INT_VOLATILE.invokeExact((Object) null, a);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getIntVolatile(null, a);
     }
 
     static void putIntVolatile(long a, int x) {
-        try {
-            PUT_INT_VOLATILE.invokeExact((Object) null, a, x);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.putIntVolatile(null, a, x);
     }
 
     static void putIntOrdered(long a, int x) {
-        try {
-            PUT_INT_ORDERED.invokeExact((Object) null, a, x);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.putOrderedInt(null, a, x);
     }
 
     static int getAndAddInt(long a, int delta) {
-        try {
-            return (int) GET_AND_ADD_INT.invokeExact((Object) null, a, delta);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getAndAddInt(null, a, delta);
     }
 
     static long getAndAddLong(long a, long delta) {
-        try {
-            return (long) GET_AND_ADD_LONG.invokeExact((Object) null, a, delta);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getAndAddLong(null, a, delta);
     }
 
     static long getLongVolatile(long a) {
-        try {
-            return (long) GET_LONG_VOLATILE.invokeExact((Object) null, a);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getLongVolatile(null, a);
     }
 
     static void putLongVolatile(long a, long x) {
-        try {
-            PUT_LONG_VOLATILE.invokeExact((Object) null, a, x);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.putLongVolatile(null, a, x);
     }
 
     static boolean casLong(long a, long expected, long x) {
-        try {
-            return (boolean) CAS_LONG.invokeExact((Object) null, a, expected, x);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.compareAndSwapLong(null, a, expected, x);
     }
 
     /** Copies {@code len} bytes of {@code src} from {@code srcOffset} to native {@code address}. */
@@ -226,30 +112,18 @@ public final class NativeMemory {
         if (srcOffset < 0 || len < 0 || srcOffset > src.length - len) {
             throw new IndexOutOfBoundsException("srcOffset=" + srcOffset + " len=" + len + " length=" + src.length);
         }
-        try {
-            COPY.invokeExact((Object) src, BYTE_ARRAY_BASE + srcOffset, (Object) null, address, (long) len);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.copyMemory(src, BYTE_ARRAY_BASE + srcOffset, null, address, len);
     }
 
     /** Copies {@code len} bytes at native {@code address} into {@code dst} from {@code dstOffset}. */
     static void copyToArray(long address, byte[] dst, int dstOffset, int len) {
         java.util.Objects.checkFromIndexSize(dstOffset, len, dst.length);
-        try {
-            COPY.invokeExact((Object) null, address, (Object) dst, BYTE_ARRAY_BASE + dstOffset, (long) len);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.copyMemory(null, address, dst, BYTE_ARRAY_BASE + dstOffset, len);
     }
 
     /** @return the native address of a direct buffer's index 0 (one field read; no JNI call) */
     static long directAddress(ByteBuffer direct) {
-        try {
-            return (long) GET_LONG_FIELD.invokeExact((Object) direct, BUFFER_ADDRESS);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getLong(direct, BUFFER_ADDRESS);
     }
 
     /**
@@ -262,18 +136,15 @@ public final class NativeMemory {
         java.util.Objects.checkFromIndexSize(index, len, src.limit());
         try {
             if (src.isDirect()) {
-                COPY.invokeExact((Object) null, directAddress(src) + index, (Object) null, address, (long) len);
+                U.copyMemory(null, directAddress(src) + index, null, address, len);
             } else if (src.hasArray()) {
-                COPY.invokeExact((Object) src.array(), BYTE_ARRAY_BASE + src.arrayOffset() + index, (Object) null,
-                        address, (long) len);
+                U.copyMemory(src.array(), BYTE_ARRAY_BASE + src.arrayOffset() + index, null, address, len);
             } else {
                 // A read-only heap buffer hides its array: byte by byte, rare and still allocation-free.
                 for (int i = 0; i < len; i++) {
-                    PUT_BYTE.invokeExact(address + i, src.get(index + i));
+                    U.putByte(address + i, src.get(index + i));
                 }
             }
-        } catch (Throwable t) {
-            throw rethrow(t);
         } finally {
             Reference.reachabilityFence(src); // a direct buffer's memory must outlive the copy from its address
         }
@@ -292,13 +163,10 @@ public final class NativeMemory {
         java.util.Objects.checkFromIndexSize(index, len, dst.limit());
         try {
             if (dst.isDirect()) {
-                COPY.invokeExact((Object) null, address, (Object) null, directAddress(dst) + index, (long) len);
+                U.copyMemory(null, address, null, directAddress(dst) + index, len);
             } else {
-                COPY.invokeExact((Object) null, address, (Object) dst.array(),
-                        BYTE_ARRAY_BASE + dst.arrayOffset() + index, (long) len);
+                U.copyMemory(null, address, dst.array(), BYTE_ARRAY_BASE + dst.arrayOffset() + index, len);
             }
-        } catch (Throwable t) {
-            throw rethrow(t);
         } finally {
             Reference.reachabilityFence(dst);
         }
@@ -319,32 +187,20 @@ public final class NativeMemory {
 
     /** @return {@code size} bytes of uninitialised native memory; release with {@link #freeMemory} */
     public long allocate(long size) {
-        try {
-            long a = (long) ALLOCATE.invokeExact(size);
-            OUTSTANDING.add(size);
-            return a;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        long a = U.allocateMemory(size);
+        OUTSTANDING.add(size);
+        return a;
     }
 
     /** Releases memory from {@link #allocate}; {@code size} is for symmetry with the allocation. */
     public void freeMemory(long address, long size) {
-        try {
-            FREE.invokeExact(address);
-            OUTSTANDING.add(-size);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.freeMemory(address);
+        OUTSTANDING.add(-size);
     }
 
     /** Fills {@code size} bytes at {@code address} with {@code value}. */
     public void setMemory(long address, long size, byte value) {
-        try {
-            SET.invokeExact(address, size, value);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.setMemory(address, size, value);
     }
 
     /** Copies {@code len} bytes of {@code src} from {@code srcOffset} to native {@code address}. */
@@ -361,19 +217,11 @@ public final class NativeMemory {
     }
 
     public short readShort(long address) {
-        try {
-            return (short) GET_SHORT.invokeExact(address);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return U.getShort(address);
     }
 
     public void writeShort(long address, short v) {
-        try {
-            PUT_SHORT.invokeExact(address, v);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        U.putShort(address, v);
     }
 
     public int readInt(long address) {
