@@ -81,6 +81,10 @@ for f in "$JQB" "$NSRV" "$NCLI" "$FLOOR" "$root/target/jqb.jar"; do
     [ -e "$f" ] || { echo "bench-compare: $f is missing; run 'make' first" >&2; exit 2; }
 done
 command -v taskset >/dev/null || { echo "bench-compare: taskset (util-linux) is required" >&2; exit 2; }
+if [ "$SPIN_PROBE" = 1 ]; then
+    [ -x "$REGIME" ] || { echo "bench-compare: SPIN_PROBE=1 needs $REGIME: run 'make native'" >&2; exit 2; }
+    [ "$(id -u)" = 0 ] || { echo "bench-compare: SPIN_PROBE=1 needs root (qbn-regime runs at SCHED_FIFO)" >&2; exit 2; }
+fi
 if [ "$(nproc)" -lt 2 ]; then
     echo "bench-compare: needs 2 vCPUs for the split configuration; only the pinned one will be meaningful" >&2
 fi
@@ -98,6 +102,7 @@ commands="$work/commands.txt"
 echo "export JQB_LOG_LEVEL=$JQB_LOG_LEVEL JQB_JAVA_OPTS='$JQB_JAVA_OPTS'" >>"$commands"
 declare -A SERVER_PID SERVICE
 server_pids=()
+probe_pid=""                   # the running qbn-regime (SPIN_PROBE=1), killed by cleanup
 
 # ---------------------------------------------------------------------------------------------- servers
 
@@ -122,6 +127,11 @@ leftovers() {
 
 cleanup() {
     local rc=$?
+    if [ -n "$probe_pid" ]; then
+        kill -TERM "$probe_pid" 2>/dev/null
+        reap_pid "$probe_pid"
+        probe_pid=""
+    fi
     stop_servers
     local left
     left=$(leftovers)
@@ -370,17 +380,22 @@ spin_counts() { # size -> "count warmup"
 }
 # run_round round size kind -- command...: one measured run into rounds.tsv
 run_round() {
-    local round=$1 size=$2 kind=$3 out line rc probe="" regime=""
+    local round=$1 size=$2 kind=$3 out line rc prc regime=""
     shift 4
     [ "$round" -le 1 ] && echo "$*" >>"$commands"
     if [ "$SPIN_PROBE" = 1 ] && [ "$round" -ge 1 ] && [ "$kind" != phased ]; then
         "$REGIME" --series --period-ms 2 --count 500 --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT_SPLIT" \
-            >"$work/probe.out" 2>/dev/null &
-        probe=$!
+            >"$work/probe.out" 2>"$work/probe.err" &
+        probe_pid=$!
         out=$(timeout "$CELL_TIMEOUT" "$@" 2>"$work/client.err" | stamp_result)
         rc=$?
-        kill -TERM "$probe" 2>/dev/null
-        wait "$probe" 2>/dev/null
+        kill -TERM "$probe_pid" 2>/dev/null
+        wait "$probe_pid" 2>/dev/null
+        prc=$?
+        probe_pid=""
+        if [ "$prc" -ne 0 ]; then
+            echo "bench-compare: qbn-regime failed (rc $prc): $(tail -2 "$work/probe.err" | tr '\n' ' ')" >&2
+        fi
         line=$(echo "$out" | grep '^size=' | tail -1)
         regime=$(regime_of "$line" "$work/probe.out")
         line=${line% end_ms=*}

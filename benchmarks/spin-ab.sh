@@ -40,13 +40,14 @@ floor="$root/native/build/qbn-floor"
 [ -x "$floor" ] || { echo "spin-ab: $floor missing: run 'make native'" >&2; exit 2; }
 regime_bin="$root/native/build/qbn-regime"
 [ "$PROBE" = 0 ] || [ -x "$regime_bin" ] || { echo "spin-ab: $regime_bin missing: run 'make native'" >&2; exit 2; }
+[ "$PROBE" = 0 ] || [ "$(id -u)" = 0 ] || { echo "spin-ab: PROBE=1 needs root (qbn-regime runs at SCHED_FIFO)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/jqb-spin-ab.XXXXXX)
 server=""
 probe=""
 cleanup() {
     [ -n "$server" ] && stop_pid "$server"
-    [ -n "$probe" ] && kill "$probe" 2>/dev/null
+    [ -n "$probe" ] && kill "$probe" 2>/dev/null && wait "$probe" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -66,7 +67,7 @@ probe_end() {
     tag=""
     [ -z "$probe" ] && return
     kill -TERM "$probe" 2>/dev/null
-    wait "$probe" 2>/dev/null
+    wait "$probe" 2>/dev/null || echo "spin-ab: qbn-regime failed (rc $?; its message is above)" >&2
     probe=""
     tag=" regime=$(regime_of "$1" "$work/probe.out")"
 }

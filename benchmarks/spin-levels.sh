@@ -34,6 +34,12 @@ CPU_CLIENT=${CPU_CLIENT:-1}
 PROBE=${PROBE:-0}
 floor="$root/native/build/qbn-floor"
 [ -x "$floor" ] || { echo "spin-levels: $floor missing: run 'make native'" >&2; exit 2; }
+[ "$WINDOWS" -ge 2 ] 2>/dev/null || { echo "spin-levels: WINDOWS must be >= 2 (the last window's end is its start plus the one before's length)" >&2; exit 2; }
+regime_bin="$root/native/build/qbn-regime"
+if [ "$PROBE" = 1 ]; then
+    [ -x "$regime_bin" ] || { echo "spin-levels: $regime_bin missing: run 'make native'" >&2; exit 2; }
+    [ "$(id -u)" = 0 ] || { echo "spin-levels: PROBE=1 needs root (qbn-regime runs at SCHED_FIFO)" >&2; exit 2; }
+fi
 [ -f "$root/target/test.cp" ] && [ -f "$root/target/test-classes/io/jqb/bench/SpinSeries.class" ] ||
     { echo "spin-levels: build the benchmark classes first (see the header)" >&2; exit 2; }
 work=$(mktemp -d /tmp/jqb-spin-levels.XXXXXX)
@@ -41,7 +47,7 @@ server=""
 probe=""
 cleanup() {
     [ -n "$server" ] && stop_pid "$server"
-    [ -n "$probe" ] && kill "$probe" 2>/dev/null
+    [ -n "$probe" ] && kill "$probe" 2>/dev/null && wait "$probe" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,7 +66,7 @@ for p in $(seq 1 "$PAIRS"); do
     server=$!
     wait_ready "$work/server.log" "$server" "the spinning jqb server"
     if [ "$PROBE" = 1 ]; then
-        "$root/native/build/qbn-regime" --series --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" \
+        "$regime_bin" --series --server-cpu "$CPU_SERVER" --client-cpu "$CPU_CLIENT" \
             >"$work/probe.out" &
         probe=$!
     fi
@@ -71,7 +77,7 @@ for p in $(seq 1 "$PAIRS"); do
     [ -n "$out" ] || { echo "spin-levels: client failed:" >&2; cat "$work/client.err" "$work/server.log.err" >&2; }
     if [ -n "$probe" ]; then
         kill -TERM "$probe" 2>/dev/null
-        wait "$probe" 2>/dev/null
+        wait "$probe" 2>/dev/null || echo "spin-levels: qbn-regime failed (rc $?; its message is above)" >&2
         probe=""
     fi
     stop_pid "$server"
