@@ -64,6 +64,10 @@ VARIANTS=(
 
 if [ -n "${COLD_VARIANTS:-}" ]; then
     mapfile -t VARIANTS < <(printf '%s\n' "$COLD_VARIANTS" | grep -v '^[[:space:]]*$')
+    if [ "${VARIANTS[0]:-}" != "native||" ]; then
+        echo "cold-start: COLD_VARIANTS must start with the line 'native||' (the libqb baseline the ratios use)" >&2
+        exit 2
+    fi
 fi
 
 work=$(mktemp -d /tmp/jqb-cold-start.XXXXXX)

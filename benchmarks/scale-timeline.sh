@@ -55,7 +55,8 @@ RECORD=${RECORD:-1}
 PROFILE=${PROFILE:-0}
 NSRV="$root/native/build/qbn-server"
 NCLI="$root/native/build/qbn-client"
-command -v perf >/dev/null || { echo "scale-timeline: perf is not installed" >&2; exit 1; }
+command -v perf >/dev/null || { echo "scale-timeline: perf is not installed" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "scale-timeline: needs root (perf on another process's thread, system-wide tracepoints)" >&2; exit 2; }
 "$NCLI" --help 2>&1 | grep -q bench-many || { echo "scale-timeline: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-scale-timeline"
@@ -92,6 +93,10 @@ for entry in "${builds[@]}"; do
             --max "$MAX" >/dev/null 2>&1
     done
     tids[$i]=$(ps -L -o tid=,comm= -p "$jpid" | awk '$2 ~ /^jqb-/ && $2 !~ /handshake/ { print $1; exit }')
+    if [ -z "${tids[$i]}" ]; then
+        echo "scale-timeline: no jqb-* loop thread in $b's echo server (pid $jpid): cannot attach perf to its loop" >&2
+        exit 1
+    fi
 done
 
 # cpu_line CPU: "user nice system idle iowait irq softirq steal" jiffies of one CPU.
@@ -154,10 +159,11 @@ for r in $(seq 1 "$ROUNDS"); do
         cp=$!
         sleep "$(awk -v w="$WARMUP_MS" 'BEGIN { printf "%.3f", (w + 100) / 1000 }')" # into the measured window
         s0=$(cpu_line "$CPU_SERVER"); c0=$(cpu_line "$CPU_CLIENT"); h0s=$(halts "$CPU_SERVER"); h0c=$(halts "$CPU_CLIENT")
-        perf stat -x, -o "$work/loop.csv" -t "$tid" -e task-clock,context-switches,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_futex,syscalls:sys_enter_sendto -- sleep "$window_s" 2>/dev/null &
+        perf stat -x, -o "$work/loop.csv" -t "$tid" -e task-clock,context-switches,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_futex,syscalls:sys_enter_sendto -- sleep "$window_s" 2>"$work/perf-loop.err" &
         lp=$!
-        perf stat -x, -o "$work/cpus.csv" -a -A -e sched:sched_waking,ipi:ipi_send_cpu,ipi:ipi_send_cpumask -- sleep "$window_s" 2>/dev/null
-        wait "$lp"
+        perf stat -x, -o "$work/cpus.csv" -a -A -e sched:sched_waking,ipi:ipi_send_cpu,ipi:ipi_send_cpumask -- sleep "$window_s" 2>"$work/perf-cpus.err" ||
+            { echo "scale-timeline: perf stat -a failed:" >&2; tail -3 "$work/perf-cpus.err" >&2; }
+        wait "$lp" || { echo "scale-timeline: perf stat -t $tid failed:" >&2; tail -3 "$work/perf-loop.err" >&2; }
         s1=$(cpu_line "$CPU_SERVER"); c1=$(cpu_line "$CPU_CLIENT"); h1s=$(halts "$CPU_SERVER"); h1c=$(halts "$CPU_CLIENT")
         wait "$cp"
         line=$(cat "$work/line")

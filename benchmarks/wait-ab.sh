@@ -23,6 +23,7 @@ SIZE=${SIZE:-64}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 NCLI="$root/native/build/qbn-client"
+[ -x "$NCLI" ] || { echo "wait-ab: $NCLI missing: run 'make native'" >&2; exit 2; }
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-wait-ab"
 
@@ -40,7 +41,7 @@ for w in "${waits[@]}"; do
     [ "$w" != block ] && args=(--wait "$w")
     start_service "$w" taskset -c "$CPU_SERVER" "$BUILD/bin/jqb" echo-server --transport shm "${args[@]}"
     keys+=("$w")
-    "$NCLI" bench --service "${SVC[$w]}" --count 30000 --size "$SIZE" --max 8192 --warmup 0 >/dev/null 2>&1 # JIT
+    timeout 120 "$NCLI" bench --service "${SVC[$w]}" --count 30000 --size "$SIZE" --max 8192 --warmup 0 >/dev/null 2>&1 # JIT
 done
 
 echo "== $SIZE B SHM, $COUNT round trips after $WARMUP per run; server on CPU $CPU_SERVER; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -51,8 +52,9 @@ for r in $(seq 1 "$ROUNDS"); do
         [ "$cpus" = split ] && cpu=$CPU_CLIENT
         for i in $(seq 0 $((n - 1))); do
             k=${keys[$(( (i + r) % n ))]}
-            line=$(taskset -c "$cpu" "$NCLI" bench --service "${SVC[$k]}" --count "$COUNT" --size "$SIZE" --max 8192 \
+            line=$(timeout 120 taskset -c "$cpu" "$NCLI" bench --service "${SVC[$k]}" --count "$COUNT" --size "$SIZE" --max 8192 \
                 --warmup "$WARMUP" 2>&1 | grep '^size=')
+            [ -n "$line" ] || echo "wait-ab: round $r $cpus against $k failed or timed out (120 s)" >&2
             echo "round=$r cpus=$cpus server=$k p50_ns=$(field "$line" p50_ns) p99_ns=$(field "$line" p99_ns)" \
                 "msgs_per_s=$(field "$line" msgs_per_s)" | tee -a "$work/results"
         done
