@@ -96,7 +96,7 @@ class RegimeProbeTest {
                 "--server-cpu", Integer.toString(cpus[0]));
         try {
             ProcessHandle child = awaitRunning(p);
-            p.destroy(); // SIGTERM
+            p.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its stdout)
             assertTrue(p.waitFor(5, TimeUnit.SECONDS), "qbn-regime still runs 5 s after SIGTERM");
             String out = stdout(p);
             assertEquals(0, p.exitValue(), stderr(p));
