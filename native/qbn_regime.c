@@ -348,10 +348,16 @@ int main(int argc, char **argv)
 	volatile uint32_t *ready = (uint32_t *)(shm + 3 * LINE); /* 1: the server is pinned at FIFO */
 	struct sigaction sa;
 
+	sigset_t mask;
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&mask); /* a starter may hand down a mask that blocks them (a JVM thread can): SIGTERM must end us */
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 	pid_t parent = getpid();
 	pid_t server = fork();
 

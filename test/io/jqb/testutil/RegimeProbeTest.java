@@ -97,7 +97,11 @@ class RegimeProbeTest {
         try {
             ProcessHandle child = awaitRunning(p);
             p.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its stdout)
-            assertTrue(p.waitFor(5, TimeUnit.SECONDS), "qbn-regime still runs 5 s after SIGTERM");
+            if (!p.waitFor(5, TimeUnit.SECONDS)) {
+                Path proc = Path.of("/proc", Long.toString(p.pid()), "status");
+                String status = String.join(" | ", Files.readAllLines(proc));
+                throw new AssertionError("qbn-regime still runs 5 s after SIGTERM: " + status);
+            }
             String out = stdout(p);
             assertEquals(0, p.exitValue(), stderr(p));
             assertTrue(out.matches("regime=(f|n|s|mixed|none) bursts=\\d+ fast=\\d+ normal=\\d+ slow=\\d+ p50_ns=\\d+"),
