@@ -19,7 +19,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * bin/jqb's JQB_JIT_NICE: off by default (the JIT compiler threads run at the process's own nice value); with
- * {@code JQB_JIT_NICE=N} they run at nice N and the application's threads do not; a value that is not 0-19 is refused
+ * {@code JQB_JIT_NICE=N} they run at nice N and the application's threads do not (the JVM's priority policy then gives
+ * each thread it starts the absolute nice of its Java priority: 0 for the service's loop thread, whatever the process's
+ * own nice; the test checks that where it can, i.e. when it runs at nice 0); a value that is not 0-19 is refused
  * with exit code 2 before a JVM starts. Reads each thread's nice value from /proc of a real {@code bin/jqb echo-server}.
  * Runs after {@code package} (failsafe): it needs the jars.
  */
@@ -81,6 +83,13 @@ class LauncherJitNiceIT {
         assertEquals(n, niced.get("C2 CompilerThre"), "JQB_JIT_NICE=" + n + ": C2 compiler thread " + niced);
         assertEquals(n, niced.get("C1 CompilerThre"), "JQB_JIT_NICE=" + n + ": C1 compiler thread " + niced);
         assertEquals(base, niced.get("java"), "JQB_JIT_NICE=" + n + ": the main thread keeps its nice " + niced);
+        java.util.List<Integer> loops = niced.entrySet().stream().filter(e -> e.getKey().startsWith("jqb-"))
+                .map(Map.Entry::getValue).toList();
+        assertFalse(loops.isEmpty(), "no jqb- thread found " + niced);
+        if (base == 0) { // NORM_PRIORITY maps to nice 0: only then is "unchanged" what the policy gives
+            assertEquals(java.util.List.of(0), loops.stream().distinct().toList(),
+                    "JQB_JIT_NICE=" + n + ": jqb's own threads keep nice 0 " + niced);
+        }
     }
 
     @Test
