@@ -1,9 +1,8 @@
 package io.jqb.internal.client;
 
-import io.jqb.internal.Logs;
+import io.jqb.internal.LazyLogger;
 import java.util.Arrays;
 import java.util.concurrent.locks.LockSupport;
-import org.slf4j.Logger;
 
 /**
  * The bound on how long a request held back by an SHM client ({@link ShmClientChannel}, "held requests") stays
@@ -42,10 +41,7 @@ final class DoorbellFlusher implements Runnable {
     /** Test-only: {@code off} (no flusher thread) or {@code fail} (its start fails); see the class comment. */
     static final String MODE_PROPERTY = "jqb.client.doorbellFlusher";
 
-    /** The logger, made on first use: a process that logs nothing from here never initialises SLF4J (cold start). */
-    private static final class Log {
-        static final Logger LOG = Logs.get(DoorbellFlusher.class);
-    }
+    private static final LazyLogger LOG = new LazyLogger(DoorbellFlusher.class);
     private static final Object LOCK = new Object();
     /** The watched clients, [0, count); under LOCK. */
     private static ShmClientChannel[] watched = new ShmClientChannel[8];
@@ -112,9 +108,9 @@ final class DoorbellFlusher implements Runnable {
             // Thread.start at a thread limit throws OutOfMemoryError: the clients stop holding instead.
             if (!startFailureLogged) {
                 startFailureLogged = true;
-                Log.LOG.warn("{} not started, SHM clients send every doorbell at once: {}", THREAD_NAME, e.toString());
+                LOG.get().warn("{} not started, SHM clients send every doorbell at once: {}", THREAD_NAME, e.toString());
             } else {
-                Log.LOG.debug("{} not started: {}", THREAD_NAME, e.toString());
+                LOG.get().debug("{} not started: {}", THREAD_NAME, e.toString());
             }
             return false;
         }
@@ -209,7 +205,7 @@ final class DoorbellFlusher implements Runnable {
                         watched[i] = null;
                     }
                     count = 0;
-                    Log.LOG.warn("{} ended unexpectedly: SHM clients no longer hold requests", THREAD_NAME);
+                    LOG.get().warn("{} ended unexpectedly: SHM clients no longer hold requests", THREAD_NAME);
                 }
             }
             if (dropped != null) {

@@ -6,7 +6,7 @@ import static io.jqb.internal.posix.Posix.MEM;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.WaitStrategy;
-import io.jqb.internal.Logs;
+import io.jqb.internal.LazyLogger;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.posix.Processes;
@@ -18,7 +18,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
-import org.slf4j.Logger;
 
 /**
  * Client side of one SHM connection: the three rings the server created, and the setup socket that carries our
@@ -35,10 +34,7 @@ import org.slf4j.Logger;
  * {@link DoorbellFlusher} when the application stops calling.</p>
  */
 public final class ShmClientChannel extends AbstractClientChannel {
-    /** The logger, made on first use: a process that logs nothing from here never initialises SLF4J (cold start). */
-    private static final class Log {
-        static final Logger LOG = Logs.get(ShmClientChannel.class);
-    }
+    private static final LazyLogger LOG = new LazyLogger(ShmClientChannel.class);
 
     private final int fd;
     private final int serverPid;
@@ -452,7 +448,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
     /** The flusher's release failed with {@code e}: the connection is finished (its next call says ENOTCONN). */
     void flushFailed(Throwable e) {
         connected = false;
-        Log.LOG.debug("held requests of {} not released: {}", directory, e.toString());
+        LOG.get().debug("held requests of {} not released: {}", directory, e.toString());
     }
 
     /** @return requests ever held back (tests); read under the send lock or after the sends */
@@ -614,7 +610,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         // The kernel doubles the value setsockopt is given (its bookkeeping) and caps it at net.core.wmem_max.
         MEM.writeInt(v, current);
         if (C.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, v, 4) < 0) {
-            Log.LOG.debug("setsockopt(SO_SNDBUF, {}): errno {}", current, Posix.errno());
+            LOG.get().debug("setsockopt(SO_SNDBUF, {}): errno {}", current, Posix.errno());
             return false;
         }
         return true;
@@ -907,7 +903,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         if (n == 0) {
             connected = false;
         } else if (n == 1) {
-            Log.LOG.debug("event notification with no event queued: dropped");
+            LOG.get().debug("event notification with no event queued: dropped");
         }
     }
 
@@ -978,7 +974,7 @@ public final class ShmClientChannel extends AbstractClientChannel {
         if (serverDead) {
             // libqb's client leaves the directory behind; nobody else will remove it.
             C.rmdir(directory);
-            Log.LOG.debug("server pid {} is gone: removed {}", serverPid, directory);
+            LOG.get().debug("server pid {} is gone: removed {}", serverPid, directory);
         }
         Posix.free(scratch, SCRATCH_LENGTH);
         Posix.free(payBytes, PAY_BYTES);

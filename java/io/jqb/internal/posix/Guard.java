@@ -1,12 +1,11 @@
 package io.jqb.internal.posix;
 
-import io.jqb.internal.Logs;
+import io.jqb.internal.LazyLogger;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import org.slf4j.Logger;
 
 /**
  * Atomic read-modify-writes on shared memory a peer may truncate, through {@code libjqbguard.so}
@@ -24,10 +23,7 @@ import org.slf4j.Logger;
  * {@link #AVAILABLE} is false and callers use Unsafe as before (one DEBUG line says why).</p>
  */
 public final class Guard {
-    /** The logger, made on first use: a process that logs nothing from here never initialises SLF4J (cold start). */
-    private static final class Log {
-        static final Logger LOG = Logs.get(Guard.class);
-    }
+    private static final LazyLogger LOG = new LazyLogger(Guard.class);
     /** The property naming the library's path. */
     public static final String LIBRARY_PROPERTY = "jqb.guard.library";
     /** Whether the guarded operations can be used; constant, so the JIT folds the branch. */
@@ -53,17 +49,17 @@ public final class Guard {
                 if (Files.isRegularFile(local)) {
                     System.load(local.toString());
                 } else if (!loadPackaged()) {
-                    Log.LOG.debug("libjqbguard.so not found: a peer truncating its ring files can crash this JVM");
+                    LOG.get().debug("libjqbguard.so not found: a peer truncating its ring files can crash this JVM");
                     return false;
                 }
             }
             if (install() != 0) {
-                Log.LOG.debug("libjqbguard: sigaction(SIGBUS) failed");
+                LOG.get().debug("libjqbguard: sigaction(SIGBUS) failed");
                 return false;
             }
             return true;
         } catch (UnsatisfiedLinkError | IOException | SecurityException e) {
-            Log.LOG.debug("libjqbguard not loaded: {}", e.toString());
+            LOG.get().debug("libjqbguard not loaded: {}", e.toString());
             return false;
         }
     }
