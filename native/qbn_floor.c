@@ -81,6 +81,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qbn_common.h"
+
 #define BLOCK        128
 #define STALL_NS     10000000000ull  /* 10 s */
 #define CHECK_EVERY  (1u << 16)      /* spins between clock reads while waiting */
@@ -90,14 +92,6 @@ static int use_pause = 1;
 static inline void barrier(void)
 {
 	__asm__ __volatile__("" ::: "memory");
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void die(const char *what)
@@ -128,7 +122,7 @@ static int wait_for(const uint64_t *seq, uint64_t want)
 	while (__atomic_load_n(seq, __ATOMIC_ACQUIRE) != want) {
 		cpu_relax();
 		if (++spins % CHECK_EVERY == 0) {
-			uint64_t t = now_ns();
+			uint64_t t = qbn_now_ns();
 
 			if (deadline == 0) {
 				deadline = t + STALL_NS;
@@ -153,20 +147,6 @@ static void pin(long cpu, const char *who)
 		fprintf(stderr, "qbn-floor: pinning the %s to CPU %ld: %s\n", who, cpu, strerror(errno));
 		exit(1);
 	}
-}
-
-static int parse_long(const char *s, long *out)
-{
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0) {
-		return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -501,7 +481,7 @@ static inline int spin_once(struct spin *s)
 {
 	cpu_relax();
 	if (++s->spins % CHECK_EVERY == 0) {
-		uint64_t t = now_ns();
+		uint64_t t = qbn_now_ns();
 
 		if (s->deadline == 0) {
 			s->deadline = t + STALL_NS;
@@ -689,18 +669,18 @@ static int run_jqb_layout(long size, long count, long warmup, long client_cpu, l
 
 	for (long i = 1; i <= total; i++) {
 		if (i == warmup + 1) {
-			t_start = now_ns();
+			t_start = qbn_now_ns();
 		}
 		if (size >= 4) {
 			/* each request carries its number in its first payload word: every answer is checked, untimed */
 			memcpy(msg + REQ_HEADER, &(uint32_t){ (uint32_t)i }, 4);
 		}
-		uint64_t t0 = now_ns();
+		uint64_t t0 = qbn_now_ns();
 		int got = jqb_round_trip(&req, &res, msg, msg_len, dst, bytes, locks, java_locks);
 
 		barrier();
 		if (i > warmup && got >= 0) {
-			rtt[i - warmup - 1] = now_ns() - t0;
+			rtt[i - warmup - 1] = qbn_now_ns() - t0;
 		}
 		if (got != RES_HEADER + size || (size >= 4 && memcmp(dst + RES_HEADER, &(uint32_t){ (uint32_t)i }, 4) != 0)) {
 			fprintf(stderr, "qbn-floor: client: round trip #%ld failed (%d, or not its answer)\n", i, got);
@@ -708,7 +688,7 @@ static int run_jqb_layout(long size, long count, long warmup, long client_cpu, l
 			break;
 		}
 	}
-	uint64_t t_end = now_ns();
+	uint64_t t_end = qbn_now_ns();
 
 	if (reap_server(server, failed) != 0) {
 		return 1;
@@ -788,7 +768,7 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(optarg, "-1") == 0) {
 			*target = -1;
-		} else if (parse_long(optarg, target) != 0) {
+		} else if (qbn_parse_long(optarg, target) != 0 || *target < 0) {
 			fprintf(stderr, "qbn-floor: bad numeric argument '%s'\n", optarg);
 			return 2;
 		}
@@ -864,9 +844,9 @@ int main(int argc, char **argv)
 
 	for (long i = 1; i <= total; i++) {
 		if (i == warmup + 1) {
-			t_start = now_ns();
+			t_start = qbn_now_ns();
 		}
-		uint64_t t0 = now_ns();
+		uint64_t t0 = qbn_now_ns();
 
 		memcpy(req, src, (size_t)size);
 		__atomic_store_n(req_seq, (uint64_t)i, __ATOMIC_RELEASE);
@@ -878,10 +858,10 @@ int main(int argc, char **argv)
 		memcpy(dst, resp, (size_t)size);
 		barrier(); /* the copy counts as used: the compiler may not drop or sink it */
 		if (i > warmup) {
-			rtt[i - warmup - 1] = now_ns() - t0;
+			rtt[i - warmup - 1] = qbn_now_ns() - t0;
 		}
 	}
-	uint64_t t_end = now_ns();
+	uint64_t t_end = qbn_now_ns();
 
 	if (reap_server(server, failed) != 0) {
 		return 1;

@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qbn_common.h"
+
 #define LINE 128 /* each word on its own pair of lines (the adjacent-line prefetcher) */
 #define FAST_NS 100
 #define SLOW_NS 300
@@ -93,20 +95,6 @@ static long futex_wait(volatile uint32_t *addr, uint32_t val, uint64_t timeout_n
 static long futex_wake(volatile uint32_t *addr)
 {
 	return syscall(SYS_futex, addr, FUTEX_WAKE, 1, NULL, NULL, 0);
-}
-
-static int parse_long(const char *s, long *out)
-{
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0) {
-		return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 /* Pins the caller to cpu and makes it SCHED_FIFO; 0, or -1 (with a message) when either fails. */
@@ -301,7 +289,7 @@ int main(int argc, char **argv)
 		case 's': series = 1; continue;
 		default: return usage();
 		}
-		if (parse_long(optarg, target) != 0) {
+		if (qbn_parse_long(optarg, target) != 0 || *target < 0) {
 			fprintf(stderr, "qbn-regime: bad numeric argument '%s' (a decimal number >= 0)\n", optarg);
 			return 2;
 		}
