@@ -70,12 +70,9 @@ if [ -n "${COLD_VARIANTS:-}" ]; then
     fi
 fi
 
-work=$(mktemp -d /tmp/jqb-cold-start.XXXXXX)
+start_work cold-start
 results="$work/cold.tsv" # variant-index round ttfr_ms connect_ms total_ms wall_ms p50_ns p99_ns main_ms
 : >"$results"
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 
 svc="jqbcold-$$-$COLD_SERVER-$COLD_TRANSPORT"
 if [ "$COLD_SERVER" = native ]; then

@@ -98,6 +98,16 @@ cleanup_work() {
     exit $rc
 }
 
+# start_work NAME: the prologue of a script whose servers cleanup_work stops: $work a new directory
+# /tmp/jqb-NAME.XXXXXX, pids=() empty, cleanup_work as the EXIT trap, and SIGINT/SIGTERM ending the script with
+# status 130 (through that trap).
+start_work() {
+    work=$(mktemp -d "/tmp/jqb-$1.XXXXXX")
+    pids=()
+    trap cleanup_work EXIT
+    trap 'exit 130' INT TERM
+}
+
 # start_service KEY COMMAND...: runs COMMAND --service NAME in the background (NAME = $SVC_PREFIX-<this pid>-KEY),
 # waits for its ready line, records its pid in pids=() (stopped by cleanup_work) and NAME in SVC[KEY]. The caller
 # sets $work, $SVC_PREFIX, pids=() and `declare -A SVC`.

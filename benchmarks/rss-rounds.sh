@@ -39,10 +39,7 @@ ulimit -n "$hard" 2>/dev/null || true
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-rss-rounds"
 
-work=$(mktemp -d /tmp/jqb-rss-rounds.XXXXXX)
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
+start_work rss-rounds
 rounds="$work/rounds.tsv" # server round total anon shmem ygc
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

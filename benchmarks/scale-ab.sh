@@ -42,10 +42,7 @@ esac
 hard=$(ulimit -Hn)
 ulimit -n "$hard" 2>/dev/null || true
 
-work=$(mktemp -d /tmp/jqb-scale-ab.XXXXXX)
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
+start_work scale-ab
 tck=$(getconf CLK_TCK)
 
 # Servers: index 0 native, 1.. the builds.

@@ -63,12 +63,9 @@ export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonex
 hard=$(ulimit -Hn)
 ulimit -n "$hard" 2>/dev/null || true
 
-work=$(mktemp -d /tmp/jqb-scale-timeline.XXXXXX)
-pids=()
+start_work scale-timeline
 declare -A SVC
 SVC_PREFIX=jqbstl
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 
 names=(native)
 keys=(n)

@@ -23,10 +23,7 @@ ulimit -n "$hard" 2>/dev/null || true
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -XX:NativeMemoryTracking=summary -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-footprint"
 
-work=$(mktemp -d /tmp/jqb-footprint.XXXXXX)
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
+start_work footprint
 svc="jqbfootprint-$$"
 "$BUILD/bin/jqb" echo-server --service "$svc" --transport socket >"$work/server.log" 2>"$work/server.log.err" </dev/null &
 pids+=($!)

@@ -27,12 +27,9 @@ NCLI="$root/native/build/qbn-client"
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-wait-ab"
 
-work=$(mktemp -d /tmp/jqb-wait-ab.XXXXXX)
-pids=()
+start_work wait-ab
 declare -A SVC
 SVC_PREFIX=jqbwab
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 
 keys=(native)
 start_service native taskset -c "$CPU_SERVER" "$root/native/build/qbn-server" --transport shm
