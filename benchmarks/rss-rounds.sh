@@ -32,10 +32,9 @@ DURATION_MS=${DURATION_MS:-200}
 WARMUP_MS=${WARMUP_MS:-300}
 NSRV="$root/native/build/qbn-server"
 NCLI="$root/native/build/qbn-client"
-"$NCLI" --help 2>&1 | grep -q bench-many || { echo "rss-rounds: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+need_native_word rss-rounds "$NCLI" bench-many
 command -v jstat >/dev/null || echo "rss-rounds: no jstat (JDK): the jqb server's young collections are not counted" >&2
-hard=$(ulimit -Hn)
-ulimit -n "$hard" 2>/dev/null || true
+raise_fd_limit
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-rss-rounds"
 

@@ -57,7 +57,7 @@ esac
 for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
     [ -e "$f" ] || { echo "scale-curve: $f is missing; run 'make' first" >&2; exit 2; }
 done
-"$NCLI" --help 2>&1 | grep -q bench-many || { echo "scale-curve: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+need_native_word scale-curve "$NCLI" bench-many
 
 # Each connection holds a few descriptors on both ends (setup socket; SOCKET: data sockets): raise the soft limit.
 max_clients=0
