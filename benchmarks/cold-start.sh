@@ -48,7 +48,7 @@ esac
 for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
     [ -e "$f" ] || { echo "cold-start: $f is missing; run 'make' first" >&2; exit 2; }
 done
-"$NCLI" --help 2>&1 | grep -q -- --cold || { echo "cold-start: $NCLI has no --cold; run 'make native'" >&2; exit 2; }
+need_native_word cold-start "$NCLI" --cold
 
 # name | environment (space-separated NAME=value, or empty: bin/jqb's defaults) | extra JVM options [| launcher, default
 # this build's bin/jqb]. "native" is qbn-client.
@@ -70,12 +70,9 @@ if [ -n "${COLD_VARIANTS:-}" ]; then
     fi
 fi
 
-work=$(mktemp -d /tmp/jqb-cold-start.XXXXXX)
+start_work cold-start
 results="$work/cold.tsv" # variant-index round ttfr_ms connect_ms total_ms wall_ms p50_ns p99_ns main_ms
 : >"$results"
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 
 svc="jqbcold-$$-$COLD_SERVER-$COLD_TRANSPORT"
 if [ "$COLD_SERVER" = native ]; then

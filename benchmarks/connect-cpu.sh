@@ -30,12 +30,9 @@ export JQB_LOG_LEVEL=warn
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-connect-cpu"
 command -v perf >/dev/null || { echo "connect-cpu: needs perf" >&2; exit 2; }
 
-work=$(mktemp -d /tmp/jqb-connect-cpu.XXXXXX)
-pids=()
+start_work connect-cpu
 declare -A SVC
 SVC_PREFIX=jqbccpu
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 start_service srv taskset -c "$CPU" "$NSRV" --transport "$TRANSPORT"
 spid=${pids[0]}
 

@@ -98,6 +98,47 @@ cleanup_work() {
     exit $rc
 }
 
+# start_work NAME: the prologue of a script whose servers cleanup_work stops: $work a new directory
+# /tmp/jqb-NAME.XXXXXX, pids=() empty, cleanup_work as the EXIT trap, and SIGINT/SIGTERM ending the script with
+# status 130 (through that trap).
+start_work() {
+    work=$(mktemp -d "/tmp/jqb-$1.XXXXXX")
+    pids=()
+    trap cleanup_work EXIT
+    trap 'exit 130' INT TERM
+}
+
+# cleanup_server_probe: the EXIT trap of a script that runs one server at a time ($server) and at most one qbn-regime
+# probe ($probe), each "" when none runs: stops both, removes $work.
+cleanup_server_probe() {
+    [ -n "$server" ] && stop_pid "$server"
+    [ -n "$probe" ] && kill "$probe" 2>/dev/null && wait "$probe" 2>/dev/null
+    rm -rf "$work"
+}
+
+# need_native WHO PROGRAM: exits 2, saying "WHO: PROGRAM missing: run 'make native'", unless PROGRAM (one of
+# native/build's) is there.
+need_native() {
+    [ -x "$2" ] || { echo "$1: $2 missing: run 'make native'" >&2; exit 2; }
+}
+
+# need_native_word WHO PROGRAM WORD: exits 2, saying "WHO: PROGRAM has no WORD; run 'make native'", unless PROGRAM's
+# --help mentions WORD (a mode or an option that an older build of native/ lacks).
+need_native_word() {
+    "$2" --help 2>&1 | grep -q -- "$3" || { echo "$1: $2 has no $3; run 'make native'" >&2; exit 2; }
+}
+
+# need_root WHO WHY: exits 2, saying "WHO: WHY", unless run as root.
+need_root() {
+    [ "$(id -u)" = 0 ] || { echo "$1: $2" >&2; exit 2; }
+}
+
+# raise_fd_limit: the soft limit of open files up to the hard one (every client connection holds descriptors on both
+# ends); left as it is where that fails.
+raise_fd_limit() {
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+}
+
 # start_service KEY COMMAND...: runs COMMAND --service NAME in the background (NAME = $SVC_PREFIX-<this pid>-KEY),
 # waits for its ready line, records its pid in pids=() (stopped by cleanup_work) and NAME in SVC[KEY]. The caller
 # sets $work, $SVC_PREFIX, pids=() and `declare -A SVC`.

@@ -28,7 +28,7 @@ CPU_PINNED=${CPU_PINNED:-0}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 peer="$root/native/build/libipc-peer"
-[ -x "$peer" ] || { echo "libipc-ab: $peer missing: run 'make native'" >&2; exit 2; }
+need_native libipc-ab "$peer"
 for b in "${builds[@]}"; do
     [ -x "$b/bin/jqb" ] && [ -f "$b/target/jqb.jar" ] || { echo "libipc-ab: $b: run 'make' there first" >&2; exit 2; }
 done

@@ -35,12 +35,9 @@ NCLI="$root/native/build/qbn-client"
 export JQB_LOG_LEVEL=warn
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-pipeline-ab"
 
-work=$(mktemp -d /tmp/jqb-pipeline-ab.XXXXXX)
-pids=()
+start_work pipeline-ab
 declare -A SVC
 SVC_PREFIX=jqbpab
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 for t in "${TRANSPORTS[@]}"; do
     start_service "n-$t" taskset -c "$CPU_SERVER" "$NSRV" --transport "$t"
     i=0

@@ -36,15 +36,12 @@ export JQB_LOG_LEVEL=warn
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-pipeline-counts"
 command -v perf >/dev/null || { echo "pipeline-counts: perf is not installed" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/jqb-pipeline-counts.XXXXXX)
-pids=()
+start_work pipeline-counts
 declare -A SVC
 declare -A PID
 declare -A PASSES
 declare -A SUPPORTED
 SVC_PREFIX=jqbpcn
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 start_service n taskset -c "$CPU_SERVER" "$NSRV" --transport "$TRANSPORT"
 PID[n]=${pids[-1]}
 i=0

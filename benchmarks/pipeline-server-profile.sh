@@ -37,13 +37,10 @@ export JQB_LOG_LEVEL=warn
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-pipeline-profile"
 command -v perf >/dev/null || { echo "pipeline-server-profile: perf is not installed" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/jqb-pipeline-profile.XXXXXX)
-pids=()
+start_work pipeline-profile
 declare -A SVC
 declare -A TID
 SVC_PREFIX=jqbpsp
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 start_service n taskset -c "$CPU_SERVER" "$NSRV" --transport shm
 TID[n]=${pids[-1]}
 start_service j taskset -c "$CPU_SERVER" "$build/bin/jqb" echo-server --transport shm

@@ -32,17 +32,13 @@ DURATION_MS=${DURATION_MS:-200}
 WARMUP_MS=${WARMUP_MS:-300}
 NSRV="$root/native/build/qbn-server"
 NCLI="$root/native/build/qbn-client"
-"$NCLI" --help 2>&1 | grep -q bench-many || { echo "rss-rounds: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+need_native_word rss-rounds "$NCLI" bench-many
 command -v jstat >/dev/null || echo "rss-rounds: no jstat (JDK): the jqb server's young collections are not counted" >&2
-hard=$(ulimit -Hn)
-ulimit -n "$hard" 2>/dev/null || true
+raise_fd_limit
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-rss-rounds"
 
-work=$(mktemp -d /tmp/jqb-rss-rounds.XXXXXX)
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
+start_work rss-rounds
 rounds="$work/rounds.tsv" # server round total anon shmem ygc
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

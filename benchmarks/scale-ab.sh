@@ -33,19 +33,15 @@ CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 NSRV="$root/native/build/qbn-server"
 NCLI="$root/native/build/qbn-client"
-"$NCLI" --help 2>&1 | grep -q bench-many || { echo "scale-ab: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+need_native_word scale-ab "$NCLI" bench-many
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 case "${JQB_JAVA_OPTS:-}" in
     *forceFilesystemSocketsFile*) ;;
     *) export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-scale-ab" ;;
 esac
-hard=$(ulimit -Hn)
-ulimit -n "$hard" 2>/dev/null || true
+raise_fd_limit
 
-work=$(mktemp -d /tmp/jqb-scale-ab.XXXXXX)
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
+start_work scale-ab
 tck=$(getconf CLK_TCK)
 
 # Servers: index 0 native, 1.. the builds.

@@ -57,7 +57,7 @@ esac
 for f in "$JQB" "$NSRV" "$NCLI" "$root/target/jqb.jar"; do
     [ -e "$f" ] || { echo "scale-curve: $f is missing; run 'make' first" >&2; exit 2; }
 done
-"$NCLI" --help 2>&1 | grep -q bench-many || { echo "scale-curve: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+need_native_word scale-curve "$NCLI" bench-many
 
 # Each connection holds a few descriptors on both ends (setup socket; SOCKET: data sockets): raise the soft limit.
 max_clients=0
@@ -69,16 +69,13 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt $((max_clients * 4 + 256)) ]; then
 fi
 ulimit -n "$hard" 2>/dev/null || ulimit -n $((max_clients * 4 + 256))
 
-work=$(mktemp -d /tmp/jqb-scale-curve.XXXXXX)
+start_work scale-curve
 runs="$work/runs.tsv"       # transport clients server rtt_per_s p50 p99 p999 rss_kb idle_rss_kb threads idle_threads connect_s round cpu_us_per_rt
 results="$work/scale.tsv"   # the same columns, medians over the rounds; then the median per-round ratio to native of rt/s, p99
 : >"$runs"
 : >"$results"
 tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 
 
 declare -A SVC PID

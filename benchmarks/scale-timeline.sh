@@ -56,19 +56,15 @@ PROFILE=${PROFILE:-0}
 NSRV="$root/native/build/qbn-server"
 NCLI="$root/native/build/qbn-client"
 command -v perf >/dev/null || { echo "scale-timeline: perf is not installed" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || { echo "scale-timeline: needs root (perf on another process's thread, system-wide tracepoints)" >&2; exit 2; }
-"$NCLI" --help 2>&1 | grep -q bench-many || { echo "scale-timeline: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+need_root scale-timeline "needs root (perf on another process's thread, system-wide tracepoints)"
+need_native_word scale-timeline "$NCLI" bench-many
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-scale-timeline"
-hard=$(ulimit -Hn)
-ulimit -n "$hard" 2>/dev/null || true
+raise_fd_limit
 
-work=$(mktemp -d /tmp/jqb-scale-timeline.XXXXXX)
-pids=()
+start_work scale-timeline
 declare -A SVC
 SVC_PREFIX=jqbstl
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 
 names=(native)
 keys=(n)

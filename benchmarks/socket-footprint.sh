@@ -16,17 +16,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLIENTS=${1:-1000}
 BUILD=$(cd "${2:-$root}" && pwd)
 NCLI="$root/native/build/qbn-client"
-"$NCLI" --help 2>&1 | grep -q bench-many || { echo "socket-footprint: $NCLI has no bench-many; run 'make native'" >&2; exit 2; }
+need_native_word socket-footprint "$NCLI" bench-many
 command -v jcmd >/dev/null || { echo "socket-footprint: jcmd (JDK) is required" >&2; exit 2; }
-hard=$(ulimit -Hn)
-ulimit -n "$hard" 2>/dev/null || true
+raise_fd_limit
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -XX:NativeMemoryTracking=summary -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-footprint"
 
-work=$(mktemp -d /tmp/jqb-footprint.XXXXXX)
-pids=()
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
+start_work footprint
 svc="jqbfootprint-$$"
 "$BUILD/bin/jqb" echo-server --service "$svc" --transport socket >"$work/server.log" 2>"$work/server.log.err" </dev/null &
 pids+=($!)

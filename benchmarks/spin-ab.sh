@@ -37,20 +37,17 @@ LAYOUT=${LAYOUT:-1}
 WARMUP=${WARMUP-300000}
 PROBE=${PROBE:-0}
 floor="$root/native/build/qbn-floor"
-[ -x "$floor" ] || { echo "spin-ab: $floor missing: run 'make native'" >&2; exit 2; }
+need_native spin-ab "$floor"
 regime_bin="$root/native/build/qbn-regime"
-[ "$PROBE" = 0 ] || [ -x "$regime_bin" ] || { echo "spin-ab: $regime_bin missing: run 'make native'" >&2; exit 2; }
-[ "$PROBE" = 0 ] || [ "$(id -u)" = 0 ] || { echo "spin-ab: PROBE=1 needs root (qbn-regime runs at SCHED_FIFO)" >&2; exit 2; }
+if [ "$PROBE" != 0 ]; then
+    need_native spin-ab "$regime_bin"
+    need_root spin-ab "PROBE=1 needs root (qbn-regime runs at SCHED_FIFO)"
+fi
 
 work=$(mktemp -d /tmp/jqb-spin-ab.XXXXXX)
 server=""
 probe=""
-cleanup() {
-    [ -n "$server" ] && stop_pid "$server"
-    [ -n "$probe" ] && kill "$probe" 2>/dev/null && wait "$probe" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap cleanup_server_probe EXIT
 export JQB_LOG_LEVEL=warn
 # probe_start / probe_end LINE: with PROBE=1, the regime probe around one entry. probe_end stops it and leaves
 # " regime=X" in $tag (empty without PROBE): the level of at least 80 % of its bursts during that entry's timed round

@@ -27,7 +27,7 @@ WARMUP=${WARMUP:-50000}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 floor="$root/native/build/qbn-floor"
-[ -x "$floor" ] || { echo "spin-ladder: $floor missing: run 'make native'" >&2; exit 2; }
+need_native spin-ladder "$floor"
 [ -f "$root/target/test.cp" ] && [ -f "$root/target/test-classes/io/jqb/bench/SpinLadder.class" ] ||
     { echo "spin-ladder: build the benchmark classes first (see the header)" >&2; exit 2; }
 

@@ -33,24 +33,19 @@ CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 PROBE=${PROBE:-0}
 floor="$root/native/build/qbn-floor"
-[ -x "$floor" ] || { echo "spin-levels: $floor missing: run 'make native'" >&2; exit 2; }
+need_native spin-levels "$floor"
 [ "$WINDOWS" -ge 2 ] 2>/dev/null || { echo "spin-levels: WINDOWS must be >= 2 (the last window's end is its start plus the one before's length)" >&2; exit 2; }
 regime_bin="$root/native/build/qbn-regime"
 if [ "$PROBE" = 1 ]; then
-    [ -x "$regime_bin" ] || { echo "spin-levels: $regime_bin missing: run 'make native'" >&2; exit 2; }
-    [ "$(id -u)" = 0 ] || { echo "spin-levels: PROBE=1 needs root (qbn-regime runs at SCHED_FIFO)" >&2; exit 2; }
+    need_native spin-levels "$regime_bin"
+    need_root spin-levels "PROBE=1 needs root (qbn-regime runs at SCHED_FIFO)"
 fi
 [ -f "$root/target/test.cp" ] && [ -f "$root/target/test-classes/io/jqb/bench/SpinSeries.class" ] ||
     { echo "spin-levels: build the benchmark classes first (see the header)" >&2; exit 2; }
 work=$(mktemp -d /tmp/jqb-spin-levels.XXXXXX)
 server=""
 probe=""
-cleanup() {
-    [ -n "$server" ] && stop_pid "$server"
-    [ -n "$probe" ] && kill "$probe" 2>/dev/null && wait "$probe" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap cleanup_server_probe EXIT
 export JQB_LOG_LEVEL=warn
 cp="$root/target/test-classes:$root/target/classes:$(cat "$root/target/test.cp")"
 cseries() {

@@ -23,16 +23,13 @@ SIZE=${SIZE:-64}
 CPU_SERVER=${CPU_SERVER:-0}
 CPU_CLIENT=${CPU_CLIENT:-1}
 NCLI="$root/native/build/qbn-client"
-[ -x "$NCLI" ] || { echo "wait-ab: $NCLI missing: run 'make native'" >&2; exit 2; }
+need_native wait-ab "$NCLI"
 export JQB_LOG_LEVEL=${JQB_LOG_LEVEL:-warn}
 export JQB_JAVA_OPTS="${JQB_JAVA_OPTS:-} -Djqb.forceFilesystemSocketsFile=/nonexistent/jqb-wait-ab"
 
-work=$(mktemp -d /tmp/jqb-wait-ab.XXXXXX)
-pids=()
+start_work wait-ab
 declare -A SVC
 SVC_PREFIX=jqbwab
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 
 keys=(native)
 start_service native taskset -c "$CPU_SERVER" "$root/native/build/qbn-server" --transport shm

@@ -73,9 +73,7 @@ class RegimeProbeTest {
 
     @Test
     void exitsWhenItsServerChildDiesMidRun() throws Exception {
-        int[] cpus = runnable();
-        Process p = start("--period-ms", "2", "--count", "500", "--client-cpu", Integer.toString(cpus[1]),
-                "--server-cpu", Integer.toString(cpus[0]));
+        Process p = startOnTwoCpus();
         try {
             ProcessHandle child = awaitRunning(p);
             child.destroyForcibly(); // SIGKILL, during a burst or between two
@@ -91,9 +89,7 @@ class RegimeProbeTest {
 
     @Test
     void endsOnSigtermWithItsLineAndWithoutItsChild() throws Exception {
-        int[] cpus = runnable();
-        Process p = start("--period-ms", "2", "--count", "500", "--client-cpu", Integer.toString(cpus[1]),
-                "--server-cpu", Integer.toString(cpus[0]));
+        Process p = startOnTwoCpus();
         try {
             ProcessHandle child = awaitRunning(p);
             p.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its stdout)
@@ -111,6 +107,17 @@ class RegimeProbeTest {
         } finally {
             finish(p);
         }
+    }
+
+    /**
+     * The probe of both running cases: a burst of 500 round trips every 2 ms, its server child on the first of two CPUs
+     * this process may run on and itself on the second (skipped as {@link #runnable()} says). Not yet spinning: wait
+     * for that with {@link #awaitRunning}, inside the try that finishes it.
+     */
+    private static Process startOnTwoCpus() throws IOException {
+        int[] cpus = runnable();
+        return start("--period-ms", "2", "--count", "500", "--client-cpu", Integer.toString(cpus[1]),
+                "--server-cpu", Integer.toString(cpus[0]));
     }
 
     /** Two CPUs this process may run on, or the test is skipped; also needs root (SCHED_FIFO). */
