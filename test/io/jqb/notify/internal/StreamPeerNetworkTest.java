@@ -1,0 +1,85 @@
+package io.jqb.notify.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The broker's cross-host endpoint against hosts that misbehave on its TCP port (raw sockets written by the test):
+ * what they cost the broker is bounded.
+ */
+class StreamPeerNetworkTest {
+    private static final int FLOOD = 3 * StreamPeerNetwork.MAX_ACCEPTED;
+
+    private static StreamPeerNetwork listening() {
+        return new StreamPeerNetwork(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), List.of(),
+                note -> { });
+    }
+
+    @Test
+    void aFloodOfConnectionsCostsABoundedNumberOfLinksAndThreads() throws Exception {
+        try (StreamPeerNetwork net = listening()) {
+            List<Socket> flood = new ArrayList<>();
+            try {
+                for (int i = 0; i < FLOOD; i++) {
+                    Socket s = new Socket(InetAddress.getLoopbackAddress(), net.port());
+                    s.setSoTimeout(5);
+                    flood.add(s);
+                }
+                // every connection past the bound is closed by the broker: its reader sees the end of the stream
+                int refused = 0;
+                long deadline = System.nanoTime() + 60_000_000_000L;
+                List<Socket> open = new ArrayList<>(flood);
+                while (refused < FLOOD - StreamPeerNetwork.MAX_ACCEPTED && System.nanoTime() < deadline) {
+                    for (int i = open.size() - 1; i >= 0; i--) {
+                        if (endOfStream(open.get(i))) {
+                            open.remove(i);
+                            refused++;
+                        }
+                    }
+                }
+                assertEquals(FLOOD - StreamPeerNetwork.MAX_ACCEPTED, refused, "connections closed by the broker");
+                awaitPeers(net, StreamPeerNetwork.MAX_ACCEPTED);
+                long threads = Thread.getAllStackTraces().keySet().stream()
+                        .filter(t -> t.getName().startsWith("jqb-notify-peer")).count();
+                assertTrue(threads <= 2L * StreamPeerNetwork.MAX_ACCEPTED, threads + " link threads");
+            } finally {
+                for (Socket s : flood) {
+                    s.close();
+                }
+            }
+            // the flood gone, a peer is accepted again
+            awaitPeers(net, 0);
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), net.port())) {
+                awaitPeers(net, 1);
+            }
+        }
+    }
+
+    private static boolean endOfStream(Socket s) throws IOException {
+        InputStream in = s.getInputStream();
+        try {
+            return in.read() == -1;
+        } catch (SocketTimeoutException e) {
+            return false;
+        }
+    }
+
+    /** Polls until {@code n} links run (the broker's threads take them up and drop them asynchronously). */
+    private static void awaitPeers(StreamPeerNetwork net, int n) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (net.connectedPeers() != n && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(n, net.connectedPeers());
+    }
+}
