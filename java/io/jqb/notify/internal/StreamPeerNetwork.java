@@ -152,7 +152,7 @@ public final class StreamPeerNetwork implements PeerNetwork {
                     continue;
                 }
                 if (m.msgId() != PeerFrameDescriptor.MSG_NOTE) {
-                    LOG.warn("peer sent message id {}; closing the link", m.msgId());
+                    PEER_LOG.warn("peer {} sent message id {}; closing the link", ipc.remoteAddress(), m.msgId());
                     return;
                 }
                 byte[] body = m.payload();
@@ -160,7 +160,7 @@ public final class StreamPeerNetwork implements PeerNetwork {
                         body.length));
             }
         } catch (FrameException | IllegalArgumentException e) {
-            LOG.warn("peer link: {}; closing it", e.getMessage());
+            PEER_LOG.warn("peer link {}: {}; closing it", ipc.remoteAddress(), e.getMessage());
         } catch (IpcException e) {
             LOG.debug("peer link ended: {}", e.getMessage());
         } finally {

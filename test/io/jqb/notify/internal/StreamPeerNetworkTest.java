@@ -3,19 +3,21 @@ package io.jqb.notify.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jqb.testutil.StderrCapture;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
  * The broker's cross-host endpoint against hosts that misbehave on its TCP port (raw sockets written by the test):
- * what they cost the broker is bounded.
+ * what they cost the broker is bounded, and what they make it log is too.
  */
 class StreamPeerNetworkTest {
     private static final int FLOOD = 3 * StreamPeerNetwork.MAX_ACCEPTED;
@@ -62,6 +64,29 @@ class StreamPeerNetworkTest {
             try (Socket s = new Socket(InetAddress.getLoopbackAddress(), net.port())) {
                 awaitPeers(net, 1);
             }
+        }
+    }
+
+    @Test
+    void hostsSendingBrokenFramesDoNotFloodTheLog() throws Exception {
+        int hosts = 200;
+        try (StreamPeerNetwork net = listening(); StderrCapture err = new StderrCapture()) {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < hosts; i++) {
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), net.port())) {
+                    s.setSoTimeout(30_000);
+                    // a frame header with a foreign prefix: the link is closed at once
+                    s.getOutputStream().write(ByteBuffer.allocate(12).putInt(0x12345678).putInt(1).putInt(0)
+                            .array());
+                    assertEquals(-1, s.getInputStream().read(), "link closed");
+                }
+            }
+            long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+            int lines = err.lines("peer link").size();
+            // at most a burst of lines per second, however many hosts misbehave
+            assertTrue(lines >= 1, "the first one is logged");
+            assertTrue(lines <= 5 * (seconds + 2) && lines < hosts, lines + " lines for " + hosts
+                    + " broken links in " + seconds + " s");
         }
     }
 
