@@ -26,7 +26,8 @@ import io.jqb.internal.log.RateLimitedLog;
  * writer thread per link, and a bounded queue of {@value #QUEUE} frames per link (full: the frame is dropped and
  * counted). A peer that stops reading fails the link after a 5 s write time-out. At most {@value #MAX_ACCEPTED}
  * accepted links run at once (each costs two threads): a connection past that is closed at once, so a host that
- * floods the port costs a bounded number of threads and fds.
+ * floods the port costs a bounded number of threads and fds. A failing accept (EMFILE...) is retried every
+ * {@value #ACCEPT_RETRY_MS} ms: peers are accepted again once the condition passes.
  */
 public final class StreamPeerNetwork implements PeerNetwork {
     static final int QUEUE = 1024;
@@ -36,6 +37,9 @@ public final class StreamPeerNetwork implements PeerNetwork {
     private static final Logger LOG = Logs.get(StreamPeerNetwork.class);
     /** Lines a connecting host can trigger (a refused connection, a broken frame): a few a second. */
     private static final RateLimitedLog PEER_LOG = new RateLimitedLog(LOG);
+    /** A failing accept is retried every {@value #ACCEPT_RETRY_MS} ms and logged once in a while. */
+    private static final RateLimitedLog ACCEPT_LOG = new RateLimitedLog(LOG, 1, 10_000);
+    private static final int ACCEPT_RETRY_MS = 100;
 
     private final Consumer<Note> inbound;
     private final TcpIpc server;
@@ -99,11 +103,30 @@ public final class StreamPeerNetwork implements PeerNetwork {
                     }
                 });
             } catch (IpcException e) {
-                if (!closed) {
-                    LOG.warn("accept on port {}: {}", server.localPort(), e.getMessage());
+                // EMFILE, ENFILE, ENOBUFS...: transient; the listener stays open and is tried again
+                if (closed) {
+                    return;
                 }
-                return;
+                ACCEPT_LOG.warn("accept on port {}: {}; trying again", server.localPort(), e.getMessage());
+                if (!pause(ACCEPT_RETRY_MS)) {
+                    return;
+                }
             }
+        }
+    }
+
+    /** Waits {@code ms} unless closed meanwhile; @return false when closed or interrupted */
+    private boolean pause(long ms) {
+        synchronized (this) {
+            if (closed) {
+                return false;
+            }
+            try {
+                wait(ms);
+            } catch (InterruptedException e) {
+                return false;
+            }
+            return !closed;
         }
     }
 

@@ -3,7 +3,10 @@ package io.jqb.notify.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jqb.stream.TcpIpc;
+import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.StderrCapture;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -11,8 +14,10 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -88,6 +93,72 @@ class StreamPeerNetworkTest {
             assertTrue(lines <= 5 * (seconds + 2) && lines < hosts, lines + " lines for " + hosts
                     + " broken links in " + seconds + " s");
         }
+    }
+
+    @Test
+    void anAcceptFailingWithEmfileDoesNotEndAccepting() throws Exception {
+        Process child = new ProcessBuilder(JqbCliProcess.java(), "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp",
+                JqbCliProcess.classPath(), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                PeerFdLimitMain.class.getName()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        StringBuffer out = new StringBuffer();
+        StringBuffer err = new StringBuffer();
+        Thread o = collect(child.getInputStream(), out);
+        Thread e = collect(child.getErrorStream(), err);
+        List<Socket> held = new ArrayList<>();
+        try {
+            awaitText(child, out, "limit", err);
+            String text = out.toString();
+            int port = Integer.parseInt(text.substring(text.indexOf("port ") + 5).split(" ")[0]);
+            // each accepted link costs the child one fd: past its limit accept fails with EMFILE
+            for (int i = 0; i < 8; i++) {
+                held.add(new Socket(InetAddress.getLoopbackAddress(), port));
+            }
+            awaitText(child, err, "): EMFILE", out);
+            for (Socket s : held) {
+                s.close();
+            }
+            // the links end, their fds are free again: a peer is accepted and its notification delivered
+            try (TcpIpc c = TcpIpc.connect("127.0.0.1", port, 5000)) {
+                c.writeMessage(PeerFrameDescriptor.PREFIX, PeerFrameDescriptor.MSG_NOTE,
+                        PeerFdLimitMain.frame("alive"));
+                awaitText(child, out, "note alive", err);
+            }
+        } finally {
+            for (Socket s : held) {
+                s.close();
+            }
+            child.destroyForcibly();
+            child.waitFor(30, TimeUnit.SECONDS);
+            o.join(10_000);
+            e.join(10_000);
+        }
+    }
+
+    private static Thread collect(InputStream in, StringBuffer into) {
+        Thread t = new Thread(() -> {
+            byte[] b = new byte[4096];
+            try {
+                for (int n; (n = in.read(b)) > 0;) {
+                    into.append(new String(b, 0, n, StandardCharsets.UTF_8));
+                }
+            } catch (IOException x) {
+                // the child is gone
+            }
+        }, "peer-fd-limit-output");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /** Polls the child's collected output for {@code what} (60 s); the failure shows both streams. */
+    private static void awaitText(Process child, StringBuffer in, String what, StringBuffer other)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (in.indexOf(what) < 0 && child.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertTrue(in.indexOf(what) >= 0, "no '" + what + "' from the child:\n" + in + "\n---\n" + other);
     }
 
     private static boolean endOfStream(Socket s) throws IOException {
