@@ -35,6 +35,8 @@ public final class BrokerCore implements ServiceHandler {
         volatile String app;
         /** {@link #app} in UTF-8. */
         volatile byte[] appUtf8;
+        /** Registrations of this connection in the routing table (under the broker's lock). */
+        int registrations;
 
         ClientState(Connection connection, Outbox outbox) {
             this.connection = connection;
@@ -130,14 +132,21 @@ public final class BrokerCore implements ServiceHandler {
                         String to = r.to().isEmpty() ? s.app : r.to();
                         NoteCodec.need(!to.equals(RoutingTable.ANY_ONE), "a registration cannot listen on '1'");
                         synchronized (this) {
-                            table.add(c.id(), s.app, r.regId(), r.kind(), r.id(), to, r.priority(), s);
+                            if (s.registrations >= MAX_REGISTRATIONS && !table.contains(c.id(), r.regId())) {
+                                result = NotifyResult.LIMIT;
+                            } else if (!table.add(c.id(), s.app, r.regId(), r.kind(), r.id(), to, r.priority(),
+                                    s)) {
+                                s.registrations++;
+                            }
                         }
                     }
                 }
                 case MSG_UNREGISTER -> {
                     NoteCodec.need(body + UNREG_FIXED == end, "UNREGISTER length");
                     synchronized (this) {
-                        table.remove(c.id(), NoteBuffer.le64(req, body + UNREG_ID));
+                        if (table.remove(c.id(), NoteBuffer.le64(req, body + UNREG_ID))) {
+                            s.registrations--;
+                        }
                     }
                 }
                 case MSG_NOTIFY -> {
