@@ -16,7 +16,7 @@ import org.slf4j.Logger;
  * logged once per episode, at most 5 lines per 10 s for all clients): the broker never blocks on a client and never
  * holds more than that for one.
  */
-public final class Outbox {
+public final class Outbox implements Flusher.Flushable {
     /** Most events queued for one client beyond its event ring. */
     public static final int MAX_EVENTS = 1024;
     /** Most bytes queued for one client beyond its event ring. */
@@ -81,7 +81,8 @@ public final class Outbox {
     }
 
     /** @return true when nothing is left to send (sent, or the connection is gone) */
-    synchronized boolean flush() {
+    @Override
+    public synchronized boolean flush() {
         while (!backlog.isEmpty()) {
             byte[] head = backlog.peek();
             int rc = trySend(ByteBuffer.wrap(head));
