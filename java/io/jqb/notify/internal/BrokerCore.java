@@ -3,6 +3,7 @@ package io.jqb.notify.internal;
 import static io.jqb.notify.internal.NotifyMessageDescriptor.*;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.Connection;
 import io.jqb.Errno;
 import io.jqb.IpcException;
@@ -25,6 +26,8 @@ import org.slf4j.Logger;
  */
 public final class BrokerCore implements ServiceHandler {
     private static final Logger LOG = Logs.get(BrokerCore.class);
+    /** Peers' notifications refused by the whitelist: any host can send them, as fast as its link goes. */
+    private static final RateLimitedLog REFUSED_LOG = new RateLimitedLog(LOG, 1, 10_000);
 
     /** One client connection (also the connection's context, so a request needs no look-up). */
     static final class ClientState {
@@ -295,10 +298,9 @@ public final class BrokerCore implements ServiceHandler {
     /** A notification from a peer: delivered here only when its ID is whitelisted for receiving. */
     public void fromPeer(Note note) {
         if (!config.receive().contains(note.id())) {
-            if (refusedFromPeers.getAndIncrement() % 1000 == 0) {
-                LOG.info("refused notification '{}' from a peer: not in the receive whitelist ({} refused so far)",
-                        note.id(), refusedFromPeers.get());
-            }
+            long refused = refusedFromPeers.incrementAndGet();
+            REFUSED_LOG.info("refused notification '{}' from a peer: not in the receive whitelist ({} refused so far)",
+                    note.id(), refused);
             return;
         }
         try {
