@@ -43,7 +43,7 @@
 #define NOTE_FIXED 24
 #define BUF_SIZE (64 * 1024)
 
-static const char *results[] = { "OK", "SERVER", "APP_ID", "PERMISSION", "CONFIG_FILE", "CONFIG_SYNTAX" };
+static const char *results[] = { "OK", "SERVER", "APP_ID", "PERMISSION", "CONFIG_FILE", "CONFIG_SYNTAX", "LIMIT" };
 
 static uint8_t tx[BUF_SIZE];
 static uint8_t rx[BUF_SIZE];
@@ -157,7 +157,7 @@ static int print_event(const uint8_t *m, ssize_t n, FILE *out)
 static const char *result_name(int rc)
 {
 	static char buf[32];
-	if (rc >= 0 && rc < 6) {
+	if (rc >= 0 && rc < (int)(sizeof(results) / sizeof(results[0]))) {
 		return results[rc];
 	}
 	switch (-rc) {

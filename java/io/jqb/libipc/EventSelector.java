@@ -70,6 +70,10 @@ final class EventSelector implements AutoCloseable {
     private int rearmFd = -1;
     /** Accepts one connection, or returns null; set by a server. */
     private java.util.function.Supplier<IpcConnection> acceptor;
+    private SelectionKey listenerKey;
+    /** While accepts are paused (an accept failed, e.g. EMFILE): nanoTime when OP_ACCEPT is watched again. */
+    private long acceptsPausedUntil;
+    private boolean acceptsPaused;
 
     EventSelector(boolean reportServerClose) {
         this.reportServerClose = reportServerClose;
@@ -87,10 +91,41 @@ final class EventSelector implements AutoCloseable {
     void listen(SelectableChannel listener, java.util.function.Supplier<IpcConnection> acceptor) {
         this.acceptor = acceptor;
         try {
-            listener.register(selector, SelectionKey.OP_ACCEPT, LISTENER);
+            listenerKey = listener.register(selector, SelectionKey.OP_ACCEPT, LISTENER);
         } catch (IOException e) {
             throw Errors.of("register listener", e);
         }
+    }
+
+    /**
+     * Stops watching the listener for {@code ms}: an accept failed (EMFILE, ENFILE, ENOBUFS) and the pending
+     * connection stays in the backlog, so the listener would be ready again at once and the loop would spin.
+     */
+    void pauseAccepts(long ms) {
+        SelectionKey k = listenerKey;
+        if (k == null || !k.isValid()) {
+            return;
+        }
+        k.interestOps(0);
+        acceptsPaused = true;
+        acceptsPausedUntil = System.nanoTime() + ms * 1_000_000L;
+    }
+
+    /** Watches the listener again once the pause is over; @return ms until then (0: not paused) */
+    private long resumeAccepts() {
+        if (!acceptsPaused) {
+            return 0;
+        }
+        long left = acceptsPausedUntil - System.nanoTime();
+        if (left > 0) {
+            return (left + 999_999) / 1_000_000L;
+        }
+        acceptsPaused = false;
+        SelectionKey k = listenerKey;
+        if (k != null && k.isValid()) {
+            k.interestOps(SelectionKey.OP_ACCEPT);
+        }
+        return 0;
     }
 
     /** Watches {@code c} (a new or re-added connection). */
@@ -197,9 +232,13 @@ final class EventSelector implements AutoCloseable {
         try {
             for (;;) {
                 if (roundLeft <= 0) {
+                    long paused = resumeAccepts();
                     if (ready.isEmpty()) {
                         long wait = timeoutMs < 0 ? -1 : timeoutMs == 0 ? 0
                                 : Math.max(0, (deadline - System.nanoTime() + 999_999) / 1_000_000L);
+                        if (paused > 0 && (wait < 0 || wait > paused)) {
+                            wait = paused; // wake up to watch the listener again
+                        }
                         if (wait < 0) {
                             selector.select(onSelected);
                         } else if (wait == 0) {

@@ -68,6 +68,8 @@ public final class IpcServer implements AutoCloseable {
     /** How long {@link #close()} lets queued output (and SERVER_CLOSE frames) leave, for all clients together. */
     public static final long CLOSE_DRAIN_MS = 1000;
     private static final int BACKLOG = 128;
+    /** How long the listener is not watched after an accept failed (EMFILE...). */
+    private static final long ACCEPT_PAUSE_MS = 100;
 
     private final String name;
     private final Path path;
@@ -81,6 +83,8 @@ public final class IpcServer implements AutoCloseable {
     private final List<GroupPrincipal> allowedGroups = new ArrayList<>();
     private Selector acceptWait;
     private long accepted;
+    /** The last {@link #acceptOne} failed (EMFILE...): {@link #accept(long)} pauses instead of polling at once. */
+    private boolean acceptFailed;
     private boolean closed;
 
     /** Options for {@link #init(Builder)}. */
@@ -307,11 +311,16 @@ public final class IpcServer implements AutoCloseable {
 
     /** Non-blocking accept of one pending connection; null when none is pending or it was refused. */
     private IpcConnection acceptOne() {
+        acceptFailed = false;
         SocketChannel ch;
         try {
             ch = listener.accept();
         } catch (IOException e) {
-            rejected.warn(LOG, "libipc " + name + ": accept: " + e.getMessage());
+            // EMFILE and friends: the connection waits in the backlog; retry later rather than spin on it
+            rejected.warn(LOG, "libipc " + name + ": accept: " + e.getMessage() + "; accepting again in "
+                    + ACCEPT_PAUSE_MS + " ms");
+            loop.pauseAccepts(ACCEPT_PAUSE_MS);
+            acceptFailed = true;
             return null;
         }
         if (ch == null) {
@@ -374,6 +383,12 @@ public final class IpcServer implements AutoCloseable {
                 long left = (deadline - System.nanoTime()) / 1_000_000L;
                 if (timeoutMs >= 0 && left <= 0) {
                     return null;
+                }
+                if (acceptFailed) {
+                    acceptFailed = false;
+                    long pause = timeoutMs < 0 ? ACCEPT_PAUSE_MS : Math.min(ACCEPT_PAUSE_MS, left);
+                    java.util.concurrent.locks.LockSupport.parkNanos(pause * 1_000_000L);
+                    continue;
                 }
                 if (acceptWait == null) {
                     acceptWait = Selector.open();

@@ -40,7 +40,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p><b>Results and exceptions.</b> {@link #notify}, {@link #register}, {@link #unregister} and the observer and
  * unicast-error calls return a {@link NotifyResult}: {@code OK}, {@code SERVER} (broker not running, unreachable or
- * gone during the call), {@code APP_ID} (no application ID), {@code PERMISSION} (foreign {@code from} not allowed).
+ * gone during the call), {@code APP_ID} (no application ID), {@code PERMISSION} (foreign {@code from} not allowed),
+ * {@code LIMIT} (a registration past the broker's 4,096 per connection: not kept).
  * They throw {@link IllegalArgumentException} for arguments that can never succeed: malformed or non-object JSON,
  * params over 32 KiB, an empty or over-long ID. {@link NotificationBroker#start} throws
  * {@link NotificationException}.</p>
@@ -212,7 +213,8 @@ public final class Notifications implements AutoCloseable {
      * @param priority decides who gets a {@code "1"} notification: highest first, ties to the earliest registration
      * @param to the address to listen on: null for this application's ID, another application's ID, or {@code "*"}
      *        for notifications with this ID whatever their address
-     * @return OK, APP_ID, or SERVER (kept, and registered when the broker is reachable again)
+     * @return OK, APP_ID, SERVER (kept, and registered when the broker is reachable again), or LIMIT (the broker
+     *         holds 4,096 registrations of this instance already; not kept)
      */
     public NotifyResult register(String id, NotificationCallback callback, int priority, String to) {
         nonEmpty("notification id", id);
@@ -305,16 +307,26 @@ public final class Notifications implements AutoCloseable {
         }
         String addr = kind == KIND_NOTIFICATION ? address(to) : "";
         Delivery d;
+        boolean added = false;
         synchronized (registrations) {
             d = find(kind, id, addr, callback);
             if (d == null) {
                 d = new Delivery(REG_IDS.incrementAndGet(), kind, id, addr, priority, callback, executor);
                 registrations.put(d.regId(), d);
+                added = true;
             } else {
                 d.setPriority(priority);
             }
         }
-        return link.register(new NoteCodec.Registration(d.regId(), priority, kind, id, addr)).result();
+        NotifyResult r = link.register(new NoteCodec.Registration(d.regId(), priority, kind, id, addr)).result();
+        if (r == NotifyResult.LIMIT && added) {
+            // refused, not kept by the broker: not kept here either (nor re-sent on reconnection)
+            synchronized (registrations) {
+                registrations.remove(d.regId());
+            }
+            d.deactivate();
+        }
+        return r;
     }
 
     private Delivery find(int kind, String id, String to, NotificationCallback cb) {

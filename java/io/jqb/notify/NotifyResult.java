@@ -13,7 +13,12 @@ public enum NotifyResult {
     /** The broker's configuration file cannot be read. */
     CONFIG_FILE,
     /** The broker's configuration file has a syntax error. */
-    CONFIG_SYNTAX;
+    CONFIG_SYNTAX,
+    /**
+     * The broker refused a new registration: this connection has as many as the broker holds for one (4,096, of
+     * every kind). Brokers before this value answered nothing of the kind; clients before it read it as SERVER.
+     */
+    LIMIT;
 
     /**
      * @param ordinal a wire value

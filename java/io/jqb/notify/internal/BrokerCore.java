@@ -3,6 +3,7 @@ package io.jqb.notify.internal;
 import static io.jqb.notify.internal.NotifyMessageDescriptor.*;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.Connection;
 import io.jqb.Errno;
 import io.jqb.IpcException;
@@ -25,6 +26,8 @@ import org.slf4j.Logger;
  */
 public final class BrokerCore implements ServiceHandler {
     private static final Logger LOG = Logs.get(BrokerCore.class);
+    /** Peers' notifications refused by the whitelist: any host can send them, as fast as its link goes. */
+    private static final RateLimitedLog REFUSED_LOG = new RateLimitedLog(LOG, 1, 10_000);
 
     /** One client connection (also the connection's context, so a request needs no look-up). */
     static final class ClientState {
@@ -35,6 +38,8 @@ public final class BrokerCore implements ServiceHandler {
         volatile String app;
         /** {@link #app} in UTF-8. */
         volatile byte[] appUtf8;
+        /** Registrations of this connection in the routing table (under the broker's lock). */
+        int registrations;
 
         ClientState(Connection connection, Outbox outbox) {
             this.connection = connection;
@@ -130,14 +135,21 @@ public final class BrokerCore implements ServiceHandler {
                         String to = r.to().isEmpty() ? s.app : r.to();
                         NoteCodec.need(!to.equals(RoutingTable.ANY_ONE), "a registration cannot listen on '1'");
                         synchronized (this) {
-                            table.add(c.id(), s.app, r.regId(), r.kind(), r.id(), to, r.priority(), s);
+                            if (s.registrations >= MAX_REGISTRATIONS && !table.contains(c.id(), r.regId())) {
+                                result = NotifyResult.LIMIT;
+                            } else if (!table.add(c.id(), s.app, r.regId(), r.kind(), r.id(), to, r.priority(),
+                                    s)) {
+                                s.registrations++;
+                            }
                         }
                     }
                 }
                 case MSG_UNREGISTER -> {
                     NoteCodec.need(body + UNREG_FIXED == end, "UNREGISTER length");
                     synchronized (this) {
-                        table.remove(c.id(), NoteBuffer.le64(req, body + UNREG_ID));
+                        if (table.remove(c.id(), NoteBuffer.le64(req, body + UNREG_ID))) {
+                            s.registrations--;
+                        }
                     }
                 }
                 case MSG_NOTIFY -> {
@@ -286,10 +298,9 @@ public final class BrokerCore implements ServiceHandler {
     /** A notification from a peer: delivered here only when its ID is whitelisted for receiving. */
     public void fromPeer(Note note) {
         if (!config.receive().contains(note.id())) {
-            if (refusedFromPeers.getAndIncrement() % 1000 == 0) {
-                LOG.info("refused notification '{}' from a peer: not in the receive whitelist ({} refused so far)",
-                        note.id(), refusedFromPeers.get());
-            }
+            long refused = refusedFromPeers.incrementAndGet();
+            REFUSED_LOG.info("refused notification '{}' from a peer: not in the receive whitelist ({} refused so far)",
+                    note.id(), refused);
             return;
         }
         try {

@@ -8,13 +8,16 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
  * The one-broker-per-service lock: an exclusive lock on {@code <dir>/jqb-notify-<service>.lock} (dir: system
  * property {@code jqb.notify.lockDir}, default {@code /tmp}) holding the owner's pid. The kernel releases it when the
- * broker dies, so a killed broker never blocks its successor.
+ * broker dies, so a killed broker never blocks its successor. The directory is world-writable by default, so the
+ * file is opened without following a symbolic link (O_NOFOLLOW): a link planted there by another user is refused,
+ * never written through (a broker run as root would otherwise truncate the file it points to).
  */
 public final class BrokerLock implements AutoCloseable {
     private final Path path;
@@ -37,7 +40,12 @@ public final class BrokerLock implements AutoCloseable {
         Path p = pathFor(service);
         FileChannel ch = null;
         try {
-            ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            if (Files.isSymbolicLink(p)) {
+                throw new NotificationException(NotifyResult.PERMISSION, "cannot lock " + p
+                        + ": open: ELOOP (it is a symbolic link; a lock file is never followed)");
+            }
+            ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ,
+                    LinkOption.NOFOLLOW_LINKS);
             FileLock l = ch.tryLock();
             if (l == null) {
                 String owner = new String(Files.readAllBytes(p), StandardCharsets.US_ASCII).strip();

@@ -1,6 +1,7 @@
 package io.jqb.notify.internal;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.notify.Notification;
 import io.jqb.notify.NotificationCallback;
 import java.util.ArrayDeque;
@@ -18,6 +19,11 @@ public final class Delivery {
     public static final int LIMIT = 1024;
     private static final int BATCH = 64;
     private static final Logger LOG = Logs.get(Delivery.class);
+    /**
+     * A callback that throws, logged with its stack trace: a sender picks the notifications, so a callback that
+     * fails on some params would otherwise log a stack trace per notification. At most 5 a second, then a count.
+     */
+    private static final RateLimitedLog CALLBACK_FAILED = new RateLimitedLog(LOG);
 
     private final long regId;
     private final int kind;
@@ -92,7 +98,7 @@ public final class Delivery {
             try {
                 callback.onNotification(n);
             } catch (RuntimeException e) {
-                LOG.error("notification callback for '{}' failed", id, e);
+                CALLBACK_FAILED.error("notification callback for '{}' failed", id, e);
             } finally {
                 synchronized (this) {
                     running = null;

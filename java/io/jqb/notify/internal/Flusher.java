@@ -10,7 +10,13 @@ import java.util.concurrent.locks.LockSupport;
  * any outbox has a backlog this thread retries every millisecond; otherwise it sleeps until woken.
  */
 final class Flusher implements Runnable {
-    private final Set<Outbox> pending = ConcurrentHashMap.newKeySet();
+    /** What the flusher retries: an {@link Outbox}. */
+    interface Flushable {
+        /** @return true when nothing is left to send */
+        boolean flush();
+    }
+
+    private final Set<Flushable> pending = ConcurrentHashMap.newKeySet();
     private final Thread thread;
     private volatile boolean stopped;
 
@@ -20,7 +26,7 @@ final class Flusher implements Runnable {
         thread.start();
     }
 
-    void wake(Outbox o) {
+    void wake(Flushable o) {
         pending.add(o);
         LockSupport.unpark(thread);
     }
@@ -28,7 +34,16 @@ final class Flusher implements Runnable {
     @Override
     public void run() {
         while (!stopped) {
-            pending.removeIf(Outbox::flush);
+            // Out of the set before the flush, back in when something is left: a wake() for an outbox whose
+            // backlog refilled right after its flush found it empty then adds it again. (removeIf(flush) removed it
+            // after that wake() had found it still present: the outbox was never retried again, and every later
+            // event for that client was queued, then dropped.)
+            for (Flushable o : pending) {
+                pending.remove(o);
+                if (!o.flush()) {
+                    pending.add(o);
+                }
+            }
             if (pending.isEmpty()) {
                 LockSupport.park(this);
             } else {

@@ -107,6 +107,12 @@ public final class NotifyMessageDescriptor {
     public static final int MAX_PARAMS = 32 * 1024;
     /** Largest NOTE body: the fixed part, three names and the params. */
     public static final int MAX_NOTE = NOTE_FIXED + 3 * MAX_NAME + MAX_PARAMS;
+    /**
+     * Most registrations of one connection (of every kind) the broker holds; a REGISTER with a new regId past that is
+     * answered {@link io.jqb.notify.NotifyResult#LIMIT} and not kept, so a client cannot grow the broker's table
+     * without bound.
+     */
+    public static final int MAX_REGISTRATIONS = 4096;
     /** The IPC buffer size clients ask for: the largest event plus its header, with room to spare. */
     public static final int BUFFER_SIZE = 64 * 1024;
 

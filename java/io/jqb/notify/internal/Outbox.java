@@ -1,6 +1,7 @@
 package io.jqb.notify.internal;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.Connection;
 import io.jqb.Errno;
 import io.jqb.IpcException;
@@ -12,14 +13,21 @@ import org.slf4j.Logger;
  * One client's bounded outbound queue. An event goes straight into the client's event ring when nothing is queued
  * before it; when the ring is full (the client is not reading) it waits here, in order, for the {@link Flusher}.
  * Past {@link #MAX_EVENTS} events or {@link #MAX_BYTES} bytes further events for this client are dropped (counted,
- * logged once per episode): the broker never blocks on a client and never holds more than that for one.
+ * logged once per episode, at most 5 lines per 10 s for all clients): the broker never blocks on a client and never
+ * holds more than that for one.
  */
-public final class Outbox {
+public final class Outbox implements Flusher.Flushable {
     /** Most events queued for one client beyond its event ring. */
     public static final int MAX_EVENTS = 1024;
     /** Most bytes queued for one client beyond its event ring. */
     public static final int MAX_BYTES = 4 * 1024 * 1024;
     private static final Logger LOG = Logs.get(Outbox.class);
+    /**
+     * The two lines of an episode, for every client together: a client that reads in bursts (or notifies itself
+     * past its own ring) can start an episode every couple of thousand events, so at most 5 lines per 10 s each.
+     */
+    private static final RateLimitedLog NOT_READING = new RateLimitedLog(LOG, 5, 10_000);
+    private static final RateLimitedLog CAUGHT_UP = new RateLimitedLog(LOG, 5, 10_000);
 
     private final Connection connection;
     private final Flusher flusher;
@@ -57,8 +65,8 @@ public final class Outbox {
         if (backlog.size() >= MAX_EVENTS || backlogBytes + len > MAX_BYTES) {
             dropped++;
             if (droppedInEpisode++ == 0) {
-                LOG.warn("client pid {} is not reading its events: {} queued, dropping further events until it "
-                        + "catches up", connection.clientPid(), backlog.size());
+                NOT_READING.warn("client pid {} is not reading its events: {} queued, dropping further events "
+                        + "until it catches up", connection.clientPid(), backlog.size());
             }
             return false;
         }
@@ -73,7 +81,8 @@ public final class Outbox {
     }
 
     /** @return true when nothing is left to send (sent, or the connection is gone) */
-    synchronized boolean flush() {
+    @Override
+    public synchronized boolean flush() {
         while (!backlog.isEmpty()) {
             byte[] head = backlog.peek();
             int rc = trySend(ByteBuffer.wrap(head));
@@ -87,7 +96,7 @@ public final class Outbox {
             backlogBytes -= head.length;
         }
         if (droppedInEpisode > 0) {
-            LOG.info("client pid {} caught up; {} events were dropped", connection.clientPid(), droppedInEpisode);
+            CAUGHT_UP.info("client pid {} caught up; {} events were dropped", connection.clientPid(), droppedInEpisode);
             droppedInEpisode = 0;
         }
         return true;

@@ -52,9 +52,14 @@ public final class RoutingTable {
         add(client, app, regId, kind, id, to, priority, null);
     }
 
-    /** Adds a registration with the caller's object for its client; see {@link Entry}. */
-    public void add(long client, String app, long regId, int kind, String id, String to, int priority, Object owner) {
-        remove(client, regId);
+    /**
+     * Adds a registration with the caller's object for its client; see {@link Entry}.
+     *
+     * @return true when it replaced the client's registration with the same regId
+     */
+    public boolean add(long client, String app, long regId, int kind, String id, String to, int priority,
+            Object owner) {
+        boolean replaced = remove(client, regId);
         Entry e = new Entry(client, app, regId, kind, id, to, priority, nextSeq++, owner,
                 app.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         byKey.put(new Key(client, regId), e);
@@ -64,6 +69,12 @@ public final class RoutingTable {
                     unicastErrors.computeIfAbsent(client, c -> new ArrayList<>()).add(e);
             default -> insertSorted(byId.computeIfAbsent(id, k -> new ArrayList<>()), e);
         }
+        return replaced;
+    }
+
+    /** @return true when the client has a registration with this regId */
+    public boolean contains(long client, long regId) {
+        return byKey.containsKey(new Key(client, regId));
     }
 
     private static void insertSorted(List<Entry> list, Entry e) {

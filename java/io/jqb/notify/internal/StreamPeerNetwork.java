@@ -14,25 +14,38 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 
 /**
  * The cross-host link over jqb's stream layer ({@link TcpIpc}, framed messages, {@link PeerFrameDescriptor}): a
  * listening endpoint, one dialer per configured peer (reconnects with back-off from 100 ms to 5 s), a reader and a
  * writer thread per link, and a bounded queue of {@value #QUEUE} frames per link (full: the frame is dropped and
- * counted). A peer that stops reading fails the link after a 5 s write time-out.
+ * counted). A peer that stops reading fails the link after a 5 s write time-out. At most {@value #MAX_ACCEPTED}
+ * accepted links run at once (each costs two threads): a connection past that is closed at once, so a host that
+ * floods the port costs a bounded number of threads and fds. A failing accept (EMFILE...) is retried every
+ * {@value #ACCEPT_RETRY_MS} ms: peers are accepted again once the condition passes.
  */
 public final class StreamPeerNetwork implements PeerNetwork {
     static final int QUEUE = 1024;
     private static final int WRITE_TIMEOUT_MS = 5_000;
+    /** Most accepted (inbound) links at once; dialed links are one per configured peer. */
+    static final int MAX_ACCEPTED = 64;
     private static final Logger LOG = Logs.get(StreamPeerNetwork.class);
+    /** Lines a connecting host can trigger (a refused connection, a broken frame): a few a second. */
+    private static final RateLimitedLog PEER_LOG = new RateLimitedLog(LOG);
+    /** A failing accept is retried every {@value #ACCEPT_RETRY_MS} ms and logged once in a while. */
+    private static final RateLimitedLog ACCEPT_LOG = new RateLimitedLog(LOG, 1, 10_000);
+    private static final int ACCEPT_RETRY_MS = 100;
 
     private final Consumer<Note> inbound;
     private final TcpIpc server;
     private final Set<Link> links = ConcurrentHashMap.newKeySet();
     private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger accepted = new AtomicInteger();
     private volatile boolean closed;
 
     /**
@@ -72,15 +85,48 @@ public final class StreamPeerNetwork implements PeerNetwork {
         while (!closed) {
             try {
                 Ipc c = server.accept(1_000);
-                if (c != null) {
-                    start("jqb-notify-peer", () -> runLink(c));
+                if (c == null) {
+                    continue;
                 }
+                if (accepted.incrementAndGet() > MAX_ACCEPTED) {
+                    accepted.decrementAndGet();
+                    PEER_LOG.warn("peer link from {} refused: {} accepted links already", c.remoteAddress(),
+                            MAX_ACCEPTED);
+                    c.close();
+                    continue;
+                }
+                start("jqb-notify-peer", () -> {
+                    try {
+                        runLink(c);
+                    } finally {
+                        accepted.decrementAndGet();
+                    }
+                });
             } catch (IpcException e) {
-                if (!closed) {
-                    LOG.warn("accept on port {}: {}", server.localPort(), e.getMessage());
+                // EMFILE, ENFILE, ENOBUFS...: transient; the listener stays open and is tried again
+                if (closed) {
+                    return;
                 }
-                return;
+                ACCEPT_LOG.warn("accept on port {}: {}; trying again", server.localPort(), e.getMessage());
+                if (!pause(ACCEPT_RETRY_MS)) {
+                    return;
+                }
             }
+        }
+    }
+
+    /** Waits {@code ms} unless closed meanwhile; @return false when closed or interrupted */
+    private boolean pause(long ms) {
+        synchronized (this) {
+            if (closed) {
+                return false;
+            }
+            try {
+                wait(ms);
+            } catch (InterruptedException e) {
+                return false;
+            }
+            return !closed;
         }
     }
 
@@ -129,7 +175,7 @@ public final class StreamPeerNetwork implements PeerNetwork {
                     continue;
                 }
                 if (m.msgId() != PeerFrameDescriptor.MSG_NOTE) {
-                    LOG.warn("peer sent message id {}; closing the link", m.msgId());
+                    PEER_LOG.warn("peer {} sent message id {}; closing the link", ipc.remoteAddress(), m.msgId());
                     return;
                 }
                 byte[] body = m.payload();
@@ -137,7 +183,7 @@ public final class StreamPeerNetwork implements PeerNetwork {
                         body.length));
             }
         } catch (FrameException | IllegalArgumentException e) {
-            LOG.warn("peer link: {}; closing it", e.getMessage());
+            PEER_LOG.warn("peer link {}: {}; closing it", ipc.remoteAddress(), e.getMessage());
         } catch (IpcException e) {
             LOG.debug("peer link ended: {}", e.getMessage());
         } finally {

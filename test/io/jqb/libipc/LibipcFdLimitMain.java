@@ -1,0 +1,74 @@
+package io.jqb.libipc;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+/**
+ * Child JVM for {@link LibipcAcceptLimitTest}: a libipc server whose process then lowers its own RLIMIT_NOFILE with
+ * {@code prlimit}, so that accepting fails with EMFILE after a few connections. Args: run directory, name, and
+ * {@code waitEvent} or {@code accept}. Prints {@code ready limit L}, then one line per event ({@code CONNECTION},
+ * {@code DISCONNECTION}, {@code MESSAGE}, which it echoes); runs {@code waitEvent(-1)} until killed. In
+ * {@code accept} mode connections are taken with {@code accept(100)} ({@code ipc_accept}), then the ready events
+ * are served with {@code waitEvent(0)}.
+ */
+public final class LibipcFdLimitMain {
+    private LibipcFdLimitMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String dir = args[0];
+        String name = args[1];
+        boolean acceptMode = args.length > 2 && args[2].equals("accept");
+        // Every code path once before the limit is lowered: with a directory class path each class loaded later
+        // would need an fd of its own, and the accept must be the first thing to hit the limit.
+        try (IpcServer warm = IpcServer.builder(name + "-warm").runDirectory(dir).init();
+                IpcClient c = IpcClient.builder(name + "-warm").runDirectory(dir).connect()) {
+            c.write(IpcMessage.formatData(new byte[] {1}));
+            for (int events = 0; events < 2;) {
+                IpcEvent e = warm.waitEvent(5000);
+                if (e.type() == IpcEventType.MESSAGE) {
+                    e.connection().write(e.message());
+                }
+                if (e.type() == IpcEventType.CONNECTION || e.type() == IpcEventType.MESSAGE) {
+                    events++;
+                }
+            }
+            c.read(5000);
+        }
+        System.out.println("warm " + IpcEventType.DISCONNECTION + " " + IpcEventType.TIMEOUT);
+        try (IpcServer server = IpcServer.builder(name).runDirectory(dir).init()) {
+            int limit = highestFd() + 3;
+            Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(ProcessHandle.current().pid()),
+                    "--nofile=" + limit + ":" + limit).inheritIO().start();
+            if (p.waitFor() != 0) {
+                System.out.println("prlimit failed");
+                System.exit(3);
+            }
+            System.out.println("ready limit " + limit);
+            System.out.flush();
+            for (;;) {
+                if (acceptMode && server.accept(100) != null) {
+                    System.out.println("accepted");
+                    System.out.flush();
+                }
+                IpcEvent e;
+                do {
+                    e = server.waitEvent(acceptMode ? 0 : -1);
+                    if (e.type() == IpcEventType.MESSAGE) {
+                        e.connection().write(e.message());
+                    }
+                    System.out.println(e.type());
+                    System.out.flush();
+                } while (acceptMode && e.type() != IpcEventType.TIMEOUT);
+            }
+        }
+    }
+
+    private static int highestFd() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.mapToInt(f -> Integer.parseInt(f.getFileName().toString())).max().orElse(0);
+        }
+    }
+}
