@@ -2,6 +2,7 @@ package io.jqb.libipc;
 
 import io.jqb.internal.Logs;
 import io.jqb.IpcException;
+import io.jqb.internal.socket.SocketFiles;
 import io.jqb.libipc.internal.Errors;
 import io.jqb.libipc.internal.FrameDescriptor;
 import io.jqb.libipc.internal.LogLimiter;
@@ -288,7 +289,7 @@ public final class IpcServer implements AutoCloseable {
         }
         this.listener = l;
         this.loop = sel;
-        this.fileKey = SocketFile.fileKey(path);
+        this.fileKey = SocketFiles.fileKey(path);
     }
 
     private void resolvePrincipals(String op, Builder b) {
@@ -527,7 +528,7 @@ public final class IpcServer implements AutoCloseable {
             }
         }
         loop.close();
-        SocketFile.removeIfSame(path, fileKey);
+        SocketFiles.removeIfSame(path, fileKey);
     }
 
     @Override
