@@ -1,6 +1,7 @@
 package io.jqb.libipc;
 
 import io.jqb.internal.Logs;
+import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.socket.SocketFiles;
 import io.jqb.libipc.internal.Errors;
@@ -318,8 +319,8 @@ public final class IpcServer implements AutoCloseable {
             ch = listener.accept();
         } catch (IOException e) {
             // EMFILE and friends: the connection waits in the backlog; retry later rather than spin on it
-            rejected.warn(LOG, "libipc " + name + ": accept: " + e.getMessage() + "; accepting again in "
-                    + ACCEPT_PAUSE_MS + " ms");
+            rejected.warn(LOG, "libipc " + name + ": accept: " + Errno.name(Errors.errno(e)) + " (" + e.getMessage()
+                    + "); accepting again in " + ACCEPT_PAUSE_MS + " ms");
             loop.pauseAccepts(ACCEPT_PAUSE_MS);
             acceptFailed = true;
             return null;
