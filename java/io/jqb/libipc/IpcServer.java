@@ -1,7 +1,9 @@
 package io.jqb.libipc;
 
 import io.jqb.internal.Logs;
+import io.jqb.Errno;
 import io.jqb.IpcException;
+import io.jqb.internal.socket.SocketFiles;
 import io.jqb.libipc.internal.Errors;
 import io.jqb.libipc.internal.FrameDescriptor;
 import io.jqb.libipc.internal.LogLimiter;
@@ -288,7 +290,7 @@ public final class IpcServer implements AutoCloseable {
         }
         this.listener = l;
         this.loop = sel;
-        this.fileKey = SocketFile.fileKey(path);
+        this.fileKey = SocketFiles.fileKey(path);
     }
 
     private void resolvePrincipals(String op, Builder b) {
@@ -317,8 +319,8 @@ public final class IpcServer implements AutoCloseable {
             ch = listener.accept();
         } catch (IOException e) {
             // EMFILE and friends: the connection waits in the backlog; retry later rather than spin on it
-            rejected.warn(LOG, "libipc " + name + ": accept: " + e.getMessage() + "; accepting again in "
-                    + ACCEPT_PAUSE_MS + " ms");
+            rejected.warn(LOG, "libipc " + name + ": accept: " + Errno.name(Errors.errno(e)) + " (" + e.getMessage()
+                    + "); accepting again in " + ACCEPT_PAUSE_MS + " ms");
             loop.pauseAccepts(ACCEPT_PAUSE_MS);
             acceptFailed = true;
             return null;
@@ -527,7 +529,7 @@ public final class IpcServer implements AutoCloseable {
             }
         }
         loop.close();
-        SocketFile.removeIfSame(path, fileKey);
+        SocketFiles.removeIfSame(path, fileKey);
     }
 
     @Override

@@ -9,11 +9,9 @@ import io.jqb.IpcException;
 import io.jqb.internal.posix.LibC;
 import io.jqb.internal.posix.Posix;
 import io.jqb.internal.setup.UnixSocket;
+import io.jqb.internal.socket.SocketFiles;
 import io.jqb.stream.internal.FdHandle;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -23,13 +21,20 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class PipeIpc extends SocketIpc {
     private final String path;
-    /** A listener's filesystem path, removed on close; null otherwise. */
-    private final String ownedPath;
+    /** A listener's filesystem path, removed on close if still its own socket ({@link #ownedKey}); null otherwise. */
+    private final Path ownedPath;
+    /** The file key of {@link #ownedPath} right after the bind. */
+    private final Object ownedKey;
 
-    private PipeIpc(int fd, boolean server, String path, String remote, String ownedPath) {
+    private PipeIpc(int fd, boolean server, String path, String remote) {
+        this(fd, server, path, remote, null);
+    }
+
+    private PipeIpc(int fd, boolean server, String path, String remote, Path ownedPath) {
         super(fd, server, remote);
         this.path = path;
         this.ownedPath = ownedPath;
+        this.ownedKey = ownedPath == null ? null : SocketFiles.fileKey(ownedPath);
     }
 
     private static UnixSocket.Address address(String path) {
@@ -42,38 +47,25 @@ public final class PipeIpc extends SocketIpc {
 
     /**
      * Listens on {@code path} (a filesystem path, or {@code "@name"} for an abstract name). A stale socket file
-     * nobody listens on is replaced; the file is removed again on {@link #close()}.
+     * nobody listens on is replaced; the file is removed again on {@link #close()}, unless it is no longer this
+     * listener's (removed and bound again by another listener meanwhile: that one's socket is left alone).
      * @param path a filesystem path, or {@code "@name"} for a Linux abstract name
      * @return the listening endpoint
      */
     public static PipeIpc listen(String path) {
         try (UnixSocket.Address a = address(path)) {
+            Path file = path.startsWith("@") ? null : Path.of(path);
             int fd;
             try {
                 fd = UnixSocket.listen(a);
             } catch (IpcException e) {
-                if (e.errno() != Errno.EADDRINUSE || path.startsWith("@") || !isStaleSocket(path)) {
+                if (e.errno() != Errno.EADDRINUSE || file == null || !SocketFiles.isStale(file)) {
                     throw e;
                 }
                 C.unlink(path);
                 fd = UnixSocket.listen(a);
             }
-            return new PipeIpc(fd, true, path, "", path.startsWith("@") ? null : path);
-        }
-    }
-
-    private static boolean isStaleSocket(String path) {
-        try {
-            if (!Files.readAttributes(Path.of(path), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()) {
-                return false;
-            }
-        } catch (java.io.IOException e) {
-            return false;
-        }
-        try (PipeIpc probe = connect(path, 0)) {
-            return false;
-        } catch (IpcException e) {
-            return e.errno() == Errno.ECONNREFUSED;
+            return new PipeIpc(fd, true, path, "", file);
         }
     }
 
@@ -91,7 +83,7 @@ public final class PipeIpc extends SocketIpc {
         try (UnixSocket.Address a = address(path)) {
             for (;;) {
                 try {
-                    return new PipeIpc(UnixSocket.connect(a, path), false, path, path, null);
+                    return new PipeIpc(UnixSocket.connect(a, path), false, path, path);
                 } catch (IpcException e) {
                     int err = e.errno();
                     boolean retry = err == Errno.ENOENT || err == Errno.ECONNREFUSED || err == Errno.EAGAIN;
@@ -116,8 +108,8 @@ public final class PipeIpc extends SocketIpc {
         try {
             Posix.check(C.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0, sv),
                     "socketpair");
-            return new PipeIpc[] {new PipeIpc(MEM.readInt(sv), false, "", "", null),
-                new PipeIpc(MEM.readInt(sv + 4), true, "", "", null)};
+            return new PipeIpc[] {new PipeIpc(MEM.readInt(sv), false, "", ""),
+                new PipeIpc(MEM.readInt(sv + 4), true, "", "")};
         } finally {
             Posix.free(sv, 8);
         }
@@ -126,7 +118,7 @@ public final class PipeIpc extends SocketIpc {
     @Override
     public PipeIpc accept(int timeoutMs) {
         int fd = acceptFd(timeoutMs, 0, 0, 0);
-        return fd < 0 ? null : new PipeIpc(fd, true, path, "", null);
+        return fd < 0 ? null : new PipeIpc(fd, true, path, "");
     }
 
     @Override
@@ -161,7 +153,7 @@ public final class PipeIpc extends SocketIpc {
         boolean wasOpen = handle != null && !handle.isClosed();
         super.close();
         if (wasOpen && ownedPath != null) {
-            C.unlink(ownedPath);
+            SocketFiles.removeIfSame(ownedPath, ownedKey);
         }
     }
 }

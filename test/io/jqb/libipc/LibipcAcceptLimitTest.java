@@ -23,8 +23,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * A libipc server whose accept fails (EMFILE: its process is out of fds, the connection waits in the backlog) does not
  * spin in {@code waitEvent(-1)} or {@code accept(-1)} on the ever-ready listener, and accepts again once fds are
- * free. The server runs in a
- * child JVM that lowers its own fd limit ({@link LibipcFdLimitMain}).
+ * free; the line it logs names the errno ({@code accept: EMFILE}). The server runs in a child JVM that lowers its
+ * own fd limit ({@link LibipcFdLimitMain}).
  */
 class LibipcAcceptLimitTest {
     /** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
@@ -53,7 +53,8 @@ class LibipcAcceptLimitTest {
                 ch.connect(UnixDomainSocketAddress.of(socket));
                 held.add(ch);
             }
-            awaitText(child, err, ": accept: ", out);
+            // the line names the errno, not only the JDK's text
+            awaitText(child, err, ": accept: EMFILE (Too many open files)", out);
             // the refused connections wait in the backlog: the listener stays ready while the loop waits forever
             long cpuMs = cpuMillis(child.pid(), 2_000);
             assertTrue(cpuMs < 500, "the server used " + cpuMs + " ms of CPU in 2 s waiting with accept failing");

@@ -37,7 +37,9 @@ public final class LibipcFdLimitMain {
             }
             c.read(5000);
         }
-        System.out.println("warm " + IpcEventType.DISCONNECTION + " " + IpcEventType.TIMEOUT);
+        // the failed accept's log line names the errno: what does that loaded too
+        String emfile = io.jqb.Errno.name(io.jqb.libipc.internal.Errors.errno(new IOException("Too many open files")));
+        System.out.println("warm " + IpcEventType.DISCONNECTION + " " + IpcEventType.TIMEOUT + " " + emfile);
         try (IpcServer server = IpcServer.builder(name).runDirectory(dir).init()) {
             int limit = highestFd() + 3;
             Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(ProcessHandle.current().pid()),

@@ -14,6 +14,7 @@ import io.jqb.internal.posix.Posix;
 import io.jqb.testutil.LeakProbe;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
@@ -92,6 +93,29 @@ class PipeIpcInteropTest {
         assertTrue(Files.exists(Path.of(path)));
         try (PipeIpc l = PipeIpc.listen(path); PipeIpc c = PipeIpc.connect(path, 1000); PipeIpc s = l.accept(5000)) {
             assertNotNull(s);
+        }
+    }
+
+    @Test
+    void aListenerWhoseFileWasReplacedLeavesTheOtherListenersSocketAtClose() throws Exception {
+        Path file = dir.resolve("replaced-" + ProcessHandle.current().pid() + ".sock");
+        PipeIpc a = PipeIpc.listen(file.toString());
+        try {
+            // somebody removes A's file (a clean-up script, a second instance starting) and B binds the same path
+            Files.delete(file);
+            try (PipeIpc b = PipeIpc.listen(file.toString())) {
+                a.close();
+                assertTrue(Files.exists(file, LinkOption.NOFOLLOW_LINKS), "A's close removed B's socket file");
+                try (PipeIpc c = PipeIpc.connect(file.toString(), 0); PipeIpc s = b.accept(5000)) {
+                    assertNotNull(s, "B accepted nobody");
+                    c.writeMessage(P, 1, "to b");
+                    assertEquals("to b", s.readMessage(P, 100, 5000).text());
+                }
+            }
+            // B's own file, still B's at its close, is removed
+            assertFalse(Files.exists(file, LinkOption.NOFOLLOW_LINKS));
+        } finally {
+            a.close();
         }
     }
 

@@ -52,6 +52,19 @@ public final class Errors {
         if (m.contains("too long")) {
             return Errno.ENAMETOOLONG;
         }
+        // accept(2) out of resources (the JDK throws a plain IOException with strerror's text)
+        if (m.contains("Too many open files in system")) {
+            return jnr.constants.platform.Errno.ENFILE.intValue();
+        }
+        if (m.contains("Too many open files")) {
+            return jnr.constants.platform.Errno.EMFILE.intValue();
+        }
+        if (m.contains("No buffer space")) {
+            return Errno.ENOBUFS;
+        }
+        if (m.contains("Cannot allocate memory")) {
+            return Errno.ENOMEM;
+        }
         return Errno.EIO;
     }
 

@@ -2,10 +2,8 @@ package io.jqb.libipc.internal;
 
 import io.jqb.Errno;
 import io.jqb.IpcException;
+import io.jqb.internal.socket.SocketFiles;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -15,8 +13,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 
 /**
- * What a server does with the file system around its socket: create the run directory, decide whether an existing
- * socket file is stale (nobody answers) or live (somebody does), and remove only its own socket at close.
+ * What a libipc server does with the file system around its socket before it binds: create the run directory, and
+ * take over an existing socket file only when it is stale (nobody answers, see {@link SocketFiles#probe}); a live one
+ * or a file that is not a socket is refused. At close the server removes only its own socket:
+ * {@link SocketFiles#removeIfSame}.
  */
 public final class SocketFile {
     /** Mode of the run directories jqb creates: rwxr-xr-x, so other users' clients can reach the socket. */
@@ -68,7 +68,7 @@ public final class SocketFile {
         if (!a.isOther()) {
             throw new IpcException(operation, Errno.EEXIST, path + " exists and is not a socket; not removing it");
         }
-        int probe = probe(path);
+        int probe = SocketFiles.probe(path);
         if (probe == 0) {
             throw new IpcException(operation, Errno.EADDRINUSE, "a live server answers on " + path
                     + "; not taking its socket over");
@@ -81,41 +81,6 @@ public final class SocketFile {
             Files.deleteIfExists(path);
         } catch (IOException e) {
             throw Errors.of(operation + ": removing stale socket " + path, e);
-        }
-    }
-
-    /**
-     * Connects to {@code path} and closes the probe connection at once, unused.
-     *
-     * @return 0 when somebody answers, else the errno of the failed connect (ECONNREFUSED: a stale socket)
-     */
-    public static int probe(Path path) {
-        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            probe.connect(UnixDomainSocketAddress.of(path));
-            return 0;
-        } catch (IOException e) {
-            return Errors.errno(e);
-        }
-    }
-
-    /** @return the file key (device + inode) of {@code path}, or null when it is gone */
-    public static Object fileKey(Path path) {
-        try {
-            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-        } catch (IOException e) {
-            return null;
-        }
-    }
-
-    /** Removes {@code path} if it is still the file {@code key} names (another server's socket is left alone). */
-    public static void removeIfSame(Path path, Object key) {
-        Object now = fileKey(path);
-        if (now != null && now.equals(key)) {
-            try {
-                Files.deleteIfExists(path);
-            } catch (IOException e) {
-                // best effort at close: nothing a caller could do
-            }
         }
     }
 }

@@ -3,7 +3,9 @@ package io.jqb.notify.internal;
 import static io.jqb.notify.internal.NotifyMessageDescriptor.*;
 
 import io.jqb.internal.Logs;
+import io.jqb.internal.log.RateLimitedLog;
 import io.jqb.Client;
+import io.jqb.Credentials;
 import io.jqb.Errno;
 import io.jqb.IpcException;
 import io.jqb.internal.wire.MessageHeaderDescriptor;
@@ -26,6 +28,11 @@ public final class BrokerLink implements AutoCloseable {
     private static final long MIN_BACKOFF_MS = 50;
     private static final long MAX_BACKOFF_MS = 2_000;
     private static final Logger LOG = Logs.get(BrokerLink.class);
+    /**
+     * An event this client cannot read: whoever holds the broker's name (a process squatting it while no broker runs)
+     * chooses what every client reads, so at most 5 lines a second for all links together, then a count.
+     */
+    private static final RateLimitedLog BAD_EVENT = new RateLimitedLog(LOG);
 
     /** What the owner does on connection changes and events. */
     public interface Owner {
@@ -107,7 +114,12 @@ public final class BrokerLink implements AutoCloseable {
                 LOG.debug("broker connection lost: {}", e.getMessage());
                 drop(c);
             } catch (RuntimeException e) {
-                LOG.warn("bad event from the broker: {}", e.toString());
+                long admitted = BAD_EVENT.admitLine();
+                if (admitted >= 0) {
+                    Credentials peer = c.serverCredentials();
+                    BAD_EVENT.warn(admitted, "bad event from the broker of {} (pid {}): {}", service,
+                            peer == null ? "unknown" : Integer.toString(peer.pid()), e.toString());
+                }
             }
         }
         Client c = client;

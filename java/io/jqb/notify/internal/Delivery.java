@@ -11,8 +11,8 @@ import org.slf4j.Logger;
 /**
  * One registration on the client side and its delivery queue: callbacks run one at a time, in order, on the
  * instance's delivery executor, never on the transport thread. At most {@link #LIMIT} notifications wait per
- * registration; past that new ones are dropped (counted, logged once per episode), so one slow callback delays only
- * its own registration.
+ * registration; past that new ones are dropped (counted, logged once per episode, at most 5 lines per 10 s for all
+ * registrations together), so one slow callback delays only its own registration.
  */
 public final class Delivery {
     /** Most notifications waiting for one registration's callback. */
@@ -24,6 +24,12 @@ public final class Delivery {
      * fails on some params would otherwise log a stack trace per notification. At most 5 a second, then a count.
      */
     private static final RateLimitedLog CALLBACK_FAILED = new RateLimitedLog(LOG);
+    /**
+     * The start of an episode of dropping, for every registration together: an episode ends whenever the queue
+     * drains, and senders choose how fast notifications come, so a sender can start one episode after another. At
+     * most 5 lines per 10 s, then a count.
+     */
+    private static final RateLimitedLog NOT_KEEPING_UP = new RateLimitedLog(LOG, 5, 10_000);
 
     private final long regId;
     private final int kind;
@@ -69,7 +75,8 @@ public final class Delivery {
                 dropped++;
                 if (!dropping) {
                     dropping = true;
-                    LOG.warn("callback for '{}' is not keeping up: {} waiting, dropping new notifications", id, LIMIT);
+                    NOT_KEEPING_UP.warn("callback for '{}' is not keeping up: {} waiting, dropping new notifications",
+                            id, LIMIT);
                 }
                 return;
             }
