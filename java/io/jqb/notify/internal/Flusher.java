@@ -1,5 +1,8 @@
 package io.jqb.notify.internal;
 
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -17,6 +20,8 @@ final class Flusher implements Runnable {
     }
 
     private final Set<Flushable> pending = ConcurrentHashMap.newKeySet();
+    /** The outboxes a pass left unfinished, put back after it (the flusher thread's own). */
+    private final List<Flushable> left = new ArrayList<>();
     private final Thread thread;
     private volatile boolean stopped;
 
@@ -38,11 +43,18 @@ final class Flusher implements Runnable {
             // backlog refilled right after its flush found it empty then adds it again. (removeIf(flush) removed it
             // after that wake() had found it still present: the outbox was never retried again, and every later
             // event for that client was queued, then dropped.)
-            for (Flushable o : pending) {
-                pending.remove(o);
+            // Put back only after the pass: re-adding during it can place an outbox behind the iterator in the same
+            // hash bin, so two outboxes that stay full would be visited in turn forever and the rest never.
+            for (Iterator<Flushable> it = pending.iterator(); it.hasNext();) {
+                Flushable o = it.next();
+                it.remove();
                 if (!o.flush()) {
-                    pending.add(o);
+                    left.add(o);
                 }
+            }
+            if (!left.isEmpty()) {
+                pending.addAll(left);
+                left.clear();
             }
             if (pending.isEmpty()) {
                 LockSupport.park(this);

@@ -44,4 +44,64 @@ class FlusherTest {
             flusher.stop();
         }
     }
+    /** A never-finishing outbox with a chosen hash code: two of them share a bin of the flusher's set. */
+    private static final class Stuck implements Flusher.Flushable {
+        private final int hash;
+        final AtomicInteger flushes = new AtomicInteger();
+
+        Stuck(int hash) {
+            this.hash = hash;
+        }
+
+        @Override
+        public boolean flush() {
+            flushes.incrementAndGet();
+            return false;
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return this == o;
+        }
+    }
+
+    /**
+     * Two outboxes that stay full and share a hash bin do not keep the flusher's pass to themselves: an outbox in
+     * another bin is retried too (before, re-adding each one during the pass put it behind the iterator, and the
+     * pass never ended).
+     */
+    @Test
+    void twoStuckOutboxesInOneBinDoNotStarveTheOthers() throws Exception {
+        Flusher flusher = new Flusher("flusher-test-bins");
+        Stuck a = new Stuck(1);
+        Stuck b = new Stuck(1);
+        CountDownLatch thirdRetried = new CountDownLatch(3);
+        Flusher.Flushable c = new Flusher.Flushable() {
+            @Override
+            public boolean flush() {
+                thirdRetried.countDown();
+                return false;
+            }
+
+            @Override
+            public int hashCode() {
+                return 2;
+            }
+        };
+        try {
+            flusher.wake(a);
+            flusher.wake(b);
+            flusher.wake(c);
+            assertTrue(thirdRetried.await(30, TimeUnit.SECONDS), "the outbox in another bin was retried "
+                    + (3 - thirdRetried.getCount()) + " times while the two in one bin were flushed " + a.flushes.get()
+                    + " and " + b.flushes.get() + " times");
+        } finally {
+            flusher.stop();
+        }
+    }
 }
