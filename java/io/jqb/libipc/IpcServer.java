@@ -318,8 +318,15 @@ public final class IpcServer implements AutoCloseable {
         try {
             ch = listener.accept();
         } catch (IOException e) {
+            int errno = Errors.errno(e);
+            if (!outOfResources(errno)) {
+                // a closed listener (accept after close) or an error of the connection being accepted: as before,
+                // no pause; accept(timeout) then fails on the closed listener instead of retrying it forever
+                rejected.warn(LOG, "libipc " + name + ": accept: " + Errno.name(errno) + " (" + e + ")");
+                return null;
+            }
             // EMFILE and friends: the connection waits in the backlog; retry later rather than spin on it
-            rejected.warn(LOG, "libipc " + name + ": accept: " + Errno.name(Errors.errno(e)) + " (" + e.getMessage()
+            rejected.warn(LOG, "libipc " + name + ": accept: " + Errno.name(errno) + " (" + e.getMessage()
                     + "); accepting again in " + ACCEPT_PAUSE_MS + " ms");
             loop.pauseAccepts(ACCEPT_PAUSE_MS);
             acceptFailed = true;
@@ -343,6 +350,13 @@ public final class IpcServer implements AutoCloseable {
         c.onClose = connections::remove;
         connections.add(c);
         return c;
+    }
+
+    /** @return whether an accept failed for want of fds or kernel memory (the client waits in the backlog) */
+    private static boolean outOfResources(int errno) {
+        return errno == jnr.constants.platform.Errno.EMFILE.intValue()
+                || errno == jnr.constants.platform.Errno.ENFILE.intValue() || errno == Errno.ENOBUFS
+                || errno == Errno.ENOMEM;
     }
 
     private boolean allowed(SocketChannel ch) throws IOException {

@@ -42,6 +42,25 @@ class LibipcServerTest extends RunDirTest {
         return e;
     }
 
+    /**
+     * accept without a time-out on a closed server ends with an error at once: it must not take the closed listener
+     * for a listener out of fds and retry it forever (the thread never returned).
+     */
+    @Test
+    void acceptOnAClosedServerFails() throws Exception {
+        IpcServer s = server("acceptclosed");
+        s.close();
+        java.util.concurrent.CompletableFuture<Object> f = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return s.accept(-1);
+            } catch (IpcException e) {
+                return e;
+            }
+        });
+        Object r = f.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(r instanceof IpcException, "accept(-1) after close returned " + r);
+    }
+
     @Test
     void pathRule() {
         assertEquals("/tmp/pongd-0-0", PathRule.socketPath("t", "/tmp", "pongd", 0, 0));
