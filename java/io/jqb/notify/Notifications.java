@@ -256,7 +256,8 @@ public final class Notifications implements AutoCloseable {
      * params), with an empty {@code to} when nobody received it.
      *
      * @param callback runs on a delivery thread
-     * @return OK, APP_ID or SERVER (kept, registered on reconnection)
+     * @return OK, APP_ID, SERVER (kept, registered on reconnection) or LIMIT (this connection holds the broker's
+     *         4,096 registrations already; not kept)
      */
     public NotifyResult registerObserver(NotificationCallback callback) {
         return add(KIND_OBSERVER, "", "", 0, callback);
@@ -277,7 +278,8 @@ public final class Notifications implements AutoCloseable {
      * it gets the notification as sent. Broadcasts never trigger it.
      *
      * @param callback runs on a delivery thread
-     * @return OK, APP_ID or SERVER (kept, registered on reconnection)
+     * @return OK, APP_ID, SERVER (kept, registered on reconnection) or LIMIT (this connection holds the broker's
+     *         4,096 registrations already; not kept)
      */
     public NotifyResult registerUnicastError(NotificationCallback callback) {
         return add(KIND_UNICAST_ERROR, "", "", 0, callback);
