@@ -11,6 +11,8 @@ import io.jqb.libipc.internal.SocketFile;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectableChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -87,7 +89,8 @@ public final class IpcServer implements AutoCloseable {
     private long accepted;
     /** The last {@link #acceptOne} failed (EMFILE...): {@link #accept(long)} pauses instead of polling at once. */
     private boolean acceptFailed;
-    private boolean closed;
+    /** Set by {@link #close()}, read by {@link #accept(long)} on any thread. */
+    private volatile boolean closed;
 
     /** Options for {@link #init(Builder)}. */
     public static final class Builder {
@@ -317,15 +320,12 @@ public final class IpcServer implements AutoCloseable {
         SocketChannel ch;
         try {
             ch = listener.accept();
+        } catch (ClosedChannelException e) {
+            return null; // closed: accept(timeout) says so; waitEvent no longer watches the listener
         } catch (IOException e) {
             int errno = Errors.errno(e);
-            if (!outOfResources(errno)) {
-                // a closed listener (accept after close) or an error of the connection being accepted: as before,
-                // no pause; accept(timeout) then fails on the closed listener instead of retrying it forever
-                rejected.warn(LOG, "libipc " + name + ": accept: " + Errno.name(errno) + " (" + e + ")");
-                return null;
-            }
-            // EMFILE and friends: the connection waits in the backlog; retry later rather than spin on it
+            // EMFILE and friends (decided by type, not by the JDK's text, which follows the locale): the connection
+            // waits in the backlog; retry later rather than spin on it
             rejected.warn(LOG, "libipc " + name + ": accept: " + Errno.name(errno) + " (" + e.getMessage()
                     + "); accepting again in " + ACCEPT_PAUSE_MS + " ms");
             loop.pauseAccepts(ACCEPT_PAUSE_MS);
@@ -350,13 +350,6 @@ public final class IpcServer implements AutoCloseable {
         c.onClose = connections::remove;
         connections.add(c);
         return c;
-    }
-
-    /** @return whether an accept failed for want of fds or kernel memory (the client waits in the backlog) */
-    private static boolean outOfResources(int errno) {
-        return errno == jnr.constants.platform.Errno.EMFILE.intValue()
-                || errno == jnr.constants.platform.Errno.ENFILE.intValue() || errno == Errno.ENOBUFS
-                || errno == Errno.ENOMEM;
     }
 
     private boolean allowed(SocketChannel ch) throws IOException {
@@ -391,6 +384,9 @@ public final class IpcServer implements AutoCloseable {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         try {
             for (;;) {
+                if (closed) {
+                    throw IpcException.of("accept(" + name + ")", Errno.ENOTCONN, "the server is closed");
+                }
                 IpcConnection c = acceptOne();
                 if (c != null) {
                     loop.add(c);
@@ -407,12 +403,21 @@ public final class IpcServer implements AutoCloseable {
                     continue;
                 }
                 if (acceptWait == null) {
-                    acceptWait = Selector.open();
-                    listener.register(acceptWait, SelectionKey.OP_ACCEPT);
+                    Selector sel = Selector.open();
+                    try {
+                        listener.register(sel, SelectionKey.OP_ACCEPT);
+                    } catch (IOException | RuntimeException e) {
+                        sel.close();
+                        throw e;
+                    }
+                    acceptWait = sel;
                 }
                 acceptWait.select(timeoutMs < 0 ? 0 : Math.max(1, left));
                 acceptWait.selectedKeys().clear();
             }
+        } catch (ClosedSelectorException e) {
+            // close() on another thread while this one waited
+            throw IpcException.of("accept(" + name + ")", Errno.ENOTCONN, "the server is closed");
         } catch (IOException e) {
             throw Errors.of("accept(" + name + ")", e);
         }

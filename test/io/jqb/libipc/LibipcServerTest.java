@@ -50,15 +50,27 @@ class LibipcServerTest extends RunDirTest {
     void acceptOnAClosedServerFails() throws Exception {
         IpcServer s = server("acceptclosed");
         s.close();
+        assertAcceptFails(s, "accept(-1) after close");
+        assertAcceptFails(s, "a second accept(-1) after close"); // once waited forever on a selector with no key
+        IpcServer used = server("acceptusedclosed");
+        assertEquals(null, used.accept(0), "nobody connects");
+        used.close();
+        assertAcceptFails(used, "accept(-1) after an accept and close"); // once an unchecked ClosedSelectorException
+    }
+
+    /** accept(-1) on {@code s} ends within 30 s with an IpcException. */
+    private static void assertAcceptFails(IpcServer s, String what) throws Exception {
         java.util.concurrent.CompletableFuture<Object> f = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
                 return s.accept(-1);
             } catch (IpcException e) {
                 return e;
+            } catch (RuntimeException e) {
+                return "unchecked " + e;
             }
         });
         Object r = f.get(30, java.util.concurrent.TimeUnit.SECONDS);
-        assertTrue(r instanceof IpcException, "accept(-1) after close returned " + r);
+        assertTrue(r instanceof IpcException, what + " returned " + r);
     }
 
     @Test
