@@ -156,6 +156,43 @@ class LibipcServerTest extends RunDirTest {
     }
 
     @Test
+    void aFifoAtTheSocketPathIsNotTakenForAStaleSocket() throws Exception {
+        String name = LibipcTestDirs.name("fifo");
+        Path path = dir.resolve(name + "-0-0");
+        assertEquals(0, new ProcessBuilder("mkfifo", path.toString()).inheritIO().start().waitFor(), "mkfifo");
+        // connect(2) to a FIFO says ECONNREFUSED, as to a stale socket: it was removed as one
+        IpcException e = assertThrows(IpcException.class, () -> server(name));
+        assertEquals("EEXIST", e.errnoName());
+        assertTrue(Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the FIFO is still there");
+    }
+
+    @Test
+    void aLiveServerWhoseBacklogIsFullIsRefusedAsLive() throws Exception {
+        String name = LibipcTestDirs.name("busy");
+        Path path = dir.resolve(name + "-0-0");
+        java.util.List<Integer> fds = new java.util.ArrayList<>();
+        try (IpcServer s = server(name);
+                io.jqb.internal.setup.UnixSocket.Address a =
+                        io.jqb.internal.setup.UnixSocket.filesystemAddress(path.toString())) {
+            // nobody accepts: non-blocking connects fill the listener's backlog until one says EAGAIN
+            int errno = 0;
+            for (int i = 0; i < 4096 && errno == 0; i++) {
+                try {
+                    fds.add(io.jqb.internal.setup.UnixSocket.connect(a, name));
+                } catch (IpcException full) {
+                    errno = full.errno();
+                }
+            }
+            assertEquals("EAGAIN", io.jqb.Errno.name(errno), "the backlog filled after " + fds.size());
+            IpcException e = assertThrows(IpcException.class, () -> server(name));
+            assertEquals("EADDRINUSE", e.errnoName(), e.getMessage());
+            assertTrue(Files.exists(path), "the live server keeps its socket");
+        } finally {
+            fds.forEach(io.jqb.internal.posix.Posix::closeQuietly);
+        }
+    }
+
+    @Test
     void aMissingRunDirectoryIsCreatedWithMode0755() {
         Path missing = dir.resolve("a").resolve("b");
         String name = LibipcTestDirs.name("mkdir");

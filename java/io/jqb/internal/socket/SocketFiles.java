@@ -19,6 +19,10 @@ import java.nio.file.attribute.BasicFileAttributes;
  * still that file.
  */
 public final class SocketFiles {
+    /** The file-type bits of st_mode, and the type of a socket (sys/stat.h). */
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
+
     private SocketFiles() {
     }
 
@@ -43,11 +47,15 @@ public final class SocketFiles {
         return isSocketFile(path) && probe(path) == Errno.ECONNREFUSED;
     }
 
-    /** @return true when {@code path} itself (not a link's target) is a socket or another special file */
+    /**
+     * @return true when {@code path} itself (not a link's target) is a socket: not a FIFO or a device node, which
+     *         connect(2) also answers with ECONNREFUSED, so that they would pass for stale sockets
+     */
     public static boolean isSocketFile(Path path) {
         try {
-            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther();
-        } catch (IOException e) {
+            Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            return mode instanceof Integer m && (m & S_IFMT) == S_IFSOCK;
+        } catch (IOException | UnsupportedOperationException e) {
             return false;
         }
     }

@@ -65,13 +65,14 @@ public final class SocketFile {
         } catch (IOException e) {
             throw Errors.of(operation + ": stat " + path, e);
         }
-        if (!a.isOther()) {
+        if (!a.isOther() || !SocketFiles.isSocketFile(path)) {
             throw new IpcException(operation, Errno.EEXIST, path + " exists and is not a socket; not removing it");
         }
         int probe = SocketFiles.probe(path);
-        if (probe == 0) {
+        if (probe == 0 || probe == Errno.EAGAIN) {
+            // EAGAIN: a listener is bound there and its backlog is full: alive, only busy
             throw new IpcException(operation, Errno.EADDRINUSE, "a live server answers on " + path
-                    + "; not taking its socket over");
+                    + (probe == 0 ? "" : " (its backlog is full)") + "; not taking its socket over");
         }
         if (probe != Errno.ECONNREFUSED && probe != Errno.ENOENT) {
             throw new IpcException(operation, probe, "cannot tell whether a server still answers on " + path
