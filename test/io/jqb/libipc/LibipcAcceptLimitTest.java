@@ -4,14 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jqb.testutil.ChildOutput;
 import io.jqb.testutil.JqbCliProcess;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,11 +40,11 @@ class LibipcAcceptLimitTest {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         StringBuffer out = new StringBuffer();
         StringBuffer err = new StringBuffer();
-        Thread o = collect(child.getInputStream(), out);
-        Thread e = collect(child.getErrorStream(), err);
+        Thread o = ChildOutput.collect(child.getInputStream(), out, "libipc-fd-limit-output");
+        Thread e = ChildOutput.collect(child.getErrorStream(), err, "libipc-fd-limit-output");
         List<SocketChannel> held = new ArrayList<>();
         try {
-            awaitText(child, out, "ready", err);
+            ChildOutput.awaitText(child, out, "ready", err);
             Path socket = dir.resolve(name + "-0-0");
             // each accepted connection costs the child one fd: past its limit accept fails with EMFILE
             for (int i = 0; i < 8; i++) {
@@ -54,7 +53,7 @@ class LibipcAcceptLimitTest {
                 held.add(ch);
             }
             // the line names the errno, not only the JDK's text
-            awaitText(child, err, ": accept: EMFILE (Too many open files)", out);
+            ChildOutput.awaitText(child, err, ": accept: EMFILE (Too many open files)", out);
             // the refused connections wait in the backlog: the listener stays ready while the loop waits forever
             long cpuMs = cpuMillis(child.pid(), 2_000);
             assertTrue(cpuMs < 500, "the server used " + cpuMs + " ms of CPU in 2 s waiting with accept failing");
@@ -95,29 +94,4 @@ class LibipcAcceptLimitTest {
         return Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14 and 15)
     }
 
-    private static Thread collect(InputStream in, StringBuffer into) {
-        Thread t = new Thread(() -> {
-            byte[] b = new byte[4096];
-            try {
-                for (int n; (n = in.read(b)) > 0;) {
-                    into.append(new String(b, 0, n, StandardCharsets.UTF_8));
-                }
-            } catch (IOException x) {
-                // the child is gone
-            }
-        }, "libipc-fd-limit-output");
-        t.setDaemon(true);
-        t.start();
-        return t;
-    }
-
-    /** Polls the child's collected output for {@code what} (60 s); the failure shows both streams. */
-    private static void awaitText(Process child, StringBuffer in, String what, StringBuffer other)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (in.indexOf(what) < 0 && child.isAlive() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        assertTrue(in.indexOf(what) >= 0, "no '" + what + "' from the child:\n" + in + "\n---\n" + other);
-    }
 }

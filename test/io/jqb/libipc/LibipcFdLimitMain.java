@@ -1,9 +1,7 @@
 package io.jqb.libipc;
 
+import io.jqb.testutil.FdLimit;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.stream.Stream;
 
 /**
  * Child JVM for {@link LibipcAcceptLimitTest}: a libipc server whose process then lowers its own RLIMIT_NOFILE with
@@ -41,13 +39,7 @@ public final class LibipcFdLimitMain {
         String emfile = io.jqb.Errno.name(io.jqb.libipc.internal.Errors.errno(new IOException("Too many open files")));
         System.out.println("warm " + IpcEventType.DISCONNECTION + " " + IpcEventType.TIMEOUT + " " + emfile);
         try (IpcServer server = IpcServer.builder(name).runDirectory(dir).init()) {
-            int limit = highestFd() + 3;
-            Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(ProcessHandle.current().pid()),
-                    "--nofile=" + limit + ":" + limit).inheritIO().start();
-            if (p.waitFor() != 0) {
-                System.out.println("prlimit failed");
-                System.exit(3);
-            }
+            int limit = FdLimit.lowerToOpenFdsPlus(3);
             System.out.println("ready limit " + limit);
             System.out.flush();
             for (;;) {
@@ -65,12 +57,6 @@ public final class LibipcFdLimitMain {
                     System.out.flush();
                 } while (acceptMode && e.type() != IpcEventType.TIMEOUT);
             }
-        }
-    }
-
-    private static int highestFd() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.mapToInt(f -> Integer.parseInt(f.getFileName().toString())).max().orElse(0);
         }
     }
 }

@@ -1,11 +1,8 @@
 package io.jqb.stream;
 
 import io.jqb.IpcException;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.jqb.testutil.FdLimit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 /**
  * Child JVM for {@link IpcServerTest}: an IpcServer whose process then lowers its own RLIMIT_NOFILE with
@@ -29,13 +26,7 @@ public final class FdLimitServerMain {
         };
         warmUp();
         TcpIpc l = TcpIpc.listen(0, "127.0.0.1");
-        int limit = highestFd() + 3;
-        Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(ProcessHandle.current().pid()),
-                "--nofile=" + limit + ":" + limit).inheritIO().start();
-        if (p.waitFor() != 0) {
-            System.out.println("prlimit failed");
-            System.exit(3);
-        }
+        int limit = FdLimit.lowerToOpenFdsPlus(3);
         System.out.println("port " + l.localPort() + " limit " + limit);
         System.out.flush();
         boolean ok = server.run(l, new TagService(60_000, 5000));
@@ -65,11 +56,5 @@ public final class FdLimitServerMain {
         warm.stopNow();
         t.join();
         System.out.println("warm " + new IpcException("warm", 24).errnoName() + " " + Boolean.toString(true));
-    }
-
-    private static int highestFd() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.mapToInt(f -> Integer.parseInt(f.getFileName().toString())).max().orElse(0);
-        }
     }
 }

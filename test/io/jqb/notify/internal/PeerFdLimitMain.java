@@ -2,17 +2,14 @@ package io.jqb.notify.internal;
 
 import io.jqb.IpcException;
 import io.jqb.stream.TcpIpc;
-import java.io.IOException;
+import io.jqb.testutil.FdLimit;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -46,13 +43,7 @@ public final class PeerFdLimitMain {
         while (net.connectedPeers() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        int limit = highestFd() + 3;
-        Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(ProcessHandle.current().pid()),
-                "--nofile=" + limit + ":" + limit).inheritIO().start();
-        if (p.waitFor() != 0) {
-            System.out.println("prlimit failed");
-            System.exit(3);
-        }
+        int limit = FdLimit.lowerToOpenFdsPlus(3);
         System.out.println("port " + net.port() + " limit " + limit);
         System.out.flush();
         Thread.sleep(Long.MAX_VALUE);
@@ -64,11 +55,5 @@ public final class PeerFdLimitMain {
         ByteBuffer b = ByteBuffer.allocate(NoteCodec.noteSize(n)).order(ByteOrder.LITTLE_ENDIAN);
         NoteCodec.putNote(b, n);
         return b.array();
-    }
-
-    private static int highestFd() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.mapToInt(f -> Integer.parseInt(f.getFileName().toString())).max().orElse(0);
-        }
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.stream.TcpIpc;
+import io.jqb.testutil.ChildOutput;
 import io.jqb.testutil.JqbCliProcess;
 import io.jqb.testutil.StderrCapture;
 import java.io.File;
@@ -14,7 +15,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -104,18 +104,18 @@ class StreamPeerNetworkTest {
                 .start();
         StringBuffer out = new StringBuffer();
         StringBuffer err = new StringBuffer();
-        Thread o = collect(child.getInputStream(), out);
-        Thread e = collect(child.getErrorStream(), err);
+        Thread o = ChildOutput.collect(child.getInputStream(), out, "peer-fd-limit-output");
+        Thread e = ChildOutput.collect(child.getErrorStream(), err, "peer-fd-limit-output");
         List<Socket> held = new ArrayList<>();
         try {
-            awaitText(child, out, "limit", err);
+            ChildOutput.awaitText(child, out, "limit", err);
             String text = out.toString();
             int port = Integer.parseInt(text.substring(text.indexOf("port ") + 5).split(" ")[0]);
             // each accepted link costs the child one fd: past its limit accept fails with EMFILE
             for (int i = 0; i < 8; i++) {
                 held.add(new Socket(InetAddress.getLoopbackAddress(), port));
             }
-            awaitText(child, err, "): EMFILE", out);
+            ChildOutput.awaitText(child, err, "): EMFILE", out);
             for (Socket s : held) {
                 s.close();
             }
@@ -123,7 +123,7 @@ class StreamPeerNetworkTest {
             try (TcpIpc c = TcpIpc.connect("127.0.0.1", port, 5000)) {
                 c.writeMessage(PeerFrameDescriptor.PREFIX, PeerFrameDescriptor.MSG_NOTE,
                         PeerFdLimitMain.frame("alive"));
-                awaitText(child, out, "note alive", err);
+                ChildOutput.awaitText(child, out, "note alive", err);
             }
         } finally {
             for (Socket s : held) {
@@ -136,31 +136,6 @@ class StreamPeerNetworkTest {
         }
     }
 
-    private static Thread collect(InputStream in, StringBuffer into) {
-        Thread t = new Thread(() -> {
-            byte[] b = new byte[4096];
-            try {
-                for (int n; (n = in.read(b)) > 0;) {
-                    into.append(new String(b, 0, n, StandardCharsets.UTF_8));
-                }
-            } catch (IOException x) {
-                // the child is gone
-            }
-        }, "peer-fd-limit-output");
-        t.setDaemon(true);
-        t.start();
-        return t;
-    }
-
-    /** Polls the child's collected output for {@code what} (60 s); the failure shows both streams. */
-    private static void awaitText(Process child, StringBuffer in, String what, StringBuffer other)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (in.indexOf(what) < 0 && child.isAlive() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        assertTrue(in.indexOf(what) >= 0, "no '" + what + "' from the child:\n" + in + "\n---\n" + other);
-    }
 
     private static boolean endOfStream(Socket s) throws IOException {
         InputStream in = s.getInputStream();
