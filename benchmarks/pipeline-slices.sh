@@ -35,12 +35,9 @@ command -v perf >/dev/null || { echo "pipeline-slices: perf is not installed" >&
 window=$((MAX / (8 + ((24 + SIZE + 3) & ~3)) - 1))
 [ "$window" -lt 16 ] || echo "pipeline-slices: window $window >= 16: the jqb client batches doorbells, sendto is not requests" >&2
 
-work=$(mktemp -d /tmp/jqb-pipeline-slices.XXXXXX)
-pids=()
+start_work pipeline-slices
 declare -A SVC
 SVC_PREFIX=jqbpsl
-trap cleanup_work EXIT
-trap 'exit 130' INT TERM
 start_service n taskset -c "$CPU" "$NSRV" --transport shm
 spid=${pids[-1]}
 taskset -c "$CPU" "$build/bin/jqb" bench --service "${SVC[n]}" --count 2000000000 --size "$SIZE" --max "$MAX" \
