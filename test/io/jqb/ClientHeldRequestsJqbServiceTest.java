@@ -36,12 +36,7 @@ class ClientHeldRequestsJqbServiceTest extends ClientTestSupport {
      */
     @Test
     void heldRequestsReachAJqbServerThatSaysAsleepWithABacklogInOrderOnce() throws Exception {
-        System.setProperty(ClientPipelineInteropTest.FLUSHER_MODE, "off");
-        try {
-            asleepWithABacklog();
-        } finally {
-            System.clearProperty(ClientPipelineInteropTest.FLUSHER_MODE);
-        }
+        ClientPipelineInteropTest.withFlusherOff(this::asleepWithABacklog);
     }
 
     private void asleepWithABacklog() throws Exception {

@@ -163,12 +163,7 @@ class ClientPipelineInteropTest extends ClientTestSupport {
     @Test
     void aReceiveWithATimeOutEndsOnTimeWhileHeldRequestsFindNoDoorbellRoomAndQueuedEventsAreRead()
             throws Exception {
-        System.setProperty(FLUSHER_MODE, "off");
-        try {
-            receiveWithATimeOutWhileHeldRequestsFindNoDoorbellRoom();
-        } finally {
-            System.clearProperty(FLUSHER_MODE);
-        }
+        withFlusherOff(this::receiveWithATimeOutWhileHeldRequestsFindNoDoorbellRoom);
     }
 
     private void receiveWithATimeOutWhileHeldRequestsFindNoDoorbellRoom() throws Exception {
@@ -251,12 +246,7 @@ class ClientPipelineInteropTest extends ClientTestSupport {
      */
     @Test
     void aReceiverBlockedWithoutTimeOutGetsEveryResponseWhileAnotherThreadSends() throws Exception {
-        System.setProperty(FLUSHER_MODE, "off");
-        try {
-            receiverBlockedWithoutTimeOut();
-        } finally {
-            System.clearProperty(FLUSHER_MODE);
-        }
+        withFlusherOff(this::receiverBlockedWithoutTimeOut);
     }
 
     private void receiverBlockedWithoutTimeOut() throws Exception {
@@ -411,6 +401,21 @@ class ClientPipelineInteropTest extends ClientTestSupport {
 
     /** The flusher's test-only mode property ({@code off}: no thread, {@code fail}: its start fails). */
     static final String FLUSHER_MODE = "jqb.client.doorbellFlusher";
+
+    /** A test body that may throw. */
+    interface Body {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code body} with the flusher off (test-only mode): only the client's own calls release held requests. */
+    static void withFlusherOff(Body body) throws Exception {
+        System.setProperty(FLUSHER_MODE, "off");
+        try {
+            body.run();
+        } finally {
+            System.clearProperty(FLUSHER_MODE);
+        }
+    }
 
     /** Waits (bounded) until no flusher thread runs: it ends ~100 ms after its clients stopped holding. */
     static void awaitNoFlusherThread() {
