@@ -57,15 +57,14 @@ public final class SocketFile {
      * @throws IpcException EADDRINUSE when a live server answers, EEXIST for a non-socket file
      */
     public static void claim(String operation, Path path) {
-        BasicFileAttributes a;
         try {
-            a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         } catch (java.nio.file.NoSuchFileException e) {
             return;
         } catch (IOException e) {
             throw Errors.of(operation + ": stat " + path, e);
         }
-        if (!a.isOther() || !SocketFiles.isSocketFile(path)) {
+        if (!SocketFiles.isSocketFile(path)) {
             throw new IpcException(operation, Errno.EEXIST, path + " exists and is not a socket; not removing it");
         }
         int probe = SocketFiles.probe(path);
