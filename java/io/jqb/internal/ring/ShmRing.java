@@ -232,7 +232,7 @@ public final class ShmRing {
             }
             dat = mapExisting(dataPath, expectData, true);
             r = new ShmRing(hdrPath, dataPath, hdr, RingHeaderDescriptor.STRUCT_LENGTH, dat, (int) expectData);
-            FaultSafe.addInt(hdr + REF_COUNT_OFFSET, 1);
+            r.addRefCount(1);
             return r;
         } catch (RuntimeException | Error e) {
             if (r != null) {
@@ -884,12 +884,26 @@ public final class ShmRing {
     }
 
     /**
-     * Gives our reference back. Done by the kernel ({@link FaultSafe}): this runs when a connection is torn down,
-     * possibly because the peer truncated the header, and an interpreted compare-and-set on a vanished page would
-     * crash the JVM. A truncated header simply has nothing left to release.
+     * Gives our reference back. This runs when a connection is torn down, possibly because the peer truncated the
+     * header: a truncated header simply has nothing left to release (see {@link #addRefCount}).
      */
     public void decrementRefCount() {
-        FaultSafe.addInt(headerAddress + REF_COUNT_OFFSET, -1);
+        addRefCount(-1);
+    }
+
+    /**
+     * Adds {@code delta} to ref_count, safely on a header the peer may have truncated. With the header
+     * {@linkplain Guard#register registered} (the usual case) one locked add, as libqb's own: a vanished page is
+     * repaired by the guard and the add lands on a private zero page. Otherwise the kernel does it
+     * ({@link FaultSafe}, one system call per update: an interpreted atomic on a vanished page would crash the JVM).
+     * Each connect and teardown updates three headers, so the locked add saves six system calls per connection.
+     */
+    private void addRefCount(int delta) {
+        if (repaired) {
+            header.addAndGetInt(REF_COUNT_OFFSET, delta);
+        } else {
+            FaultSafe.addInt(headerAddress + REF_COUNT_OFFSET, delta);
+        }
     }
 
     /**

@@ -117,6 +117,39 @@ class ShmRingRepairTest {
         }
     }
 
+    /**
+     * ref_count is updated with a plain locked add on a registered header (no system call): the opener's reference
+     * counts as libqb's does, and giving it back after the peer truncated the header lands on the repaired zero page:
+     * the JVM survives (interpreted, the add runs in VM code: see the class comment), nothing is thrown, the fault
+     * flag says the page was repaired, and the truncated file stays empty.
+     */
+    @Test
+    void theReferenceIsGivenBackOnATruncatedHeader(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
+        String base = dir.resolve("qb-response-ref").toString();
+        ShmRing r = ShmRing.create(base, 4096, -1, -1, 0600);
+        try {
+            ShmRing o = ShmRing.open(base, 4096);
+            try {
+                assertEquals(2, r.refCount(), "creator 1 + opener 1, as libqb counts");
+                o.decrementRefCount();
+                assertEquals(1, r.refCount(), "the opener's reference given back");
+                ShmRing again = ShmRing.open(base, 4096);
+                assertEquals(2, r.refCount());
+                truncate(r.headerPath());
+                assertFalse(again.faulted());
+                again.decrementRefCount();
+                assertTrue(again.faulted(), "the add hit the vanished page and was repaired, not left to HotSpot");
+                assertEquals(0L, Files.size(Path.of(r.headerPath())), "nothing written back into the file");
+                again.close(false);
+            } finally {
+                o.close(false);
+            }
+        } finally {
+            r.close(true);
+        }
+    }
+
     @Test
     void closeGivesTheRegistrySlotsBack(@TempDir Path dir) throws Exception {
         assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
