@@ -126,6 +126,11 @@ public final class Connection {
      * pipelining client starve every other fd). Set before the fd is registered; loop thread only after that.
      */
     private EventLoop drainLoop;
+    /**
+     * Counted by a spinning {@link EventLoop} as a connection only epoll sees ready (SOCKET), so its spin asks epoll
+     * on every pass; given back once, at teardown. Under this object's lock.
+     */
+    private boolean socketCounted;
     /** On {@link #drainLoop}'s draining list; served in the current pass (loop thread only). */
     boolean drainListed;
     boolean drainServed;
@@ -787,6 +792,8 @@ public final class Connection {
         }
         if (poll instanceof EventLoop && ch.pollable()) {
             ((EventLoop) poll).addSpinner(callbacks);
+        } else if (poll instanceof EventLoop loop && !socketCounted) {
+            socketCounted = loop.addSocketConnection();
         }
     }
 
@@ -844,6 +851,10 @@ public final class Connection {
             if (ch != null) {
                 if (service.pollHandlers() instanceof EventLoop) {
                     ((EventLoop) service.pollHandlers()).removeSpinner(callbacks);
+                    if (socketCounted) {
+                        socketCounted = false;
+                        ((EventLoop) service.pollHandlers()).removeSocketConnection();
+                    }
                     // A listed connection leaves the loop's draining list at the end of the pass (it is not
                     // ESTABLISHED any more); the list is not touched here, which may be another thread
                     // (Service.close).

@@ -30,7 +30,10 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
     private static final int MAX_EVENTS = 64;
     /** A spinning loop reads the clock every this many spins (a power of two) to decide on an epoll_wait(0). */
     private static final int CLOCK_EVERY = 64;
-    /** A spinning loop asks epoll (fds, timers) at least this often; SHM rings are polled on every spin. */
+    /**
+     * A spinning loop asks epoll (fds, timers) at least this often; SHM rings are polled on every spin. While it has
+     * connections that only epoll can see ({@link #socketConnections}), it asks on every spin.
+     */
     private static final long EPOLL_EVERY_NANOS = 50_000;
     private static final Priority[] ORDER = {Priority.HIGH, Priority.MED, Priority.LOW};
 
@@ -235,6 +238,37 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
         spinners.remove(s);
     }
 
+    /**
+     * Established connections of a spinning loop whose requests only epoll can see (SOCKET: no ring to poll). While
+     * there is one, the spin calls epoll_wait(0) on every pass: at the SHM cadence ({@link #EPOLL_EVERY_NANOS}) a
+     * socket request waited up to 50 µs for a loop that was spinning to serve it at once.
+     */
+    private final java.util.concurrent.atomic.AtomicInteger socketConnections =
+            new java.util.concurrent.atomic.AtomicInteger();
+
+    /**
+     * Counts a connection that only epoll can see ready, on a loop that spins ({@link #socketConnections}).
+     *
+     * @return true when counted: the caller gives it back with {@link #removeSocketConnection()} once
+     */
+    boolean addSocketConnection() {
+        if (drains()) {
+            return false;
+        }
+        socketConnections.incrementAndGet();
+        return true;
+    }
+
+    /** Gives back one {@link #addSocketConnection()} that returned true; any thread. */
+    void removeSocketConnection() {
+        socketConnections.decrementAndGet();
+    }
+
+    /** @return the connections counted by {@link #addSocketConnection()} now (tests) */
+    int socketConnections() {
+        return socketConnections.get();
+    }
+
     /** Loop thread: {@code c} raised its flag and is served now, on POLLIN; it stays listed while it has requests. */
     void drained(Connection c) {
         c.drainServed = true;
@@ -327,7 +361,10 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
             // epoll_wait is a system call: ask it every EPOLL_EVERY_NANOS (the clock is read every CLOCK_EVERY
             // spins, however long a spin over many connections takes), or at once when a job is queued.
             boolean polled = false;
-            if ((++iteration & (CLOCK_EVERY - 1)) == 0) {
+            if (socketConnections.get() > 0) {
+                polled = true;
+                work |= poll(0);
+            } else if ((++iteration & (CLOCK_EVERY - 1)) == 0) {
                 long now = System.nanoTime();
                 if (now - lastEpoll >= EPOLL_EVERY_NANOS) {
                     lastEpoll = now;
