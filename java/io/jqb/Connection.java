@@ -852,8 +852,8 @@ public final class Connection {
                 if (service.pollHandlers() instanceof EventLoop) {
                     ((EventLoop) service.pollHandlers()).removeSpinner(callbacks);
                     if (socketCounted) {
-                        socketCounted = false;
                         ((EventLoop) service.pollHandlers()).removeSocketConnection();
+                        socketCounted = false;
                     }
                     // A listed connection leaves the loop's draining list at the end of the pass (it is not
                     // ESTABLISHED any more); the list is not touched here, which may be another thread

@@ -12,6 +12,7 @@ import io.jqb.internal.wire.MsgHdrDescriptor;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 
 /**
@@ -243,8 +244,7 @@ public final class EventLoop implements PollHandlers, AutoCloseable {
      * there is one, the spin calls epoll_wait(0) on every pass: at the SHM cadence ({@link #EPOLL_EVERY_NANOS}) a
      * socket request waited up to 50 µs for a loop that was spinning to serve it at once.
      */
-    private final java.util.concurrent.atomic.AtomicInteger socketConnections =
-            new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger socketConnections = new AtomicInteger();
 
     /**
      * Counts a connection that only epoll can see ready, on a loop that spins ({@link #socketConnections}).

@@ -14,7 +14,8 @@ import java.time.Duration;
  *
  * <p>On a {@link Client} it governs waits for responses and events. On an {@link EventLoop} it governs the loop:
  * while it spins it polls its SHM connections' request rings directly, and asks epoll (a non-blocking
- * {@code epoll_wait}) every 50 µs, or on every spin while it has SOCKET connections, whose requests only epoll sees. Two jqb ends that both spin exchange
+ * {@code epoll_wait}) every 50 µs, or on every spin while it has SOCKET connections, whose requests only epoll
+ * sees: one SOCKET connection on a loop makes each spin a system call for its SHM connections too. Two jqb ends that both spin exchange
  * messages without any system call: the client skips a request's doorbell byte while the server's loop advertises
  * (in a header field libqb ignores) that it is awake and polling. Native libqb peers are never affected: they always
  * get their semaphore posts and doorbell bytes, and a native peer is never left waiting on a semaphore nobody

@@ -61,18 +61,20 @@ class SpinningSocketLoopTest {
     void aSpinningLoopCountsItsSocketConnectionsAndGivesEachBackOnce() throws Exception {
         EventLoop loop = serve(NativeServer.uniqueName("spin-sock"), TransportType.SOCKET,
                 WaitStrategy.phased(Duration.ofMillis(200), Duration.ZERO));
-        Client a = Client.connect(service.name(), 4096);
-        Client b = Client.connect(service.name(), 4096);
-        echo(a);
-        echo(b);
-        assertEquals(2, loop.socketConnections(), "both established SOCKET connections counted");
-        a.close();
-        awaitCount(1, loop::socketConnections, "a's connection given back at its teardown");
-        echo(b);
-        b.close();
-        awaitCount(0, loop::socketConnections, "every count given back, none twice");
-        awaitCount(0, () -> service.connections().size(), "both connections gone");
-        assertEquals(0, loop.socketConnections(), "no count taken back twice by a repeated teardown");
+        try (Client a = Client.connect(service.name(), 4096); Client b = Client.connect(service.name(), 4096)) {
+            echo(a);
+            echo(b);
+            assertEquals(2, loop.socketConnections(), "both established SOCKET connections counted");
+            a.close();
+            awaitCount(1, loop::socketConnections, "a's connection given back at its teardown (loop thread)");
+            echo(b);
+            // b's connection is torn down by Service.close on this thread, then again as its socket closes: once.
+            service.close();
+            assertEquals(0, loop.socketConnections(), "b's count given back by the closing thread");
+            b.close();
+            awaitCount(0, () -> service.connections().size(), "both connections gone");
+            assertEquals(0, loop.socketConnections(), "no count given back twice");
+        }
     }
 
     @Test

@@ -135,18 +135,59 @@ class ShmRingRepairTest {
                 o.decrementRefCount();
                 assertEquals(1, r.refCount(), "the opener's reference given back");
                 ShmRing again = ShmRing.open(base, 4096);
-                assertEquals(2, r.refCount());
-                truncate(r.headerPath());
-                assertFalse(again.faulted());
-                again.decrementRefCount();
-                assertTrue(again.faulted(), "the add hit the vanished page and was repaired, not left to HotSpot");
-                assertEquals(0L, Files.size(Path.of(r.headerPath())), "nothing written back into the file");
-                again.close(false);
+                try {
+                    assertEquals(2, r.refCount());
+                    truncate(r.headerPath());
+                    assertFalse(again.faulted());
+                    again.decrementRefCount();
+                    assertTrue(again.faulted(), "the add hit the vanished page and was repaired, not left to HotSpot");
+                } finally {
+                    again.close(false);
+                }
             } finally {
                 o.close(false);
             }
         } finally {
             r.close(true);
+        }
+    }
+
+    /**
+     * The same on rings the guard could not register (its registry full): ref_count goes through the kernel
+     * ({@code FaultSafe}), and giving the reference back on a truncated header is an EFAULT the kernel returns, not
+     * a signal: no crash, no repair.
+     */
+    @Test
+    void theReferenceIsGivenBackOnATruncatedUnregisteredHeader(@TempDir Path dir) throws Exception {
+        assertTrue(Guard.REPAIR, "libjqbguard not loaded (make native) or repair turned off");
+        String base = dir.resolve("qb-event-unreg").toString();
+        long flag = Posix.allocate(8);
+        int[] held = new int[70_000];
+        int n = 0;
+        try {
+            for (int slot; n < held.length && (slot = Guard.register(flag, 8, flag + 4)) >= 0; n++) {
+                held[n] = slot;
+            }
+            assertTrue(n < held.length, "the registry fills up");
+            ShmRing r = ShmRing.create(base, 4096, -1, -1, 0600);
+            try {
+                ShmRing o = ShmRing.open(base, 4096);
+                try {
+                    assertEquals(2, r.refCount(), "creator 1 + opener 1 through the kernel");
+                    truncate(r.headerPath());
+                    o.decrementRefCount();
+                    assertFalse(o.faulted(), "nothing repaired: the kernel refused the vanished page");
+                } finally {
+                    o.close(false);
+                }
+            } finally {
+                r.close(true);
+            }
+        } finally {
+            for (int i = 0; i < n; i++) {
+                Guard.unregister(held[i]);
+            }
+            Posix.free(flag, 8);
         }
     }
 
