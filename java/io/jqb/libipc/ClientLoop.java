@@ -5,8 +5,8 @@ import io.jqb.IpcException;
 import io.jqb.MessageTooLargeException;
 import io.jqb.internal.Logs;
 import io.jqb.libipc.internal.FrameReader;
-import io.jqb.libipc.internal.LogLimiter;
 import io.jqb.libipc.internal.RawSocket;
+import io.jqb.internal.log.RateLimitedLog;
 import java.io.IOException;
 import java.nio.channels.SelectableChannel;
 import java.util.concurrent.locks.LockSupport;
@@ -39,7 +39,7 @@ final class ClientLoop implements AutoCloseable {
     private final FrameReader reader;
     private final String name;
     private final IpcEvent event = new IpcEvent();
-    private final LogLimiter badFrames = new LogLimiter(10_000);
+    private final RateLimitedLog badFrames = new RateLimitedLog(LOG, 1, 10_000);
     /** Created by the first addFd; holds the user's fds, and the connection's fd while it holds any. */
     private EventSelector extras;
     /** The connection's fd is in {@link #extras}. */
@@ -72,7 +72,7 @@ final class ClientLoop implements AutoCloseable {
             r = await(timeoutMs);
         } catch (FrameReader.TooLargeException e) {
             connection.close();
-            badFrames.warn(LOG, "libipc: " + connection + ": " + e.getMessage() + "; connection closed");
+            badFrames.warn("libipc: {}: {}; connection closed", connection, e.getMessage());
             throw new MessageTooLargeException(op(), e.getMessage());
         } catch (IOException e) {
             r = END; // ECONNRESET and friends: the server is gone
@@ -181,7 +181,7 @@ final class ClientLoop implements AutoCloseable {
     private IpcEvent tooLarge(FrameReader.TooLargeException e) {
         unwatchSocket();
         connection.close();
-        badFrames.warn(LOG, "libipc: " + connection + ": " + e.getMessage() + "; connection closed");
+        badFrames.warn("libipc: {}: {}; connection closed", connection, e.getMessage());
         return event.error(connection, new MessageTooLargeException("read(" + connection + ")", e.getMessage()));
     }
 

@@ -6,8 +6,8 @@ import io.jqb.IpcException;
 import io.jqb.MessageTooLargeException;
 import io.jqb.libipc.internal.Errors;
 import io.jqb.libipc.internal.FrameReader;
-import io.jqb.libipc.internal.LogLimiter;
 import io.jqb.libipc.internal.RawFdWatcher;
+import io.jqb.internal.log.RateLimitedLog;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.ClosedSelectorException;
@@ -63,7 +63,7 @@ final class EventSelector implements AutoCloseable {
     private final IpcEvent event = new IpcEvent();
     private final Consumer<SelectionKey> onSelected = this::enqueue;
     private final boolean reportServerClose;
-    private final LogLimiter badFrames = new LogLimiter(10_000);
+    private final RateLimitedLog badFrames = new RateLimitedLog(LOG, 1, 10_000);
     private RawFdWatcher raw;
     private boolean listenerQueued;
     private int roundLeft;
@@ -364,7 +364,7 @@ final class EventSelector implements AutoCloseable {
             }
         } catch (FrameReader.TooLargeException e) {
             c.close();
-            badFrames.warn(LOG, "libipc: " + c + ": " + e.getMessage() + "; connection closed");
+            badFrames.warn("libipc: {}: {}; connection closed", c, e.getMessage());
             MessageTooLargeException x = new MessageTooLargeException("read(" + c + ")", e.getMessage());
             event.error(c, x);
             return true;

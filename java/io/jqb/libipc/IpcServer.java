@@ -6,8 +6,8 @@ import io.jqb.IpcException;
 import io.jqb.internal.socket.SocketFiles;
 import io.jqb.libipc.internal.Errors;
 import io.jqb.libipc.internal.FrameDescriptor;
-import io.jqb.libipc.internal.LogLimiter;
 import io.jqb.libipc.internal.SocketFile;
+import io.jqb.internal.log.RateLimitedLog;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -82,7 +82,7 @@ public final class IpcServer implements AutoCloseable {
     private final EventSelector loop;
     private final Builder config;
     private final Set<IpcConnection> connections = ConcurrentHashMap.newKeySet();
-    private final LogLimiter rejected = new LogLimiter(10_000);
+    private final RateLimitedLog rejected = new RateLimitedLog(LOG, 1, 10_000);
     private final List<UserPrincipal> allowedUsers = new ArrayList<>();
     private final List<GroupPrincipal> allowedGroups = new ArrayList<>();
     private Selector acceptWait;
@@ -326,8 +326,8 @@ public final class IpcServer implements AutoCloseable {
             int errno = Errors.errno(e);
             // EMFILE and friends (decided by type, not by the JDK's text, which follows the locale): the connection
             // waits in the backlog; retry later rather than spin on it
-            rejected.warn(LOG, "libipc " + name + ": accept: " + Errno.name(errno) + " (" + e.getMessage()
-                    + "); accepting again in " + ACCEPT_PAUSE_MS + " ms");
+            rejected.warn("libipc {}: accept: {} ({}); accepting again in {} ms", name, Errno.name(errno),
+                    e.getMessage(), ACCEPT_PAUSE_MS);
             loop.pauseAccepts(ACCEPT_PAUSE_MS);
             acceptFailed = true;
             return null;
@@ -360,8 +360,8 @@ public final class IpcServer implements AutoCloseable {
         if (allowedUsers.contains(peer.user()) || allowedGroups.contains(peer.group())) {
             return true;
         }
-        rejected.warn(LOG, "libipc " + name + ": refused a client of user " + peer.user().getName() + ", group "
-                + peer.group().getName() + " (not allowed)");
+        rejected.warn("libipc {}: refused a client of user {}, group {} (not allowed)", name, peer.user().getName(),
+                peer.group().getName());
         return false;
     }
 
