@@ -14,6 +14,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -46,6 +47,8 @@ public final class StreamPeerNetwork implements PeerNetwork {
     private final Set<Link> links = ConcurrentHashMap.newKeySet();
     private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
     private final AtomicInteger accepted = new AtomicInteger();
+    /** Makes the network's threads (a seam: tests make their start fail, as a JVM out of native threads does). */
+    private final ThreadFactory threadFactory;
     private volatile boolean closed;
 
     /**
@@ -55,30 +58,51 @@ public final class StreamPeerNetwork implements PeerNetwork {
      * @throws IpcException when it cannot listen
      */
     public StreamPeerNetwork(InetSocketAddress listen, List<InetSocketAddress> peers, Consumer<Note> inbound) {
+        this(listen, peers, inbound, Thread::new);
+    }
+
+    /** As the public constructor, with the factory of every thread the network starts (tests). */
+    StreamPeerNetwork(InetSocketAddress listen, List<InetSocketAddress> peers, Consumer<Note> inbound,
+            ThreadFactory threadFactory) {
         this.inbound = inbound;
-        if (listen != null) {
-            server = TcpIpc.listen(listen.getPort(),
-                    listen.getAddress().isAnyLocalAddress() ? null : listen.getAddress().getHostAddress());
-            start("jqb-notify-accept", this::acceptLoop);
-        } else {
-            server = null;
-        }
-        for (InetSocketAddress p : peers) {
-            start("jqb-notify-dial-" + p.getPort(), () -> dialLoop(p));
+        this.threadFactory = threadFactory;
+        server = listen == null ? null : TcpIpc.listen(listen.getPort(),
+                listen.getAddress().isAnyLocalAddress() ? null : listen.getAddress().getHostAddress());
+        try {
+            if (server != null) {
+                start("jqb-notify-accept", this::acceptLoop);
+            }
+            for (InetSocketAddress p : peers) {
+                start("jqb-notify-dial-" + p.getPort(), () -> dialLoop(p));
+            }
+        } catch (OutOfMemoryError e) {
+            close(); // the listener and the threads already started: nothing is left behind
+            throw e;
         }
     }
 
+    /**
+     * Starts a daemon thread running {@code r}.
+     *
+     * @throws OutOfMemoryError when the JVM cannot create the thread (no thread is left registered)
+     */
     private void start(String name, Runnable r) {
-        Thread t = new Thread(() -> {
+        Thread t = threadFactory.newThread(() -> {
             try {
                 r.run();
             } finally {
                 threads.remove(Thread.currentThread());
             }
-        }, name);
+        });
+        t.setName(name);
         t.setDaemon(true);
         threads.add(t);
-        t.start();
+        try {
+            t.start();
+        } catch (OutOfMemoryError e) {
+            threads.remove(t);
+            throw e;
+        }
     }
 
     private void acceptLoop() {
@@ -95,13 +119,24 @@ public final class StreamPeerNetwork implements PeerNetwork {
                     c.close();
                     continue;
                 }
-                start("jqb-notify-peer", () -> {
-                    try {
-                        runLink(c);
-                    } finally {
-                        accepted.decrementAndGet();
+                try {
+                    start("jqb-notify-peer", () -> {
+                        try {
+                            runLink(c);
+                        } finally {
+                            accepted.decrementAndGet();
+                        }
+                    });
+                } catch (OutOfMemoryError e) {
+                    // No thread for this link (the JVM's native threads ran out): drop this peer, not the port.
+                    accepted.decrementAndGet();
+                    c.close();
+                    ACCEPT_LOG.warn("peer link from {} dropped: no thread for it ({}); accepting again in {} ms",
+                            c.remoteAddress(), e.getMessage(), ACCEPT_RETRY_MS);
+                    if (!pause(ACCEPT_RETRY_MS)) {
+                        return;
                     }
-                });
+                }
             } catch (IpcException e) {
                 // EMFILE, ENFILE, ENOBUFS...: transient; the listener stays open and is tried again
                 if (closed) {
@@ -163,8 +198,14 @@ public final class StreamPeerNetwork implements PeerNetwork {
     private void runLink(Ipc ipc) {
         Link link = new Link(ipc);
         ipc.setWriteTimeout(WRITE_TIMEOUT_MS);
+        try {
+            start("jqb-notify-peer-writer", link::writeLoop);
+        } catch (OutOfMemoryError e) {
+            PEER_LOG.warn("peer link {} dropped: no thread for its writer ({})", ipc.remoteAddress(), e.getMessage());
+            link.close();
+            return;
+        }
         links.add(link);
-        start("jqb-notify-peer-writer", link::writeLoop);
         try {
             while (!closed) {
                 Message m = ipc.readMessage(PeerFrameDescriptor.PREFIX, NotifyMessageDescriptor.MAX_NOTE, 1_000);

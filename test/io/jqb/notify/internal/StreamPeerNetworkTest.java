@@ -17,7 +17,10 @@ import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -136,6 +139,42 @@ class StreamPeerNetworkTest {
         }
     }
 
+
+    /**
+     * A JVM out of native threads (Thread.start throws OutOfMemoryError; made here by a thread factory, since root
+     * is not bound by RLIMIT_NPROC) costs the peers it could not start a thread for, not the port: the link is closed,
+     * the accept loop lives on, and once threads can be made again a peer is accepted and its links run.
+     */
+    @Test
+    void aLinkThatGetsNoThreadIsDroppedAndAcceptingGoesOn() throws Exception {
+        AtomicBoolean refuse = new AtomicBoolean();
+        AtomicInteger refused = new AtomicInteger();
+        ThreadFactory factory = r -> new Thread(r) {
+            @Override
+            public synchronized void start() {
+                if (refuse.get() && !getName().equals("jqb-notify-accept")) {
+                    refused.incrementAndGet();
+                    throw new OutOfMemoryError("unable to create native thread: refused by the test");
+                }
+                super.start();
+            }
+        };
+        try (StreamPeerNetwork net = new StreamPeerNetwork(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                List.of(), note -> { }, factory)) {
+            refuse.set(true);
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), net.port())) {
+                s.setSoTimeout(30_000);
+                assertEquals(-1, s.getInputStream().read(), "the link without a thread is closed");
+            }
+            assertTrue(refused.get() >= 1, "a thread start failed");
+            assertEquals(0, net.connectedPeers());
+            refuse.set(false);
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), net.port())) {
+                awaitPeers(net, 1); // reader and writer threads started: the accept loop survived
+            }
+            awaitPeers(net, 0);
+        }
+    }
 
     private static boolean endOfStream(Socket s) throws IOException {
         InputStream in = s.getInputStream();
