@@ -13,8 +13,8 @@ import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -41,6 +41,8 @@ public final class StreamPeerNetwork implements PeerNetwork {
     /** A failing accept is retried every {@value #ACCEPT_RETRY_MS} ms and logged once in a while. */
     private static final RateLimitedLog ACCEPT_LOG = new RateLimitedLog(LOG, 1, 10_000);
     private static final int ACCEPT_RETRY_MS = 100;
+    /** A link dropped because no thread could be started for it: once in a while. */
+    private static final RateLimitedLog THREAD_LOG = new RateLimitedLog(LOG, 1, 10_000);
 
     private final Consumer<Note> inbound;
     private final TcpIpc server;
@@ -75,7 +77,7 @@ public final class StreamPeerNetwork implements PeerNetwork {
             for (InetSocketAddress p : peers) {
                 start("jqb-notify-dial-" + p.getPort(), () -> dialLoop(p));
             }
-        } catch (OutOfMemoryError e) {
+        } catch (RuntimeException | Error e) {
             close(); // the listener and the threads already started: nothing is left behind
             throw e;
         }
@@ -131,7 +133,7 @@ public final class StreamPeerNetwork implements PeerNetwork {
                     // No thread for this link (the JVM's native threads ran out): drop this peer, not the port.
                     accepted.decrementAndGet();
                     c.close();
-                    ACCEPT_LOG.warn("peer link from {} dropped: no thread for it ({}); accepting again in {} ms",
+                    THREAD_LOG.warn("peer link from {} dropped: no thread for it ({}); accepting again in {} ms",
                             c.remoteAddress(), e.getMessage(), ACCEPT_RETRY_MS);
                     if (!pause(ACCEPT_RETRY_MS)) {
                         return;
@@ -171,9 +173,10 @@ public final class StreamPeerNetwork implements PeerNetwork {
         while (!closed) {
             try {
                 Ipc c = TcpIpc.connect(peer.getAddress().getHostAddress(), peer.getPort(), 5_000);
-                backoff = 100;
-                logged = false;
-                runLink(c);
+                if (runLink(c)) {
+                    backoff = 100; // a link ran: the next failure starts the back-off again
+                    logged = false;
+                }
             } catch (IpcException e) {
                 if (!logged && !closed) {
                     LOG.info("peer {} unreachable ({}); retrying with back-off", peer, e.getMessage());
@@ -194,16 +197,21 @@ public final class StreamPeerNetwork implements PeerNetwork {
         }
     }
 
-    /** Runs one link on this thread (the reader) until it fails; a writer thread drains its queue. */
-    private void runLink(Ipc ipc) {
+    /**
+     * Runs one link on this thread (the reader) until it fails; a writer thread drains its queue.
+     *
+     * @return false when the link never ran (no thread for its writer): it is closed
+     */
+    private boolean runLink(Ipc ipc) {
         Link link = new Link(ipc);
         ipc.setWriteTimeout(WRITE_TIMEOUT_MS);
         try {
             start("jqb-notify-peer-writer", link::writeLoop);
         } catch (OutOfMemoryError e) {
-            PEER_LOG.warn("peer link {} dropped: no thread for its writer ({})", ipc.remoteAddress(), e.getMessage());
+            THREAD_LOG.warn("peer link {} dropped: no thread for its writer ({})", ipc.remoteAddress(),
+                    e.getMessage());
             link.close();
-            return;
+            return false;
         }
         links.add(link);
         try {
@@ -211,13 +219,13 @@ public final class StreamPeerNetwork implements PeerNetwork {
                 Message m = ipc.readMessage(PeerFrameDescriptor.PREFIX, NotifyMessageDescriptor.MAX_NOTE, 1_000);
                 if (m == null) {
                     if (ipc.eof()) {
-                        return;
+                        return true;
                     }
                     continue;
                 }
                 if (m.msgId() != PeerFrameDescriptor.MSG_NOTE) {
                     PEER_LOG.warn("peer {} sent message id {}; closing the link", ipc.remoteAddress(), m.msgId());
-                    return;
+                    return true;
                 }
                 byte[] body = m.payload();
                 inbound.accept(NoteCodec.getNote(ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN), 0,
@@ -231,6 +239,7 @@ public final class StreamPeerNetwork implements PeerNetwork {
             links.remove(link);
             link.close();
         }
+        return true;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.jqb.notify.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.stream.TcpIpc;
@@ -149,16 +150,7 @@ class StreamPeerNetworkTest {
     void aLinkThatGetsNoThreadIsDroppedAndAcceptingGoesOn() throws Exception {
         AtomicBoolean refuse = new AtomicBoolean();
         AtomicInteger refused = new AtomicInteger();
-        ThreadFactory factory = r -> new Thread(r) {
-            @Override
-            public synchronized void start() {
-                if (refuse.get() && !getName().equals("jqb-notify-accept")) {
-                    refused.incrementAndGet();
-                    throw new OutOfMemoryError("unable to create native thread: refused by the test");
-                }
-                super.start();
-            }
-        };
+        ThreadFactory factory = refusing(refuse, refused, "jqb-notify-peer");
         try (StreamPeerNetwork net = new StreamPeerNetwork(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 List.of(), note -> { }, factory)) {
             refuse.set(true);
@@ -173,6 +165,63 @@ class StreamPeerNetworkTest {
                 awaitPeers(net, 1); // reader and writer threads started: the accept loop survived
             }
             awaitPeers(net, 0);
+        }
+    }
+
+    /** A thread factory whose threads of the given name prefixes fail to start while {@code refuse} is set. */
+    private static ThreadFactory refusing(AtomicBoolean refuse, AtomicInteger refused, String... prefixes) {
+        return r -> new Thread(r) {
+            @Override
+            public synchronized void start() {
+                for (String p : prefixes) {
+                    if (refuse.get() && getName().startsWith(p)) {
+                        refused.incrementAndGet();
+                        throw new OutOfMemoryError("unable to create native thread: refused by the test");
+                    }
+                }
+                super.start();
+            }
+        };
+    }
+
+    @Test
+    void aLinkWhoseWriterGetsNoThreadIsClosedAndAcceptingGoesOn() throws Exception {
+        AtomicBoolean refuse = new AtomicBoolean();
+        AtomicInteger refused = new AtomicInteger();
+        try (StreamPeerNetwork net = new StreamPeerNetwork(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                List.of(), note -> { }, refusing(refuse, refused, "jqb-notify-peer-writer"))) {
+            refuse.set(true);
+            for (int i = 0; i < 3; i++) {
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), net.port())) {
+                    s.setSoTimeout(30_000);
+                    assertEquals(-1, s.getInputStream().read(), "the link without a writer is closed");
+                }
+            }
+            assertEquals(3, refused.get(), "one writer refused per link");
+            assertEquals(0, net.connectedPeers(), "a link that never ran is never listed");
+            refuse.set(false);
+            // the accepted count went back down with each dropped link: the accept loop takes peers as before
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), net.port())) {
+                awaitPeers(net, 1);
+            }
+            awaitPeers(net, 0);
+        }
+    }
+
+    @Test
+    void aNetworkThatCannotStartItsThreadsLeavesNoListener() throws Exception {
+        AtomicInteger refused = new AtomicInteger();
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        InetSocketAddress listen = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+        assertThrows(OutOfMemoryError.class, () -> new StreamPeerNetwork(listen, List.of(), note -> { },
+                refusing(new AtomicBoolean(true), refused, "jqb-notify-accept")));
+        assertEquals(1, refused.get());
+        // the listener was closed: the same port can be listened on again at once
+        try (StreamPeerNetwork net = new StreamPeerNetwork(listen, List.of(), note -> { })) {
+            assertEquals(port, net.port());
         }
     }
 
