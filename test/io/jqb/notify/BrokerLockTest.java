@@ -44,8 +44,8 @@ class BrokerLockTest {
     /**
      * A second broker for the same service in the same JVM is refused with PERMISSION before it opens the file, and
      * the first keeps its lock as other processes see it (python3's lockf, the same POSIX lock as Java's, fails):
-     * before, the JDK threw OverlappingFileLockException and left the second channel open, and closing a second
-     * channel of the file would have dropped the first broker's lock.
+     * with the JDK's POSIX locks a second broker got an unchecked OverlappingFileLockException and left its channel
+     * open, and closing a second descriptor of the file drops the process's POSIX lock.
      */
     @Test
     void aSecondBrokerInTheSameJvmIsRefusedAndTheFirstKeepsItsLock() throws Exception {
@@ -73,6 +73,69 @@ class BrokerLockTest {
             try (BrokerLock b = BrokerLock.acquire(service)) {
                 assertTrue(Files.readString(p).startsWith(ProcessHandle.current().pid() + "\n"));
             }
+        } finally {
+            if (saved == null) {
+                System.clearProperty("jqb.notify.lockDir");
+            } else {
+                System.setProperty("jqb.notify.lockDir", saved);
+            }
+        }
+    }
+
+    /** A lock file with a second name (a hard link another user made to it) is refused and left as it was. */
+    @Test
+    void aLockFileWithOtherNamesIsRefused() throws Exception {
+        withLockDir(() -> {
+            String service = NotifyTestSupport.uniqueService();
+            Path p = Files.writeString(BrokerLock.pathFor(service), "theirs\n");
+            Files.createLink(dir.resolve("other-name"), p);
+            NotificationException e = assertThrows(NotificationException.class, () -> BrokerLock.acquire(service));
+            assertEquals(NotifyResult.PERMISSION, e.result());
+            assertTrue(e.getMessage().contains("hard links"), e.getMessage());
+            assertEquals("theirs\n", Files.readString(p), "not truncated, not written");
+        });
+    }
+
+    /**
+     * Another process holding the file's POSIX lock (what Java's FileChannel.tryLock takes, and so earlier brokers)
+     * keeps a broker out, which names that process's pid; once it is gone the broker starts.
+     */
+    @Test
+    void aPosixLockOfAnotherProcessKeepsTheBrokerOut() throws Exception {
+        withLockDir(() -> {
+            String service = NotifyTestSupport.uniqueService();
+            Path p = BrokerLock.pathFor(service);
+            Process py = new ProcessBuilder("python3", "-c", "import fcntl,os,sys\nf=open(sys.argv[1],'w')\n"
+                    + "fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\nf.write(str(os.getpid())+'\\n')\nf.flush()\n"
+                    + "print('locked', flush=True)\nsys.stdin.read()\n", p.toString()).start();
+            try {
+                java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
+                        py.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+                assertEquals("locked", out.readLine());
+                NotificationException e = assertThrows(NotificationException.class,
+                        () -> BrokerLock.acquire(service));
+                assertEquals(NotifyResult.PERMISSION, e.result());
+                assertTrue(e.getMessage().contains("(pid " + py.pid() + ", lock " + p + ")"), e.getMessage());
+            } finally {
+                py.getOutputStream().close();
+                assertTrue(py.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "python3 ended");
+            }
+            try (BrokerLock b = BrokerLock.acquire(service)) {
+                assertEquals(ProcessHandle.current().pid() + "\n", Files.readString(p));
+            }
+            assertTrue(!Files.exists(p), "removed on close");
+        });
+    }
+
+    private interface Body {
+        void run() throws Exception;
+    }
+
+    private void withLockDir(Body body) throws Exception {
+        String saved = System.getProperty("jqb.notify.lockDir");
+        System.setProperty("jqb.notify.lockDir", dir.toString());
+        try {
+            body.run();
         } finally {
             if (saved == null) {
                 System.clearProperty("jqb.notify.lockDir");

@@ -12,6 +12,9 @@ package io.jqb.internal.wire;
  * </pre>
  */
 public final class StatDescriptor {
+    public static final int DEV_OFFSET = 0;
+    public static final int INO_OFFSET = 8;
+    public static final int NLINK_OFFSET = 16;
     public static final int MODE_OFFSET = 24;
     public static final int SIZE_OFFSET = 48;
     public static final int LENGTH = 144;
