@@ -42,8 +42,8 @@ class BrokerLockTest {
     }
 
     /**
-     * A second broker for the same service in the same JVM is refused with PERMISSION before it opens the file, and
-     * the first keeps its lock as other processes see it (python3's lockf, the same POSIX lock as Java's, fails):
+     * A second broker for the same service in the same JVM is refused with PERMISSION (its own descriptor's lock
+     * attempt fails, as another process's would), and the first keeps its lock as other processes see it (python3's lockf, the same POSIX lock as Java's, fails):
      * with the JDK's POSIX locks a second broker got an unchecked OverlappingFileLockException and left its channel
      * open, and closing a second descriptor of the file drops the process's POSIX lock.
      */
@@ -118,12 +118,66 @@ class BrokerLockTest {
                 assertTrue(e.getMessage().contains("(pid " + py.pid() + ", lock " + p + ")"), e.getMessage());
             } finally {
                 py.getOutputStream().close();
-                assertTrue(py.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "python3 ended");
+                if (!py.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                    py.destroyForcibly();
+                }
             }
             try (BrokerLock b = BrokerLock.acquire(service)) {
                 assertEquals(ProcessHandle.current().pid() + "\n", Files.readString(p));
             }
             assertTrue(!Files.exists(p), "removed on close");
+        });
+    }
+
+    /**
+     * A FIFO at the name, locked by the process that planted it, is refused at once: the file is checked before its
+     * lock is tried, and the holder's pid is read from the open descriptor, never by the name (a read of the FIFO
+     * would wait forever: the broker's own descriptor keeps a writer on it).
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void aLockedFifoAtTheNameIsRefusedWithoutWaiting() throws Exception {
+        withLockDir(() -> {
+            String service = NotifyTestSupport.uniqueService();
+            Path p = BrokerLock.pathFor(service);
+            Process py = new ProcessBuilder("python3", "-c", "import fcntl,os,sys\nos.mkfifo(sys.argv[1])\n"
+                    + "fd=os.open(sys.argv[1], os.O_RDWR | os.O_NONBLOCK)\n"
+                    + "fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nprint('locked', flush=True)\n"
+                    + "sys.stdin.read()\n", p.toString()).start();
+            try {
+                java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
+                        py.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+                assertEquals("locked", out.readLine());
+                NotificationException e = assertThrows(NotificationException.class,
+                        () -> BrokerLock.acquire(service));
+                assertEquals(NotifyResult.PERMISSION, e.result());
+                assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+            } finally {
+                py.getOutputStream().close();
+                if (!py.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                    py.destroyForcibly();
+                }
+            }
+        });
+    }
+
+    /**
+     * A broker whose file someone removed (a /tmp cleaner) does not remove, as it stops, the file a newer broker
+     * made and locked since: the newer one keeps its lock and its file.
+     */
+    @Test
+    void aStoppingBrokerLeavesANewerBrokersFileAlone() throws Exception {
+        withLockDir(() -> {
+            String service = NotifyTestSupport.uniqueService();
+            Path p = BrokerLock.pathFor(service);
+            BrokerLock a = BrokerLock.acquire(service);
+            Files.delete(p);
+            try (BrokerLock b = BrokerLock.acquire(service)) {
+                a.close();
+                assertTrue(Files.exists(p), "the newer broker's file is left");
+                assertEquals(1, lockfFromAnotherProcess(p), "the newer broker still holds the lock");
+            }
+            assertTrue(!Files.exists(p), "removed by its own broker");
         });
     }
 

@@ -7,9 +7,7 @@ import io.jqb.internal.wire.FlockDescriptor;
 import io.jqb.internal.wire.StatDescriptor;
 import io.jqb.notify.NotificationException;
 import io.jqb.notify.NotifyResult;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -70,99 +68,134 @@ public final class BrokerLock implements AutoCloseable {
         }
     }
 
+    /** The longest first line read back from another broker's file (a pid and its newline fit many times). */
+    private static final int PID_TEXT = 32;
+    /** Bytes of the native scratch: a struct flock, two struct stat, and the pid text. */
+    private static final int SCRATCH = FlockDescriptor.LENGTH + 2 * StatDescriptor.LENGTH + PID_TEXT;
+    private static final long SYS_PREAD64 = 17;
+
     /** @return the lock, or null when the name no longer leads to the file locked (try again) */
     private static BrokerLock tryAcquire(String service, Path p) {
         String name = p.toString();
-        int fd = Posix.C.open(name, LibC.O_RDWR | LibC.O_CREAT | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NONBLOCK
-                | LibC.O_NOCTTY, 0644);
-        if (fd < 0) {
-            int e = Posix.errno();
-            throw refused(p, "open: " + Errno.name(e)
-                    + (e == ELOOP ? " (it is a symbolic link; a lock file is never followed)" : ""));
-        }
+        long mem = Posix.MEM.allocate(SCRATCH);
+        int fd = -1;
         boolean keep = false;
-        long mem = Posix.MEM.allocate(FlockDescriptor.LENGTH + 2L * StatDescriptor.LENGTH);
         try {
+            fd = Posix.C.open(name, LibC.O_RDWR | LibC.O_CREAT | LibC.O_NOFOLLOW | LibC.O_CLOEXEC | LibC.O_NONBLOCK
+                    | LibC.O_NOCTTY, 0644);
+            if (fd < 0) {
+                int e = Posix.errno();
+                throw refused(p, "open: " + Errno.name(e)
+                        + (e == ELOOP ? " (it is a symbolic link; a lock file is never followed)" : ""));
+            }
             long fl = mem;
+            long mine = fl + FlockDescriptor.LENGTH;
+            long named = mine + StatDescriptor.LENGTH;
+            long text = named + StatDescriptor.LENGTH;
+            // What was opened, before anything else touches it: a FIFO or device planted at the name is refused
+            // here (opened non-blocking, never read), a file with other names too.
+            if (Posix.C.syscall(SYS_FSTAT, fd, mine, 0, 0, 0) < 0) {
+                throw refused(p, "fstat: " + Errno.name(Posix.errno()));
+            }
+            if (!StatDescriptor.isRegular(Posix.MEM.readInt(mine + StatDescriptor.MODE_OFFSET))) {
+                throw refused(p, "not a regular file");
+            }
+            if (Posix.MEM.readLong(mine + StatDescriptor.NLINK_OFFSET) > 1) {
+                throw refused(p, "the file has other names (hard links); a lock file is never shared");
+            }
             Posix.MEM.setMemory(fl, FlockDescriptor.LENGTH, (byte) 0);
             Posix.MEM.writeShort(fl + FlockDescriptor.TYPE_OFFSET, FlockDescriptor.F_WRLCK);
             Posix.MEM.writeShort(fl + FlockDescriptor.WHENCE_OFFSET, FlockDescriptor.SEEK_SET);
             // l_start 0, l_len 0: the whole file, as FileChannel.tryLock(); l_pid must be 0 for OFD locks
-            if (Posix.C.syscall(SYS_FCNTL, fd, F_OFD_SETLK, fl, 0, 0, 0) < 0) {
+            if (Posix.C.syscall(SYS_FCNTL, fd, F_OFD_SETLK, fl, 0, 0) < 0) {
                 int e = Posix.errno();
                 if (e == Errno.EAGAIN || e == Errno.EACCES) {
-                    String owner = ownerPid(p);
+                    String owner = ownerPid(fd, text);
                     throw new NotificationException(NotifyResult.PERMISSION, "another notification broker for "
                             + "service '" + service + "' is running (pid " + (owner.isEmpty() ? "?" : owner)
                             + ", lock " + p + ")");
                 }
                 throw refused(p, "fcntl(F_OFD_SETLK): " + Errno.name(e));
             }
-            long mine = fl + FlockDescriptor.LENGTH;
-            long named = mine + StatDescriptor.LENGTH;
-            if (Posix.C.syscall(SYS_FSTAT, fd, mine, 0, 0, 0, 0) < 0) {
-                throw refused(p, "fstat: " + Errno.name(Posix.errno()));
+            if (!sameFile(name, mine, named)) {
+                return null; // removed, or replaced, by a broker stopping after we opened it: ours has no name
             }
-            int mode = Posix.MEM.readInt(mine + StatDescriptor.MODE_OFFSET);
-            if (!StatDescriptor.isRegular(mode)) {
-                throw refused(p, "not a regular file");
-            }
-            if (Posix.C.lstat(name, named) < 0) {
-                int e = Posix.errno();
-                if (e == Errno.ENOENT) {
-                    return null; // removed by a broker stopping after we opened it
-                }
-                throw refused(p, "lstat: " + Errno.name(e));
-            }
-            if (Posix.MEM.readLong(mine + StatDescriptor.DEV_OFFSET) != Posix.MEM.readLong(named
-                    + StatDescriptor.DEV_OFFSET) || Posix.MEM.readLong(mine + StatDescriptor.INO_OFFSET)
-                    != Posix.MEM.readLong(named + StatDescriptor.INO_OFFSET)) {
-                return null; // the name leads to another file now: ours has none
-            }
-            if (Posix.MEM.readLong(mine + StatDescriptor.NLINK_OFFSET) != 1) {
-                throw refused(p, "the file has other names (hard links); a lock file is never shared");
-            }
-            byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
             if (Posix.C.ftruncate(fd, 0) < 0) {
                 throw refused(p, "ftruncate: " + Errno.name(Posix.errno()));
             }
-            Posix.MEM.copyMemory(pid, 0, named, pid.length); // the stat buffer is done with: reused for the pid
-            if (Posix.C.write(fd, named, pid.length) != pid.length) {
-                throw refused(p, "write: " + Errno.name(Posix.errno()));
+            byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+            Posix.MEM.copyMemory(pid, 0, text, pid.length);
+            long w = Posix.C.write(fd, text, pid.length);
+            if (w != pid.length) {
+                throw refused(p, w < 0 ? "write: " + Errno.name(Posix.errno()) : "write: " + w + " of "
+                        + pid.length + " bytes");
             }
             keep = true;
             return new BrokerLock(p, fd);
         } finally {
-            Posix.MEM.freeMemory(mem, FlockDescriptor.LENGTH + 2L * StatDescriptor.LENGTH);
-            if (!keep) {
+            Posix.MEM.freeMemory(mem, SCRATCH);
+            if (!keep && fd >= 0) {
                 Posix.C.close(fd); // an OFD lock goes with its own descriptor only
             }
         }
+    }
+
+    /**
+     * @param mine a {@code struct stat} of the open file
+     * @param scratch room for another
+     * @return true when {@code name} (not followed) is that file: same device and inode
+     */
+    private static boolean sameFile(String name, long mine, long scratch) {
+        if (Posix.C.lstat(name, scratch) < 0) {
+            return false;
+        }
+        return Posix.MEM.readLong(mine + StatDescriptor.DEV_OFFSET) == Posix.MEM.readLong(scratch
+                + StatDescriptor.DEV_OFFSET) && Posix.MEM.readLong(mine + StatDescriptor.INO_OFFSET)
+                == Posix.MEM.readLong(scratch + StatDescriptor.INO_OFFSET);
     }
 
     private static NotificationException refused(Path p, String why) {
         return new NotificationException(NotifyResult.PERMISSION, "cannot lock " + p + ": " + why);
     }
 
-    /** @return the first line of the lock file (its holder's pid), or "" */
-    private static String ownerPid(Path p) {
-        try {
-            String text = new String(Files.readAllBytes(p), StandardCharsets.US_ASCII);
-            int nl = text.indexOf('\n');
-            return (nl < 0 ? text : text.substring(0, nl)).strip();
-        } catch (IOException e) {
-            return "";
+    /**
+     * @param fd the lock file, open (a regular file: checked)
+     * @param buf {@value #PID_TEXT} bytes of scratch
+     * @return the holder's pid as its first line says, digits only (at most {@value #PID_TEXT} bytes read, from
+     *         the descriptor: never by the name, which may lead elsewhere by now), or ""
+     */
+    private static String ownerPid(int fd, long buf) {
+        long n = Posix.C.syscall(SYS_PREAD64, fd, buf, PID_TEXT, 0, 0);
+        StringBuilder b = new StringBuilder();
+        for (long i = 0; i < n; i++) {
+            byte c = Posix.MEM.readByte(buf + i);
+            if (c < '0' || c > '9') {
+                break;
+            }
+            b.append((char) c);
         }
+        return b.toString();
     }
 
-    /** Removes the file, then releases the lock (closing its descriptor). Idempotent. */
+    /**
+     * Removes the file, if its name still leads to it (someone may have removed it, and another broker made and
+     * locked a new one since), then releases the lock (closing its descriptor). Idempotent.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
-        Posix.C.unlink(path.toString());
-        Posix.C.close(fd);
+        long st = Posix.MEM.allocate(2L * StatDescriptor.LENGTH);
+        try {
+            if (Posix.C.syscall(SYS_FSTAT, fd, st, 0, 0, 0) == 0 && sameFile(path.toString(), st,
+                    st + StatDescriptor.LENGTH)) {
+                Posix.C.unlink(path.toString());
+            }
+        } finally {
+            Posix.MEM.freeMemory(st, 2L * StatDescriptor.LENGTH);
+            Posix.C.close(fd);
+        }
     }
 }
