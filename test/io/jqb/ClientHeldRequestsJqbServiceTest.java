@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jqb.cli.EchoHandler;
 import io.jqb.internal.client.ShmClientChannel;
+import io.jqb.internal.wire.RingHeaderDescriptor;
 import io.jqb.testutil.EchoWire;
 import io.jqb.testutil.NativeServer;
 import java.nio.ByteBuffer;
@@ -48,6 +49,13 @@ class ClientHeldRequestsJqbServiceTest extends ClientTestSupport {
         echo(c, 1);
         c.fcEnableMax(0);
         service.requestRateLimit(RateLimit.OFF);
+        // The loop lowers its flag when it goes back to sleep after the echo, on its own thread: until then it
+        // advertises that it drains, and the burst would go out unheld (seen once on a loaded CI machine).
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (ch.serverReaderMode() != RingHeaderDescriptor.READER_ASLEEP) {
+            assertTrue(System.nanoTime() < deadline, "the loop never said asleep: " + ch.serverReaderMode());
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // polls a condition; not a sync sleep
+        }
         final int burst = 200; // fewer than the doorbell socket holds: the first holdAt never wait
         assertEquals(burst, ClientPipelineInteropTest.within(() -> ClientPipelineInteropTest.sendAll(c, 0, burst),
                 "the burst"));

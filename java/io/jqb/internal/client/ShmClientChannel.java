@@ -466,6 +466,11 @@ public final class ShmClientChannel extends AbstractClientChannel {
         return request.headerPath();
     }
 
+    /** @return the reader-mode flag a jqb server's loop advertises on the request ring now (tests) */
+    public int serverReaderMode() {
+        return request.consumerAwake();
+    }
+
     /** @return {@link #HOLD_AT}: a send holds once the server has this many posted requests to serve (tests) */
     public static int holdAt() {
         return HOLD_AT;
