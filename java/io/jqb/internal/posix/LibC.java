@@ -85,6 +85,14 @@ public interface LibC {
     long SYS_futex = 202;
     /** access(2) (x86-64), for a path already in native memory; with {@link #F_OK}: does it exist. */
     long SYS_access = 21;
+    long SYS_fstat = 5;
+    long SYS_pread64 = 17;
+    /** fcntl(2) with a pointer argument (a {@code struct flock}); {@link #fcntl} takes an int. */
+    long SYS_fcntl = 72;
+    /** fcntl command: take an open file description lock, without waiting. */
+    int F_OFD_SETLK = 37;
+    /** What open(O_NOFOLLOW) says of a symlink (not in {@link io.jqb.Errno}'s public list). */
+    int ELOOP = 40;
     int F_OK = 0;
     int FUTEX_WAIT = 0;
     int FUTEX_WAKE = 1;

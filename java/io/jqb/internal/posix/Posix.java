@@ -204,9 +204,6 @@ public final class Posix {
         }
     }
 
-    /** What open(O_NOFOLLOW) says of a symlink (not in {@link io.jqb.Errno}'s public list). */
-    private static final int ELOOP = 40;
-
     /**
      * The size of a file a peer created and names, checked before it is opened ({@code lstat}): only a regular file
      * passes, so that no driver's open ever runs for a path a hostile peer names (a device node: a watchdog arms, a
@@ -226,7 +223,7 @@ public final class Posix {
             check(C.lstat(path, st), "lstat(", path);
             int type = MEM.readInt(st + StatDescriptor.MODE_OFFSET) & StatDescriptor.S_IFMT;
             if (type != StatDescriptor.S_IFREG) {
-                throw new IpcException("open(" + path + ")", type == StatDescriptor.S_IFLNK ? ELOOP
+                throw new IpcException("open(" + path + ")", type == StatDescriptor.S_IFLNK ? LibC.ELOOP
                         : Errno.EBADMSG, "not a regular file");
             }
             return MEM.readLong(st + StatDescriptor.SIZE_OFFSET);

@@ -32,12 +32,12 @@ import java.nio.file.Path;
  * </ul>
  */
 public final class BrokerLock implements AutoCloseable {
-    private static final long SYS_FCNTL = 72;
-    private static final long SYS_FSTAT = 5;
-    private static final int F_OFD_SETLK = 37;
-    private static final int ELOOP = 40;
     /** Attempts when the file keeps being removed or replaced as it is locked (each one a broker stopping). */
     private static final int ATTEMPTS = 3;
+    /** The longest first line read back from another broker's file (a pid and its newline fit many times). */
+    private static final int PID_TEXT = 32;
+    /** Bytes of the native scratch: a struct flock, two struct stat, and the pid text. */
+    private static final int SCRATCH = FlockDescriptor.LENGTH + 2 * StatDescriptor.LENGTH + PID_TEXT;
 
     private final Path path;
     private final int fd;
@@ -68,12 +68,6 @@ public final class BrokerLock implements AutoCloseable {
         }
     }
 
-    /** The longest first line read back from another broker's file (a pid and its newline fit many times). */
-    private static final int PID_TEXT = 32;
-    /** Bytes of the native scratch: a struct flock, two struct stat, and the pid text. */
-    private static final int SCRATCH = FlockDescriptor.LENGTH + 2 * StatDescriptor.LENGTH + PID_TEXT;
-    private static final long SYS_PREAD64 = 17;
-
     /** @return the lock, or null when the name no longer leads to the file locked (try again) */
     private static BrokerLock tryAcquire(String service, Path p) {
         String name = p.toString();
@@ -86,7 +80,7 @@ public final class BrokerLock implements AutoCloseable {
             if (fd < 0) {
                 int e = Posix.errno();
                 throw refused(p, "open: " + Errno.name(e)
-                        + (e == ELOOP ? " (it is a symbolic link; a lock file is never followed)" : ""));
+                        + (e == LibC.ELOOP ? " (it is a symbolic link; a lock file is never followed)" : ""));
             }
             long fl = mem;
             long mine = fl + FlockDescriptor.LENGTH;
@@ -94,7 +88,7 @@ public final class BrokerLock implements AutoCloseable {
             long text = named + StatDescriptor.LENGTH;
             // What was opened, before anything else touches it: a FIFO or device planted at the name is refused
             // here (opened non-blocking, never read), a file with other names too.
-            if (Posix.C.syscall(SYS_FSTAT, fd, mine, 0, 0, 0) < 0) {
+            if (Posix.C.syscall(LibC.SYS_fstat, fd, mine, 0, 0, 0) < 0) {
                 throw refused(p, "fstat: " + Errno.name(Posix.errno()));
             }
             if (!StatDescriptor.isRegular(Posix.MEM.readInt(mine + StatDescriptor.MODE_OFFSET))) {
@@ -107,7 +101,7 @@ public final class BrokerLock implements AutoCloseable {
             Posix.MEM.writeShort(fl + FlockDescriptor.TYPE_OFFSET, FlockDescriptor.F_WRLCK);
             Posix.MEM.writeShort(fl + FlockDescriptor.WHENCE_OFFSET, FlockDescriptor.SEEK_SET);
             // l_start 0, l_len 0: the whole file, as FileChannel.tryLock(); l_pid must be 0 for OFD locks
-            if (Posix.C.syscall(SYS_FCNTL, fd, F_OFD_SETLK, fl, 0, 0) < 0) {
+            if (Posix.C.syscall(LibC.SYS_fcntl, fd, LibC.F_OFD_SETLK, fl, 0, 0) < 0) {
                 int e = Posix.errno();
                 if (e == Errno.EAGAIN || e == Errno.EACCES) {
                     String owner = ownerPid(fd, text);
@@ -165,7 +159,7 @@ public final class BrokerLock implements AutoCloseable {
      *         the descriptor: never by the name, which may lead elsewhere by now), or ""
      */
     private static String ownerPid(int fd, long buf) {
-        long n = Posix.C.syscall(SYS_PREAD64, fd, buf, PID_TEXT, 0, 0);
+        long n = Posix.C.syscall(LibC.SYS_pread64, fd, buf, PID_TEXT, 0, 0);
         StringBuilder b = new StringBuilder();
         for (long i = 0; i < n; i++) {
             byte c = Posix.MEM.readByte(buf + i);
@@ -189,7 +183,7 @@ public final class BrokerLock implements AutoCloseable {
         closed = true;
         long st = Posix.MEM.allocate(2L * StatDescriptor.LENGTH);
         try {
-            if (Posix.C.syscall(SYS_FSTAT, fd, st, 0, 0, 0) == 0 && sameFile(path.toString(), st,
+            if (Posix.C.syscall(LibC.SYS_fstat, fd, st, 0, 0, 0) == 0 && sameFile(path.toString(), st,
                     st + StatDescriptor.LENGTH)) {
                 Posix.C.unlink(path.toString());
             }
