@@ -7,8 +7,6 @@ import io.jqb.cli.EchoHandler;
 import io.jqb.testutil.NativeClient;
 import io.jqb.testutil.NativeServer;
 import io.jqb.testutil.ShmAssert;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
@@ -41,11 +39,9 @@ class SpinningSocketLoopTest {
         return (EventLoop) service.pollHandlers();
     }
 
-    private static void echo(Client c) {
-        ByteBuffer req = ByteBuffer.allocateDirect(RequestHeader.LENGTH + 8).order(ByteOrder.LITTLE_ENDIAN);
-        new RequestHeader().wrap(req, 0).set(EchoHandler.ECHO, RequestHeader.LENGTH + 8);
-        ByteBuffer resp = ByteBuffer.allocateDirect(ResponseHeader.LENGTH + 8).order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(ResponseHeader.LENGTH + 8, c.sendRecv(req, resp, 10_000));
+    /** One echo round trip of 8 payload bytes, checked byte for byte (the client tests' shared echo). */
+    private static void echo(Client c) throws IpcException {
+        ClientTestSupport.echo(c, 8);
     }
 
     /** Waits (bounded) for a count the loop thread updates; a condition, not a sleep. */

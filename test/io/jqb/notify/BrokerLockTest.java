@@ -20,9 +20,7 @@ class BrokerLockTest {
 
     @Test
     void aSymbolicLinkAtTheLockFilesNameIsRefusedAndNotWrittenThrough() throws Exception {
-        String saved = System.getProperty("jqb.notify.lockDir");
-        System.setProperty("jqb.notify.lockDir", dir.toString());
-        try {
+        withLockDir(() -> {
             String service = NotifyTestSupport.uniqueService();
             Path victim = Files.writeString(dir.resolve("victim"), "precious\n");
             Path link = Files.createSymbolicLink(BrokerLock.pathFor(service), victim);
@@ -32,26 +30,19 @@ class BrokerLockTest {
             assertTrue(e.getMessage().contains("ELOOP") && e.getMessage().contains(link.toString()), e.getMessage());
             assertEquals("precious\n", Files.readString(victim), "the link's target is untouched");
             assertTrue(Files.isSymbolicLink(link), "the link is left for its owner to explain");
-        } finally {
-            if (saved == null) {
-                System.clearProperty("jqb.notify.lockDir");
-            } else {
-                System.setProperty("jqb.notify.lockDir", saved);
-            }
-        }
+        });
     }
 
     /**
      * A second broker for the same service in the same JVM is refused with PERMISSION (its own descriptor's lock
-     * attempt fails, as another process's would), and the first keeps its lock as other processes see it (python3's lockf, the same POSIX lock as Java's, fails):
-     * with the JDK's POSIX locks a second broker got an unchecked OverlappingFileLockException and left its channel
-     * open, and closing a second descriptor of the file drops the process's POSIX lock.
+     * attempt fails, as another process's would), and the first keeps its lock as other processes see it (python3's
+     * lockf, the same POSIX lock as Java's, fails): with the JDK's POSIX locks a second broker got an unchecked
+     * OverlappingFileLockException and left its channel open, and closing a second descriptor of the file drops the
+     * process's POSIX lock.
      */
     @Test
     void aSecondBrokerInTheSameJvmIsRefusedAndTheFirstKeepsItsLock() throws Exception {
-        String saved = System.getProperty("jqb.notify.lockDir");
-        System.setProperty("jqb.notify.lockDir", dir.toString());
-        try {
+        withLockDir(() -> {
             String service = NotifyTestSupport.uniqueService();
             Path p = BrokerLock.pathFor(service);
             BrokerLock a = BrokerLock.acquire(service);
@@ -73,13 +64,7 @@ class BrokerLockTest {
             try (BrokerLock b = BrokerLock.acquire(service)) {
                 assertTrue(Files.readString(p).startsWith(ProcessHandle.current().pid() + "\n"));
             }
-        } finally {
-            if (saved == null) {
-                System.clearProperty("jqb.notify.lockDir");
-            } else {
-                System.setProperty("jqb.notify.lockDir", saved);
-            }
-        }
+        });
     }
 
     /** A lock file with a second name (a hard link another user made to it) is refused and left as it was. */
@@ -105,22 +90,15 @@ class BrokerLockTest {
         withLockDir(() -> {
             String service = NotifyTestSupport.uniqueService();
             Path p = BrokerLock.pathFor(service);
-            Process py = new ProcessBuilder("python3", "-c", "import fcntl,os,sys\nf=open(sys.argv[1],'w')\n"
-                    + "fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\nf.write(str(os.getpid())+'\\n')\nf.flush()\n"
-                    + "print('locked', flush=True)\nsys.stdin.read()\n", p.toString()).start();
+            Process py = lockHolder("f=open(sys.argv[1],'w')\nfcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+                    + "f.write(str(os.getpid())+'\\n')\nf.flush()\n", p);
             try {
-                java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
-                        py.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
-                assertEquals("locked", out.readLine());
                 NotificationException e = assertThrows(NotificationException.class,
                         () -> BrokerLock.acquire(service));
                 assertEquals(NotifyResult.PERMISSION, e.result());
                 assertTrue(e.getMessage().contains("(pid " + py.pid() + ", lock " + p + ")"), e.getMessage());
             } finally {
-                py.getOutputStream().close();
-                if (!py.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
-                    py.destroyForcibly();
-                }
+                release(py);
             }
             try (BrokerLock b = BrokerLock.acquire(service)) {
                 assertEquals(ProcessHandle.current().pid() + "\n", Files.readString(p));
@@ -140,23 +118,15 @@ class BrokerLockTest {
         withLockDir(() -> {
             String service = NotifyTestSupport.uniqueService();
             Path p = BrokerLock.pathFor(service);
-            Process py = new ProcessBuilder("python3", "-c", "import fcntl,os,sys\nos.mkfifo(sys.argv[1])\n"
-                    + "fd=os.open(sys.argv[1], os.O_RDWR | os.O_NONBLOCK)\n"
-                    + "fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nprint('locked', flush=True)\n"
-                    + "sys.stdin.read()\n", p.toString()).start();
+            Process py = lockHolder("os.mkfifo(sys.argv[1])\nfd=os.open(sys.argv[1], os.O_RDWR | os.O_NONBLOCK)\n"
+                    + "fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n", p);
             try {
-                java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
-                        py.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
-                assertEquals("locked", out.readLine());
                 NotificationException e = assertThrows(NotificationException.class,
                         () -> BrokerLock.acquire(service));
                 assertEquals(NotifyResult.PERMISSION, e.result());
                 assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
             } finally {
-                py.getOutputStream().close();
-                if (!py.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
-                    py.destroyForcibly();
-                }
+                release(py);
             }
         });
     }
@@ -179,6 +149,31 @@ class BrokerLockTest {
             }
             assertTrue(!Files.exists(p), "removed by its own broker");
         });
+    }
+
+    /**
+     * Starts python3 running {@code lockScript} (with fcntl, os and sys imported, the path as argv[1]), and returns
+     * once it says it holds the lock; it keeps it until {@link #release}.
+     */
+    private static Process lockHolder(String lockScript, Path p) throws Exception {
+        Process py = new ProcessBuilder("python3", "-c", "import fcntl,os,sys\n" + lockScript
+                + "print('locked', flush=True)\nsys.stdin.read()\n", p.toString()).start();
+        java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(py.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8));
+        if (!"locked".equals(out.readLine())) {
+            py.destroyForcibly();
+            throw new AssertionError("python3 did not take the lock: "
+                    + new String(py.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+        }
+        return py;
+    }
+
+    /** Ends a {@link #lockHolder} (its stdin closed: it exits, and the kernel drops its lock). */
+    private static void release(Process py) throws Exception {
+        py.getOutputStream().close();
+        if (!py.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            py.destroyForcibly();
+        }
     }
 
     private interface Body {
